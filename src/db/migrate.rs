@@ -1,0 +1,88 @@
+//! Schema migrations, one ordered list per dialect, applied through the
+//! [`DatabaseService`] itself. No advisory locks (CockroachDB has none): each
+//! migration records itself in `pal_migrations` inside its own transaction, and
+//! every statement is idempotent, so concurrent or repeated runs are harmless.
+
+use chrono::Utc;
+
+use super::placeholders::split_statements;
+use super::{DatabaseService, Dialect};
+use crate::error::{Error, ErrorKind, Result};
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+const SQLITE: &[Migration] =
+    &[Migration { version: 1, name: "0001_initial", sql: include_str!("migrations/sqlite/0001_initial.sql") }];
+
+/// The migrations for a dialect, in order.
+pub fn migrations(dialect: Dialect) -> &'static [Migration] {
+    match dialect {
+        Dialect::Sqlite => SQLITE,
+        Dialect::Postgres | Dialect::MySql => &[],
+    }
+}
+
+fn ledger_ddl(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::MySql => {
+            "CREATE TABLE IF NOT EXISTS pal_migrations (version BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_at DATETIME(6) NOT NULL)"
+        }
+        Dialect::Postgres => {
+            "CREATE TABLE IF NOT EXISTS pal_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        }
+        Dialect::Sqlite => {
+            "CREATE TABLE IF NOT EXISTS pal_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        }
+    }
+}
+
+async fn applied_versions<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<i64>> {
+    let rows = db.query("SELECT version FROM pal_migrations ORDER BY version", &[]).await?;
+    rows.iter().map(|r| r.get::<i64>("version")).collect()
+}
+
+/// Applies every pending migration; returns the names of those applied by this call.
+pub async fn run<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<String>> {
+    let dialect = db.dialect();
+    let all = migrations(dialect);
+    if all.is_empty() {
+        return Err(Error::unsupported(db.provider(), "no migrations are defined for this dialect yet"));
+    }
+    db.execute(ledger_ddl(dialect), &[]).await?;
+    let mut applied_now = Vec::new();
+    for migration in all {
+        if applied_versions(db).await?.contains(&migration.version) {
+            continue;
+        }
+        match apply(db, migration).await {
+            Ok(()) => applied_now.push(migration.name.to_string()),
+            // Another process applied it between our check and our insert.
+            Err(e)
+                if e.kind() == ErrorKind::UniqueViolation
+                    && applied_versions(db).await?.contains(&migration.version) => {}
+            Err(e) => {
+                return Err(Error::new(e.kind(), format!("migration {} failed: {}", migration.name, e.message()))
+                    .with_provider(db.provider()));
+            }
+        }
+    }
+    Ok(applied_now)
+}
+
+async fn apply<D: DatabaseService + ?Sized>(db: &D, migration: &Migration) -> Result<()> {
+    let statements = split_statements(migration.sql, db.dialect())?;
+    let mut tx = db.begin().await?;
+    tx.execute(
+        "INSERT INTO pal_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        &[migration.version.into(), migration.name.into(), Utc::now().into()],
+    )
+    .await?;
+    for statement in statements {
+        tx.execute(statement, &[]).await?;
+    }
+    tx.commit().await
+}

@@ -1,0 +1,54 @@
+//! Maps sqlx errors to the crate's error kinds, the same way for every dialect.
+
+use super::Dialect;
+use crate::error::{Error, ErrorKind};
+
+/// Classifies a driver error; `code` is the dialect's error code (SQLSTATE for
+/// PostgreSQL, the extended result code for SQLite, the error number for MySQL).
+pub(crate) fn map(provider: &'static str, dialect: Dialect, error: sqlx::Error) -> Error {
+    let kind = match &error {
+        sqlx::Error::Database(db) => database_kind(dialect, db.as_ref()),
+        sqlx::Error::PoolTimedOut => ErrorKind::Timeout,
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+            ErrorKind::Connection
+        }
+        sqlx::Error::Configuration(_) => ErrorKind::Config,
+        sqlx::Error::InvalidArgument(_) | sqlx::Error::Encode(_) => ErrorKind::InvalidInput,
+        _ => ErrorKind::Backend,
+    };
+    Error::backend(provider, kind, error)
+}
+
+fn database_kind(dialect: Dialect, db: &dyn sqlx::error::DatabaseError) -> ErrorKind {
+    use sqlx::error::ErrorKind as K;
+    match db.kind() {
+        K::UniqueViolation => return ErrorKind::UniqueViolation,
+        K::ForeignKeyViolation | K::NotNullViolation | K::CheckViolation => return ErrorKind::ConstraintViolation,
+        _ => {}
+    }
+    let code = db.code().unwrap_or_default();
+    let code = code.as_ref();
+    match dialect {
+        Dialect::Postgres => match code {
+            "40001" | "40P01" => ErrorKind::SerializationFailure,
+            "57014" | "55P03" => ErrorKind::Timeout,
+            "57P01" | "57P02" | "57P03" => ErrorKind::Connection,
+            c if c.starts_with("08") => ErrorKind::Connection,
+            c if c.starts_with("42") => ErrorKind::Syntax,
+            _ => ErrorKind::Backend,
+        },
+        Dialect::MySql => match code {
+            "1213" => ErrorKind::SerializationFailure,
+            "1205" | "3024" | "1969" => ErrorKind::Timeout,
+            "1064" | "1146" | "1054" | "1049" => ErrorKind::Syntax,
+            "1040" | "1045" | "2002" | "2003" | "2006" | "2013" => ErrorKind::Connection,
+            _ => ErrorKind::Backend,
+        },
+        // Extended result codes carry the primary code in their low byte.
+        Dialect::Sqlite => match code.parse::<i64>().map(|c| c & 0xff) {
+            Ok(5 | 6) => ErrorKind::Timeout,
+            Ok(1) if db.message().contains("syntax error") || db.message().starts_with("no such") => ErrorKind::Syntax,
+            _ => ErrorKind::Backend,
+        },
+    }
+}

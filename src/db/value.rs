@@ -1,0 +1,277 @@
+//! Provider-neutral SQL values and rows.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// A value passed to or read from any database. Each dialect maps it to its own
+/// types; reading back through [`Row::get`] gives the same Rust value everywhere,
+/// even where a dialect stores it differently (JSON as text, booleans as integers).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bytes(Vec<u8>),
+    /// Always UTC; dialects without time zones store UTC.
+    Timestamp(DateTime<Utc>),
+    Json(serde_json::Value),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "integer",
+            Value::Float(_) => "float",
+            Value::Text(_) => "text",
+            Value::Bytes(_) => "bytes",
+            Value::Timestamp(_) => "timestamp",
+            Value::Json(_) => "json",
+        }
+    }
+
+    /// A JSON rendering for tools (`pal db query --json`): bytes as `\x` hex, timestamps as RFC 3339.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => J::from(*f),
+            Value::Text(s) => J::String(s.clone()),
+            Value::Bytes(b) => J::String(hex(b)),
+            Value::Timestamp(t) => J::String(t.to_rfc3339()),
+            Value::Json(j) => j.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::Text(s) => f.write_str(s),
+            Value::Bytes(b) => f.write_str(&hex(b)),
+            other => write!(f, "{}", other.to_json()),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(2 + bytes.len() * 2);
+    s.push_str("\\x");
+    for b in bytes {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+macro_rules! value_from {
+    ($($t:ty => $variant:ident $(via $conv:expr)?),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Value {
+                Value::$variant($( ($conv) )?(v))
+            }
+        }
+    )*};
+}
+
+value_from! {
+    bool => Bool,
+    i64 => Int,
+    i32 => Int via i64::from,
+    u32 => Int via i64::from,
+    f64 => Float,
+    String => Text,
+    &str => Text via str::to_string,
+    Vec<u8> => Bytes,
+    &[u8] => Bytes via <[u8]>::to_vec,
+    DateTime<Utc> => Timestamp,
+    serde_json::Value => Json,
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Value {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// Conversion from a [`Value`] read back from any dialect.
+pub trait FromValue: Sized {
+    fn from_value(value: &Value) -> Option<Self>;
+    const EXPECTED: &'static str;
+}
+
+impl FromValue for i64 {
+    const EXPECTED: &'static str = "integer";
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Int(i) => Some(*i),
+            Value::Bool(b) => Some(i64::from(*b)),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for bool {
+    const EXPECTED: &'static str = "bool";
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Bool(b) => Some(*b),
+            Value::Int(0) => Some(false),
+            Value::Int(1) => Some(true),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for f64 {
+    const EXPECTED: &'static str = "float";
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Float(f) => Some(*f),
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for String {
+    const EXPECTED: &'static str = "text";
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Text(s) => Some(s.clone()),
+            Value::Json(j) => Some(j.to_string()),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for Vec<u8> {
+    const EXPECTED: &'static str = "bytes";
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Bytes(b) => Some(b.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for DateTime<Utc> {
+    const EXPECTED: &'static str = "timestamp";
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Timestamp(t) => Some(*t),
+            Value::Text(s) => parse_timestamp(s),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for serde_json::Value {
+    const EXPECTED: &'static str = "json";
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Json(j) => Some(j.clone()),
+            Value::Text(s) => serde_json::from_str(s).ok(),
+            Value::Bytes(b) => serde_json::from_slice(b).ok(),
+            _ => None,
+        }
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    const EXPECTED: &'static str = T::EXPECTED;
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Null => Some(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+/// Parses the timestamp texts dialects produce: RFC 3339, or `YYYY-MM-DD HH:MM:SS[.f]` in UTC.
+pub(crate) fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").ok().map(|n| n.and_utc()))
+}
+
+/// One result row: column names shared by every row of the result, and values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    columns: Arc<[String]>,
+    values: Vec<Value>,
+}
+
+impl Row {
+    pub fn new(columns: Arc<[String]>, values: Vec<Value>) -> Row {
+        Row { columns, values }
+    }
+
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    pub fn value(&self, column: &str) -> Option<&Value> {
+        let i = self.columns.iter().position(|c| c.eq_ignore_ascii_case(column))?;
+        self.values.get(i)
+    }
+
+    /// The column converted to `T`; a missing column or an incompatible value is an error
+    /// naming the column. Use `Option<T>` for nullable columns.
+    pub fn get<T: FromValue>(&self, column: &str) -> Result<T> {
+        let value =
+            self.value(column).ok_or_else(|| Error::invalid_input(format!("the result has no column {column:?}")))?;
+        T::from_value(value).ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("column {column:?} holds a {} value, not a {}", value.type_name(), T::EXPECTED),
+            )
+        })
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let map = self.columns.iter().zip(&self.values).map(|(c, v)| (c.clone(), v.to_json())).collect();
+        serde_json::Value::Object(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_reads_bridge_dialect_differences() {
+        let row = Row::new(
+            vec!["b".into(), "j".into(), "t".into(), "n".into()].into(),
+            vec![
+                Value::Int(1),
+                Value::Text("{\"a\":[1]}".into()),
+                Value::Text("2026-01-02 03:04:05.5".into()),
+                Value::Null,
+            ],
+        );
+        assert!(row.get::<bool>("b").unwrap());
+        assert_eq!(row.get::<serde_json::Value>("j").unwrap(), serde_json::json!({"a": [1]}));
+        assert_eq!(row.get::<DateTime<Utc>>("t").unwrap().to_rfc3339(), "2026-01-02T03:04:05.500+00:00");
+        assert_eq!(row.get::<Option<i64>>("n").unwrap(), None);
+        assert_eq!(row.get::<i64>("n").unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert!(row.get::<i64>("missing").is_err());
+    }
+}

@@ -1,0 +1,224 @@
+use super::*;
+
+fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigErrors> {
+    Settings::from_vars(vars.iter().copied())
+}
+
+fn error_text(vars: &[(&str, &str)]) -> String {
+    settings(vars).expect_err("configuration should be rejected").to_string()
+}
+
+const EMBEDDED: &[(&str, &str)] = &[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")];
+
+#[test]
+fn embedded_defaults_need_nothing_else() {
+    let s = settings(EMBEDDED).unwrap();
+    assert_eq!(s.cache.provider, CacheProvider::Memory);
+    assert_eq!(s.db.provider, DbProvider::Sqlite);
+    assert_eq!(s.db.url.expose(), "sqlite://pal.db");
+    assert!(s.db.auto_migrate, "the embedded database migrates itself by default");
+    assert_eq!(s.cache.memory_max_entries, 100_000);
+    assert_eq!(s.db.pool.max, 10);
+    assert_eq!(s.server.port, 8080);
+    assert!(s.warnings.is_empty());
+}
+
+#[test]
+fn original_design_defaults() {
+    let s = settings(&[("REDIS_URL", "redis://127.0.0.1:6379"), ("DATABASE_URL", "postgres://127.0.0.1/app")]).unwrap();
+    assert_eq!(s.cache.provider, CacheProvider::Redis);
+    assert_eq!(s.db.provider, DbProvider::Postgresql);
+    assert!(matches!(s.cache.redis.topology, Some(RedisTopology::Standalone(_))));
+    assert!(s.cache.fallback.enabled && s.cache.fallback.cache);
+    assert_eq!(s.cache.fallback.retry_attempts, 3);
+    assert!(!s.db.auto_migrate);
+}
+
+#[test]
+fn every_default_in_the_table_parses() {
+    // Setting every variable to its own default must be accepted.
+    let mut vars: Vec<(&str, &str)> = vars::VARS.iter().filter_map(|v| v.default.map(|d| (v.name, d))).collect();
+    vars.extend([("REDIS_URL", "redis://127.0.0.1"), ("DATABASE_URL", "postgres://h/db")]);
+    settings(&vars).unwrap();
+}
+
+#[test]
+fn unknown_provider_names_the_variable_and_every_accepted_value() {
+    let text = error_text(&[("CACHE_PROVIDER", "bogus"), ("DB_PROVIDER", "sqlite")]);
+    assert!(text.contains("CACHE_PROVIDER=\"bogus\""), "{text}");
+    for name in ["redis", "redis-hybrid", "memory", "keydb", "memcached"] {
+        assert!(text.contains(name), "{text} should list {name}");
+    }
+    let text = error_text(&[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "oracle")]);
+    assert!(
+        text.contains("DB_PROVIDER=\"oracle\"") && text.contains("postgresql, mysql, cockroachdb, sqlite"),
+        "{text}"
+    );
+}
+
+#[test]
+fn provider_names_are_case_insensitive() {
+    let s = settings(&[("CACHE_PROVIDER", "Memory"), ("DB_PROVIDER", " SQLite ")]).unwrap();
+    assert_eq!(s.cache.provider, CacheProvider::Memory);
+}
+
+#[test]
+fn missing_urls_name_the_variable() {
+    let text = error_text(&[("DB_PROVIDER", "sqlite")]);
+    assert!(text.contains("REDIS_URL must be set"), "{text}");
+    let text = error_text(&[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "mysql")]);
+    assert!(text.contains("DATABASE_URL must be set for DB_PROVIDER=mysql"), "{text}");
+    let text = error_text(&[("CACHE_PROVIDER", "memcached"), ("DB_PROVIDER", "sqlite")]);
+    assert!(text.contains("MEMCACHED_SERVERS must be set"), "{text}");
+    let text = error_text(&[("CACHE_PROVIDER", "keydb"), ("DB_PROVIDER", "sqlite")]);
+    assert!(text.contains("KEYDB_URL must be set"), "{text}");
+}
+
+#[test]
+fn all_errors_are_reported_at_once() {
+    let err = settings(&[("CACHE_PROVIDER", "nope"), ("DB_PROVIDER", "nope"), ("PORT", "http")]).unwrap_err();
+    assert_eq!(err.errors.len(), 3, "{err}");
+    assert!(err.to_string().starts_with("3 configuration errors:"));
+}
+
+#[test]
+fn contradictory_flags_are_rejected() {
+    let text = error_text(&[
+        ("CACHE_PROVIDER", "redis"),
+        ("DB_PROVIDER", "sqlite"),
+        ("REDIS_CLUSTER_ENABLED", "true"),
+        ("REDIS_SENTINEL_ENABLED", "true"),
+        ("REDIS_CLUSTER_NODES", "127.0.0.1:7000"),
+    ]);
+    assert!(text.contains("REDIS_CLUSTER_ENABLED=true and REDIS_SENTINEL_ENABLED=true contradict"), "{text}");
+    let text = error_text(&[EMBEDDED, &[("DB_POOL_MIN", "5"), ("DB_POOL_MAX", "2")]].concat());
+    assert!(text.contains("DB_POOL_MIN=5 is larger than DB_POOL_MAX=2"), "{text}");
+    let text = error_text(&[EMBEDDED, &[("DB_REPLICA_URL", "sqlite://replica.db")]].concat());
+    assert!(text.contains("DB_REPLICA_URL is set but DB_PROVIDER=sqlite has no replicas"), "{text}");
+}
+
+#[test]
+fn malformed_urls_are_reported_without_their_password() {
+    let text = error_text(&[("REDIS_URL", "redis://user:s3cret@:notaport"), ("DB_PROVIDER", "sqlite")]);
+    assert!(text.contains("REDIS_URL is not a valid URL (redis://user:***@:notaport)"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    let text = error_text(&[
+        ("CACHE_PROVIDER", "memory"),
+        ("DB_PROVIDER", "postgresql"),
+        ("DATABASE_URL", "mysql://u:pw@h/db"),
+    ]);
+    assert!(text.contains("scheme \"mysql\" is not accepted") && text.contains("postgres, postgresql"), "{text}");
+    assert!(!text.contains(":pw@"), "{text}");
+}
+
+#[test]
+fn secrets_never_appear_in_debug_output() {
+    let s = settings(&[
+        ("REDIS_URL", "redis://user:s3cret@127.0.0.1:6379"),
+        ("DATABASE_URL", "postgres://app:hunter2@db/app?password=alsosecret"),
+        ("REDIS_SENTINEL_PASSWORD", "sentinelpw"),
+    ])
+    .unwrap();
+    let debug = format!("{s:?}");
+    for secret in ["s3cret", "hunter2", "alsosecret", "sentinelpw"] {
+        assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+    }
+    assert!(debug.contains("redis://user:***@127.0.0.1:6379"), "{debug}");
+}
+
+#[test]
+fn host_lists_are_validated() {
+    let base = [("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_CLUSTER_ENABLED", "true")];
+    let text = error_text(&base);
+    assert!(text.contains("REDIS_CLUSTER_NODES must be set when REDIS_CLUSTER_ENABLED=true"), "{text}");
+    let text = error_text(&[&base[..], &[("REDIS_CLUSTER_NODES", "127.0.0.1:7000,,host:port")]].concat());
+    assert!(text.contains("empty entry") && text.contains("port \"port\" is not a number"), "{text}");
+    let s = settings(&[&base[..], &[("REDIS_CLUSTER_NODES", "127.0.0.1:7000, [::1]:7001,redis-3")]].concat()).unwrap();
+    let Some(RedisTopology::Cluster { nodes, .. }) = s.cache.redis.topology else { panic!("not a cluster") };
+    let shown: Vec<String> = nodes.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["127.0.0.1:7000", "[::1]:7001", "redis-3:6379"]);
+}
+
+#[test]
+fn sentinel_settings() {
+    let s = settings(&[
+        ("DB_PROVIDER", "sqlite"),
+        ("REDIS_SENTINEL_ENABLED", "on"),
+        ("REDIS_SENTINEL_NODES", "10.0.0.1,10.0.0.2:26380"),
+    ])
+    .unwrap();
+    let Some(RedisTopology::Sentinel { master, nodes, .. }) = s.cache.redis.topology else { panic!("not sentinel") };
+    assert_eq!(master, "mymaster");
+    assert_eq!(nodes[0].port, 26379);
+    assert_eq!(nodes[1].port, 26380);
+}
+
+#[test]
+fn keydb_from_host_and_port() {
+    let s = settings(&[
+        ("CACHE_PROVIDER", "keydb"),
+        ("DB_PROVIDER", "sqlite"),
+        ("KEYDB_HOST", "kdb"),
+        ("KEYDB_PORT", "6380"),
+    ])
+    .unwrap();
+    assert_eq!(s.cache.keydb_url.unwrap().expose(), "redis://kdb:6380");
+    let text = error_text(&[
+        ("CACHE_PROVIDER", "keydb"),
+        ("DB_PROVIDER", "sqlite"),
+        ("KEYDB_HOST", "kdb"),
+        ("KEYDB_URL", "redis://kdb"),
+    ]);
+    assert!(text.contains("KEYDB_URL and KEYDB_HOST are both set"), "{text}");
+}
+
+#[test]
+fn bad_booleans_and_numbers() {
+    let text =
+        error_text(&[EMBEDDED, &[("POSTGRES_FALLBACK_ENABLED", "maybe"), ("REDIS_COMMAND_TIMEOUT_MS", "-5")]].concat());
+    assert!(text.contains("POSTGRES_FALLBACK_ENABLED=\"maybe\" is not valid; accepted values: true, false"), "{text}");
+    assert!(text.contains("REDIS_COMMAND_TIMEOUT_MS=\"-5\""), "{text}");
+}
+
+#[test]
+fn empty_values_mean_default() {
+    let s = settings(&[EMBEDDED, &[("DB_POOL_MAX", ""), ("REDIS_URL", "  ")]].concat()).unwrap();
+    assert_eq!(s.db.pool.max, 10);
+}
+
+#[test]
+fn misspelled_variables_are_warned_about() {
+    let s =
+        settings(&[EMBEDDED, &[("CACHE_PROVDER", "redis"), ("DB_POOLMAX", "3"), ("HOME", "/root")]].concat()).unwrap();
+    assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+    assert!(s.warnings[0].contains("CACHE_PROVDER"));
+}
+
+#[test]
+fn only_this_module_reads_the_environment() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut offenders = Vec::new();
+    visit(&src, &mut |path, text| {
+        let allowed = path.ends_with("settings/mod.rs");
+        if !allowed
+            && (text.contains("std::env::var")
+                || text.contains("env::var(")
+                || text.contains("vars_os")
+                || text.contains("from_default_env"))
+        {
+            offenders.push(path.display().to_string());
+        }
+    });
+    assert!(offenders.is_empty(), "these files read the environment: {offenders:?}");
+}
+
+fn visit(dir: &std::path::Path, f: &mut dyn FnMut(&std::path::Path, &str)) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            visit(&path, f);
+        } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("settings/tests.rs") {
+            f(&path, &std::fs::read_to_string(&path).unwrap());
+        }
+    }
+}
