@@ -1,0 +1,181 @@
+//! The `pal` binary as an operator runs it: exit codes, messages, redaction,
+//! and `pal serve` answering health checks and stopping on SIGTERM.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn pal(vars: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pal"))
+        .env_clear()
+        .envs(vars.iter().copied())
+        .args(args)
+        .output()
+        .expect("pal runs")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+const EMBEDDED: &[(&str, &str)] =
+    &[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite"), ("DATABASE_URL", "sqlite::memory:")];
+
+#[test]
+fn unknown_provider_exits_2_naming_the_variable_and_accepted_values() {
+    let out = pal(&[("CACHE_PROVIDER", "bogus"), ("DB_PROVIDER", "sqlite")], &["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let msg = text(&out);
+    assert!(msg.contains("CACHE_PROVIDER"), "{msg}");
+    for name in ["redis", "redis-hybrid", "memory", "keydb", "memcached"] {
+        assert!(msg.contains(name), "{msg}");
+    }
+}
+
+#[test]
+fn redis_password_is_never_printed() {
+    for vars in [
+        vec![("REDIS_URL", "redis://user:s3cret@127.0.0.1:1")],
+        vec![
+            ("REDIS_URL", "redis://user:s3cret@127.0.0.1:1"),
+            ("DB_PROVIDER", "sqlite"),
+            ("DATABASE_URL", "sqlite::memory:"),
+        ],
+        vec![("REDIS_URL", "redis://user:s3cret@:bad"), ("DB_PROVIDER", "sqlite")],
+    ] {
+        let out = pal(&vars, &["check"]);
+        let msg = text(&out);
+        assert!(!msg.contains("s3cret"), "{msg}");
+        assert_ne!(out.status.code(), Some(0), "{msg}");
+    }
+}
+
+#[test]
+fn check_reports_healthy_embedded_providers() {
+    let out = pal(EMBEDDED, &["check"]);
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{msg}");
+    assert!(msg.contains("memory") && msg.contains("sqlite") && msg.contains("healthy"), "{msg}");
+}
+
+#[test]
+fn check_exits_1_when_a_provider_is_down() {
+    let vars = [
+        ("CACHE_PROVIDER", "memory"),
+        ("DB_PROVIDER", "sqlite"),
+        ("DATABASE_URL", "sqlite:///nonexistent-dir/x/pal.db"),
+    ];
+    let out = pal(&vars, &["check"]);
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{msg}");
+    assert!(msg.contains("UNHEALTHY"), "{msg}");
+}
+
+#[test]
+fn cache_commands() {
+    let out = pal(EMBEDDED, &["cache", "get", "nope"]);
+    assert_eq!(out.status.code(), Some(1), "a missing key exits 1: {}", text(&out));
+    let out = pal(EMBEDDED, &["cache", "incr", "c", "--by", "-3", "--ttl", "10"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "-3", "{}", text(&out));
+    let out = pal(EMBEDDED, &["cache", "set", "k", "v", "--ttl", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("TTL must be longer than zero"), "{}", text(&out));
+}
+
+#[test]
+fn db_commands_on_a_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let vars = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite"), ("DATABASE_URL", url.as_str())];
+    let out = pal(&vars, &["migrate"]);
+    assert!(text(&out).contains("applied 0001_initial"), "{}", text(&out));
+    let out = pal(&vars, &["migrate"]);
+    assert!(text(&out).contains("up to date"), "{}", text(&out));
+    let insert = "INSERT INTO users (id, email, verified, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)";
+    let out = pal(&vars, &["db", "exec", insert, "u1", "a@example.com", "bool:true", "ts:2026-01-01T00:00:00Z"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1", "{}", text(&out));
+    let out = pal(&vars, &["db", "query", "SELECT email, verified FROM users WHERE id = $1", "u1", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#"{"email":"a@example.com","verified":true}"#);
+    let out = pal(&vars, &["db", "query", "SELEC nonsense"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("syntax error"), "{}", text(&out));
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    Some((status, response))
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(vars: &[(&str, &str)]) -> (Server, u16) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_pal"))
+        .env_clear()
+        .envs(vars.iter().copied())
+        .env("PORT", port.to_string())
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(port, "/healthz").is_none() {
+        assert!(Instant::now() < deadline, "pal serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, port)
+}
+
+#[test]
+fn serve_answers_health_and_stops_on_sigterm() {
+    let (mut server, port) = serve(EMBEDDED);
+    let (status, body) = http_get(port, "/healthz").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http_get(port, "/readyz").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"ready\"") && body.contains("\"memory\"") && body.contains("\"sqlite\""), "{body}");
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            assert!(status.success(), "graceful shutdown exits 0, got {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "pal serve ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn readyz_is_503_when_a_provider_is_down() {
+    let vars = [
+        ("CACHE_PROVIDER", "memory"),
+        ("DB_PROVIDER", "sqlite"),
+        ("DATABASE_URL", "sqlite:///nonexistent-dir/x/pal.db"),
+    ];
+    let (_server, port) = serve(&vars);
+    let (status, body) = http_get(port, "/readyz").unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"unavailable\""), "{body}");
+    assert_eq!(http_get(port, "/healthz").unwrap().0, 200, "liveness does not depend on providers");
+}
