@@ -133,12 +133,15 @@ fn serve(vars: &[(&str, &str)]) -> (Server, u16) {
         .env("PORT", port.to_string())
         .arg("serve")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let server = Server(child);
+    let mut server = Server(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while http_get(port, "/healthz").is_none() {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            panic!("pal serve exited with {status} before listening");
+        }
         assert!(Instant::now() < deadline, "pal serve did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -168,10 +171,12 @@ fn serve_answers_health_and_stops_on_sigterm() {
 
 #[test]
 fn readyz_is_503_when_a_provider_is_down() {
+    // Without auto-migration, serve starts even though the database cannot be opened.
     let vars = [
         ("CACHE_PROVIDER", "memory"),
         ("DB_PROVIDER", "sqlite"),
         ("DATABASE_URL", "sqlite:///nonexistent-dir/x/pal.db"),
+        ("DB_AUTO_MIGRATE", "false"),
     ];
     let (_server, port) = serve(&vars);
     let (status, body) = http_get(port, "/readyz").unwrap();
