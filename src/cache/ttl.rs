@@ -46,7 +46,7 @@ impl Ttl {
     /// Whole milliseconds, rounded up.
     pub fn as_millis_ceil(self) -> u64 {
         let ms = self.0.as_millis() as u64;
-        ms + u64::from(self.0.subsec_nanos() % 1_000_000 > 0)
+        ms + u64::from(!self.0.subsec_nanos().is_multiple_of(1_000_000))
     }
 }
 
