@@ -73,7 +73,10 @@ impl fmt::Display for ErrorKind {
 
 /// The crate's error: a kind to branch on, the provider that reported it, and a
 /// message with any URL credentials already replaced by `***`.
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+/// Boxed so `Result<T, Error>` stays as small as `T` on hot paths: errors are rare.
+struct Inner {
     kind: ErrorKind,
     provider: Option<&'static str>,
     message: String,
@@ -82,7 +85,7 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, provider: None, message: redact_text(&message.into()), config: None }
+        Error(Box::new(Inner { kind, provider: None, message: redact_text(&message.into()), config: None }))
     }
 
     /// An error reported by a provider. Only the driver's message is kept, not the
@@ -93,7 +96,7 @@ impl Error {
     }
 
     pub fn with_provider(mut self, provider: &'static str) -> Self {
-        self.provider = Some(provider);
+        self.0.provider = Some(provider);
         self
     }
 
@@ -106,41 +109,46 @@ impl Error {
     }
 
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     pub fn provider(&self) -> Option<&'static str> {
-        self.provider
+        self.0.provider
     }
 
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     pub fn is_temporary(&self) -> bool {
-        self.kind.is_temporary()
+        self.0.kind.is_temporary()
     }
 
     /// The individual configuration problems, when this is a configuration error.
     pub fn config_errors(&self) -> Option<&ConfigErrors> {
-        self.config.as_ref()
+        self.0.config.as_ref()
     }
 }
 
 impl From<ConfigErrors> for Error {
     fn from(errors: ConfigErrors) -> Self {
-        Error { kind: ErrorKind::Config, provider: None, message: errors.to_string(), config: Some(errors) }
+        Error(Box::new(Inner {
+            kind: ErrorKind::Config,
+            provider: None,
+            message: errors.to_string(),
+            config: Some(errors),
+        }))
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.kind == ErrorKind::Config {
-            return f.write_str(&self.message);
+        if self.0.kind == ErrorKind::Config {
+            return f.write_str(&self.0.message);
         }
-        match self.provider {
-            Some(p) => write!(f, "{p}: {}: {}", self.kind, self.message),
-            None => write!(f, "{}: {}", self.kind, self.message),
+        match self.0.provider {
+            Some(p) => write!(f, "{p}: {}: {}", self.0.kind, self.0.message),
+            None => write!(f, "{}: {}", self.0.kind, self.0.message),
         }
     }
 }
@@ -148,9 +156,9 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
-            .field("kind", &self.kind)
-            .field("provider", &self.provider)
-            .field("message", &self.message)
+            .field("kind", &self.0.kind)
+            .field("provider", &self.0.provider)
+            .field("message", &self.0.message)
             .finish()
     }
 }

@@ -1,0 +1,58 @@
+//! Runs a fixed number of memory-cache operations through pal or through raw
+//! moka, for instruction counting under `valgrind --tool=callgrind`, which is
+//! repeatable where wall-clock timings on a shared machine are not.
+//! Usage: memory_ops pal|raw get|set N
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use moka::Expiry;
+use moka::sync::Cache;
+use pal::{CacheService, Ttl};
+
+struct ValueTtl;
+
+impl Expiry<String, (Bytes, Duration)> for ValueTtl {
+    fn expire_after_create(&self, _: &String, v: &(Bytes, Duration), _: Instant) -> Option<Duration> {
+        Some(v.1)
+    }
+    fn expire_after_update(
+        &self,
+        _: &String,
+        v: &(Bytes, Duration),
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(v.1)
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (which, op, n) = (args[1].as_str(), args[2].as_str(), args[3].parse::<usize>().unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let keys: Vec<String> = (0..10_000).map(|i| format!("bench:{i}")).collect();
+    let value = Bytes::from(vec![7u8; 256]);
+    let ttl = Ttl::from_secs(300).unwrap();
+    let pal = pal::cache::memory::MemoryCache::new(100_000);
+    let raw: Cache<String, (Bytes, Duration)> = Cache::builder().max_capacity(100_000).expire_after(ValueTtl).build();
+    rt.block_on(async {
+        for k in &keys {
+            pal.set(k, value.clone(), ttl).await.unwrap();
+            raw.insert(k.clone(), (value.clone(), ttl.as_duration()));
+        }
+        let dyn_pal: &dyn CacheService = &pal;
+        let mut found = 0usize;
+        for i in 0..n {
+            let k = &keys[i % keys.len()];
+            match (which, op) {
+                ("pal", "get") => found += dyn_pal.get(k).await.unwrap().map_or(0, |v| v.len()),
+                ("raw", "get") => found += raw.get(k.as_str()).map_or(0, |v| v.0.len()),
+                ("pal", "set") => dyn_pal.set(k, value.clone(), ttl).await.unwrap(),
+                ("raw", "set") => raw.insert(k.clone(), (value.clone(), ttl.as_duration())),
+                _ => panic!("usage: memory_ops pal|raw get|set N"),
+            }
+        }
+        std::hint::black_box(found);
+    });
+}
