@@ -125,12 +125,17 @@ pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
     let cache = &settings.cache;
     let built: Arc<dyn CacheService> = match cache.provider {
         CacheProvider::Memory => Arc::new(crate::cache::memory::MemoryCache::new(cache.memory_max_entries)),
-        CacheProvider::Redis => {
-            return Err(not_built("CACHE_PROVIDER", "redis", "redis", cfg!(not(feature = "redis"))));
-        }
+        #[cfg(feature = "redis")]
+        CacheProvider::Redis => Arc::new(redis_cache("redis", cache.redis.topology.as_ref(), settings)?),
+        #[cfg(feature = "redis")]
         CacheProvider::KeyDb => {
-            return Err(not_built("CACHE_PROVIDER", "keydb", "redis", cfg!(not(feature = "redis"))));
+            let topology = cache.keydb_url.clone().map(crate::settings::RedisTopology::Standalone);
+            Arc::new(redis_cache("keydb", topology.as_ref(), settings)?)
         }
+        #[cfg(not(feature = "redis"))]
+        CacheProvider::Redis => return Err(not_built("CACHE_PROVIDER", "redis", "redis", true)),
+        #[cfg(not(feature = "redis"))]
+        CacheProvider::KeyDb => return Err(not_built("CACHE_PROVIDER", "keydb", "redis", true)),
         CacheProvider::RedisHybrid => {
             return Err(not_built("CACHE_PROVIDER", "redis-hybrid", "redis", cfg!(not(feature = "redis"))));
         }
@@ -139,6 +144,20 @@ pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
         }
     };
     Ok(crate::cache::prefixed(built, &cache.key_prefix))
+}
+
+#[cfg(feature = "redis")]
+fn redis_cache(
+    provider: &'static str,
+    topology: Option<&crate::settings::RedisTopology>,
+    settings: &Settings,
+) -> Result<crate::cache::redis::RedisCache> {
+    // Settings guarantee a topology for the selected provider; this guards direct callers.
+    let topology = topology.ok_or_else(|| {
+        crate::Error::new(crate::ErrorKind::Config, format!("CACHE_PROVIDER={provider} has no server configured"))
+    })?;
+    let redis = &settings.cache.redis;
+    crate::cache::redis::RedisCache::new(provider, topology, redis.connect_timeout, redis.command_timeout)
 }
 
 /// Builds the configured database. Like the cache, it connects at first use.

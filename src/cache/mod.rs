@@ -3,6 +3,8 @@
 
 pub mod memory;
 mod prefix;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod session;
 mod ttl;
 

@@ -1,0 +1,147 @@
+//! The three ways to reach Redis, behind one `send`: topology is a detail of the
+//! connection, not a different cache.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
+use redis::{Client, Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, RedisResult, TlsMode};
+use tokio::sync::OnceCell;
+
+use super::sentinel::SentinelConnection;
+use crate::error::{Error, ErrorKind, Result};
+use crate::settings::{ConnUrl, HostPort, RedisTopology};
+
+/// A command or an atomic pipeline.
+#[derive(Clone, Copy)]
+pub(crate) enum Request<'a> {
+    Cmd(&'a Cmd),
+    Pipe(&'a Pipeline),
+}
+
+impl Request<'_> {
+    pub(crate) async fn run<T: redis::FromRedisValue>(self, conn: &mut impl ConnectionLike) -> RedisResult<T> {
+        match self {
+            Request::Cmd(cmd) => cmd.query_async(conn).await,
+            Request::Pipe(pipe) => pipe.query_async(conn).await,
+        }
+    }
+}
+
+pub(crate) enum Topology {
+    /// redis-rs's manager reconnects by itself after the connection breaks.
+    Standalone(ConnectionManager),
+    /// Connected on first use, so a cluster that is briefly down does not stop start-up;
+    /// afterwards redis-rs follows slot moves and failovers.
+    Cluster {
+        client: redis::cluster::ClusterClient,
+        conn: OnceCell<ClusterConnection>,
+    },
+    Sentinel(Arc<SentinelConnection>),
+}
+
+pub(crate) struct Timeouts {
+    pub connect: Duration,
+    pub command: Duration,
+}
+
+fn config_error(what: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Config, what.to_string())
+}
+
+/// Credentials, database and TLS taken from a `redis://` / `rediss://` URL.
+struct Auth {
+    username: Option<String>,
+    password: Option<String>,
+    db: i64,
+    tls: bool,
+}
+
+fn auth(url: Option<&ConnUrl>) -> Result<Auth> {
+    let Some(url) = url else { return Ok(Auth { username: None, password: None, db: 0, tls: false }) };
+    let info = url
+        .expose()
+        .into_connection_info()
+        .map_err(|e| config_error(format!("REDIS_URL {} is not usable: {e}", url.redacted())))?;
+    let redis = info.redis_settings();
+    Ok(Auth {
+        username: redis.username().map(str::to_string),
+        password: redis.password().map(str::to_string),
+        db: redis.db(),
+        tls: matches!(info.addr(), ConnectionAddr::TcpTls { .. }),
+    })
+}
+
+impl Topology {
+    pub(crate) fn build(topology: &RedisTopology, timeouts: &Timeouts) -> Result<Topology> {
+        match topology {
+            RedisTopology::Standalone(url) => {
+                let client = Client::open(url.expose())
+                    .map_err(|e| config_error(format!("Redis URL {} is not usable: {e}", url.redacted())))?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeouts.connect))
+                    .set_response_timeout(Some(timeouts.command))
+                    .set_number_of_retries(2)
+                    .set_max_delay(Duration::from_millis(500));
+                let manager = client.get_connection_manager_lazy(config).map_err(|e| config_error(e.to_string()))?;
+                Ok(Topology::Standalone(manager))
+            }
+            RedisTopology::Cluster { nodes, url } => {
+                let auth = auth(url.as_ref())?;
+                let seeds: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
+                let mut builder = ClusterClientBuilder::new(seeds)
+                    .connection_timeout(timeouts.connect)
+                    .response_timeout(timeouts.command)
+                    .retries(3)
+                    .min_retry_wait(50)
+                    .max_retry_wait(500);
+                if let Some(u) = &auth.username {
+                    builder = builder.username(u);
+                }
+                if let Some(p) = &auth.password {
+                    builder = builder.password(p);
+                }
+                if auth.tls {
+                    builder = builder.tls(TlsMode::Secure);
+                }
+                let client = builder.build().map_err(|e| config_error(format!("REDIS_CLUSTER_NODES: {e}")))?;
+                Ok(Topology::Cluster { client, conn: OnceCell::new() })
+            }
+            RedisTopology::Sentinel { master, nodes, password, url } => {
+                let auth = auth(url.as_ref())?;
+                let sentinels = nodes.iter().map(|HostPort { host, port }| ConnectionAddr::Tcp(host.clone(), *port));
+                let mut builder = SentinelClientBuilder::new(sentinels, master, SentinelServerType::Master)
+                    .map_err(|e| config_error(format!("REDIS_SENTINEL_NODES: {e}")))?
+                    .set_client_to_redis_db(auth.db);
+                if let Some(u) = &auth.username {
+                    builder = builder.set_client_to_redis_username(u);
+                }
+                if let Some(p) = &auth.password {
+                    builder = builder.set_client_to_redis_password(p);
+                }
+                if auth.tls {
+                    builder = builder.set_client_to_redis_tls_mode(TlsMode::Secure);
+                }
+                if let Some(p) = password {
+                    builder = builder.set_client_to_sentinel_password(secrecy::ExposeSecret::expose_secret(p));
+                }
+                let client = builder.build().map_err(|e| config_error(format!("REDIS_SENTINEL_NODES: {e}")))?;
+                Ok(Topology::Sentinel(SentinelConnection::new(client, timeouts.connect, timeouts.command)))
+            }
+        }
+    }
+
+    pub(crate) async fn send<T: redis::FromRedisValue>(&self, request: Request<'_>) -> RedisResult<T> {
+        match self {
+            Topology::Standalone(manager) => request.run(&mut manager.clone()).await,
+            Topology::Cluster { client, conn } => {
+                let conn = conn.get_or_try_init(|| client.get_async_connection()).await?;
+                request.run(&mut conn.clone()).await
+            }
+            Topology::Sentinel(sentinel) => sentinel.send(request).await,
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Helpers shared by the tests that drive real servers: the ports from
+//! `scripts/ports.env`, the service script, and signals to server processes.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// `scripts/ports.env`, parsed: the single place ports are written down.
+pub fn ports() -> HashMap<String, String> {
+    let text = std::fs::read_to_string(Path::new(ROOT).join("scripts/ports.env")).expect("scripts/ports.env");
+    text.lines()
+        .filter_map(|l| l.split('#').next())
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        .collect()
+}
+
+pub fn port(name: &str) -> String {
+    ports().remove(name).unwrap_or_else(|| panic!("{name} missing from scripts/ports.env"))
+}
+
+pub fn port_list(name: &str) -> Vec<String> {
+    port(name).split_whitespace().map(str::to_string).collect()
+}
+
+/// Starts whatever is not running (idempotent), e.g. a server a fault test killed.
+pub fn services_up() {
+    let status =
+        Command::new(Path::new(ROOT).join("scripts/services")).arg("up").status().expect("scripts/services runs");
+    assert!(status.success(), "scripts/services up failed");
+}
+
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill").args([format!("-{signal}"), pid.to_string()]).status().unwrap();
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+/// A direct connection to one node, for inspecting and breaking it.
+pub async fn node(port: &str) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)));
+    client.get_multiplexed_async_connection_with_config(&config).await.unwrap()
+}
+
+pub async fn pid_of(port: &str) -> u32 {
+    let info: String = redis::cmd("INFO").arg("server").query_async(&mut node(port).await).await.unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("INFO server reports process_id")
+}
+
+/// Polls `check` until it holds or `limit` passes; returns how long it took.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
