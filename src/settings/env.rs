@@ -51,8 +51,9 @@ impl Env {
     }
 
     fn invalid(&mut self, var: &'static str, value: &str, reason: impl Into<String>) {
-        let value = if vars::lookup(var).is_some_and(|v| v.secret) { "***".into() } else { value.into() };
-        self.fail(ConfigError::InvalidValue { var, value, reason: reason.into() });
+        // Lists and URLs can carry credentials even in variables that are not secret.
+        let value = if vars::lookup(var).is_some_and(|v| v.secret) { "***".into() } else { redact_text(value) };
+        self.fail(ConfigError::InvalidValue { var, value, reason: redact_text(&reason.into()) });
     }
 
     /// One of a fixed set of names, parsed by `parse`; `accepted` lists them all.

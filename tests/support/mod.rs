@@ -42,11 +42,15 @@ pub fn signal(pid: u32, signal: &str) {
 
 /// A direct connection to one node, for inspecting and breaking it.
 pub async fn node(port: &str) -> redis::aio::MultiplexedConnection {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+    try_node(port).await.unwrap_or_else(|e| panic!("cannot connect to 127.0.0.1:{port}: {e}"))
+}
+
+pub async fn try_node(port: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(2)));
-    client.get_multiplexed_async_connection_with_config(&config).await.unwrap()
+    client.get_multiplexed_async_connection_with_config(&config).await
 }
 
 pub async fn pid_of(port: &str) -> u32 {

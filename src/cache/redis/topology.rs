@@ -36,11 +36,13 @@ pub(crate) enum Topology {
     Standalone(ConnectionManager),
     /// Connected on first use, so a cluster that is briefly down does not stop start-up;
     /// afterwards redis-rs follows slot moves and failovers.
-    Cluster {
-        client: redis::cluster::ClusterClient,
-        conn: OnceCell<ClusterConnection>,
-    },
+    Cluster(Box<LazyCluster>),
     Sentinel(Arc<SentinelConnection>),
+}
+
+pub(crate) struct LazyCluster {
+    client: redis::cluster::ClusterClient,
+    conn: OnceCell<ClusterConnection>,
 }
 
 pub(crate) struct Timeouts {
@@ -108,7 +110,7 @@ impl Topology {
                     builder = builder.tls(TlsMode::Secure);
                 }
                 let client = builder.build().map_err(|e| config_error(format!("REDIS_CLUSTER_NODES: {e}")))?;
-                Ok(Topology::Cluster { client, conn: OnceCell::new() })
+                Ok(Topology::Cluster(Box::new(LazyCluster { client, conn: OnceCell::new() })))
             }
             RedisTopology::Sentinel { master, nodes, password, url } => {
                 let auth = auth(url.as_ref())?;
@@ -137,8 +139,8 @@ impl Topology {
     pub(crate) async fn send<T: redis::FromRedisValue>(&self, request: Request<'_>) -> RedisResult<T> {
         match self {
             Topology::Standalone(manager) => request.run(&mut manager.clone()).await,
-            Topology::Cluster { client, conn } => {
-                let conn = conn.get_or_try_init(|| client.get_async_connection()).await?;
+            Topology::Cluster(lazy) => {
+                let conn = lazy.conn.get_or_try_init(|| lazy.client.get_async_connection()).await?;
                 request.run(&mut conn.clone()).await
             }
             Topology::Sentinel(sentinel) => sentinel.send(request).await,
