@@ -86,8 +86,9 @@ impl Topology {
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(timeouts.connect))
                     .set_response_timeout(Some(timeouts.command))
-                    .set_number_of_retries(2)
-                    .set_max_delay(Duration::from_millis(500));
+                    // No reconnect retries inside one call: a call waits for at most one
+                    // connection attempt, and the next call makes the next attempt.
+                    .set_number_of_retries(0);
                 let manager = client.get_connection_manager_lazy(config).map_err(|e| config_error(e.to_string()))?;
                 Ok(Topology::Standalone(manager))
             }
@@ -134,6 +135,12 @@ impl Topology {
                 Ok(Topology::Sentinel(SentinelConnection::new(client, timeouts.connect, timeouts.command)))
             }
         }
+    }
+
+    /// Whether the driver's timeouts alone bound a call to connect + command timeout.
+    /// Cluster and Sentinel calls can retry or resolve internally, so they need an outer bound.
+    pub(crate) fn bounded_by_driver(&self) -> bool {
+        matches!(self, Topology::Standalone(_))
     }
 
     pub(crate) async fn send<T: redis::FromRedisValue>(&self, request: Request<'_>) -> RedisResult<T> {

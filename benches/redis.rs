@@ -1,0 +1,204 @@
+//! Throughput of the Redis adapter against its peers, measured in one run on the
+//! same server: GET and SET of 256-byte values from 50 concurrent tasks through
+//! (a) pal, (b) a raw redis-rs multiplexed connection (and four of them, to show
+//! why pal uses one), and (c) `redis-benchmark -c 50 -d 256 -t get,set`.
+//! Rounds alternate between pal and raw redis-rs so machine noise hits both.
+//!
+//! `cargo bench --bench redis [-- redis://127.0.0.1:6379]`
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use pal::{CacheService, CacheServiceExt, Settings, Ttl};
+use redis::aio::MultiplexedConnection;
+use serde::{Deserialize, Serialize};
+
+const TASKS: usize = 50;
+const KEYS: usize = 10_000;
+const ROUND: Duration = Duration::from_millis(1500);
+const ROUNDS: usize = 5;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Op {
+    Get,
+    Set,
+    Session,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Session {
+    user_id: u64,
+    email: String,
+    roles: Vec<String>,
+    csrf: String,
+}
+
+fn session() -> Session {
+    Session {
+        user_id: 42,
+        email: "ana@example.com".into(),
+        roles: vec!["user".into(), "billing".into()],
+        csrf: "b3f1c2d4e5f60718293a4b5c6d7e8f90".into(),
+    }
+}
+
+#[derive(Clone)]
+enum Client {
+    Pal(Arc<dyn CacheService>),
+    Raw(Vec<MultiplexedConnection>),
+}
+
+async fn one(client: &Client, op: Op, task: usize, i: usize, value: &Bytes) {
+    let key = format!("bench:{}", (task * 7919 + i) % KEYS);
+    let ttl = Ttl::from_secs(300).unwrap();
+    match client {
+        Client::Pal(c) => match op {
+            Op::Get => drop(c.get(&key).await.unwrap()),
+            Op::Set => c.set(&key, value.clone(), ttl).await.unwrap(),
+            Op::Session => {
+                c.set_session(&key, &session(), ttl).await.unwrap();
+                let _: Option<Session> = c.get_session(&key).await.unwrap();
+            }
+        },
+        Client::Raw(conns) => {
+            let mut conn = conns[task % conns.len()].clone();
+            match op {
+                Op::Get => drop(redis::cmd("GET").arg(&key).query_async::<Option<Vec<u8>>>(&mut conn).await.unwrap()),
+                Op::Set => redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&value[..])
+                    .arg("PX")
+                    .arg(300_000)
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .unwrap(),
+                Op::Session => {
+                    let skey = format!("session:{key}");
+                    let json = serde_json::to_vec(&session()).unwrap();
+                    redis::cmd("SET")
+                        .arg(&skey)
+                        .arg(json)
+                        .arg("PX")
+                        .arg(300_000)
+                        .query_async::<()>(&mut conn)
+                        .await
+                        .unwrap();
+                    let got: Vec<u8> = redis::cmd("GET").arg(&skey).query_async(&mut conn).await.unwrap();
+                    let _: Session = serde_json::from_slice(&got).unwrap();
+                }
+            }
+        }
+    }
+}
+
+/// Operations per second over one round with `TASKS` concurrent tasks.
+async fn round(client: &Client, op: Op, value: &Bytes) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let handles: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let (client, stop, count, value) = (client.clone(), stop.clone(), count.clone(), value.clone());
+            tokio::spawn(async move {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    one(&client, op, task, i, &value).await;
+                    i += 1;
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(ROUND).await;
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.await.unwrap();
+    }
+    count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn redis_benchmark(port: u16) -> Option<(f64, f64)> {
+    let out = std::process::Command::new("redis-benchmark")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-c",
+            "50",
+            "-d",
+            "256",
+            "-t",
+            "get,set",
+            "-n",
+            "200000",
+            "--csv",
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rps = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("\"{name}\"")))
+            .and_then(|l| l.split(',').nth(1))
+            .and_then(|v| v.trim_matches('"').parse::<f64>().ok())
+    };
+    Some((rps("GET")?, rps("SET")?))
+}
+
+fn main() {
+    let url = std::env::args().skip(1).find(|a| a.starts_with("redis://")).unwrap_or("redis://127.0.0.1:6379".into());
+    let port: u16 = url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).unwrap_or(6379);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let settings =
+            Settings::from_vars([("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_URL", url.as_str())]).unwrap();
+        let pal = Client::Pal(pal::factory::build_cache(&settings).await.unwrap());
+        let raw_client = redis::Client::open(url.as_str()).unwrap();
+        let mut conns = Vec::new();
+        for _ in 0..4 {
+            conns.push(raw_client.get_multiplexed_async_connection().await.unwrap());
+        }
+        let raw = Client::Raw(conns[..1].to_vec());
+        let raw4 = Client::Raw(conns);
+        let value = Bytes::from(vec![b'x'; 256]);
+        // Fill the key space so GETs hit.
+        for i in 0..KEYS {
+            one(&pal, Op::Set, 0, i, &value).await;
+        }
+
+        println!("{TASKS} concurrent tasks, 256-byte values, {ROUNDS} alternating rounds of {ROUND:?}; median ops/s");
+        let mut results = Vec::new();
+        for (name, op) in [("GET", Op::Get), ("SET", Op::Set), ("session set+get", Op::Session)] {
+            let (mut p, mut r, mut r4) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                p.push(round(&pal, op, &value).await);
+                r.push(round(&raw, op, &value).await);
+                r4.push(round(&raw4, op, &value).await);
+            }
+            let (p, r, r4) = (median(p), median(r), median(r4));
+            println!("{name:16} pal {p:>10.0}   raw redis-rs {r:>10.0}   raw redis-rs x4 conns {r4:>10.0}   pal/raw = {:.2}x", p / r);
+            results.push((op, p));
+        }
+        match redis_benchmark(port) {
+            Some((get, set)) => {
+                println!("redis-benchmark  GET {get:>10.0}   SET {set:>10.0}   (-c 50 -d 256, not pipelined)");
+                for (op, p) in results {
+                    match op {
+                        Op::Get => println!("GET: pal / redis-benchmark = {:.2}x", p / get),
+                        Op::Set => println!("SET: pal / redis-benchmark = {:.2}x", p / set),
+                        Op::Session => {}
+                    }
+                }
+            }
+            None => println!("redis-benchmark not available: install redis-tools to compare"),
+        }
+    });
+}
