@@ -139,9 +139,21 @@ pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
         CacheProvider::RedisHybrid => {
             return Err(not_built("CACHE_PROVIDER", "redis-hybrid", "redis", cfg!(not(feature = "redis"))));
         }
+        #[cfg(feature = "memcached")]
         CacheProvider::Memcached => {
-            return Err(not_built("CACHE_PROVIDER", "memcached", "memcached", cfg!(not(feature = "memcached"))));
+            let m = &cache.memcached;
+            Arc::new(
+                crate::cache::memcached::MemcachedCache::connect(
+                    &m.servers,
+                    m.connect_timeout,
+                    m.command_timeout,
+                    m.max_item_bytes,
+                )
+                .await?,
+            )
         }
+        #[cfg(not(feature = "memcached"))]
+        CacheProvider::Memcached => return Err(not_built("CACHE_PROVIDER", "memcached", "memcached", true)),
     };
     Ok(crate::cache::prefixed(built, &cache.key_prefix))
 }

@@ -70,6 +70,7 @@ pub enum RedisTopology {
 #[non_exhaustive]
 pub struct MemcachedSettings {
     pub servers: Vec<HostPort>,
+    pub max_item_bytes: usize,
     pub connect_timeout: Duration,
     pub command_timeout: Duration,
 }
@@ -149,6 +150,7 @@ fn cache_settings(env: &mut Env) -> Option<CacheSettings> {
     let keydb_url = keydb_url(env, provider == Some(CacheProvider::KeyDb));
     let memcached = MemcachedSettings {
         servers: env.hosts("MEMCACHED_SERVERS", 11211),
+        max_item_bytes: env.int("MEMCACHED_MAX_ITEM_BYTES", 1024usize, 1 << 30),
         connect_timeout: env.millis("MEMCACHED_CONNECT_TIMEOUT_MS"),
         command_timeout: env.millis("MEMCACHED_COMMAND_TIMEOUT_MS"),
     };

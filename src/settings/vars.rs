@@ -45,6 +45,11 @@ pub const VARS: &[Var] = &[
     var("MEMCACHED_SERVERS", None, "memcached: comma-separated servers, host:port; keys are sharded across them"),
     var("MEMCACHED_CONNECT_TIMEOUT_MS", Some("1000"), "memcached: connection timeout"),
     var("MEMCACHED_COMMAND_TIMEOUT_MS", Some("1000"), "memcached: timeout of every command"),
+    var(
+        "MEMCACHED_MAX_ITEM_BYTES",
+        Some("1048576"),
+        "memcached: the servers' item size limit (their -I); larger values fail with ValueTooLarge",
+    ),
     // redis-hybrid.
     var("POSTGRES_FALLBACK_ENABLED", Some("true"), "redis-hybrid: fall back to the database when Redis fails"),
     var("POSTGRES_FALLBACK_CACHE", Some("true"), "redis-hybrid: also write cached sessions to the database"),
