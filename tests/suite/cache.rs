@@ -48,7 +48,7 @@ macro_rules! cache_conformance {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $case() {
             let subject = $subject().await;
-            crate::suite::cache::$case(&subject).await;
+            $crate::suite::cache::$case(&subject).await;
         }
     )*};
 }

@@ -27,7 +27,7 @@ macro_rules! db_conformance {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $case() {
             let subject = $subject().await;
-            crate::suite::db::$case(&subject).await;
+            $crate::suite::db::$case(&subject).await;
         }
     )*};
 }
