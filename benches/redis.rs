@@ -6,19 +6,17 @@
 //!
 //! `cargo bench --bench redis [-- redis://127.0.0.1:6379]`
 
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{ROUND, ROUNDS, TASKS, median};
 use pal::{CacheService, CacheServiceExt, Settings, Ttl};
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
 
-const TASKS: usize = 50;
 const KEYS: usize = 10_000;
-const ROUND: Duration = Duration::from_millis(1500);
-const ROUNDS: usize = 5;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Op {
@@ -51,7 +49,7 @@ enum Client {
 }
 
 async fn one(client: &Client, op: Op, task: usize, i: usize, value: &Bytes) {
-    let key = format!("bench:{}", (task * 7919 + i) % KEYS);
+    let key = common::key("bench:", task, i, KEYS);
     let ttl = Ttl::from_secs(300).unwrap();
     match client {
         Client::Pal(c) => match op {
@@ -91,37 +89,6 @@ async fn one(client: &Client, op: Op, task: usize, i: usize, value: &Bytes) {
             }
         }
     }
-}
-
-/// Operations per second over one round with `TASKS` concurrent tasks.
-async fn round(client: &Client, op: Op, value: &Bytes) -> f64 {
-    let stop = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let handles: Vec<_> = (0..TASKS)
-        .map(|task| {
-            let (client, stop, count, value) = (client.clone(), stop.clone(), count.clone(), value.clone());
-            tokio::spawn(async move {
-                let mut i = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    one(&client, op, task, i, &value).await;
-                    i += 1;
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    tokio::time::sleep(ROUND).await;
-    stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        h.await.unwrap();
-    }
-    count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn redis_benchmark(port: u16) -> Option<(f64, f64)> {
@@ -179,9 +146,10 @@ fn main() {
         for (name, op) in [("GET", Op::Get), ("SET", Op::Set), ("session set+get", Op::Session)] {
             let (mut p, mut r, mut r4) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..ROUNDS {
-                p.push(round(&pal, op, &value).await);
-                r.push(round(&raw, op, &value).await);
-                r4.push(round(&raw4, op, &value).await);
+                for (client, out) in [(&pal, &mut p), (&raw, &mut r), (&raw4, &mut r4)] {
+                    let (client, value) = (client.clone(), value.clone());
+                    out.push(common::round(move |t, i| { let (c, v) = (client.clone(), value.clone()); async move { one(&c, op, t, i, &v).await } }).await);
+                }
             }
             let (p, r, r4) = (median(p), median(r), median(r4));
             println!("{name:16} pal {p:>10.0}   raw redis-rs {r:>10.0}   raw redis-rs x4 conns {r4:>10.0}   pal/raw = {:.2}x", p / r);
