@@ -59,6 +59,7 @@ fn main() {
             ("CACHE_PROVIDER", "memcached"),
             ("DB_PROVIDER", "sqlite"),
             ("MEMCACHED_SERVERS", server.as_str()),
+            ("CACHE_INSECURE_NO_ENCRYPTION", "true"),
         ])
         .unwrap();
         let pal = pal::factory::build_cache(&settings).await.unwrap();

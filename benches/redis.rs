@@ -126,7 +126,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let settings =
-            Settings::from_vars([("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_URL", url.as_str())]).unwrap();
+            Settings::from_vars([("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_URL", url.as_str()), ("CACHE_INSECURE_NO_ENCRYPTION", "true")]).unwrap();
         let pal = Client::Pal(pal::factory::build_cache(&settings).await.unwrap());
         let raw_client = redis::Client::open(url.as_str()).unwrap();
         let mut conns = Vec::new();

@@ -155,7 +155,18 @@ pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
         #[cfg(not(feature = "memcached"))]
         CacheProvider::Memcached => return Err(not_built("CACHE_PROVIDER", "memcached", "memcached", true)),
     };
-    Ok(crate::cache::prefixed(built, &cache.key_prefix))
+    let prefixed = crate::cache::prefixed(built, &cache.key_prefix);
+    // Outside the prefix layer, so the prefix (like the namespace) stays readable.
+    Ok(match sealer(settings)? {
+        Some(sealer) => Arc::new(crate::cache::Sealed::new(prefixed, sealer)),
+        None => prefixed,
+    })
+}
+
+/// The sealer for `CACHE_KEY_SECRET` / `CACHE_ENCRYPTION_KEYS`, when they are set.
+pub fn sealer(settings: &Settings) -> Result<Option<Arc<crate::crypto::Sealer>>> {
+    let Some(keys) = &settings.cache.sealing else { return Ok(None) };
+    Ok(Some(Arc::new(crate::crypto::Sealer::new(&keys.key_secret, &keys.encryption_keys)?)))
 }
 
 #[cfg(feature = "redis")]
@@ -225,9 +236,14 @@ fn join(items: &[impl std::fmt::Display]) -> String {
     items.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// The session store the hybrid cache falls back to.
-pub fn build_session_store(db: Arc<dyn DatabaseService>) -> Arc<dyn SessionStore> {
-    Arc::new(SqlSessionStore::new(db))
+/// The session store the hybrid cache falls back to, sealed like the cache when
+/// sealing keys are configured.
+pub fn build_session_store(settings: &Settings, db: Arc<dyn DatabaseService>) -> Result<Arc<dyn SessionStore>> {
+    let store: Arc<dyn SessionStore> = Arc::new(SqlSessionStore::new(db));
+    Ok(match sealer(settings)? {
+        Some(sealer) => Arc::new(crate::db::SealedSessionStore::new(store, sealer)),
+        None => store,
+    })
 }
 
 /// The durable side of the audit log.

@@ -3,6 +3,7 @@
 //! providers behind them ([`Settings::from_env`], [`factory`]).
 
 pub mod cache;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod factory;

@@ -12,12 +12,12 @@ use pal::factory::build_cache;
 use suite::cache::CacheSubject;
 
 async fn keydb() -> CacheSubject {
-    let settings = Settings::from_vars([
+    let settings = Settings::from_vars(support::sealed(&[
         ("CACHE_PROVIDER", "keydb"),
         ("DB_PROVIDER", "sqlite"),
         ("KEYDB_HOST", "127.0.0.1"),
         ("KEYDB_PORT", &support::port("VALKEY_PORT")),
-    ])
+    ]))
     .unwrap();
     let cache = build_cache(&settings).await.unwrap();
     assert_eq!(cache.provider(), "keydb");

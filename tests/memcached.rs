@@ -13,6 +13,8 @@ use pal::factory::build_cache;
 use pal::{CacheService, ErrorKind, Settings, Ttl};
 use suite::cache::CacheSubject;
 
+const PLAINTEXT: (&str, &str) = ("CACHE_INSECURE_NO_ENCRYPTION", "true");
+
 fn servers(ports: &[String]) -> String {
     ports.iter().map(|p| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
 }
@@ -22,6 +24,8 @@ async fn cache_on(ports: &[String], extra: &[(&str, &str)]) -> Arc<dyn CacheServ
     let mut vars =
         vec![("CACHE_PROVIDER", "memcached"), ("DB_PROVIDER", "sqlite"), ("MEMCACHED_SERVERS", list.as_str())];
     vars.extend_from_slice(extra);
+    // Tests about placement read keys on the servers, so they opt out of sealing.
+    let vars = if extra.contains(&PLAINTEXT) { vars } else { support::sealed(&vars) };
     let cache = build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap();
     assert_eq!(cache.provider(), "memcached");
     cache
@@ -73,7 +77,7 @@ async fn holder(ports: &[String], key: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn keys_spread_evenly_and_few_move_when_a_server_is_added() {
     let shards = support::port_list("MEMCACHED_SHARD_PORTS");
-    let three = cache_on(&shards, &[]).await;
+    let three = cache_on(&shards, &[PLAINTEXT]).await;
     let run = uuid::Uuid::new_v4().simple().to_string();
     let keys: Vec<String> = (0..10_000).map(|i| format!("spread:{run}:{i}")).collect();
     for chunk in keys.chunks(500) {
@@ -95,7 +99,7 @@ async fn keys_spread_evenly_and_few_move_when_a_server_is_added() {
     // on its old server, and its new one (the fourth) is empty.
     let mut four_ports = shards.clone();
     four_ports.push(support::port("MEMCACHED_EXTRA_PORT"));
-    let four = cache_on(&four_ports, &[]).await;
+    let four = cache_on(&four_ports, &[PLAINTEXT]).await;
     let mut moved = 0;
     for k in &keys {
         moved += usize::from(four.get(k).await.unwrap().is_none());
@@ -124,8 +128,11 @@ async fn a_dead_shard_fails_only_its_keys_and_is_used_again_after_restart() {
     support::services_up();
     let _restore = Restore;
     let shards = support::port_list("MEMCACHED_SHARD_PORTS");
-    let cache =
-        cache_on(&shards, &[("MEMCACHED_CONNECT_TIMEOUT_MS", "300"), ("MEMCACHED_COMMAND_TIMEOUT_MS", "300")]).await;
+    let cache = cache_on(
+        &shards,
+        &[("MEMCACHED_CONNECT_TIMEOUT_MS", "300"), ("MEMCACHED_COMMAND_TIMEOUT_MS", "300"), PLAINTEXT],
+    )
+    .await;
     let run = uuid::Uuid::new_v4().simple().to_string();
     let keys: Vec<String> = (0..300).map(|i| format!("dead:{run}:{i}")).collect();
     for k in &keys {

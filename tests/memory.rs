@@ -2,6 +2,7 @@
 
 #[macro_use]
 mod suite;
+mod support;
 
 use std::time::Duration;
 
@@ -17,6 +18,20 @@ async fn memory() -> CacheSubject {
 }
 
 cache_conformance!(memory);
+
+/// The same cases with sealing on (hashed keys, AES-256-GCM values).
+mod sealed {
+    use super::*;
+
+    async fn memory_sealed() -> CacheSubject {
+        let mut vars = vec![("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")];
+        vars.extend(crate::support::SEALING);
+        let cache = build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap();
+        CacheSubject { expiry_slack: Duration::from_millis(50), ..CacheSubject::new(cache) }
+    }
+
+    cache_conformance!(memory_sealed);
+}
 
 #[tokio::test]
 async fn key_prefix_namespaces_keys() {

@@ -11,8 +11,12 @@ use suite::cache::CacheSubject;
 
 async fn redis() -> CacheSubject {
     let url = format!("redis://127.0.0.1:{}", support::port("REDIS_PORT"));
-    let settings =
-        Settings::from_vars([("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_URL", &url)]).unwrap();
+    let settings = Settings::from_vars(support::sealed(&[
+        ("CACHE_PROVIDER", "redis"),
+        ("DB_PROVIDER", "sqlite"),
+        ("REDIS_URL", &url),
+    ]))
+    .unwrap();
     let cache = build_cache(&settings).await.unwrap();
     assert_eq!(cache.provider(), "redis");
     CacheSubject::new(cache)

@@ -16,13 +16,13 @@ const COMMAND_MS: u64 = 300;
 
 async fn fault_cache() -> Arc<dyn CacheService> {
     let url = format!("redis://127.0.0.1:{}", support::port("REDIS_FAULT_PORT"));
-    let settings = Settings::from_vars([
+    let settings = Settings::from_vars(support::sealed(&[
         ("CACHE_PROVIDER", "redis"),
         ("DB_PROVIDER", "sqlite"),
         ("REDIS_URL", url.as_str()),
         ("REDIS_CONNECT_TIMEOUT_MS", &CONNECT_MS.to_string()),
         ("REDIS_COMMAND_TIMEOUT_MS", &COMMAND_MS.to_string()),
-    ])
+    ]))
     .unwrap();
     build_cache(&settings).await.unwrap()
 }
@@ -115,7 +115,7 @@ async fn a_hung_server_is_a_timeout_not_a_hang() {
 }
 
 fn settings(vars: &[(&str, &str)]) -> Result<Settings, pal::settings::ConfigErrors> {
-    Settings::from_vars([&[("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite")], vars].concat())
+    Settings::from_vars(support::sealed(&[&[("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite")], vars].concat()))
 }
 
 #[test]
@@ -191,6 +191,7 @@ fn pal_check_reports_a_wrong_master_name_and_exits_1() {
             ("REDIS_SENTINEL_NODES", &nodes.join(",")),
             ("REDIS_SENTINEL_MASTER", "no-such-master"),
         ])
+        .envs(support::SEALING)
         .arg("check")
         .output()
         .unwrap();

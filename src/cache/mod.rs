@@ -7,6 +7,7 @@ pub mod memory;
 mod prefix;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod sealed;
 mod session;
 mod ttl;
 
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use prefix::{Prefixed, prefixed};
+pub use sealed::Sealed;
 pub use session::{CacheServiceExt, SESSION_NAMESPACE};
 pub use ttl::Ttl;
 

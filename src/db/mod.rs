@@ -5,6 +5,7 @@
 mod audit;
 pub mod migrate;
 pub mod placeholders;
+mod sealed_sessions;
 mod sessions;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 
 pub use audit::{AuditEvent, AuditSink, SqlAuditSink};
+pub use sealed_sessions::SealedSessionStore;
 pub use sessions::{SessionRecord, SessionStore, SqlSessionStore};
 pub use value::{FromValue, Row, Value};
 

@@ -15,11 +15,12 @@ use crate::redact::redact_text;
 pub(crate) struct Env {
     vars: BTreeMap<String, String>,
     pub(crate) errors: Vec<ConfigError>,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Env {
     pub(crate) fn new(vars: BTreeMap<String, String>) -> Self {
-        Env { vars, errors: Vec::new() }
+        Env { vars, errors: Vec::new(), warnings: Vec::new() }
     }
 
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
@@ -44,6 +45,15 @@ impl Env {
 
     pub(crate) fn string(&self, name: &'static str) -> String {
         self.get_or_default(name).unwrap_or_default().to_string()
+    }
+
+    pub(crate) fn warn(&mut self, warning: String) {
+        self.warnings.push(warning);
+    }
+
+    /// A secret's text, wiped from memory when dropped.
+    pub(crate) fn secret_text(&self, name: &'static str) -> Option<zeroize::Zeroizing<String>> {
+        self.get(name).map(|s| zeroize::Zeroizing::new(s.to_string()))
     }
 
     pub(crate) fn fail(&mut self, error: ConfigError) {

@@ -12,8 +12,8 @@ pub enum ConfigError {
     #[error("{var}={value:?} is not valid: {reason}")]
     InvalidValue { var: &'static str, value: String, reason: String },
 
-    #[error("{var} must be set {because}, e.g. {var}={example}")]
-    Missing { var: &'static str, because: String, example: &'static str },
+    #[error("{var} must be set {because}, e.g. {example}")]
+    Missing { var: &'static str, because: String, example: String },
 
     #[error("{var} is not a valid URL ({redacted}): {reason}")]
     MalformedUrl { var: &'static str, redacted: String, reason: String },

@@ -3,6 +3,7 @@
 
 mod env;
 mod errors;
+mod sealing;
 pub mod vars;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use secrecy::SecretString;
 
 pub use env::{ConnUrl, HostPort};
 pub use errors::{ConfigError, ConfigErrors};
+pub use sealing::SealingKeys;
 
 use crate::factory::{CacheProvider, DbProvider};
 use env::Env;
@@ -38,6 +40,8 @@ pub struct CacheSettings {
     pub keydb_url: Option<ConnUrl>,
     pub memcached: MemcachedSettings,
     pub fallback: FallbackSettings,
+    /// Keys for hashing cache keys and sealing values; `None` stores plaintext.
+    pub sealing: Option<SealingKeys>,
 }
 
 #[derive(Debug, Clone)]
@@ -130,11 +134,12 @@ impl Settings {
 
     fn from_map(vars: BTreeMap<String, String>) -> Result<Settings, ConfigErrors> {
         let mut env = Env::new(vars);
-        let warnings = unknown_variables(&env);
+        let mut warnings = unknown_variables(&env);
         let cache = cache_settings(&mut env);
         let db = db_settings(&mut env);
         let server = ServerSettings { bind: bind_address(&mut env), port: env.int("PORT", 1u16, u16::MAX) };
         let log_filter = env.string("RUST_LOG");
+        warnings.append(&mut env.warnings);
         match (cache, db) {
             (Some(cache), Some(db)) if env.errors.is_empty() => {
                 Ok(Settings { cache, db, server, log_filter, warnings })
@@ -162,6 +167,7 @@ fn cache_settings(env: &mut Env) -> Option<CacheSettings> {
         cache: env.bool("POSTGRES_FALLBACK_CACHE"),
         retry_attempts: env.int("FALLBACK_RETRY_ATTEMPTS", 1u32, 10),
     };
+    let sealing = sealing::sealing(env, provider);
     Some(CacheSettings {
         provider: provider?,
         key_prefix: env.string("CACHE_KEY_PREFIX"),
@@ -170,6 +176,7 @@ fn cache_settings(env: &mut Env) -> Option<CacheSettings> {
         keydb_url,
         memcached,
         fallback,
+        sealing,
     })
 }
 
@@ -329,7 +336,7 @@ fn bind_address(env: &mut Env) -> IpAddr {
 }
 
 fn missing(var: &'static str, because: &str, example: &'static str) -> ConfigError {
-    ConfigError::Missing { var, because: because.to_string(), example }
+    ConfigError::Missing { var, because: because.to_string(), example: format!("{var}={example}") }
 }
 
 fn unknown_variables(env: &Env) -> Vec<String> {

@@ -9,6 +9,14 @@ fn error_text(vars: &[(&str, &str)]) -> String {
 }
 
 const EMBEDDED: &[(&str, &str)] = &[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")];
+const PLAINTEXT: (&str, &str) = ("CACHE_INSECURE_NO_ENCRYPTION", "true");
+const KEYS: [(&str, &str); 2] = [
+    ("CACHE_KEY_SECRET", "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc="),
+    (
+        "CACHE_ENCRYPTION_KEYS",
+        "k2:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg=,k1:lGG2IZsafEFdou6ycAsE+/Q3awBmrucHKea7Nj8vR0g=",
+    ),
+];
 
 #[test]
 fn embedded_defaults_need_nothing_else() {
@@ -25,7 +33,9 @@ fn embedded_defaults_need_nothing_else() {
 
 #[test]
 fn original_design_defaults() {
-    let s = settings(&[("REDIS_URL", "redis://127.0.0.1:6379"), ("DATABASE_URL", "postgres://127.0.0.1/app")]).unwrap();
+    let s =
+        settings(&[("REDIS_URL", "redis://127.0.0.1:6379"), ("DATABASE_URL", "postgres://127.0.0.1/app"), PLAINTEXT])
+            .unwrap();
     assert_eq!(s.cache.provider, CacheProvider::Redis);
     assert_eq!(s.db.provider, DbProvider::Postgresql);
     assert!(matches!(s.cache.redis.topology, Some(RedisTopology::Standalone(_))));
@@ -39,6 +49,7 @@ fn every_default_in_the_table_parses() {
     // Setting every variable to its own default must be accepted.
     let mut vars: Vec<(&str, &str)> = vars::VARS.iter().filter_map(|v| v.default.map(|d| (v.name, d))).collect();
     vars.extend([("REDIS_URL", "redis://127.0.0.1"), ("DATABASE_URL", "postgres://h/db")]);
+    vars.extend(KEYS);
     settings(&vars).unwrap();
 }
 
@@ -117,10 +128,12 @@ fn secrets_never_appear_in_debug_output() {
         ("REDIS_URL", "redis://user:s3cret@127.0.0.1:6379"),
         ("DATABASE_URL", "postgres://app:hunter2@db/app?password=alsosecret"),
         ("REDIS_SENTINEL_PASSWORD", "sentinelpw"),
+        KEYS[0],
+        KEYS[1],
     ])
     .unwrap();
     let debug = format!("{s:?}");
-    for secret in ["s3cret", "hunter2", "alsosecret", "sentinelpw"] {
+    for secret in ["s3cret", "hunter2", "alsosecret", "sentinelpw", &KEYS[0].1[..12], &KEYS[1].1[3..15]] {
         assert!(!debug.contains(secret), "{secret} leaked: {debug}");
     }
     assert!(debug.contains("redis://user:***@127.0.0.1:6379"), "{debug}");
@@ -128,7 +141,7 @@ fn secrets_never_appear_in_debug_output() {
 
 #[test]
 fn host_lists_are_validated() {
-    let base = [("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_CLUSTER_ENABLED", "true")];
+    let base = [("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_CLUSTER_ENABLED", "true"), PLAINTEXT];
     let text = error_text(&base);
     assert!(text.contains("REDIS_CLUSTER_NODES must be set when REDIS_CLUSTER_ENABLED=true"), "{text}");
     let text = error_text(&[&base[..], &[("REDIS_CLUSTER_NODES", "127.0.0.1:7000,,host:port")]].concat());
@@ -145,6 +158,7 @@ fn sentinel_settings() {
         ("DB_PROVIDER", "sqlite"),
         ("REDIS_SENTINEL_ENABLED", "on"),
         ("REDIS_SENTINEL_NODES", "10.0.0.1,10.0.0.2:26380"),
+        PLAINTEXT,
     ])
     .unwrap();
     let Some(RedisTopology::Sentinel { master, nodes, .. }) = s.cache.redis.topology else { panic!("not sentinel") };
@@ -160,6 +174,7 @@ fn keydb_from_host_and_port() {
         ("DB_PROVIDER", "sqlite"),
         ("KEYDB_HOST", "kdb"),
         ("KEYDB_PORT", "6380"),
+        PLAINTEXT,
     ])
     .unwrap();
     assert_eq!(s.cache.keydb_url.unwrap().expose(), "redis://kdb:6380");
@@ -221,4 +236,69 @@ fn visit(dir: &std::path::Path, f: &mut dyn FnMut(&std::path::Path, &str)) {
             f(&path, &std::fs::read_to_string(&path).unwrap());
         }
     }
+}
+
+#[test]
+fn sealing_is_required_for_caches_outside_the_process() {
+    for provider in ["redis", "keydb", "memcached", "redis-hybrid"] {
+        let text = error_text(&[
+            ("CACHE_PROVIDER", provider),
+            ("DB_PROVIDER", "sqlite"),
+            ("REDIS_URL", "redis://h"),
+            ("KEYDB_URL", "redis://h"),
+            ("MEMCACHED_SERVERS", "h:11211"),
+        ]);
+        assert!(text.contains("CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS must be set"), "{provider}: {text}");
+        assert!(text.contains("pal keygen") && text.contains("CACHE_INSECURE_NO_ENCRYPTION=true"), "{text}");
+    }
+    let s = settings(EMBEDDED).unwrap();
+    assert!(s.cache.sealing.is_none(), "the in-process cache may run without sealing");
+}
+
+#[test]
+fn sealing_keys_are_decoded_in_order() {
+    let s = settings(&[EMBEDDED, &KEYS].concat()).unwrap();
+    let keys = s.cache.sealing.unwrap();
+    let ids: Vec<&str> = keys.encryption_keys.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["k2", "k1"], "the first key seals");
+    assert!(keys.key_secret.len() >= 32);
+}
+
+#[test]
+fn plaintext_opt_out_is_warned_about_and_cannot_be_mixed_with_keys() {
+    let s = settings(&[("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_URL", "redis://h"), PLAINTEXT])
+        .unwrap();
+    assert!(s.warnings.iter().any(|w| w.contains("plaintext")), "{:?}", s.warnings);
+    let text = error_text(
+        &[&[("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_URL", "redis://h"), PLAINTEXT][..], &KEYS]
+            .concat(),
+    );
+    assert!(text.contains("contradicts"), "{text}");
+}
+
+#[test]
+fn bad_sealing_keys_are_rejected_without_echoing_them() {
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("CACHE_KEY_SECRET", "c2hvcnQ="), KEYS[1]], "at least 32"),
+        (&[("CACHE_KEY_SECRET", "not base64!!"), KEYS[1]], "not base64"),
+        (&[KEYS[0], ("CACHE_ENCRYPTION_KEYS", "k1:c2hvcnQ=")], "exactly 32 bytes"),
+        (&[KEYS[0], ("CACHE_ENCRYPTION_KEYS", "nokid")], "kid:base64key"),
+        (
+            &[
+                KEYS[0],
+                (
+                    "CACHE_ENCRYPTION_KEYS",
+                    "a:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg=,a:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg=",
+                ),
+            ],
+            "twice",
+        ),
+    ];
+    for (vars, expected) in cases {
+        let text = error_text(&[EMBEDDED, vars].concat());
+        assert!(text.contains(expected), "{text}");
+        assert!(!text.contains("dT3jvNcs") && !text.contains("aOE41jf"), "{text}");
+    }
+    let text = error_text(&[EMBEDDED, &[KEYS[0]]].concat());
+    assert!(text.contains("must be set together"), "{text}");
 }

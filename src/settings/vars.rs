@@ -25,6 +25,19 @@ pub const VARS: &[Var] = &[
     var("CACHE_PROVIDER", Some("redis"), "Cache provider: redis | redis-hybrid | memory | keydb | memcached"),
     var("CACHE_KEY_PREFIX", Some(""), "Prefix added to every cache key (a namespace shared by all providers)"),
     var("CACHE_MEMORY_MAX_ENTRIES", Some("100000"), "memory: maximum number of entries before eviction"),
+    secret(
+        "CACHE_KEY_SECRET",
+        "Base64 of at least 32 random bytes: the HMAC key that hashes cache keys (`pal keygen` makes one)",
+    ),
+    secret(
+        "CACHE_ENCRYPTION_KEYS",
+        "kid:base64-32-byte-key[,kid:key…]: AES-256-GCM keys for cached values; the first encrypts, all decrypt",
+    ),
+    var(
+        "CACHE_INSECURE_NO_ENCRYPTION",
+        Some("false"),
+        "Store cache keys and values in plaintext on redis, keydb, memcached and redis-hybrid (not recommended)",
+    ),
     // Redis, KeyDB.
     secret(
         "REDIS_URL",

@@ -10,6 +10,20 @@ use std::time::{Duration, Instant};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
+/// Sealing keys for tests (from `pal keygen`): providers that store data outside
+/// the process refuse to start without them, and the suites run with sealing on.
+pub const SEALING: [(&str, &str); 2] = [
+    ("CACHE_KEY_SECRET", "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc="),
+    ("CACHE_ENCRYPTION_KEYS", "test1:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg="),
+];
+
+/// `vars` plus the test sealing keys.
+pub fn sealed<'a>(vars: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = vars.to_vec();
+    all.extend(SEALING);
+    all
+}
+
 /// `scripts/ports.env`, parsed: the single place ports are written down.
 pub fn ports() -> HashMap<String, String> {
     let text = std::fs::read_to_string(Path::new(ROOT).join("scripts/ports.env")).expect("scripts/ports.env");

@@ -20,6 +20,11 @@ pub enum Command {
     Migrate,
     /// Serve the HTTP API (/healthz, /readyz) on BIND:PORT until SIGINT or SIGTERM.
     Serve,
+    /// Print a fresh CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS line.
+    ///
+    /// To rotate, put the new key first in CACHE_ENCRYPTION_KEYS and keep the old
+    /// ones after it until the values they sealed have expired.
+    Keygen,
     /// Read and write the configured cache.
     #[command(subcommand)]
     Cache(CacheCommand),

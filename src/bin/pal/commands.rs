@@ -21,7 +21,14 @@ pub async fn run(command: Command, settings: &Settings) -> Result<ExitCode> {
         Command::Serve => run_server(settings).await,
         Command::Cache(cmd) => cache(cmd, build_cache(settings).await?).await,
         Command::Db(cmd) => db(cmd, settings).await,
+        Command::Keygen => keygen(),
     }
+}
+
+/// Prints fresh sealing keys; needs no configuration.
+pub fn keygen() -> Result<ExitCode> {
+    print!("{}", pal::crypto::generate_key_lines()?);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn check(settings: &Settings) -> Result<ExitCode> {

@@ -15,6 +15,13 @@ use cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Generating keys needs no configuration, and must work before there is one.
+    if matches!(cli.command, cli::Command::Keygen) {
+        return commands::keygen().unwrap_or_else(|e| {
+            eprintln!("pal: {e}");
+            ExitCode::FAILURE
+        });
+    }
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {

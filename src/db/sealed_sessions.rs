@@ -1,0 +1,51 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+use super::{SessionRecord, SessionStore};
+use crate::cache::SESSION_NAMESPACE;
+use crate::crypto::Sealer;
+use crate::error::Result;
+
+/// A [`SessionStore`] whose rows hold a keyed hash of the session id and a sealed
+/// payload: the database never sees a raw id or readable session data.
+pub struct SealedSessionStore {
+    inner: Arc<dyn SessionStore>,
+    sealer: Arc<Sealer>,
+}
+
+impl SealedSessionStore {
+    pub fn new(inner: Arc<dyn SessionStore>, sealer: Arc<Sealer>) -> Self {
+        SealedSessionStore { inner, sealer }
+    }
+
+    fn row_id(&self, id: &str) -> String {
+        self.sealer.hash_key(&format!("{SESSION_NAMESPACE}{id}"))
+    }
+}
+
+#[async_trait]
+impl SessionStore for SealedSessionStore {
+    async fn get(&self, id: &str) -> Result<Option<SessionRecord>> {
+        let row_id = self.row_id(id);
+        let Some(record) = self.inner.get(&row_id).await? else { return Ok(None) };
+        let data = Bytes::from(self.sealer.open(&row_id, &record.data)?);
+        Ok(Some(SessionRecord { data, expires_at: record.expires_at }))
+    }
+
+    async fn upsert(&self, id: &str, data: &[u8], expires_at: DateTime<Utc>) -> Result<()> {
+        let row_id = self.row_id(id);
+        let sealed = self.sealer.seal(&row_id, data)?;
+        self.inner.upsert(&row_id, &sealed, expires_at).await
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool> {
+        self.inner.delete(&self.row_id(id)).await
+    }
+
+    async fn purge_expired(&self) -> Result<u64> {
+        self.inner.purge_expired().await
+    }
+}
