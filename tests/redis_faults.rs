@@ -199,3 +199,33 @@ fn pal_check_reports_a_wrong_master_name_and_exits_1() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("UNHEALTHY"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_and_reset_through_the_fault_proxy() {
+    use support::proxy::{FaultProxy, Mode};
+    let target = format!("127.0.0.1:{}", support::port("REDIS_PORT")).parse().unwrap();
+    let proxy = FaultProxy::start(target).await;
+    let url = proxy.url("redis");
+    let s = settings(&[("REDIS_URL", &url), ("REDIS_CONNECT_TIMEOUT_MS", "300"), ("REDIS_COMMAND_TIMEOUT_MS", "300")])
+        .unwrap();
+    let cache = build_cache(&s).await.unwrap();
+    let key = format!("proxy:{}", uuid::Uuid::new_v4().simple());
+    cache.set(&key, Bytes::from_static(b"v"), ttl()).await.unwrap();
+
+    proxy.set(Mode::Blackhole);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = cache.get(&key).await.unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Timeout | ErrorKind::Connection), "{err}");
+        assert!(started.elapsed() < Duration::from_millis(900), "took {:?}", started.elapsed());
+    }
+
+    proxy.set(Mode::Reset);
+    let err = cache.get(&key).await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Timeout | ErrorKind::Connection), "{err}");
+
+    proxy.set(Mode::Pass);
+    support::eventually(Duration::from_secs(5), || async { cache.get(&key).await.is_ok_and(|v| v.is_some()) })
+        .await
+        .expect("calls succeed once the network heals");
+}

@@ -90,3 +90,5 @@ where
     }
     None
 }
+
+pub mod proxy;
