@@ -4,7 +4,14 @@
 
 mod audit;
 pub mod migrate;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 pub mod placeholders;
+mod pool;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod server;
 mod sessions;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

@@ -29,16 +29,22 @@ fn database_kind(dialect: Dialect, db: &dyn sqlx::error::DatabaseError) -> Error
     let code = db.code().unwrap_or_default();
     let code = code.as_ref();
     match dialect {
+        // CockroachDB asks for a retry with 40001 and a "restart transaction" message;
+        // the message alone is matched too, for errors relayed without the code.
+        // 40003 (the commit's outcome is unknown) is deliberately not retried: the
+        // transaction may have committed.
+        Dialect::Postgres if db.message().contains("restart transaction") => ErrorKind::SerializationFailure,
         Dialect::Postgres => match code {
             "40001" | "40P01" => ErrorKind::SerializationFailure,
             "57014" | "55P03" => ErrorKind::Timeout,
             "57P01" | "57P02" | "57P03" => ErrorKind::Connection,
-            c if c.starts_with("08") => ErrorKind::Connection,
+            c if c.starts_with("08") || c.starts_with("28") => ErrorKind::Connection,
             c if c.starts_with("42") => ErrorKind::Syntax,
             _ => ErrorKind::Backend,
         },
         Dialect::MySql => match code {
-            "1213" => ErrorKind::SerializationFailure,
+            // 1213: deadlock; 1020: MariaDB's snapshot isolation saw a concurrent change.
+            "1213" | "1020" => ErrorKind::SerializationFailure,
             "1205" | "3024" | "1969" => ErrorKind::Timeout,
             "1064" | "1146" | "1054" | "1049" => ErrorKind::Syntax,
             "1040" | "1045" | "2002" | "2003" | "2006" | "2013" => ErrorKind::Connection,
