@@ -9,8 +9,18 @@ use super::namespace;
 /// A migrated database under test.
 pub struct DbSubject {
     pub db: Arc<dyn DatabaseService>,
-    /// Keeps whatever backs the database (a temporary file, a schema) alive.
+    /// Keeps whatever backs the database (a temporary file) alive.
     pub guard: Option<Box<dyn std::any::Any + Send>>,
+    /// Removes what the subject created on a shared server (a schema, a database).
+    pub teardown: Option<futures::future::BoxFuture<'static, ()>>,
+}
+
+impl DbSubject {
+    pub async fn finish(mut self) {
+        if let Some(teardown) = self.teardown.take() {
+            teardown.await;
+        }
+    }
 }
 
 #[macro_export]
@@ -28,6 +38,7 @@ macro_rules! db_conformance {
         async fn $case() {
             let subject = $subject().await;
             suite::db::$case(&subject).await;
+            subject.finish().await;
         }
     )*};
 }

@@ -15,7 +15,7 @@ use sqlx::{AssertSqlSafe, Executor, MySql};
 use super::migrate::Ddl;
 use super::placeholders::prepare;
 use super::server::{Driver, ServerDatabase};
-use super::{DatabaseService, Dialect, Row, Value, pool};
+use super::{DatabaseService, Dialect, Row, Value, pool, sqlx_error};
 use crate::error::{Error, ErrorKind, Result};
 use crate::settings::{ConnUrl, PoolSettings};
 
@@ -42,7 +42,8 @@ pub fn connect(url: &ConnUrl, settings: &PoolSettings, tx_max_retries: u32) -> R
 async fn limit_statements(conn: &mut MySqlConnection, limit: Duration) -> Result<(), sqlx::Error> {
     let mariadb = format!("SET SESSION max_statement_time = {:.3}", limit.as_secs_f64());
     match conn.execute(sqlx::raw_sql(AssertSqlSafe(mariadb))).await {
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("1193") => {
+        // 1193: unknown system variable, so this is MySQL.
+        Err(sqlx::Error::Database(e)) if sqlx_error::mysql_number(e.as_ref()) == Some(1193) => {
             let mysql = format!("SET SESSION max_execution_time = {}", limit.as_millis());
             conn.execute(sqlx::raw_sql(AssertSqlSafe(mysql))).await.map(drop)
         }
