@@ -31,7 +31,7 @@ macro_rules! db_conformance {
             transaction_commit, transaction_rollback, closure_transaction_rolls_back_on_error,
             unique_violation_kind, syntax_error_kind, injection_strings_are_data, session_store_expiry,
             session_store_upsert_and_delete, audit_batch_is_idempotent, audit_batch_of_ten_thousand,
-            migrate_is_idempotent, concurrent_writers);
+            migrate_is_idempotent, concurrent_writers, aggregates_and_text_parameters);
     };
     (@cases $subject:path; $($case:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -347,4 +347,20 @@ pub async fn concurrent_writers(s: &DbSubject) {
         task.await.unwrap();
     }
     assert_eq!(count(s, &format!("SELECT COUNT(*) AS n FROM {t}"), &[]).await, 200);
+}
+
+/// SUM and AVG are NUMERIC/DECIMAL on the server dialects; they still read as numbers.
+/// Text parameters compare with numeric columns, as the CLI binds them.
+pub async fn aggregates_and_text_parameters(s: &DbSubject) {
+    let t = kv_table(s).await;
+    for (k, v) in [("a", 1), ("b", 2), ("c", 4)] {
+        s.db.execute(&format!("INSERT INTO {t} (k, v) VALUES ($1, $2)"), &[k.into(), v.into()]).await.unwrap();
+    }
+    let rows = s.db.query(&format!("SELECT SUM(v) AS total, AVG(v) AS mean FROM {t}"), &[]).await.unwrap();
+    assert_eq!(rows[0].get::<i64>("total").unwrap(), 7);
+    let mean = rows[0].get::<f64>("mean").unwrap();
+    // MySQL computes AVG of integers as DECIMAL with 4 decimals (div_precision_increment).
+    assert!((mean - 7.0 / 3.0).abs() < 1e-3, "{mean}");
+    let rows = s.db.query(&format!("SELECT k FROM {t} WHERE v = $1"), &["2".into()]).await.unwrap();
+    assert_eq!(rows[0].get::<String>("k").unwrap(), "b");
 }

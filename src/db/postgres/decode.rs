@@ -58,11 +58,6 @@ fn decode(raw: PgValueRef<'_>, ty: &PgTypeInfo) -> Option<Decoded> {
     fn get<'r, T: Decode<'r, Postgres>>(raw: PgValueRef<'r>) -> std::result::Result<T, sqlx::error::BoxDynError> {
         T::decode(raw)
     }
-    match ty.kind() {
-        PgTypeKind::Domain(base) => return decode(raw, base),
-        PgTypeKind::Enum(_) => return Some(get::<String>(raw).map(Value::Text)),
-        _ => {}
-    }
     let decoded = match ty.oid()?.0 {
         oid::BOOL => get::<bool>(raw).map(Value::Bool),
         oid::INT2 => get::<i16>(raw).map(|v| Value::Int(v.into())),
@@ -88,7 +83,11 @@ fn decode(raw: PgValueRef<'_>, ty: &PgTypeInfo) -> Option<Decoded> {
         }),
         oid::UUID => get::<uuid::Uuid>(raw).map(|u| Value::Text(u.to_string())),
         oid::VOID => Ok(Value::Null),
-        _ => return None,
+        _ => match super::kind(ty)? {
+            PgTypeKind::Domain(base) => return decode(raw, base),
+            PgTypeKind::Enum(_) => get::<String>(raw).map(Value::Text),
+            _ => return None,
+        },
     };
     Some(decoded)
 }

@@ -10,8 +10,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection};
-use sqlx::{Arguments, AssertSqlSafe, Either, Executor, Postgres, SqlSafeStr, Statement};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgTypeInfo, PgTypeKind};
+use sqlx::{Arguments, AssertSqlSafe, Either, Executor, Postgres, SqlSafeStr, Statement, TypeInfo};
 
 use super::migrate::Ddl;
 use super::placeholders::prepare;
@@ -139,6 +139,12 @@ impl Driver for PgDriver {
             Ok(done.map_err(|e| self.map_err(e))?.rows_affected())
         })
     }
+}
+
+/// The kind of a type the server described. sqlx panics when asked the kind of a
+/// type it never resolved (shown as "?"), so those have none.
+fn kind(ty: &PgTypeInfo) -> Option<&PgTypeKind> {
+    (ty.name() != "?").then(|| ty.kind())
 }
 
 /// Type OIDs of the built-in types pal binds and reads. They are fixed in the

@@ -51,29 +51,30 @@ impl<'a> PgParam<'a> {
     }
 }
 
-/// Domains bind as their base type, enums as their label.
+/// Built-in types by OID; domains bind as their base type, enums as their label.
 fn base_type(ty: &PgTypeInfo) -> Target {
-    match ty.kind() {
-        PgTypeKind::Domain(base) => base_type(base),
-        PgTypeKind::Enum(_) => Target::TextLike,
-        _ => match ty.oid().map(|o| o.0) {
-            Some(oid::BOOL) => Target::Bool,
-            Some(oid::INT2) => Target::I16,
-            Some(oid::INT4) => Target::I32,
-            Some(oid::INT8) => Target::I64,
-            Some(oid::FLOAT4) => Target::F32,
-            Some(oid::FLOAT8) => Target::F64,
-            Some(oid::NUMERIC) => Target::Numeric,
-            Some(oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::UNKNOWN) => Target::TextLike,
-            Some(oid::BYTEA) => Target::Bytes,
-            Some(oid::TIMESTAMPTZ) => Target::TimestampTz,
-            Some(oid::TIMESTAMP) => Target::Timestamp,
-            Some(oid::DATE) => Target::Date,
-            Some(oid::JSON) => Target::Json,
-            Some(oid::JSONB) => Target::Jsonb,
-            Some(oid::UUID) => Target::Uuid,
-            _ => Target::Other(ty.name().to_string()),
-        },
+    let target = match ty.oid().map(|o| o.0) {
+        Some(oid::BOOL) => Target::Bool,
+        Some(oid::INT2) => Target::I16,
+        Some(oid::INT4) => Target::I32,
+        Some(oid::INT8) => Target::I64,
+        Some(oid::FLOAT4) => Target::F32,
+        Some(oid::FLOAT8) => Target::F64,
+        Some(oid::NUMERIC) => Target::Numeric,
+        Some(oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::UNKNOWN) => Target::TextLike,
+        Some(oid::BYTEA) => Target::Bytes,
+        Some(oid::TIMESTAMPTZ) => Target::TimestampTz,
+        Some(oid::TIMESTAMP) => Target::Timestamp,
+        Some(oid::DATE) => Target::Date,
+        Some(oid::JSON) => Target::Json,
+        Some(oid::JSONB) => Target::Jsonb,
+        Some(oid::UUID) => Target::Uuid,
+        _ => Target::Other(ty.name().to_string()),
+    };
+    match (&target, super::kind(ty)) {
+        (Target::Other(_), Some(PgTypeKind::Domain(base))) => base_type(base),
+        (Target::Other(_), Some(PgTypeKind::Enum(_))) => Target::TextLike,
+        _ => target,
     }
 }
 
