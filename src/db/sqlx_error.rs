@@ -47,7 +47,8 @@ fn classify(dialect: Dialect, code: &str, message: &str) -> ErrorKind {
             "57014" | "55P03" => ErrorKind::Timeout,
             "57P01" | "57P02" | "57P03" => ErrorKind::Connection,
             c if c.starts_with("08") || c.starts_with("28") => ErrorKind::Connection,
-            c if c.starts_with("42") => ErrorKind::Syntax,
+            // 3D000: no such database, as MySQL's 1049.
+            c if c.starts_with("42") || c == "3D000" => ErrorKind::Syntax,
             _ => ErrorKind::Backend,
         },
         Dialect::MySql => match code {
@@ -55,7 +56,8 @@ fn classify(dialect: Dialect, code: &str, message: &str) -> ErrorKind {
             "1213" | "1020" => ErrorKind::SerializationFailure,
             "1205" | "3024" | "1969" => ErrorKind::Timeout,
             "1064" | "1146" | "1054" | "1049" => ErrorKind::Syntax,
-            "1040" | "1045" | "2002" | "2003" | "2006" | "2013" => ErrorKind::Connection,
+            // 1053: the server is shutting down; 1927: the connection was killed.
+            "1040" | "1045" | "1053" | "1927" | "2002" | "2003" | "2006" | "2013" => ErrorKind::Connection,
             _ => ErrorKind::Backend,
         },
         // Extended result codes carry the primary code in their low byte.
