@@ -115,10 +115,9 @@ async fn mysql_server_stopped_mid_use() {
 /// and the connection stays usable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statement_timeout_is_enforced() {
-    for (provider, url, sleep) in [
-        ("postgresql", support::POSTGRES, "SELECT pg_sleep(5)"),
-        ("mysql", support::MARIADB, "SELECT SLEEP(5) AS s"),
-    ] {
+    for (provider, url, sleep) in
+        [("postgresql", support::POSTGRES, "SELECT pg_sleep(5)"), ("mysql", support::MARIADB, "SELECT SLEEP(5) AS s")]
+    {
         let db = support::database(provider, url, &[("DB_STATEMENT_TIMEOUT_MS", "300"), ("DB_POOL_MAX", "1")]).await;
         let started = Instant::now();
         let result = within("a long statement", db.query(sleep, &[])).await;

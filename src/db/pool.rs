@@ -48,7 +48,9 @@ pub(crate) async fn acquire<DB: Database>(
             } else {
                 Error::new(
                     ErrorKind::Timeout,
-                    format!("all {max} connections (DB_POOL_MAX) stayed busy for {limit} ms (DB_POOL_ACQUIRE_TIMEOUT_MS)"),
+                    format!(
+                        "all {max} connections (DB_POOL_MAX) stayed busy for {limit} ms (DB_POOL_ACQUIRE_TIMEOUT_MS)"
+                    ),
                 )
             }
             .with_provider(provider)

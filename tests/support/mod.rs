@@ -55,7 +55,8 @@ fn is_stale(name: &str) -> bool {
 /// on the shared PostgreSQL server.
 pub async fn postgres_subject(provider: &str, extra: &[(&str, &str)]) -> DbSubject {
     let admin = database("postgresql", POSTGRES, &[("DB_POOL_MAX", "1")]).await;
-    let rows = admin.query("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'pal\\_t\\_%'", &[]).await.unwrap();
+    let rows =
+        admin.query("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'pal\\_t\\_%'", &[]).await.unwrap();
     for name in rows.iter().map(|r| r.get::<String>("n").unwrap()).filter(|n| is_stale(n)) {
         let _ = admin.execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"), &[]).await;
     }

@@ -108,8 +108,8 @@ impl Driver for MySqlDriver {
         sql: &'c str,
         params: &'c [Value],
     ) -> BoxFuture<'c, Result<u64>> {
-        Box::pin(async move {
-            Ok(conn.execute(bind(sql, params)?).await.map_err(|e| self.map_err(e))?.rows_affected())
-        })
+        Box::pin(
+            async move { Ok(conn.execute(bind(sql, params)?).await.map_err(|e| self.map_err(e))?.rows_affected()) },
+        )
     }
 }

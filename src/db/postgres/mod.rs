@@ -88,7 +88,8 @@ impl PgDriver {
             let ty = types.get(i).ok_or_else(|| {
                 Error::invalid_input(format!("the server reports {} parameter(s) for this SQL", types.len()))
             })?;
-            let param = PgParam::new(value, ty).map_err(|why| Error::invalid_input(format!("parameter ${}: {why}", i + 1)))?;
+            let param =
+                PgParam::new(value, ty).map_err(|why| Error::invalid_input(format!("parameter ${}: {why}", i + 1)))?;
             arguments.add(param).map_err(|e| Error::invalid_input(format!("parameter ${}: {e}", i + 1)))?;
         }
         Ok(Either::Right((statement, arguments)))
@@ -120,7 +121,12 @@ impl Driver for PgDriver {
         }
     }
 
-    fn fetch<'c>(&'c self, conn: &'c mut PgConnection, sql: &'c str, params: &'c [Value]) -> BoxFuture<'c, Result<Vec<Row>>> {
+    fn fetch<'c>(
+        &'c self,
+        conn: &'c mut PgConnection,
+        sql: &'c str,
+        params: &'c [Value],
+    ) -> BoxFuture<'c, Result<Vec<Row>>> {
         Box::pin(async move {
             let rows = match self.bind(conn, sql, params).await? {
                 Either::Left(query) => conn.fetch_all(query).await,

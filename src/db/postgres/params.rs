@@ -121,7 +121,8 @@ impl Target {
 }
 
 fn convert<'a>(value: &'a Value, target: Target) -> Result<Repr<'a>, String> {
-    let mismatch = |target: &Target| format!("a {} value cannot be bound to a {} parameter", value.type_name(), target.name());
+    let mismatch =
+        |target: &Target| format!("a {} value cannot be bound to a {} parameter", value.type_name(), target.name());
     let unparsable = |target: &Target| format!("the text {value:?} is not a valid {}", target.name());
     let repr = match (&target, value) {
         (Target::Bool, Value::Bool(b)) => Repr::Bool(*b),
@@ -134,7 +135,9 @@ fn convert<'a>(value: &'a Value, target: Target) -> Result<Repr<'a>, String> {
         (Target::F64, Value::Float(f)) => Repr::F64(*f),
         (Target::F64, Value::Int(i)) => Repr::F64(*i as f64),
         (Target::F64, Value::Text(s)) => Repr::F64(s.trim().parse().map_err(|_| unparsable(&target))?),
-        (Target::Numeric, Value::Int(i)) => Repr::Numeric(numeric::encode(&i.to_string()).ok_or_else(|| mismatch(&target))?),
+        (Target::Numeric, Value::Int(i)) => {
+            Repr::Numeric(numeric::encode(&i.to_string()).ok_or_else(|| mismatch(&target))?)
+        }
         (Target::Numeric, Value::Float(f)) if f.is_finite() || f.is_nan() => {
             Repr::Numeric(numeric::encode(&f.to_string()).ok_or_else(|| mismatch(&target))?)
         }
@@ -143,7 +146,9 @@ fn convert<'a>(value: &'a Value, target: Target) -> Result<Repr<'a>, String> {
         (Target::TextLike, Value::Bool(b)) => Repr::Text(Cow::Owned(b.to_string())),
         (Target::TextLike, Value::Int(i)) => Repr::Text(Cow::Owned(i.to_string())),
         (Target::TextLike, Value::Float(f)) => Repr::Text(Cow::Owned(f.to_string())),
-        (Target::TextLike, Value::Timestamp(t)) => Repr::Text(Cow::Owned(t.to_rfc3339_opts(SecondsFormat::Micros, true))),
+        (Target::TextLike, Value::Timestamp(t)) => {
+            Repr::Text(Cow::Owned(t.to_rfc3339_opts(SecondsFormat::Micros, true)))
+        }
         (Target::TextLike | Target::Json, Value::Json(j)) => Repr::Text(Cow::Owned(j.to_string())),
         (Target::Json, Value::Text(s)) => Repr::Text(Cow::Borrowed(s)),
         (Target::Jsonb, Value::Json(j)) => Repr::Jsonb(Cow::Owned(j.to_string())),
@@ -155,7 +160,9 @@ fn convert<'a>(value: &'a Value, target: Target) -> Result<Repr<'a>, String> {
         (Target::Bytes, Value::Bytes(b)) => Repr::Bytes(Cow::Borrowed(b)),
         (Target::Bytes, Value::Text(s)) => Repr::Bytes(Cow::Borrowed(s.as_bytes())),
         (Target::TimestampTz, Value::Timestamp(t)) => Repr::TimestampTz(*t),
-        (Target::TimestampTz, Value::Text(s)) => Repr::TimestampTz(parse_timestamp(s).ok_or_else(|| unparsable(&target))?),
+        (Target::TimestampTz, Value::Text(s)) => {
+            Repr::TimestampTz(parse_timestamp(s).ok_or_else(|| unparsable(&target))?)
+        }
         (Target::Timestamp, Value::Timestamp(t)) => Repr::Timestamp(t.naive_utc()),
         (Target::Timestamp, Value::Text(s)) => {
             Repr::Timestamp(parse_timestamp(s).ok_or_else(|| unparsable(&target))?.naive_utc())
