@@ -69,6 +69,8 @@ fn bench(c: &mut Criterion) {
     let keys: Vec<String> = (0..KEYS).map(|i| format!("bench-session-{i}")).collect();
     let data = vec![7u8; 256];
 
+    // sqlx pools start their maintenance task on the runtime they are built in.
+    let _runtime = rt.enter();
     for provider in ["postgresql", "mysql"] {
         let (db, url) = rt.block_on(prepare(provider));
         let store = SqlSessionStore::new(db);
