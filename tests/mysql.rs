@@ -12,3 +12,13 @@ async fn mysql() -> DbSubject {
 }
 
 db_conformance!(mysql);
+
+/// `pal migrate` applies the schema once, and `DB_AUTO_MIGRATE=true` applies it at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_migrates_explicitly_and_at_start() {
+    let (explicit, drop_explicit) = support::fresh_mariadb_database().await;
+    let (auto, drop_auto) = support::fresh_mariadb_database().await;
+    tokio::task::spawn_blocking(move || support::cli_migrations("mysql", &explicit, &auto)).await.unwrap();
+    drop_explicit.await;
+    drop_auto.await;
+}

@@ -51,9 +51,10 @@ fn is_stale(name: &str) -> bool {
     created.is_some_and(|t| t + SWEEP_AFTER_SECS < now)
 }
 
-/// A migrated `provider` database (postgresql or cockroachdb) in a schema of its own
-/// on the shared PostgreSQL server.
-pub async fn postgres_subject(provider: &str, extra: &[(&str, &str)]) -> DbSubject {
+type Teardown = futures::future::BoxFuture<'static, ()>;
+
+/// An empty schema of its own on the shared PostgreSQL server: its URL, and what drops it.
+pub async fn fresh_postgres_schema() -> (String, Teardown) {
     let admin = database("postgresql", POSTGRES, &[("DB_POOL_MAX", "1")]).await;
     let rows =
         admin.query("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'pal\\_t\\_%'", &[]).await.unwrap();
@@ -63,16 +64,14 @@ pub async fn postgres_subject(provider: &str, extra: &[(&str, &str)]) -> DbSubje
     let schema = unique_name();
     admin.execute(&format!("CREATE SCHEMA {schema}"), &[]).await.unwrap();
     let url = format!("{POSTGRES}?options=-c%20search_path%3D{schema}");
-    let db = database(provider, &url, extra).await;
-    assert!(!db.migrate().await.unwrap().is_empty(), "a new schema gets the migrations");
     let teardown = async move {
         let _ = admin.execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), &[]).await;
     };
-    DbSubject { db, guard: None, teardown: Some(Box::pin(teardown)) }
+    (url, Box::pin(teardown))
 }
 
-/// A migrated MySQL-provider database of its own on the shared MariaDB server.
-pub async fn mariadb_subject(extra: &[(&str, &str)]) -> DbSubject {
+/// An empty database of its own on the shared MariaDB server: its URL, and what drops it.
+pub async fn fresh_mariadb_database() -> (String, Teardown) {
     let admin = database("mysql", MARIADB, &[("DB_POOL_MAX", "1")]).await;
     let rows = admin.query("SHOW DATABASES LIKE 'pal\\_t\\_%'", &[]).await.unwrap();
     for name in rows.iter().map(|r| r.values()[0].to_string()).filter(|n| is_stale(n)) {
@@ -80,12 +79,59 @@ pub async fn mariadb_subject(extra: &[(&str, &str)]) -> DbSubject {
     }
     let name = unique_name();
     admin.execute(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"), &[]).await.unwrap();
-    let db = database("mysql", &format!("{MARIADB}/{name}"), extra).await;
-    assert!(!db.migrate().await.unwrap().is_empty(), "a new database gets the migrations");
+    let url = format!("{MARIADB}/{name}");
     let teardown = async move {
         let _ = admin.execute(&format!("DROP DATABASE IF EXISTS {name}"), &[]).await;
     };
-    DbSubject { db, guard: None, teardown: Some(Box::pin(teardown)) }
+    (url, Box::pin(teardown))
+}
+
+/// A migrated `provider` database (postgresql or cockroachdb) in a schema of its own
+/// on the shared PostgreSQL server.
+pub async fn postgres_subject(provider: &str, extra: &[(&str, &str)]) -> DbSubject {
+    let (url, teardown) = fresh_postgres_schema().await;
+    migrated_subject(provider, &url, extra, teardown).await
+}
+
+/// A migrated MySQL-provider database of its own on the shared MariaDB server.
+pub async fn mariadb_subject(extra: &[(&str, &str)]) -> DbSubject {
+    let (url, teardown) = fresh_mariadb_database().await;
+    migrated_subject("mysql", &url, extra, teardown).await
+}
+
+async fn migrated_subject(provider: &str, url: &str, extra: &[(&str, &str)], teardown: Teardown) -> DbSubject {
+    let db = database(provider, url, extra).await;
+    assert!(!db.migrate().await.unwrap().is_empty(), "a new schema gets the migrations");
+    DbSubject { db, guard: None, teardown: Some(teardown) }
+}
+
+/// Runs the `pal` binary with only these variables set.
+pub fn pal(vars: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pal"))
+        .env_clear()
+        .envs(vars.iter().copied())
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// `pal migrate` applies the schema once; with `DB_AUTO_MIGRATE=true` any command
+/// applies it at start, and without it nothing does.
+pub fn cli_migrations(provider: &str, explicit_url: &str, auto_url: &str) {
+    let vars = |url| [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", provider), ("DATABASE_URL", url)];
+    let (code, out) = pal(&vars(explicit_url), &["migrate"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("applied 0001_initial"), "{out}");
+    let (_, out) = pal(&vars(explicit_url), &["migrate"]);
+    assert!(out.contains("up to date"), "{out}");
+
+    let count = ["db", "query", "SELECT COUNT(*) AS n FROM users", "--json"];
+    let (code, out) = pal(&vars(auto_url), &count);
+    assert_eq!(code, Some(1), "without DB_AUTO_MIGRATE nothing is applied: {out}");
+    let auto = [&vars(auto_url)[..], &[("DB_AUTO_MIGRATE", "true")]].concat();
+    let (code, out) = pal(&auto, &count);
+    assert_eq!((code, out.trim()), (Some(0), r#"{"n":0}"#), "{out}");
 }
 
 /// Holds a dedicated server for one test at a time, across test processes, with an
