@@ -72,6 +72,12 @@ async fn server_stopped_mid_use(provider: &str, url: &str, service: &'static str
         assert!(!err.to_string().contains("pal-test-secret"), "{err}");
     }
 
+    // As many callers as the pool has connections: each one is told the server is down.
+    let calls = (0..4).map(|_| db.query("SELECT 1 AS one", &[]));
+    for result in within("concurrent calls while the server is down", futures::future::join_all(calls)).await {
+        assert_eq!(result.unwrap_err().kind(), ErrorKind::Connection);
+    }
+
     tokio::task::spawn_blocking(move || support::services("start", service)).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

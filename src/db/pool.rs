@@ -29,18 +29,20 @@ pub(crate) fn options<DB: Database>(settings: &PoolSettings) -> PoolOptions<DB> 
 
 /// A pooled connection, or an error telling a server that cannot be reached
 /// (`Connection`) from a pool whose connections are all busy (`Timeout`). sqlx
-/// reports both as the same timeout because it keeps retrying refused connections
-/// until the acquire deadline.
+/// reports both as the same timeout, because it keeps retrying refused connections
+/// until the acquire deadline; `unreachable` says whether the last call that
+/// reached a verdict failed to reach the server.
 pub(crate) async fn acquire<DB: Database>(
     pool: &sqlx::Pool<DB>,
     provider: &'static str,
     dialect: Dialect,
+    unreachable: bool,
 ) -> Result<PoolConnection<DB>> {
     pool.acquire().await.map_err(|e| match e {
         sqlx::Error::PoolTimedOut => {
             let limit = pool.options().get_acquire_timeout().as_millis();
             let max = pool.options().get_max_connections();
-            if pool.size() < max {
+            if unreachable || pool.size() < max {
                 Error::new(
                     ErrorKind::Connection,
                     format!("could not connect to the server within {limit} ms (DB_POOL_ACQUIRE_TIMEOUT_MS)"),

@@ -4,6 +4,7 @@
 //! binding parameters, decoding rows, how a transaction begins.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -50,6 +51,8 @@ pub(crate) struct ServerDatabase<D: Driver> {
     driver: Arc<D>,
     statement_timeout: Duration,
     tx_retries: u32,
+    /// Whether the last call that reached a verdict could not reach the server.
+    unreachable: AtomicBool,
 }
 
 impl<D: Driver> ServerDatabase<D>
@@ -57,11 +60,28 @@ where
     for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
 {
     pub(crate) fn new(pool: Pool<D::Db>, driver: D, statement_timeout: Duration, tx_retries: u32) -> Self {
-        ServerDatabase { pool, driver: Arc::new(driver), statement_timeout, tx_retries }
+        ServerDatabase {
+            pool,
+            driver: Arc::new(driver),
+            statement_timeout,
+            tx_retries,
+            unreachable: AtomicBool::new(false),
+        }
     }
 
     async fn acquire(&self) -> Result<PoolConnection<D::Db>> {
-        pool::acquire(&self.pool, self.driver.provider(), self.driver.dialect()).await
+        let unreachable = self.unreachable.load(Ordering::Relaxed);
+        let conn = pool::acquire(&self.pool, self.driver.provider(), self.driver.dialect(), unreachable).await;
+        self.observe(conn)
+    }
+
+    fn observe<T>(&self, result: Result<T>) -> Result<T> {
+        match &result {
+            Ok(_) => self.unreachable.store(false, Ordering::Relaxed),
+            Err(e) if e.kind() == ErrorKind::Connection => self.unreachable.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        result
     }
 }
 
@@ -81,19 +101,21 @@ where
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         let mut conn = self.acquire().await?;
         let driver = &self.driver;
-        pool::bounded_on(&mut conn, driver.provider(), self.statement_timeout, async |c| {
+        let rows = pool::bounded_on(&mut conn, driver.provider(), self.statement_timeout, async |c| {
             driver.fetch(c, sql, params).await
         })
-        .await
+        .await;
+        self.observe(rows)
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         let mut conn = self.acquire().await?;
         let driver = &self.driver;
-        pool::bounded_on(&mut conn, driver.provider(), self.statement_timeout, async |c| {
+        let affected = pool::bounded_on(&mut conn, driver.provider(), self.statement_timeout, async |c| {
             driver.run(c, sql, params).await
         })
-        .await
+        .await;
+        self.observe(affected)
     }
 
     async fn begin(&self) -> Result<Box<dyn Transaction>> {
@@ -171,11 +193,17 @@ where
         }
     }
 
+    /// Ends the transaction. An error the server itself reported (a COMMIT aborted by
+    /// a serialization failure) still ends it there, so the connection is reusable.
     async fn finish(mut self: Box<Self>, sql: &'static str) -> Result<()> {
         let driver = self.driver.clone();
-        self.guarded(async |c| c.execute(sqlx::raw_sql(sql)).await.map(drop).map_err(|e| driver.map_err(e))).await?;
-        self.state = TxState::Finished;
-        Ok(())
+        let result =
+            self.guarded(async |c| c.execute(sqlx::raw_sql(sql)).await.map(drop).map_err(|e| driver.map_err(e))).await;
+        match &result {
+            Err(e) if matches!(e.kind(), ErrorKind::Connection | ErrorKind::Timeout) => {}
+            _ => self.state = TxState::Finished,
+        }
+        result
     }
 }
 
