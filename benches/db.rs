@@ -1,16 +1,18 @@
 //! SessionStore upsert + get through pal against the same two statements on a raw
 //! sqlx pool, on the same server in the same run: the difference is what the
 //! abstraction costs (placeholder checks, typed binding, row decoding, bounds).
+//! Each timed operation of one side alternates with an untimed one of the other
+//! (see `interleaved`), so noise from other work on the machine hits both alike.
 //! Needs the shared servers: `scripts/services up && cargo bench --bench db`, then
 //! `scripts/bench-ratios` compares `pal` with `raw_sqlx` in each group.
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDateTime, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use pal::db::{SessionStore, SqlSessionStore};
+use pal::db::{SessionRecord, SessionStore, SqlSessionStore};
 use pal::{DatabaseService, Settings};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -64,6 +66,79 @@ fn expires() -> DateTime<Utc> {
     Utc::now() + ChronoDuration::seconds(300)
 }
 
+/// The same two statements pal's SessionStore sends, on a raw sqlx pool.
+enum Raw {
+    Postgres(PgPool),
+    MariaDb(MySqlPool),
+}
+
+impl Raw {
+    fn new(provider: &str, url: &str) -> Raw {
+        match provider {
+            "postgresql" => Raw::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(POOL_MAX)
+                    .connect_lazy_with(PgConnectOptions::from_str(url).unwrap()),
+            ),
+            _ => {
+                let options = MySqlConnectOptions::from_str(url).unwrap().timezone(Some("+00:00".to_string()));
+                Raw::MariaDb(MySqlPoolOptions::new().max_connections(POOL_MAX).connect_lazy_with(options))
+            }
+        }
+    }
+
+    async fn upsert_get(&self, key: &str, data: &[u8]) -> Vec<u8> {
+        match self {
+            Raw::Postgres(pool) => {
+                let upsert = sqlx::query(PG_UPSERT).bind(key).bind(data).bind(expires()).bind(Utc::now());
+                upsert.execute(pool).await.unwrap();
+                let get = sqlx::query_as::<_, (Vec<u8>, DateTime<Utc>)>(PG_GET).bind(key).bind(Utc::now());
+                get.fetch_one(pool).await.unwrap().0
+            }
+            Raw::MariaDb(pool) => {
+                let (expires, now) = (expires().naive_utc(), Utc::now().naive_utc());
+                let upsert = sqlx::query(MY_UPSERT).bind(key).bind(data).bind(expires).bind(now);
+                upsert.execute(pool).await.unwrap();
+                let get = sqlx::query_as::<_, (Vec<u8>, NaiveDateTime)>(MY_GET).bind(key).bind(Utc::now().naive_utc());
+                get.fetch_one(pool).await.unwrap().0
+            }
+        }
+    }
+}
+
+async fn pal_upsert_get(store: &SqlSessionStore, key: &str, data: &[u8]) -> SessionRecord {
+    store.upsert(key, data, expires()).await.unwrap();
+    store.get(key).await.unwrap().unwrap()
+}
+
+/// Times `iters` operations of one side, each followed by an untimed operation of
+/// the other: on a machine shared with other work, both sides then meet the same
+/// load and disk latency, which sequential runs of each side do not guarantee.
+async fn interleaved(
+    store: &SqlSessionStore,
+    raw: &Raw,
+    keys: &[String],
+    data: &[u8],
+    iters: u64,
+    pal: bool,
+) -> Duration {
+    let mut timed = Duration::ZERO;
+    for n in 0..iters as usize {
+        let key = &keys[n % keys.len()];
+        let started = Instant::now();
+        if pal {
+            pal_upsert_get(store, key, data).await;
+            timed += started.elapsed();
+            raw.upsert_get(key, data).await;
+        } else {
+            raw.upsert_get(key, data).await;
+            timed += started.elapsed();
+            pal_upsert_get(store, key, data).await;
+        }
+    }
+    timed
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let keys: Vec<String> = (0..KEYS).map(|i| format!("bench-session-{i}")).collect();
@@ -71,72 +146,19 @@ fn bench(c: &mut Criterion) {
 
     // sqlx pools start their maintenance task on the runtime they are built in.
     let _runtime = rt.enter();
-    for provider in ["postgresql", "mysql"] {
+    for (provider, name) in [("postgresql", "session_upsert_get_postgres"), ("mysql", "session_upsert_get_mariadb")] {
         let (db, url) = rt.block_on(prepare(provider));
         let store = SqlSessionStore::new(db);
-        let name = if provider == "postgresql" { "session_upsert_get_postgres" } else { "session_upsert_get_mariadb" };
+        let raw = Raw::new(provider, &url);
+        let (through_pal, through_raw) =
+            (rt.block_on(pal_upsert_get(&store, "check", &data)), rt.block_on(raw.upsert_get("check", &data)));
+        assert_eq!(through_pal.data[..], through_raw[..]);
         let mut group = c.benchmark_group(name);
-        group.sample_size(30).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(6));
-        let mut i = 0;
-        group.bench_function("pal", |b| {
-            b.to_async(&rt).iter(|| {
-                i = (i + 1) % KEYS;
-                let (store, key, data) = (&store, &keys[i], &data);
-                async move {
-                    store.upsert(key, data, expires()).await.unwrap();
-                    store.get(key).await.unwrap().unwrap()
-                }
-            })
-        });
-        if provider == "postgresql" {
-            let pool: PgPool = PgPoolOptions::new()
-                .max_connections(POOL_MAX)
-                .connect_lazy_with(PgConnectOptions::from_str(&url).unwrap());
-            group.bench_function("raw_sqlx", |b| {
-                b.to_async(&rt).iter(|| {
-                    i = (i + 1) % KEYS;
-                    let (pool, key, data) = (&pool, keys[i].as_str(), data.as_slice());
-                    async move {
-                        sqlx::query(PG_UPSERT)
-                            .bind(key)
-                            .bind(data)
-                            .bind(expires())
-                            .bind(Utc::now())
-                            .execute(pool)
-                            .await
-                            .unwrap();
-                        let row: (Vec<u8>, DateTime<Utc>) =
-                            sqlx::query_as(PG_GET).bind(key).bind(Utc::now()).fetch_one(pool).await.unwrap();
-                        row
-                    }
-                })
-            });
-        } else {
-            let options = MySqlConnectOptions::from_str(&url).unwrap().timezone(Some("+00:00".to_string()));
-            let pool: MySqlPool = MySqlPoolOptions::new().max_connections(POOL_MAX).connect_lazy_with(options);
-            group.bench_function("raw_sqlx", |b| {
-                b.to_async(&rt).iter(|| {
-                    i = (i + 1) % KEYS;
-                    let (pool, key, data) = (&pool, keys[i].as_str(), data.as_slice());
-                    async move {
-                        let now = Utc::now().naive_utc();
-                        sqlx::query(MY_UPSERT)
-                            .bind(key)
-                            .bind(data)
-                            .bind(expires().naive_utc())
-                            .bind(now)
-                            .execute(pool)
-                            .await
-                            .unwrap();
-                        let row: (Vec<u8>, chrono::NaiveDateTime) = sqlx::query_as(MY_GET)
-                            .bind(key)
-                            .bind(Utc::now().naive_utc())
-                            .fetch_one(pool)
-                            .await
-                            .unwrap();
-                        row
-                    }
-                })
+        group.sample_size(30).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(8));
+        for (function, pal) in [("pal", true), ("raw_sqlx", false)] {
+            let (store, raw, keys, data) = (&store, &raw, &keys, &data);
+            group.bench_function(function, |b| {
+                b.to_async(&rt).iter_custom(|iters| interleaved(store, raw, keys, data, iters, pal))
             });
         }
         group.finish();
