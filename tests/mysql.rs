@@ -22,3 +22,10 @@ async fn cli_migrates_explicitly_and_at_start() {
     drop_explicit.await;
     drop_auto.await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlock_is_a_serialization_failure() {
+    let subject = support::mariadb_subject(&[]).await;
+    support::deadlock_is_a_serialization_failure(&subject.db).await;
+    subject.finish().await;
+}

@@ -24,3 +24,10 @@ async fn cli_migrates_explicitly_and_at_start() {
         drop_auto.await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlock_is_a_serialization_failure() {
+    let subject = support::postgres_subject("postgresql", &[]).await;
+    support::deadlock_is_a_serialization_failure(&subject.db).await;
+    subject.finish().await;
+}

@@ -151,3 +151,27 @@ pub fn services(action: &str, name: &str) {
     let status = std::process::Command::new(script).args([action, name]).status().unwrap();
     assert!(status.success(), "scripts/services {action} {name} failed");
 }
+
+/// Two transactions that lock two rows in opposite orders: the server breaks the
+/// deadlock by aborting one, which pal reports as a serialization failure (and the
+/// closure API would retry).
+pub async fn deadlock_is_a_serialization_failure(db: &Arc<dyn DatabaseService>) {
+    db.execute("CREATE TABLE locks (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)", &[]).await.unwrap();
+    db.execute("INSERT INTO locks (id, n) VALUES (1, 0), (2, 0)", &[]).await.unwrap();
+    let update = "UPDATE locks SET n = n + 1 WHERE id = $1";
+    let mut first = db.begin().await.unwrap();
+    let mut second = db.begin().await.unwrap();
+    first.execute(update, &[1.into()]).await.unwrap();
+    second.execute(update, &[2.into()]).await.unwrap();
+    let blocked = tokio::spawn(async move {
+        let result = first.execute(update, &[2.into()]).await;
+        (result, first)
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let closing = second.execute(update, &[1.into()]).await;
+    let (blocked_result, first) = blocked.await.unwrap();
+    let kinds: Vec<_> = [&blocked_result, &closing].iter().filter_map(|r| r.as_ref().err().map(|e| e.kind())).collect();
+    assert_eq!(kinds, [pal::ErrorKind::SerializationFailure], "{blocked_result:?} {closing:?}");
+    let _ = first.rollback().await;
+    let _ = second.rollback().await;
+}

@@ -31,8 +31,7 @@ fn value(provider: &'static str, row: &MySqlRow, i: usize) -> Result<Value> {
     if raw.is_null() {
         return Ok(Value::Null);
     }
-    let name = row.columns()[i].type_info().name().to_string();
-    decode(raw, &name).map_err(|e| undecodable(e.to_string()))
+    decode(raw, row.columns()[i].type_info().name()).map_err(|e| undecodable(e.to_string()))
 }
 
 type Decoded = std::result::Result<Value, sqlx::error::BoxDynError>;

@@ -80,8 +80,8 @@ impl PgDriver {
         // Served from the connection's statement cache after the first time.
         let statement = conn.prepare(AssertSqlSafe(sql).into_sql_str()).await.map_err(|e| self.map_err(e))?;
         let types = match statement.parameters() {
-            Some(Either::Left(types)) => types.to_vec(),
-            _ => Vec::new(),
+            Some(Either::Left(types)) => types,
+            _ => &[],
         };
         let mut arguments = PgArguments::default();
         for (i, value) in params.iter().enumerate() {
