@@ -40,8 +40,9 @@ async fn database(provider: &str, url: &str) -> Arc<dyn DatabaseService> {
     pal::factory::build_database(&Settings::from_vars(vars).unwrap()).await.unwrap()
 }
 
-/// A fresh, migrated schema (PostgreSQL) or database (MariaDB) for the benchmark.
-async fn prepare(provider: &str) -> (Arc<dyn DatabaseService>, String) {
+/// A fresh, migrated schema (PostgreSQL) or database (MariaDB) for the benchmark:
+/// the database, its URL, and the admin connection with the statement that drops it.
+async fn prepare(provider: &str) -> (Arc<dyn DatabaseService>, String, (Arc<dyn DatabaseService>, String)) {
     let (admin, url, reset): (_, String, [String; 2]) = match provider {
         "postgresql" => (
             database(provider, PG_ADMIN).await,
@@ -59,7 +60,8 @@ async fn prepare(provider: &str) -> (Arc<dyn DatabaseService>, String) {
     }
     let db = database(provider, &url).await;
     db.migrate().await.unwrap();
-    (db, url)
+    let [drop, _] = reset;
+    (db, url, (admin, drop))
 }
 
 fn expires() -> DateTime<Utc> {
@@ -147,7 +149,7 @@ fn bench(c: &mut Criterion) {
     // sqlx pools start their maintenance task on the runtime they are built in.
     let _runtime = rt.enter();
     for (provider, name) in [("postgresql", "session_upsert_get_postgres"), ("mysql", "session_upsert_get_mariadb")] {
-        let (db, url) = rt.block_on(prepare(provider));
+        let (db, url, (admin, drop)) = rt.block_on(prepare(provider));
         let store = SqlSessionStore::new(db);
         let raw = Raw::new(provider, &url);
         let (through_pal, through_raw) =
@@ -162,6 +164,7 @@ fn bench(c: &mut Criterion) {
             });
         }
         group.finish();
+        rt.block_on(admin.execute(&drop, &[])).unwrap();
     }
 }
 
