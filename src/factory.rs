@@ -191,13 +191,24 @@ pub async fn build_database(settings: &Settings) -> Result<Arc<dyn DatabaseServi
         DbProvider::Sqlite => Arc::new(crate::db::sqlite::SqliteDatabase::connect(&db.url, &db.pool)?),
         #[cfg(not(feature = "sqlite"))]
         DbProvider::Sqlite => return Err(not_built("DB_PROVIDER", "sqlite", "sqlite", true)),
+        #[cfg(feature = "postgres")]
         DbProvider::Postgresql => {
-            return Err(not_built("DB_PROVIDER", "postgresql", "postgres", cfg!(not(feature = "postgres"))));
+            use crate::db::postgres::{Flavor, connect};
+            connect(&db.url, &db.pool, db.tx_max_retries, Flavor::Postgres)?
         }
-        DbProvider::Mysql => return Err(not_built("DB_PROVIDER", "mysql", "mysql", cfg!(not(feature = "mysql")))),
+        #[cfg(feature = "postgres")]
         DbProvider::Cockroachdb => {
-            return Err(not_built("DB_PROVIDER", "cockroachdb", "postgres", cfg!(not(feature = "postgres"))));
+            use crate::db::postgres::{Flavor, connect};
+            connect(&db.url, &db.pool, db.tx_max_retries, Flavor::Cockroach)?
         }
+        #[cfg(not(feature = "postgres"))]
+        DbProvider::Postgresql => return Err(not_built("DB_PROVIDER", "postgresql", "postgres", true)),
+        #[cfg(not(feature = "postgres"))]
+        DbProvider::Cockroachdb => return Err(not_built("DB_PROVIDER", "cockroachdb", "postgres", true)),
+        #[cfg(feature = "mysql")]
+        DbProvider::Mysql => crate::db::mysql::connect(&db.url, &db.pool, db.tx_max_retries)?,
+        #[cfg(not(feature = "mysql"))]
+        DbProvider::Mysql => return Err(not_built("DB_PROVIDER", "mysql", "mysql", true)),
     };
     Ok(built)
 }

@@ -15,7 +15,7 @@ async fn sqlite() -> DbSubject {
     let db = build_database(&settings).await.unwrap();
     assert_eq!(db.provider(), "sqlite");
     assert!(!db.migrate().await.unwrap().is_empty(), "a new database gets the schema");
-    DbSubject { db, guard: Some(Box::new(dir)) }
+    DbSubject { db, guard: Some(Box::new(dir)), teardown: None }
 }
 
 db_conformance!(sqlite);

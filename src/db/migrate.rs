@@ -1,12 +1,13 @@
 //! Schema migrations, one ordered list per dialect, applied through the
 //! [`DatabaseService`] itself. No advisory locks (CockroachDB has none): each
-//! migration records itself in `pal_migrations` inside its own transaction, and
-//! every statement is idempotent, so concurrent or repeated runs are harmless.
+//! migration records itself in `pal_migrations`, inside its own transaction where
+//! DDL is transactional, and every statement is idempotent, so concurrent or
+//! repeated runs are harmless.
 
 use chrono::Utc;
 
 use super::placeholders::split_statements;
-use super::{DatabaseService, Dialect};
+use super::{DatabaseService, Dialect, Value};
 use crate::error::{Error, ErrorKind, Result};
 
 pub struct Migration {
@@ -15,14 +16,33 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+/// How a provider can apply schema changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ddl {
+    /// DDL is transactional: a migration's statements and its ledger row commit together.
+    Transactional,
+    /// DDL commits by itself (MySQL), or should not share a transaction with writes
+    /// (CockroachDB): the statements run one by one, each idempotent, and the ledger
+    /// row is written last, so an interrupted migration simply runs again.
+    Autocommit,
+}
+
 const SQLITE: &[Migration] =
     &[Migration { version: 1, name: "0001_initial", sql: include_str!("migrations/sqlite/0001_initial.sql") }];
+
+/// PostgreSQL and CockroachDB: no SERIAL, no advisory locks, no LISTEN/NOTIFY.
+const POSTGRES: &[Migration] =
+    &[Migration { version: 1, name: "0001_initial", sql: include_str!("migrations/postgres/0001_initial.sql") }];
+
+const MYSQL: &[Migration] =
+    &[Migration { version: 1, name: "0001_initial", sql: include_str!("migrations/mysql/0001_initial.sql") }];
 
 /// The migrations for a dialect, in order.
 pub fn migrations(dialect: Dialect) -> &'static [Migration] {
     match dialect {
         Dialect::Sqlite => SQLITE,
-        Dialect::Postgres | Dialect::MySql => &[],
+        Dialect::Postgres => POSTGRES,
+        Dialect::MySql => MYSQL,
     }
 }
 
@@ -46,7 +66,7 @@ async fn applied_versions<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<i64
 }
 
 /// Applies every pending migration; returns the names of those applied by this call.
-pub async fn run<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<String>> {
+pub async fn run<D: DatabaseService + ?Sized>(db: &D, ddl: Ddl) -> Result<Vec<String>> {
     let dialect = db.dialect();
     let all = migrations(dialect);
     if all.is_empty() {
@@ -58,7 +78,11 @@ pub async fn run<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<String>> {
         if applied_versions(db).await?.contains(&migration.version) {
             continue;
         }
-        match apply(db, migration).await {
+        let outcome = match ddl {
+            Ddl::Transactional => apply(db, migration).await,
+            Ddl::Autocommit => apply_unwrapped(db, migration).await,
+        };
+        match outcome {
             Ok(()) => applied_now.push(migration.name.to_string()),
             // Another process applied it between our check and our insert.
             Err(e)
@@ -73,16 +97,25 @@ pub async fn run<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<String>> {
     Ok(applied_now)
 }
 
+const RECORD: &str = "INSERT INTO pal_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
+
+fn record_params(migration: &Migration) -> [Value; 3] {
+    [migration.version.into(), migration.name.into(), Utc::now().into()]
+}
+
 async fn apply<D: DatabaseService + ?Sized>(db: &D, migration: &Migration) -> Result<()> {
     let statements = split_statements(migration.sql, db.dialect())?;
     let mut tx = db.begin().await?;
-    tx.execute(
-        "INSERT INTO pal_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-        &[migration.version.into(), migration.name.into(), Utc::now().into()],
-    )
-    .await?;
+    tx.execute(RECORD, &record_params(migration)).await?;
     for statement in statements {
         tx.execute(statement, &[]).await?;
     }
     tx.commit().await
+}
+
+async fn apply_unwrapped<D: DatabaseService + ?Sized>(db: &D, migration: &Migration) -> Result<()> {
+    for statement in split_statements(migration.sql, db.dialect())? {
+        db.execute(statement, &[]).await?;
+    }
+    db.execute(RECORD, &record_params(migration)).await.map(drop)
 }

@@ -4,8 +4,15 @@
 
 mod audit;
 pub mod migrate;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 pub mod placeholders;
+mod pool;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod sealed_sessions;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod server;
 mod sessions;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

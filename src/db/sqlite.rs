@@ -14,7 +14,7 @@ use sqlx::{AssertSqlSafe, Column, Row as _, Sqlite, TypeInfo, ValueRef};
 
 use super::placeholders::prepare;
 use super::value::parse_timestamp;
-use super::{DatabaseService, Dialect, Row, Transaction, Value, migrate, sqlx_error};
+use super::{DatabaseService, Dialect, Row, Transaction, Value, migrate, pool, sqlx_error};
 use crate::error::{Error, ErrorKind, Result};
 use crate::settings::{ConnUrl, PoolSettings};
 
@@ -64,13 +64,7 @@ impl SqliteDatabase {
 }
 
 async fn bounded<T>(limit: Duration, fut: impl Future<Output = Result<T>>) -> Result<T> {
-    tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
-        Err(Error::new(
-            ErrorKind::Timeout,
-            format!("statement did not finish within {} ms (DB_STATEMENT_TIMEOUT_MS)", limit.as_millis()),
-        )
-        .with_provider(PROVIDER))
-    })
+    pool::bounded(PROVIDER, limit, fut).await
 }
 
 fn map_err(e: sqlx::Error) -> Error {
@@ -181,7 +175,7 @@ impl DatabaseService for SqliteDatabase {
     }
 
     async fn migrate(&self) -> Result<Vec<String>> {
-        migrate::run(self).await
+        migrate::run(self, migrate::Ddl::Transactional).await
     }
 }
 

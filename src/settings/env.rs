@@ -122,7 +122,11 @@ impl Env {
         match ConnUrl::parse(&raw, schemes) {
             Ok(url) => Some(url),
             Err(reason) => {
-                self.fail(ConfigError::MalformedUrl { var: name, redacted: redact_text(&raw), reason });
+                // Without `scheme://` nothing tells where a password sits (a typo such as
+                // `postgres//app:pw@db`), so a secret value is not shown at all.
+                let secret = vars::lookup(name).is_some_and(|v| v.secret);
+                let redacted = if secret && !raw.contains("://") { "***".to_string() } else { redact_text(&raw) };
+                self.fail(ConfigError::MalformedUrl { var: name, redacted, reason });
                 None
             }
         }

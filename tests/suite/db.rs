@@ -9,8 +9,18 @@ use super::namespace;
 /// A migrated database under test.
 pub struct DbSubject {
     pub db: Arc<dyn DatabaseService>,
-    /// Keeps whatever backs the database (a temporary file, a schema) alive.
+    /// Keeps whatever backs the database (a temporary file) alive.
     pub guard: Option<Box<dyn std::any::Any + Send>>,
+    /// Removes what the subject created on a shared server (a schema, a database).
+    pub teardown: Option<futures::future::BoxFuture<'static, ()>>,
+}
+
+impl DbSubject {
+    pub async fn finish(mut self) {
+        if let Some(teardown) = self.teardown.take() {
+            teardown.await;
+        }
+    }
 }
 
 #[macro_export]
@@ -21,13 +31,14 @@ macro_rules! db_conformance {
             transaction_commit, transaction_rollback, closure_transaction_rolls_back_on_error,
             unique_violation_kind, syntax_error_kind, injection_strings_are_data, session_store_expiry,
             session_store_upsert_and_delete, audit_batch_is_idempotent, audit_batch_of_ten_thousand,
-            migrate_is_idempotent, concurrent_writers);
+            migrate_is_idempotent, concurrent_writers, aggregates_and_text_parameters);
     };
     (@cases $subject:path; $($case:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $case() {
             let subject = $subject().await;
             $crate::suite::db::$case(&subject).await;
+            subject.finish().await;
         }
     )*};
 }
@@ -336,4 +347,20 @@ pub async fn concurrent_writers(s: &DbSubject) {
         task.await.unwrap();
     }
     assert_eq!(count(s, &format!("SELECT COUNT(*) AS n FROM {t}"), &[]).await, 200);
+}
+
+/// SUM and AVG are NUMERIC/DECIMAL on the server dialects; they still read as numbers.
+/// Text parameters compare with numeric columns, as the CLI binds them.
+pub async fn aggregates_and_text_parameters(s: &DbSubject) {
+    let t = kv_table(s).await;
+    for (k, v) in [("a", 1), ("b", 2), ("c", 4)] {
+        s.db.execute(&format!("INSERT INTO {t} (k, v) VALUES ($1, $2)"), &[k.into(), v.into()]).await.unwrap();
+    }
+    let rows = s.db.query(&format!("SELECT SUM(v) AS total, AVG(v) AS mean FROM {t}"), &[]).await.unwrap();
+    assert_eq!(rows[0].get::<i64>("total").unwrap(), 7);
+    let mean = rows[0].get::<f64>("mean").unwrap();
+    // MySQL computes AVG of integers as DECIMAL with 4 decimals (div_precision_increment).
+    assert!((mean - 7.0 / 3.0).abs() < 1e-3, "{mean}");
+    let rows = s.db.query(&format!("SELECT k FROM {t} WHERE v = $1"), &["2".into()]).await.unwrap();
+    assert_eq!(rows[0].get::<String>("k").unwrap(), "b");
 }

@@ -1,0 +1,115 @@
+//! `DB_PROVIDER=mysql`: MySQL and MariaDB on sqlx's MySQL driver. `$n`
+//! placeholders become `?` with the parameters reordered; the session runs in UTC
+//! so DATETIME columns hold UTC.
+
+mod decode;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlConnection};
+use sqlx::{AssertSqlSafe, Executor, MySql};
+
+use super::migrate::Ddl;
+use super::placeholders::prepare;
+use super::server::{Driver, ServerDatabase};
+use super::{DatabaseService, Dialect, Row, Value, pool, sqlx_error};
+use crate::error::{Error, ErrorKind, Result};
+use crate::settings::{ConnUrl, PoolSettings};
+
+const PROVIDER: &str = "mysql";
+
+type Query<'q> = sqlx::query::Query<'q, MySql, MySqlArguments>;
+
+/// Opens a lazy pool: connection errors surface at first use.
+pub fn connect(url: &ConnUrl, settings: &PoolSettings, tx_max_retries: u32) -> Result<Arc<dyn DatabaseService>> {
+    let options = MySqlConnectOptions::from_str(url.expose())
+        .map_err(|e| {
+            Error::new(ErrorKind::Config, format!("DATABASE_URL {} is not a usable MySQL URL: {e}", url.redacted()))
+        })?
+        .timezone(Some("+00:00".to_string()));
+    let statement_timeout = settings.statement_timeout;
+    let pool = pool::options::<MySql>(settings)
+        .after_connect(move |conn, _| Box::pin(async move { limit_statements(conn, statement_timeout).await }))
+        .connect_lazy_with(options);
+    Ok(Arc::new(ServerDatabase::new(pool, MySqlDriver, settings.statement_timeout, tx_max_retries)))
+}
+
+/// Bounds every statement server-side: MariaDB's `max_statement_time` (seconds,
+/// all statements), else MySQL's `max_execution_time` (milliseconds, SELECT only).
+async fn limit_statements(conn: &mut MySqlConnection, limit: Duration) -> Result<(), sqlx::Error> {
+    let mariadb = format!("SET SESSION max_statement_time = {:.3}", limit.as_secs_f64());
+    match conn.execute(sqlx::raw_sql(AssertSqlSafe(mariadb))).await {
+        // 1193: unknown system variable, so this is MySQL.
+        Err(sqlx::Error::Database(e)) if sqlx_error::mysql_number(e.as_ref()) == Some(1193) => {
+            let mysql = format!("SET SESSION max_execution_time = {}", limit.as_millis());
+            conn.execute(sqlx::raw_sql(AssertSqlSafe(mysql))).await.map(drop)
+        }
+        other => other.map(drop),
+    }
+}
+
+struct MySqlDriver;
+
+fn bind<'q>(sql: &str, params: &'q [Value]) -> Result<Query<'q>> {
+    let prepared = prepare(sql, Dialect::MySql, params.len())?;
+    let mut query = sqlx::query(AssertSqlSafe(prepared.sql.into_owned()));
+    for &i in &prepared.order {
+        query = match &params[i] {
+            Value::Null => query.bind(None::<String>),
+            Value::Bool(b) => query.bind(*b),
+            Value::Int(n) => query.bind(*n),
+            Value::Float(f) => query.bind(*f),
+            Value::Text(s) => query.bind(s.as_str()),
+            Value::Bytes(b) => query.bind(b.as_slice()),
+            Value::Timestamp(t) => query.bind(t.naive_utc()),
+            Value::Json(j) => query.bind(j.to_string()),
+        };
+    }
+    Ok(query)
+}
+
+impl Driver for MySqlDriver {
+    type Db = MySql;
+
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::MySql
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        "BEGIN"
+    }
+
+    fn ddl(&self) -> Ddl {
+        Ddl::Autocommit
+    }
+
+    fn fetch<'c>(
+        &'c self,
+        conn: &'c mut MySqlConnection,
+        sql: &'c str,
+        params: &'c [Value],
+    ) -> BoxFuture<'c, Result<Vec<Row>>> {
+        Box::pin(async move {
+            let rows = conn.fetch_all(bind(sql, params)?).await.map_err(|e| self.map_err(e))?;
+            decode::rows(PROVIDER, rows)
+        })
+    }
+
+    fn run<'c>(
+        &'c self,
+        conn: &'c mut MySqlConnection,
+        sql: &'c str,
+        params: &'c [Value],
+    ) -> BoxFuture<'c, Result<u64>> {
+        Box::pin(
+            async move { Ok(conn.execute(bind(sql, params)?).await.map_err(|e| self.map_err(e))?.rows_affected()) },
+        )
+    }
+}
