@@ -105,8 +105,11 @@ async fn sentinel_failover_under_load() {
         .unwrap();
     let old_master = addr[1].clone();
     let pid = support::pid_of(&old_master).await;
-    let killed_at = Instant::now();
     support::signal(pid, "KILL");
+    support::eventually(Duration::from_secs(30), || async { support::try_node(&old_master).await.is_err() })
+        .await
+        .expect("the killed master stopped answering");
+    let killed_at = Instant::now();
 
     // down-after-milliseconds is 1000; allow it plus 3 s, then a little to observe.
     let limit = Duration::from_millis(1000 + 3000);
@@ -208,8 +211,13 @@ async fn cluster_failover_keeps_other_masters_working() {
     handles.extend(writers(&cache, &format!("{other_tag}:"), 10, &stop, &other_log));
     tokio::time::sleep(Duration::from_millis(800)).await;
 
-    let killed_at = Instant::now();
     support::signal(support::pid_of(&victim).await, "KILL");
+    // Time from when the node is really gone: on a loaded machine the kill can take
+    // a moment to land (a process inside fork or disk I/O dies when it leaves it).
+    support::eventually(Duration::from_secs(30), || async { support::try_node(&victim).await.is_err() })
+        .await
+        .expect("the killed master stopped answering");
+    let killed_at = Instant::now();
     // cluster-node-timeout is 2000 ms and the election adds about a second; the rest
     // is headroom for a loaded machine (promotion is the server's work, not pal's).
     let limit = Duration::from_secs(20);
