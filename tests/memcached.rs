@@ -118,9 +118,19 @@ impl Drop for Restore {
     }
 }
 
-fn memcached_pid(port: &str) -> u32 {
-    let pidfile = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(".services/memcached-{port}.pid"));
-    std::fs::read_to_string(pidfile).expect("the harness started this memcached").trim().parse().unwrap()
+/// The server's own PID, from `stats` (whoever started it).
+async fn memcached_pid(port: &str) -> u32 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut conn = BufReader::new(tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await.unwrap());
+    conn.get_mut().write_all(b"stats\r\n").await.unwrap();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(conn.read_line(&mut line).await.unwrap() > 0, "stats ended without a pid");
+        if let Some(pid) = line.strip_prefix("STAT pid ") {
+            return pid.trim().parse().unwrap();
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -146,7 +156,7 @@ async fn a_dead_shard_fails_only_its_keys_and_is_used_again_after_restart() {
         }
     }
     assert!(!on_victim.is_empty());
-    support::signal(memcached_pid(&victim), "KILL");
+    support::signal(memcached_pid(&victim).await, "KILL");
     support::eventually(Duration::from_secs(5), || async {
         tokio::net::TcpStream::connect(format!("127.0.0.1:{victim}")).await.is_err()
     })
