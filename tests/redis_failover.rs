@@ -211,7 +211,10 @@ async fn cluster_failover_keeps_other_masters_working() {
     handles.extend(writers(&cache, &format!("{other_tag}:"), 10, &stop, &other_log));
     tokio::time::sleep(Duration::from_millis(800)).await;
 
-    support::signal(support::pid_of(&victim).await, "KILL");
+    let pid = support::pid_of(&victim).await;
+    eprintln!("{:?} killing {victim} pid {pid}", std::time::SystemTime::now());
+    support::signal(pid, "KILL");
+    eprintln!("{:?} killed", std::time::SystemTime::now());
     // Time from when the node is really gone: on a loaded machine the kill can take
     // a moment to land (a process inside fork or disk I/O dies when it leaves it).
     support::eventually(Duration::from_secs(30), || async { support::try_node(&victim).await.is_err() })
