@@ -110,14 +110,6 @@ async fn keys_spread_evenly_and_few_move_when_a_server_is_added() {
     assert!(moved_share > 0.10, "a fourth server should take its share: {moved_share}");
 }
 
-/// Starts the killed shard again even when an assertion fails half-way.
-struct Restore;
-impl Drop for Restore {
-    fn drop(&mut self) {
-        support::services_up();
-    }
-}
-
 /// The server's own PID, from `stats` (whoever started it).
 async fn memcached_pid(port: &str) -> u32 {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -135,8 +127,8 @@ async fn memcached_pid(port: &str) -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dead_shard_fails_only_its_keys_and_is_used_again_after_restart() {
-    support::services_up();
-    let _restore = Restore;
+    support::ensure("memcached");
+    let _restore = support::Restore("memcached");
     let shards = support::port_list("MEMCACHED_SHARD_PORTS");
     let cache = cache_on(
         &shards,
@@ -184,7 +176,7 @@ async fn a_dead_shard_fails_only_its_keys_and_is_used_again_after_restart() {
     eprintln!("with one of three shards dead: {ok} keys served, {failed} errors (all on the dead shard)");
     assert_eq!(failed, on_victim.len());
 
-    support::services_up();
+    support::ensure("memcached");
     let k = on_victim[0].clone();
     support::eventually(Duration::from_secs(10), || async {
         cache.set(&k, Bytes::from_static(b"again"), Ttl::from_secs(60).unwrap()).await.is_ok()

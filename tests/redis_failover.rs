@@ -14,14 +14,6 @@ use pal::factory::build_cache;
 use pal::{CacheService, Settings, Ttl};
 use tokio::sync::Mutex;
 
-/// Starts the killed node again even when an assertion fails half-way.
-struct Restore;
-impl Drop for Restore {
-    fn drop(&mut self) {
-        support::services_up();
-    }
-}
-
 /// What one writer saw: when each call started, and whether it succeeded.
 type Log = Arc<Mutex<Vec<(Instant, bool)>>>;
 
@@ -75,8 +67,8 @@ async fn error_window(log: &Log, since: Instant) -> (Option<Duration>, Option<Du
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sentinel_failover_under_load() {
-    support::services_up();
-    let _restore = Restore;
+    support::ensure("sentinel");
+    let _restore = support::Restore("sentinel");
     let sentinels = support::port_list("SENTINEL_PORTS");
     let master_name = support::port("SENTINEL_MASTER_NAME");
     let nodes: Vec<String> = sentinels.iter().map(|p| format!("127.0.0.1:{p}")).collect();
@@ -176,8 +168,8 @@ async fn master_of(key: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cluster_failover_keeps_other_masters_working() {
-    support::services_up();
-    let _restore = Restore;
+    support::ensure("cluster");
+    let _restore = support::Restore("cluster");
     let nodes: Vec<String> = support::port_list("CLUSTER_PORTS").iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let settings = Settings::from_vars([
         ("CACHE_PROVIDER", "redis"),

@@ -40,19 +40,11 @@ fn bound() -> Duration {
 /// (`cargo test`); under nextest the `redis-fault` test group does the same.
 static FAULT_SERVER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Restarts the fault server even when an assertion fails half-way.
-struct Restore;
-impl Drop for Restore {
-    fn drop(&mut self) {
-        support::services_up();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovers_after_a_restart_without_rebuilding() {
     let _exclusive = FAULT_SERVER.lock().await;
-    support::services_up();
-    let _restore = Restore;
+    support::ensure("redis");
+    let _restore = support::Restore("redis");
     let cache = fault_cache().await;
     cache.set("fault:k", Bytes::from_static(b"v"), ttl()).await.unwrap();
     let port = support::port("REDIS_FAULT_PORT");
@@ -70,7 +62,7 @@ async fn recovers_after_a_restart_without_rebuilding() {
         assert!(started.elapsed() < bound(), "a call took {:?} while the server was down", started.elapsed());
     }
 
-    support::services_up();
+    support::ensure("redis");
     let recovered = support::eventually(Duration::from_secs(10), || async {
         cache.set("fault:k2", Bytes::from_static(b"back"), ttl()).await.is_ok()
     })
@@ -83,8 +75,8 @@ async fn recovers_after_a_restart_without_rebuilding() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_server_is_a_timeout_not_a_hang() {
     let _exclusive = FAULT_SERVER.lock().await;
-    support::services_up();
-    let _restore = Restore;
+    support::ensure("redis");
+    let _restore = support::Restore("redis");
     let cache = fault_cache().await;
     cache.set("hang:k", Bytes::from_static(b"v"), ttl()).await.unwrap();
     let pid = support::pid_of(&support::port("REDIS_FAULT_PORT")).await;

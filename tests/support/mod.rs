@@ -42,11 +42,24 @@ pub fn port_list(name: &str) -> Vec<String> {
     port(name).split_whitespace().map(str::to_string).collect()
 }
 
-/// Starts whatever is not running (idempotent), e.g. a server a fault test killed.
-pub fn services_up() {
-    let status =
-        Command::new(Path::new(ROOT).join("scripts/services")).arg("up").status().expect("scripts/services runs");
-    assert!(status.success(), "scripts/services up failed");
+/// Starts whatever of one service is not running (idempotent), e.g. a server a
+/// fault test killed. Only that service: a test must never restart a node that a
+/// test of another service has just killed on purpose.
+pub fn ensure(service: &str) {
+    let status = Command::new(Path::new(ROOT).join("scripts/services"))
+        .args(["start", service])
+        .status()
+        .expect("scripts/services runs");
+    assert!(status.success(), "scripts/services start {service} failed");
+}
+
+/// Starts `service` again when dropped, even when an assertion failed half-way.
+pub struct Restore(pub &'static str);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        ensure(self.0);
+    }
 }
 
 pub fn signal(pid: u32, signal: &str) {
