@@ -2,6 +2,7 @@
 //! read back with each store's own client, and neither the email, the user id
 //! nor any JSON field name may appear in raw keys or values.
 
+mod suite;
 mod support;
 
 use std::sync::Arc;
@@ -104,15 +105,13 @@ async fn memcached_holds_no_readable_session_data() {
     assert_opaque("the raw value", &value);
 }
 
-#[tokio::test]
-async fn the_database_session_table_holds_no_readable_session_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sealed.db");
-    let url = format!("sqlite://{}", path.display());
+/// Writes a session through pal's sealed session store on `provider` at `url`, and
+/// returns what the `sessions` table holds, read with `read_raw` (not through pal).
+async fn session_row_through_pal(provider: &str, url: &str) {
     let settings = Settings::from_vars(support::sealed(&[
         ("CACHE_PROVIDER", "memory"),
-        ("DB_PROVIDER", "sqlite"),
-        ("DATABASE_URL", &url),
+        ("DB_PROVIDER", provider),
+        ("DATABASE_URL", url),
     ]))
     .unwrap();
     let db = build_database(&settings).await.unwrap();
@@ -120,17 +119,51 @@ async fn the_database_session_table_holds_no_readable_session_data() {
     let store = build_session_store(&settings, db).unwrap();
     let data = serde_json::to_vec(&SESSION).unwrap();
     store.upsert(EMAIL, &data, chrono::Utc::now() + chrono::Duration::seconds(60)).await.unwrap();
-    assert_eq!(&store.get(EMAIL).await.unwrap().unwrap().data[..], &data[..]);
+    store.upsert(USER_ID, &data, chrono::Utc::now() + chrono::Duration::seconds(60)).await.unwrap();
+    assert_eq!(&store.get(EMAIL).await.unwrap().unwrap().data[..], &data[..], "pal reads its own session");
+}
 
-    // Read the file with sqlx directly, not through pal.
+fn assert_rows_opaque(rows: &[(String, Vec<u8>)]) {
+    assert_eq!(rows.len(), 2, "both sessions are in the table");
+    for (id, data) in rows {
+        assert_opaque("a raw session id", id.as_bytes());
+        assert_opaque("a raw session payload", data);
+    }
+}
+
+#[tokio::test]
+async fn the_sqlite_session_table_holds_no_readable_session_data() {
     use sqlx::Row as _;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sealed.db").display());
+    session_row_through_pal("sqlite", &url).await;
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
     let rows = sqlx::query("SELECT id, data FROM sessions").fetch_all(&pool).await.unwrap();
-    assert_eq!(rows.len(), 1);
-    let id: String = rows[0].get("id");
-    let blob: Vec<u8> = rows[0].get("data");
-    assert_opaque("the raw id", id.as_bytes());
-    assert_opaque("the raw data", &blob);
+    assert_rows_opaque(&rows.iter().map(|r| (r.get("id"), r.get("data"))).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn the_postgresql_session_table_holds_no_readable_session_data() {
+    use sqlx::Row as _;
+    let (url, teardown) = suite::servers::fresh_postgres_schema().await;
+    session_row_through_pal("postgresql", &url).await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let rows = sqlx::query("SELECT id, data FROM sessions").fetch_all(&pool).await.unwrap();
+    assert_rows_opaque(&rows.iter().map(|r| (r.get("id"), r.get("data"))).collect::<Vec<_>>());
+    pool.close().await;
+    teardown.await;
+}
+
+#[tokio::test]
+async fn the_mariadb_session_table_holds_no_readable_session_data() {
+    use sqlx::Row as _;
+    let (url, teardown) = suite::servers::fresh_mariadb_database().await;
+    session_row_through_pal("mysql", &url).await;
+    let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
+    let rows = sqlx::query("SELECT id, data FROM sessions").fetch_all(&pool).await.unwrap();
+    assert_rows_opaque(&rows.iter().map(|r| (r.get("id"), r.get("data"))).collect::<Vec<_>>());
+    pool.close().await;
+    teardown.await;
 }
 
 #[tokio::test]
