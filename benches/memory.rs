@@ -3,38 +3,24 @@
 //! `cargo bench --bench memory`; compare `pal` with `raw_moka` in each group.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "common/raw_moka.rs"]
+mod raw_moka;
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use moka::Expiry;
 use moka::sync::Cache;
 use pal::{CacheService, Settings, Ttl};
 
 const KEYS: usize = 10_000;
 
-struct ValueTtl;
-
-impl Expiry<String, (Bytes, Duration)> for ValueTtl {
-    fn expire_after_create(&self, _: &String, v: &(Bytes, Duration), _: Instant) -> Option<Duration> {
-        Some(v.1)
-    }
-    fn expire_after_update(
-        &self,
-        _: &String,
-        v: &(Bytes, Duration),
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(v.1)
-    }
-}
-
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let settings = Settings::from_vars([("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")]).unwrap();
     let pal: Arc<dyn CacheService> = rt.block_on(pal::factory::build_cache(&settings)).unwrap();
-    let raw: Cache<String, (Bytes, Duration)> = Cache::builder().max_capacity(100_000).expire_after(ValueTtl).build();
+    let raw: Cache<String, (Bytes, Duration)> =
+        Cache::builder().max_capacity(100_000).expire_after(raw_moka::ValueTtl).build();
     let keys: Vec<String> = (0..KEYS).map(|i| format!("bench:{i}")).collect();
     let value = Bytes::from(vec![7u8; 256]);
     let ttl = Ttl::from_secs(300).unwrap();

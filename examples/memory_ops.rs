@@ -3,29 +3,14 @@
 //! repeatable where wall-clock timings on a shared machine are not.
 //! Usage: memory_ops pal|raw get|set N
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "../benches/common/raw_moka.rs"]
+mod raw_moka;
 
 use bytes::Bytes;
-use moka::Expiry;
 use moka::sync::Cache;
 use pal::{CacheService, Ttl};
-
-struct ValueTtl;
-
-impl Expiry<String, (Bytes, Duration)> for ValueTtl {
-    fn expire_after_create(&self, _: &String, v: &(Bytes, Duration), _: Instant) -> Option<Duration> {
-        Some(v.1)
-    }
-    fn expire_after_update(
-        &self,
-        _: &String,
-        v: &(Bytes, Duration),
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(v.1)
-    }
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -35,7 +20,8 @@ fn main() {
     let value = Bytes::from(vec![7u8; 256]);
     let ttl = Ttl::from_secs(300).unwrap();
     let pal = pal::cache::memory::MemoryCache::new(100_000);
-    let raw: Cache<String, (Bytes, Duration)> = Cache::builder().max_capacity(100_000).expire_after(ValueTtl).build();
+    let raw: Cache<String, (Bytes, Duration)> =
+        Cache::builder().max_capacity(100_000).expire_after(raw_moka::ValueTtl).build();
     rt.block_on(async {
         for k in &keys {
             pal.set(k, value.clone(), ttl).await.unwrap();

@@ -124,14 +124,9 @@ fn empty_or_malformed_cluster_nodes_are_start_up_errors() {
     assert!(err.contains("not a URL") && !err.contains("pw@"), "{err}");
 }
 
-#[tokio::test]
-async fn unreachable_cluster_fails_ping_quickly() {
-    let s = settings(&[
-        ("REDIS_CLUSTER_ENABLED", "true"),
-        ("REDIS_CLUSTER_NODES", "127.0.0.1:1,127.0.0.1:2"),
-        ("REDIS_CONNECT_TIMEOUT_MS", "500"),
-    ])
-    .unwrap();
+/// A topology whose servers are all unreachable: `ping` fails fast and clearly.
+async fn unreachable_fails_ping_quickly(vars: &[(&str, &str)]) {
+    let s = settings(&[vars, &[("REDIS_CONNECT_TIMEOUT_MS", "500")]].concat()).unwrap();
     let cache = build_cache(&s).await.unwrap();
     let started = Instant::now();
     let err = cache.ping().await.unwrap_err();
@@ -140,18 +135,21 @@ async fn unreachable_cluster_fails_ping_quickly() {
 }
 
 #[tokio::test]
+async fn unreachable_cluster_fails_ping_quickly() {
+    unreachable_fails_ping_quickly(&[
+        ("REDIS_CLUSTER_ENABLED", "true"),
+        ("REDIS_CLUSTER_NODES", "127.0.0.1:1,127.0.0.1:2"),
+    ])
+    .await;
+}
+
+#[tokio::test]
 async fn unreachable_sentinels_fail_ping_quickly() {
-    let s = settings(&[
+    unreachable_fails_ping_quickly(&[
         ("REDIS_SENTINEL_ENABLED", "true"),
         ("REDIS_SENTINEL_NODES", "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3"),
-        ("REDIS_CONNECT_TIMEOUT_MS", "500"),
     ])
-    .unwrap();
-    let cache = build_cache(&s).await.unwrap();
-    let started = Instant::now();
-    let err = cache.ping().await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-    assert!(matches!(err.kind(), ErrorKind::Connection | ErrorKind::Timeout), "{err}");
+    .await;
 }
 
 #[tokio::test]

@@ -10,6 +10,8 @@ pub mod placeholders;
 mod pool;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod rows;
 mod sealed_sessions;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod server;

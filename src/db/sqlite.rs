@@ -1,7 +1,6 @@
 //! `DB_PROVIDER=sqlite`: the embedded database, on sqlx's SQLite driver.
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -95,17 +94,7 @@ fn build<'q>(sql: &'q str, params: &'q [Value]) -> Result<Query<'q>> {
 }
 
 fn decode_rows(rows: Vec<SqliteRow>) -> Result<Vec<Row>> {
-    let Some(first) = rows.first() else { return Ok(Vec::new()) };
-    let columns: Arc<[String]> = first.columns().iter().map(|c| c.name().to_string()).collect();
-    rows.iter().map(|row| decode_row(row, &columns)).collect()
-}
-
-fn decode_row(row: &SqliteRow, columns: &Arc<[String]>) -> Result<Row> {
-    let mut values = Vec::with_capacity(columns.len());
-    for i in 0..columns.len() {
-        values.push(decode_value(row, i).map_err(map_err)?);
-    }
-    Ok(Row::new(columns.clone(), values))
+    super::rows::collect(&rows, |row, i| decode_value(row, i).map_err(map_err))
 }
 
 /// The declared column type decides booleans and timestamps (SQLite stores them as

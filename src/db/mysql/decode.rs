@@ -2,8 +2,6 @@
 //! boolean, JSON (on MariaDB) or zoned timestamp types, so the declared column
 //! type decides: TINYINT(1) reads as a bool, DATETIME as a UTC timestamp.
 
-use std::sync::Arc;
-
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use sqlx::mysql::{MySqlRow, MySqlValueRef};
 use sqlx::{Column, Decode, MySql, Row as _, TypeInfo, ValueRef};
@@ -12,14 +10,7 @@ use crate::db::{Row, Value};
 use crate::error::{Error, ErrorKind, Result};
 
 pub(super) fn rows(provider: &'static str, rows: Vec<MySqlRow>) -> Result<Vec<Row>> {
-    let Some(first) = rows.first() else { return Ok(Vec::new()) };
-    let columns: Arc<[String]> = first.columns().iter().map(|c| c.name().to_string()).collect();
-    rows.iter()
-        .map(|row| {
-            let values = (0..columns.len()).map(|i| value(provider, row, i)).collect::<Result<Vec<_>>>()?;
-            Ok(Row::new(columns.clone(), values))
-        })
-        .collect()
+    crate::db::rows::collect(&rows, |row, i| value(provider, row, i))
 }
 
 fn value(provider: &'static str, row: &MySqlRow, i: usize) -> Result<Value> {

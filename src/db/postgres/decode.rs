@@ -2,8 +2,6 @@
 //! statements arrive in binary; the few types pal has no [`Value`] for are an
 //! error that says how to read them (cast to text in SQL) rather than a guess.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use sqlx::postgres::{PgRow, PgTypeInfo, PgTypeKind, PgValueFormat, PgValueRef};
 use sqlx::{Column, Decode, Postgres, Row as _, TypeInfo, ValueRef};
@@ -13,14 +11,7 @@ use crate::db::{Row, Value};
 use crate::error::{Error, ErrorKind, Result};
 
 pub(super) fn rows(provider: &'static str, rows: Vec<PgRow>) -> Result<Vec<Row>> {
-    let Some(first) = rows.first() else { return Ok(Vec::new()) };
-    let columns: Arc<[String]> = first.columns().iter().map(|c| c.name().to_string()).collect();
-    rows.iter()
-        .map(|row| {
-            let values = (0..columns.len()).map(|i| value(provider, row, i)).collect::<Result<Vec<_>>>()?;
-            Ok(Row::new(columns.clone(), values))
-        })
-        .collect()
+    crate::db::rows::collect(&rows, |row, i| value(provider, row, i))
 }
 
 fn value(provider: &'static str, row: &PgRow, i: usize) -> Result<Value> {
