@@ -110,12 +110,10 @@ impl DbProvider {
     }
 }
 
-fn not_built(var: &'static str, provider: &'static str, feature: &'static str, compiled_out: bool) -> crate::Error {
-    let why = if compiled_out {
-        format!("is not part of this build (pal was compiled without the `{feature}` feature)")
-    } else {
-        "is not built yet in this version of pal".to_string()
-    };
+// Only reachable in builds with a provider family's feature turned off.
+#[allow(dead_code)]
+fn not_built(var: &'static str, provider: &'static str, feature: &'static str) -> crate::Error {
+    let why = format!("is not part of this build (pal was compiled without the `{feature}` feature)");
     ConfigErrors::from(ConfigError::NotBuilt { var, provider, why }).into()
 }
 
@@ -133,12 +131,13 @@ pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
             Arc::new(redis_cache("keydb", topology.as_ref(), settings)?)
         }
         #[cfg(not(feature = "redis"))]
-        CacheProvider::Redis => return Err(not_built("CACHE_PROVIDER", "redis", "redis", true)),
+        CacheProvider::Redis => return Err(not_built("CACHE_PROVIDER", "redis", "redis")),
         #[cfg(not(feature = "redis"))]
-        CacheProvider::KeyDb => return Err(not_built("CACHE_PROVIDER", "keydb", "redis", true)),
-        CacheProvider::RedisHybrid => {
-            return Err(not_built("CACHE_PROVIDER", "redis-hybrid", "redis", cfg!(not(feature = "redis"))));
-        }
+        CacheProvider::KeyDb => return Err(not_built("CACHE_PROVIDER", "keydb", "redis")),
+        #[cfg(feature = "redis")]
+        CacheProvider::RedisHybrid => return hybrid_cache(settings).await,
+        #[cfg(not(feature = "redis"))]
+        CacheProvider::RedisHybrid => return Err(not_built("CACHE_PROVIDER", "redis-hybrid", "redis")),
         #[cfg(feature = "memcached")]
         CacheProvider::Memcached => {
             let m = &cache.memcached;
@@ -153,14 +152,42 @@ pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
             )
         }
         #[cfg(not(feature = "memcached"))]
-        CacheProvider::Memcached => return Err(not_built("CACHE_PROVIDER", "memcached", "memcached", true)),
+        CacheProvider::Memcached => return Err(not_built("CACHE_PROVIDER", "memcached", "memcached")),
     };
-    let prefixed = crate::cache::prefixed(built, &cache.key_prefix);
-    // Outside the prefix layer, so the prefix (like the namespace) stays readable.
+    seal(settings, crate::cache::prefixed(built, &cache.key_prefix))
+}
+
+/// Sealing goes outermost: outside the prefix layer, so the prefix (like the
+/// namespace) stays readable, and outside the hybrid layer, so its database copy
+/// and journal hold only hashed keys and sealed values.
+fn seal(settings: &Settings, cache: Arc<dyn CacheService>) -> Result<Arc<dyn CacheService>> {
     Ok(match sealer(settings)? {
-        Some(sealer) => Arc::new(crate::cache::Sealed::new(prefixed, sealer)),
-        None => prefixed,
+        Some(sealer) => Arc::new(crate::cache::Sealed::new(cache, sealer)),
+        None => cache,
     })
+}
+
+/// Redis in front of the configured database. With `POSTGRES_FALLBACK_ENABLED=false`
+/// it is plain Redis. The database needs the schema (`pal migrate` or `DB_AUTO_MIGRATE`).
+#[cfg(feature = "redis")]
+async fn hybrid_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
+    let cache = &settings.cache;
+    let redis: Arc<dyn CacheService> = Arc::new(redis_cache("redis", cache.redis.topology.as_ref(), settings)?);
+    let redis = crate::cache::prefixed(redis, &cache.key_prefix);
+    if !cache.fallback.enabled {
+        return seal(settings, redis);
+    }
+    let db = build_database(settings).await?;
+    let fallback = &cache.fallback;
+    let config = crate::cache::hybrid::HybridConfig {
+        write_through: fallback.cache,
+        attempts: fallback.retry_attempts,
+        breaker_threshold: fallback.breaker_threshold,
+        breaker_cooldown: fallback.breaker_cooldown,
+        drain_interval: fallback.drain_interval,
+    };
+    let fallback_store = Arc::new(crate::db::CacheFallback::new(db));
+    seal(settings, Arc::new(crate::cache::hybrid::HybridCache::new(redis, fallback_store, config)))
 }
 
 /// The sealer for `CACHE_KEY_SECRET` / `CACHE_ENCRYPTION_KEYS`, when they are set.
@@ -190,7 +217,7 @@ pub async fn build_database(settings: &Settings) -> Result<Arc<dyn DatabaseServi
         #[cfg(feature = "sqlite")]
         DbProvider::Sqlite => Arc::new(crate::db::sqlite::SqliteDatabase::connect(&db.url, &db.pool)?),
         #[cfg(not(feature = "sqlite"))]
-        DbProvider::Sqlite => return Err(not_built("DB_PROVIDER", "sqlite", "sqlite", true)),
+        DbProvider::Sqlite => return Err(not_built("DB_PROVIDER", "sqlite", "sqlite")),
         #[cfg(feature = "postgres")]
         DbProvider::Postgresql => {
             use crate::db::postgres::{Flavor, connect};
@@ -202,13 +229,13 @@ pub async fn build_database(settings: &Settings) -> Result<Arc<dyn DatabaseServi
             connect(&db.url, &db.pool, db.tx_max_retries, Flavor::Cockroach)?
         }
         #[cfg(not(feature = "postgres"))]
-        DbProvider::Postgresql => return Err(not_built("DB_PROVIDER", "postgresql", "postgres", true)),
+        DbProvider::Postgresql => return Err(not_built("DB_PROVIDER", "postgresql", "postgres")),
         #[cfg(not(feature = "postgres"))]
-        DbProvider::Cockroachdb => return Err(not_built("DB_PROVIDER", "cockroachdb", "postgres", true)),
+        DbProvider::Cockroachdb => return Err(not_built("DB_PROVIDER", "cockroachdb", "postgres")),
         #[cfg(feature = "mysql")]
         DbProvider::Mysql => crate::db::mysql::connect(&db.url, &db.pool, db.tx_max_retries)?,
         #[cfg(not(feature = "mysql"))]
-        DbProvider::Mysql => return Err(not_built("DB_PROVIDER", "mysql", "mysql", true)),
+        DbProvider::Mysql => return Err(not_built("DB_PROVIDER", "mysql", "mysql")),
     };
     Ok(built)
 }

@@ -36,13 +36,9 @@ fn bound() -> Duration {
     Duration::from_millis(CONNECT_MS + COMMAND_MS + 300)
 }
 
-/// Serializes the tests that break the fault server when they share a process
-/// (`cargo test`); under nextest the `redis-fault` test group does the same.
-static FAULT_SERVER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovers_after_a_restart_without_rebuilding() {
-    let _exclusive = FAULT_SERVER.lock().await;
+    let _exclusive = support::exclusive_redis_fault();
     support::ensure("redis");
     let _restore = support::Restore("redis");
     let cache = fault_cache().await;
@@ -74,7 +70,7 @@ async fn recovers_after_a_restart_without_rebuilding() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_server_is_a_timeout_not_a_hang() {
-    let _exclusive = FAULT_SERVER.lock().await;
+    let _exclusive = support::exclusive_redis_fault();
     support::ensure("redis");
     let _restore = support::Restore("redis");
     let cache = fault_cache().await;

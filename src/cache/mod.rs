@@ -1,6 +1,8 @@
 //! The cache abstraction: one object-safe trait every provider implements, and
 //! typed session helpers every provider gets for free.
 
+#[cfg(feature = "redis")]
+pub mod hybrid;
 #[cfg(feature = "memcached")]
 pub mod memcached;
 pub mod memory;

@@ -27,15 +27,33 @@ pub enum Ddl {
     Autocommit,
 }
 
-const SQLITE: &[Migration] =
-    &[Migration { version: 1, name: "0001_initial", sql: include_str!("migrations/sqlite/0001_initial.sql") }];
+const SQLITE: &[Migration] = &[
+    Migration { version: 1, name: "0001_initial", sql: include_str!("migrations/sqlite/0001_initial.sql") },
+    Migration {
+        version: 2,
+        name: "0002_cache_fallback",
+        sql: include_str!("migrations/sqlite/0002_cache_fallback.sql"),
+    },
+];
 
 /// PostgreSQL and CockroachDB: no SERIAL, no advisory locks, no LISTEN/NOTIFY.
-const POSTGRES: &[Migration] =
-    &[Migration { version: 1, name: "0001_initial", sql: include_str!("migrations/postgres/0001_initial.sql") }];
+const POSTGRES: &[Migration] = &[
+    Migration { version: 1, name: "0001_initial", sql: include_str!("migrations/postgres/0001_initial.sql") },
+    Migration {
+        version: 2,
+        name: "0002_cache_fallback",
+        sql: include_str!("migrations/postgres/0002_cache_fallback.sql"),
+    },
+];
 
-const MYSQL: &[Migration] =
-    &[Migration { version: 1, name: "0001_initial", sql: include_str!("migrations/mysql/0001_initial.sql") }];
+const MYSQL: &[Migration] = &[
+    Migration { version: 1, name: "0001_initial", sql: include_str!("migrations/mysql/0001_initial.sql") },
+    Migration {
+        version: 2,
+        name: "0002_cache_fallback",
+        sql: include_str!("migrations/mysql/0002_cache_fallback.sql"),
+    },
+];
 
 /// The migrations for a dialect, in order.
 pub fn migrations(dialect: Dialect) -> &'static [Migration] {

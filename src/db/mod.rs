@@ -3,6 +3,7 @@
 //! built on top of it.
 
 mod audit;
+mod fallback;
 pub mod migrate;
 #[cfg(feature = "mysql")]
 pub mod mysql;
@@ -25,6 +26,7 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 
 pub use audit::{AuditEvent, AuditSink, SqlAuditSink};
+pub use fallback::{CacheFallback, FallbackEntry};
 pub use sealed_sessions::SealedSessionStore;
 pub use sessions::{SessionRecord, SessionStore, SqlSessionStore};
 pub use value::{FromValue, Row, Value};

@@ -85,6 +85,9 @@ pub struct FallbackSettings {
     pub enabled: bool,
     pub cache: bool,
     pub retry_attempts: u32,
+    pub breaker_threshold: u32,
+    pub breaker_cooldown: Duration,
+    pub drain_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -166,6 +169,9 @@ fn cache_settings(env: &mut Env) -> Option<CacheSettings> {
         enabled: env.bool("POSTGRES_FALLBACK_ENABLED"),
         cache: env.bool("POSTGRES_FALLBACK_CACHE"),
         retry_attempts: env.int("FALLBACK_RETRY_ATTEMPTS", 1u32, 10),
+        breaker_threshold: env.int("CACHE_BREAKER_FAILURE_THRESHOLD", 1u32, 1000),
+        breaker_cooldown: env.millis("CACHE_BREAKER_COOLDOWN_MS"),
+        drain_interval: env.millis("CACHE_JOURNAL_DRAIN_INTERVAL_MS"),
     };
     let sealing = sealing::sealing(env, provider);
     Some(CacheSettings {

@@ -66,7 +66,26 @@ pub const VARS: &[Var] = &[
     // redis-hybrid.
     var("POSTGRES_FALLBACK_ENABLED", Some("true"), "redis-hybrid: fall back to the database when Redis fails"),
     var("POSTGRES_FALLBACK_CACHE", Some("true"), "redis-hybrid: also write cached sessions to the database"),
-    var("FALLBACK_RETRY_ATTEMPTS", Some("3"), "redis-hybrid: attempts on Redis before falling back"),
+    var(
+        "FALLBACK_RETRY_ATTEMPTS",
+        Some("3"),
+        "redis-hybrid: attempts on Redis for a transient error before falling back",
+    ),
+    var(
+        "CACHE_BREAKER_FAILURE_THRESHOLD",
+        Some("5"),
+        "redis-hybrid: consecutive Redis failures that open the circuit breaker",
+    ),
+    var(
+        "CACHE_BREAKER_COOLDOWN_MS",
+        Some("5000"),
+        "redis-hybrid: time the breaker stays open before probing Redis again",
+    ),
+    var(
+        "CACHE_JOURNAL_DRAIN_INTERVAL_MS",
+        Some("5000"),
+        "redis-hybrid: how often each instance invalidates journaled keys in Redis (the staleness bound after another instance's outage)",
+    ),
     // Database selection and pools.
     var("DB_PROVIDER", Some("postgresql"), "Database provider: postgresql | mysql | cockroachdb | sqlite"),
     secret(

@@ -53,6 +53,14 @@ pub fn ensure(service: &str) {
     assert!(status.success(), "scripts/services start {service} failed");
 }
 
+/// Holds the fault-test Redis for one test at a time across test processes.
+pub fn exclusive_redis_fault() -> std::fs::File {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("redis_fault.lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
+    file.lock().unwrap();
+    file
+}
+
 /// Starts `service` again when dropped, even when an assertion failed half-way.
 pub struct Restore(pub &'static str);
 

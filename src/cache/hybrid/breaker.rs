@@ -1,0 +1,137 @@
+//! A circuit breaker whose closing is gated by failback work: after the cooldown
+//! one caller becomes the probe, and the breaker closes only when the probe has
+//! finished (Redis answers and the journal is drained), so no call reads Redis
+//! before every key changed during the outage has been invalidated there.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Closed,
+    Open,
+    /// A probe is running; calls keep using the database meanwhile.
+    HalfOpen,
+}
+
+impl State {
+    pub fn as_gauge(self) -> f64 {
+        match self {
+            State::Closed => 0.0,
+            State::Open => 1.0,
+            State::HalfOpen => 2.0,
+        }
+    }
+}
+
+/// Where a call should go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Redis,
+    Database,
+    /// The database, and this caller must run the failback probe.
+    Probe,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: State,
+    consecutive_failures: u32,
+    open_until: Instant,
+}
+
+#[derive(Debug)]
+pub struct Breaker {
+    inner: Mutex<Inner>,
+    threshold: u32,
+    cooldown: Duration,
+}
+
+impl Breaker {
+    pub fn new(threshold: u32, cooldown: Duration) -> Self {
+        Breaker {
+            inner: Mutex::new(Inner { state: State::Closed, consecutive_failures: 0, open_until: Instant::now() }),
+            threshold: threshold.max(1),
+            cooldown,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn state(&self) -> State {
+        self.lock().state
+    }
+
+    pub fn route(&self) -> Route {
+        let mut inner = self.lock();
+        match inner.state {
+            State::Closed => Route::Redis,
+            State::HalfOpen => Route::Database,
+            State::Open if Instant::now() >= inner.open_until => {
+                inner.state = State::HalfOpen;
+                Route::Probe
+            }
+            State::Open => Route::Database,
+        }
+    }
+
+    pub fn success(&self) {
+        let mut inner = self.lock();
+        if inner.state == State::Closed {
+            inner.consecutive_failures = 0;
+        }
+    }
+
+    /// Records a transient Redis failure; returns `true` when this one opened the breaker.
+    pub fn failure(&self) -> bool {
+        let mut inner = self.lock();
+        if inner.state != State::Closed {
+            return false;
+        }
+        inner.consecutive_failures += 1;
+        if inner.consecutive_failures >= self.threshold {
+            inner.state = State::Open;
+            inner.open_until = Instant::now() + self.cooldown;
+            return true;
+        }
+        false
+    }
+
+    /// The probe's outcome: close, or stay open for another cooldown.
+    pub fn probe_finished(&self, recovered: bool) {
+        let mut inner = self.lock();
+        inner.consecutive_failures = 0;
+        if recovered {
+            inner.state = State::Closed;
+        } else {
+            inner.state = State::Open;
+            inner.open_until = Instant::now() + self.cooldown;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_the_threshold_and_probes_once_after_the_cooldown() {
+        let b = Breaker::new(3, Duration::from_millis(50));
+        assert!(!b.failure() && !b.failure());
+        b.success();
+        assert!(!b.failure() && !b.failure(), "a success resets the count");
+        assert!(b.failure(), "the third consecutive failure opens it");
+        assert_eq!(b.route(), Route::Database);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(b.route(), Route::Probe);
+        assert_eq!(b.route(), Route::Database, "only one caller probes");
+        b.probe_finished(false);
+        assert_eq!(b.state(), State::Open);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(b.route(), Route::Probe);
+        b.probe_finished(true);
+        assert_eq!(b.route(), Route::Redis);
+    }
+}
