@@ -362,3 +362,41 @@ async fn database_down_while_redis_is_up() {
         .expect("deletes work again once the database is back");
     assert_eq!(cache.get_session::<String>(&format!("{run}:a")).await.unwrap(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn re_population_racing_a_delete_never_resurrects() {
+    let (url, teardown) = suite::servers::fresh_postgres_schema().await;
+    let db = migrated(&url).await;
+    let port = support::port("REDIS_PORT");
+    let deleter = hybrid(&format!("redis://127.0.0.1:{port}"), &db);
+    // The reader's Redis is slow, so its re-population lands after the delete that
+    // raced it: the window a cache-aside re-population must not fall into.
+    let proxy = FaultProxy::start(format!("127.0.0.1:{port}").parse().unwrap()).await;
+    proxy.set_latency(Duration::from_millis(20));
+    let reader = hybrid(&proxy.url("redis"), &db);
+    let run = run_id();
+    let ids: Vec<String> = (0..20).map(|i| format!("{run}:{i}")).collect();
+    let mut raw = support::node(&port).await;
+    for id in &ids {
+        deleter.set_session(id, &"v", ttl(120)).await.unwrap();
+        // Evicted behind pal's back, so the reader takes the re-population path.
+        let _: () = redis::cmd("DEL").arg(format!("session:{id}")).query_async(&mut raw).await.unwrap();
+    }
+    for id in &ids {
+        let read = tokio::spawn({
+            let (reader, id) = (reader.clone(), id.clone());
+            async move { reader.get_session::<String>(&id).await }
+        });
+        // The reader's GET takes 40 ms through the proxy; then it reads the database.
+        tokio::time::sleep(Duration::from_millis(42)).await;
+        deleter.delete_session(id).await.unwrap();
+        let _ = read.await.unwrap();
+    }
+    for id in &ids {
+        assert_eq!(deleter.get_session::<String>(id).await.unwrap(), None, "{id} came back after its delete");
+        let raw_value: Option<Vec<u8>> =
+            redis::cmd("GET").arg(format!("session:{id}")).query_async(&mut raw).await.unwrap();
+        assert_eq!(raw_value, None, "{id} is back in Redis");
+    }
+    teardown.await;
+}

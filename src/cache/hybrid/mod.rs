@@ -252,6 +252,22 @@ impl Inner {
         Ok(drained)
     }
 
+    /// Puts a value read from the database back into Redis with its remaining
+    /// lifetime, best effort. Writers change the database before Redis, so reading
+    /// the database again afterwards catches a write or delete that raced with this
+    /// one; the possibly stale copy is then removed from Redis.
+    async fn repopulate(&self, key: &str, record: &crate::db::SessionRecord) {
+        let Some(ttl) = remaining(record.expires_at) else { return };
+        if self.redis.set(key, record.data.clone(), ttl).await.is_err() {
+            return;
+        }
+        let unchanged =
+            matches!(self.db.get(key).await, Ok(Some(FallbackEntry::Value(now))) if now.data == record.data);
+        if !unchanged {
+            let _ = self.redis.delete(key).await;
+        }
+    }
+
     async fn read_database(&self, key: &str) -> Result<Option<Bytes>> {
         Ok(self.db.get(key).await?.map(|entry| match entry {
             FallbackEntry::Value(record) => record.data,
@@ -277,12 +293,9 @@ impl CacheService for HybridCache {
             Some(Ok(None)) => {
                 inner.stats.redis_misses.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("pal_cache_misses_total").increment(1);
-                // Re-populate with the REMAINING lifetime, best effort.
                 match inner.db.get(key).await? {
                     Some(FallbackEntry::Value(record)) => {
-                        if let Some(ttl) = remaining(record.expires_at) {
-                            let _ = inner.redis.set(key, record.data.clone(), ttl).await;
-                        }
+                        inner.repopulate(key, &record).await;
                         Ok(Some(record.data))
                     }
                     Some(FallbackEntry::Counter { value, .. }) => Ok(Some(Bytes::from(value.to_string()))),
@@ -300,27 +313,23 @@ impl CacheService for HybridCache {
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
         let inner = &self.inner;
         let expires_at = expiry(ttl);
-        let redis = inner.on_redis(true, || inner.redis.set(key, value.clone(), ttl));
-        if inner.config.write_through {
-            let (redis, copy) = tokio::join!(redis, inner.db.put(key, &value, expires_at));
-            return match redis {
-                Some(Ok(())) => {
+        // The database first, then Redis: with this order a concurrent re-population
+        // (see `repopulate`) can never leave an older value in Redis.
+        let copy = if inner.config.write_through { Some(inner.db.put(key, &value, expires_at).await) } else { None };
+        match inner.on_redis(true, || inner.redis.set(key, value.clone(), ttl)).await {
+            Some(Ok(())) => {
+                if let Some(copy) = copy {
                     inner.database_write(copy);
-                    Ok(())
                 }
-                Some(Err(e)) => Err(e),
-                None => {
-                    inner.fell_back();
-                    copy?;
-                    inner.journal(key).await
-                }
-            };
-        }
-        match redis.await {
-            Some(result) => result,
+                Ok(())
+            }
+            Some(Err(e)) => Err(e),
             None => {
                 inner.fell_back();
-                inner.db.put(key, &value, expires_at).await?;
+                match copy {
+                    Some(copy) => copy?,
+                    None => inner.db.put(key, &value, expires_at).await?,
+                }
                 inner.journal(key).await
             }
         }
@@ -328,10 +337,10 @@ impl CacheService for HybridCache {
 
     async fn delete(&self, key: &str) -> Result<bool> {
         let inner = &self.inner;
-        // The database copy must go too, or a later Redis miss would resurrect it.
-        let (redis, db) = tokio::join!(inner.on_redis(true, || inner.redis.delete(key)), inner.db.delete(key));
-        let in_db = db?;
-        match redis {
+        // The database copy must go too, and first, or a later Redis miss (or a
+        // concurrent re-population) would resurrect it.
+        let in_db = inner.db.delete(key).await?;
+        match inner.on_redis(true, || inner.redis.delete(key)).await {
             Some(result) => Ok(result? || in_db),
             None => {
                 inner.fell_back();
