@@ -2,7 +2,7 @@
 //! adapter over redis-rs. Every command is single-key, so everything holds in
 //! cluster mode; every call is bounded by `REDIS_COMMAND_TIMEOUT_MS`.
 
-mod sentinel;
+mod reconnect;
 mod topology;
 
 use std::time::Duration;

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionLike;
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
 use redis::{Client, Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, RedisResult, TlsMode};
 use tokio::sync::OnceCell;
 
-use super::sentinel::SentinelConnection;
+use super::reconnect::{ReconnectingConnection, Target};
 use crate::error::{Error, ErrorKind, Result};
 use crate::settings::{ConnUrl, HostPort, RedisTopology};
 
@@ -32,12 +32,13 @@ impl Request<'_> {
 }
 
 pub(crate) enum Topology {
-    /// redis-rs's manager reconnects by itself after the connection breaks.
-    Standalone(ConnectionManager),
+    /// Reconnects on next use after the connection breaks.
+    Standalone(Arc<ReconnectingConnection>),
     /// Connected on first use, so a cluster that is briefly down does not stop start-up;
     /// afterwards redis-rs follows slot moves and failovers.
     Cluster(Box<LazyCluster>),
-    Sentinel(Arc<SentinelConnection>),
+    /// Reconnects, and follows failovers, through the sentinels.
+    Sentinel(Arc<ReconnectingConnection>),
 }
 
 pub(crate) struct LazyCluster {
@@ -83,14 +84,11 @@ impl Topology {
             RedisTopology::Standalone(url) => {
                 let client = Client::open(url.expose())
                     .map_err(|e| config_error(format!("Redis URL {} is not usable: {e}", url.redacted())))?;
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(timeouts.connect))
-                    .set_response_timeout(Some(timeouts.command))
-                    // No reconnect retries inside one call: a call waits for at most one
-                    // connection attempt, and the next call makes the next attempt.
-                    .set_number_of_retries(0);
-                let manager = client.get_connection_manager_lazy(config).map_err(|e| config_error(e.to_string()))?;
-                Ok(Topology::Standalone(manager))
+                Ok(Topology::Standalone(ReconnectingConnection::new(
+                    Target::Direct(client),
+                    timeouts.connect,
+                    timeouts.command,
+                )))
             }
             RedisTopology::Cluster { nodes, url } => {
                 let auth = auth(url.as_ref())?;
@@ -132,7 +130,11 @@ impl Topology {
                     builder = builder.set_client_to_sentinel_password(secrecy::ExposeSecret::expose_secret(p));
                 }
                 let client = builder.build().map_err(|e| config_error(format!("REDIS_SENTINEL_NODES: {e}")))?;
-                Ok(Topology::Sentinel(SentinelConnection::new(client, timeouts.connect, timeouts.command)))
+                Ok(Topology::Sentinel(ReconnectingConnection::new(
+                    Target::Sentinel(client),
+                    timeouts.connect,
+                    timeouts.command,
+                )))
             }
         }
     }
@@ -145,12 +147,12 @@ impl Topology {
 
     pub(crate) async fn send<T: redis::FromRedisValue>(&self, request: Request<'_>) -> RedisResult<T> {
         match self {
-            Topology::Standalone(manager) => request.run(&mut manager.clone()).await,
+            Topology::Standalone(conn) => conn.send(request).await,
             Topology::Cluster(lazy) => {
                 let conn = lazy.conn.get_or_try_init(|| lazy.client.get_async_connection()).await?;
                 request.run(&mut conn.clone()).await
             }
-            Topology::Sentinel(sentinel) => sentinel.send(request).await,
+            Topology::Sentinel(conn) => conn.send(request).await,
         }
     }
 }
