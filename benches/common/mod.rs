@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub const TASKS: usize = 50;
-pub const ROUND: Duration = Duration::from_millis(1500);
-pub const ROUNDS: usize = 5;
+pub const ROUND: Duration = Duration::from_millis(1000);
+pub const ROUNDS: usize = 9;
 
 /// Operations per second of `op(task, i)` run by `TASKS` tasks for one round.
 pub async fn round<F, Fut>(op: F) -> f64

@@ -73,6 +73,12 @@ impl ReconnectingConnection {
         if let (generation, Some(conn)) = self.snapshot() {
             return Ok((generation, conn));
         }
+        // Boxed: the reconnect future (a Sentinel lookup included) is large, and
+        // inlined it would make every call's future, moved on every call, as large.
+        Box::pin(self.reconnect()).await
+    }
+
+    async fn reconnect(&self) -> RedisResult<(u64, MultiplexedConnection)> {
         let mut target = self.target.lock().await;
         // Another caller may have reconnected while this one waited for the lock.
         if let (generation, Some(conn)) = self.snapshot() {
@@ -100,8 +106,11 @@ impl ReconnectingConnection {
                 // safe to send it once more, to the master the sentinels name now (for a
                 // standalone server the second answer is READONLY again).
                 self.invalidate(generation);
-                let (_, mut conn) = self.connection().await?;
-                request.run(&mut conn).await
+                Box::pin(async {
+                    let (_, mut conn) = self.connection().await?;
+                    request.run(&mut conn).await
+                })
+                .await
             }
             Err(e) if breaks_connection(&e) => {
                 self.invalidate(generation);

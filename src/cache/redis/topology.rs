@@ -149,8 +149,12 @@ impl Topology {
         match self {
             Topology::Standalone(conn) => conn.send(request).await,
             Topology::Cluster(lazy) => {
-                let conn = lazy.conn.get_or_try_init(|| lazy.client.get_async_connection()).await?;
-                request.run(&mut conn.clone()).await
+                let conn = match lazy.conn.get() {
+                    Some(conn) => conn,
+                    // Boxed for the same reason as reconnects: it runs once.
+                    None => Box::pin(lazy.conn.get_or_try_init(|| lazy.client.get_async_connection())).await?,
+                };
+                Box::pin(request.run(&mut conn.clone())).await
             }
             Topology::Sentinel(conn) => conn.send(request).await,
         }
