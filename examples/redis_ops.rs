@@ -25,7 +25,12 @@ fn main() {
         for _ in 0..n {
             total += match which {
                 "pal" => cache.get("ops:k").await.unwrap().map_or(0, |v| v.len()),
-                _ => redis::cmd("GET").arg("ops:k").query_async::<Option<Vec<u8>>>(&mut raw).await.unwrap().map_or(0, |v| v.len()),
+                _ => redis::cmd("GET")
+                    .arg("ops:k")
+                    .query_async::<Option<Vec<u8>>>(&mut raw)
+                    .await
+                    .unwrap()
+                    .map_or(0, |v| v.len()),
             };
         }
         std::hint::black_box(total);
