@@ -19,14 +19,6 @@ const SLACK: Duration = Duration::from_millis(1500);
 const NEVER: Duration = Duration::from_secs(30);
 
 /// Starts the server again if the test stops midway, so later tests find it up.
-struct Restart(&'static str);
-
-impl Drop for Restart {
-    fn drop(&mut self) {
-        support::services("start", self.0);
-    }
-}
-
 async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(NEVER, fut).await.unwrap_or_else(|_| panic!("{what} hung"))
 }
@@ -34,7 +26,7 @@ async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
 async fn server_stopped_mid_use(provider: &str, url: &str, service: &'static str, sleep_sql: &'static str) {
     let _lock = support::exclusive(service);
     support::services("start", service);
-    let _restart = Restart(service);
+    let _restart = support::Restart(service);
     let (acquire, statement) = (ACQUIRE_MS.to_string(), STATEMENT_MS.to_string());
     let db: Arc<dyn DatabaseService> = support::database(
         provider,

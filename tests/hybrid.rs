@@ -131,7 +131,7 @@ async fn redis_killed_under_load_loses_nothing_acknowledged() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
-    support::signal(support::pid_of(&port).await, "KILL");
+    support::kill_redis(&port).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     stop.store(true, Ordering::Relaxed);
     let mut acknowledged = HashMap::new();
@@ -303,8 +303,7 @@ async fn redis_restarted_empty_is_repopulated_with_the_remaining_ttl() {
         cache.set_session(&format!("{run}:{i}"), &serde_json::json!({"i": i}), ttl(60)).await.unwrap();
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    support::signal(support::pid_of(&port).await, "KILL");
-    support::eventually(Duration::from_secs(5), || async { support::try_node(&port).await.is_err() }).await.unwrap();
+    support::kill_redis(&port).await;
     support::ensure("redis");
     let mut raw = support::node(&port).await;
     let keys: Vec<String> = redis::cmd("KEYS").arg(format!("session:{run}:*")).query_async(&mut raw).await.unwrap();
@@ -327,13 +326,7 @@ async fn redis_restarted_empty_is_repopulated_with_the_remaining_ttl() {
 async fn database_down_while_redis_is_up() {
     let _lock = suite::servers::exclusive("postgres_fault");
     suite::servers::services("start", "postgres_fault");
-    struct Restart;
-    impl Drop for Restart {
-        fn drop(&mut self) {
-            suite::servers::services("start", "postgres_fault");
-        }
-    }
-    let _restart = Restart;
+    let _restart = suite::servers::Restart("postgres_fault");
     let db = suite::servers::database(
         "postgresql",
         suite::servers::POSTGRES_FAULT,

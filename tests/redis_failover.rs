@@ -50,6 +50,13 @@ fn writers(
         .collect()
 }
 
+async fn stop_writers(stop: &AtomicBool, handles: Vec<tokio::task::JoinHandle<()>>) {
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
 /// The error window after `since`: from the first failure to the first success that
 /// is followed by no further failure.
 async fn error_window(log: &Log, since: Instant) -> (Option<Duration>, Option<Duration>, usize) {
@@ -96,11 +103,7 @@ async fn sentinel_failover_under_load() {
         .await
         .unwrap();
     let old_master = addr[1].clone();
-    let pid = support::pid_of(&old_master).await;
-    support::signal(pid, "KILL");
-    support::eventually(Duration::from_secs(30), || async { support::try_node(&old_master).await.is_err() })
-        .await
-        .expect("the killed master stopped answering");
+    support::kill_redis(&old_master).await;
     let killed_at = Instant::now();
 
     // down-after-milliseconds is 1000; allow it plus 3 s, then a little to observe.
@@ -111,10 +114,7 @@ async fn sentinel_failover_under_load() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        h.await.unwrap();
-    }
+    stop_writers(&stop, handles).await;
     let (first_error, resumed, failures) = error_window(&log, killed_at).await;
     eprintln!(
         "sentinel failover: first error {first_error:?}, writes resumed {resumed:?} after the kill, {failures} failed calls"
@@ -203,15 +203,7 @@ async fn cluster_failover_keeps_other_masters_working() {
     handles.extend(writers(&cache, &format!("{other_tag}:"), 10, &stop, &other_log));
     tokio::time::sleep(Duration::from_millis(800)).await;
 
-    let pid = support::pid_of(&victim).await;
-    eprintln!("{:?} killing {victim} pid {pid}", std::time::SystemTime::now());
-    support::signal(pid, "KILL");
-    eprintln!("{:?} killed", std::time::SystemTime::now());
-    // Time from when the node is really gone: on a loaded machine the kill can take
-    // a moment to land (a process inside fork or disk I/O dies when it leaves it).
-    support::eventually(Duration::from_secs(30), || async { support::try_node(&victim).await.is_err() })
-        .await
-        .expect("the killed master stopped answering");
+    support::kill_redis(&victim).await;
     let killed_at = Instant::now();
     // cluster-node-timeout is 2000 ms and the election adds about a second; the rest
     // is headroom for a loaded machine (promotion is the server's work, not pal's).
@@ -226,10 +218,7 @@ async fn cluster_failover_keeps_other_masters_working() {
             .is_some_and(|r| killed_at + r + Duration::from_millis(300) < Instant::now())
     })
     .await;
-    stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        h.await.unwrap();
-    }
+    stop_writers(&stop, handles).await;
     let (first_error, resumed, failures) = error_window(&victim_log, killed_at).await;
     eprintln!(
         "cluster failover: victim slot first error {first_error:?}, resumed {resumed:?}, {failures} failed calls"

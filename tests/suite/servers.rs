@@ -142,6 +142,15 @@ pub fn exclusive(server: &str) -> Exclusive {
     Exclusive(file)
 }
 
+/// Starts a dedicated server again when dropped, even when an assertion failed half-way.
+pub struct Restart(pub &'static str);
+
+impl Drop for Restart {
+    fn drop(&mut self) {
+        services("start", self.0);
+    }
+}
+
 /// Runs `scripts/services ACTION NAME` (start or stop one dedicated server).
 pub fn services(action: &str, name: &str) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/services");

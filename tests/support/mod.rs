@@ -96,6 +96,16 @@ pub async fn pid_of(port: &str) -> u32 {
         .expect("INFO server reports process_id")
 }
 
+/// SIGKILLs the Redis-compatible server on `port` and waits until it stops
+/// answering: on a loaded machine a kill can take a moment to land (a process
+/// inside fork or disk I/O dies when it leaves it), and failover timings start there.
+pub async fn kill_redis(port: &str) {
+    signal(pid_of(port).await, "KILL");
+    eventually(Duration::from_secs(30), || async { try_node(port).await.is_err() })
+        .await
+        .unwrap_or_else(|| panic!("the server on {port} still answers after SIGKILL"));
+}
+
 /// Polls `check` until it holds or `limit` passes; returns how long it took.
 pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
 where
