@@ -1,0 +1,101 @@
+//! The command line, as clap reads it; the `///` comments are the help text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// pal — swap cache and database providers by configuration alone.
+///
+/// Every command reads its configuration from the environment variables listed
+/// below, and from ./.env when that file exists (a variable already set in the
+/// environment wins over the file). Exit status: 0 success, 1 failure (or a
+/// missing key / unhealthy provider), 2 configuration error.
+#[derive(Debug, Parser)]
+#[command(name = "pal", version, after_help = crate::vars::help_table())]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the configured providers, ping each, and print their health.
+    Check,
+    /// Apply pending schema migrations to the configured database.
+    Migrate,
+    /// Serve the HTTP API (/healthz, /readyz) on BIND:PORT until SIGINT or SIGTERM.
+    Serve,
+    /// Print a fresh CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS line.
+    ///
+    /// To rotate, put the new key first in CACHE_ENCRYPTION_KEYS and keep the old
+    /// ones after it until the values they sealed have expired.
+    Keygen,
+    /// Read and write the configured cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Run SQL on the configured database.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Print every environment variable pal reads, with its default and meaning.
+    Vars {
+        /// `markdown` is the README's table; `dotenv` a commented .env to start from.
+        #[arg(long, value_enum, default_value_t = VarsFormat::Text)]
+        format: VarsFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VarsFormat {
+    Text,
+    Markdown,
+    Dotenv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Store VALUE under KEY.
+    Set {
+        key: String,
+        value: String,
+        #[command(flatten)]
+        ttl: TtlArg,
+    },
+    /// Print the value of KEY; exit status 1 when it is missing.
+    Get { key: String },
+    /// Delete KEY; prints whether it existed.
+    Del { key: String },
+    /// Add to the counter at KEY and print the new value.
+    Incr {
+        key: String,
+        /// Amount to add (may be negative).
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+        by: i64,
+        /// TTL given to the counter when this call creates it.
+        #[command(flatten)]
+        ttl: TtlArg,
+    },
+    /// Print the seconds KEY has left; exit status 1 when it is missing.
+    Ttl { key: String },
+}
+
+#[derive(Debug, Args)]
+pub struct TtlArg {
+    /// Time to live in seconds (1 to 31536000).
+    #[arg(long = "ttl", value_name = "SECONDS")]
+    pub seconds: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Run a query and print its rows as a table.
+    ///
+    /// Parameters bind to $1, $2… as text. Prefix one with int:, float:, bool:,
+    /// json:, ts: (RFC 3339) or text:, or pass the word null, to bind another type.
+    Query {
+        sql: String,
+        params: Vec<String>,
+        /// Print one JSON object per row instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a statement and print the number of rows it changed.
+    Exec { sql: String, params: Vec<String> },
+}

@@ -1,0 +1,106 @@
+//! What each command does, through the abstraction only.
+
+mod cache;
+mod db;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use pal::factory::{self, build_cache, build_database};
+use pal::health::probe_all;
+use pal::{Result, Settings};
+
+use crate::cli::{Command, VarsFormat};
+use crate::server::{AppState, serve};
+use crate::vars::ToolSettings;
+
+pub async fn run(command: Command, settings: &Settings, tools: &ToolSettings) -> Result<ExitCode> {
+    match command {
+        Command::Check => check(settings).await,
+        Command::Migrate => migrate(settings).await,
+        Command::Serve => run_server(settings, tools).await,
+        Command::Cache(cmd) => cache::run(cmd, build_cache(settings).await?).await,
+        Command::Db(cmd) => db::run(cmd, settings).await,
+        Command::Keygen => keygen(),
+        Command::Vars { format } => vars(format),
+    }
+}
+
+/// Prints every variable; needs no configuration.
+pub fn vars(format: VarsFormat) -> Result<ExitCode> {
+    print!(
+        "{}",
+        match format {
+            VarsFormat::Text => crate::vars::help_table(),
+            VarsFormat::Markdown => crate::vars::markdown_table(),
+            VarsFormat::Dotenv => crate::vars::dotenv_example(),
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints fresh sealing keys; needs no configuration.
+pub fn keygen() -> Result<ExitCode> {
+    print!("{}", pal::crypto::generate_key_lines()?);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn check(settings: &Settings) -> Result<ExitCode> {
+    let cache = build_cache(settings).await?;
+    let db = build_database(settings).await?;
+    let targets = [settings.cache.config.target(), settings.db.url.redacted().to_string()];
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(["role", "provider", "target", "status", "latency"]);
+    let probes = probe_all(&cache, &db).await;
+    for (probe, target) in probes.iter().zip(targets) {
+        let status = match &probe.error {
+            None => "healthy".to_string(),
+            Some(e) => format!("UNHEALTHY: {e}"),
+        };
+        table.add_row([
+            probe.role.to_string(),
+            probe.provider.to_string(),
+            target,
+            status,
+            format!("{:.1} ms", probe.latency_ms),
+        ]);
+    }
+    println!("{table}");
+    for warning in &settings.warnings {
+        println!("warning: {warning}");
+    }
+    Ok(if probes.iter().all(|p| p.healthy) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn migrate(settings: &Settings) -> Result<ExitCode> {
+    let db = build_database(settings).await?;
+    let applied = db.migrate().await?;
+    if applied.is_empty() {
+        println!("{}: schema is up to date", db.provider());
+    }
+    for name in applied {
+        println!("{}: applied {name}", db.provider());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_server(settings: &Settings, tools: &ToolSettings) -> Result<ExitCode> {
+    let cache = build_cache(settings).await?;
+    let db = build_database(settings).await?;
+    for name in factory::auto_migrate(settings, db.as_ref()).await? {
+        tracing::info!(migration = %name, "applied");
+    }
+    for probe in probe_all(&cache, &db).await.iter().filter(|p| !p.healthy) {
+        // Starting anyway lets the service recover when the provider does; /readyz reports it meanwhile.
+        tracing::warn!(
+            role = probe.role,
+            provider = probe.provider,
+            error = probe.error.as_deref().unwrap_or(""),
+            "provider unavailable at start-up"
+        );
+    }
+    let addr = SocketAddr::new(tools.bind, tools.port);
+    serve(addr, AppState { cache, db }).await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,70 @@
+//! The `pal` command line: operator tools that go through the abstraction, so
+//! they behave the same on every provider.
+
+mod cli;
+mod commands;
+mod server;
+mod vars;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use pal::{ErrorKind, Settings};
+use tracing_subscriber::EnvFilter;
+
+use cli::Cli;
+use vars::ToolSettings;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // These need no configuration, and must work before there is one.
+    match cli.command {
+        cli::Command::Keygen => return report(commands::keygen()),
+        cli::Command::Vars { format } => return report(commands::vars(format)),
+        _ => {}
+    }
+    let mut environment = match vars::dotenv_file() {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("pal: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    environment.extend(pal::env::process_vars());
+    let (settings, tools) = match Settings::read_with(environment, vars::VARS, ToolSettings::read) {
+        Ok(both) => both,
+        Err(e) => {
+            eprintln!("pal: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = EnvFilter::try_new(&tools.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pal: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    report(runtime.block_on(commands::run(cli.command, &settings, &tools)))
+}
+
+/// The exit status of a command: its own, 2 for a configuration error, 1 otherwise.
+fn report(outcome: pal::Result<ExitCode>) -> ExitCode {
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pal: {e}");
+            if e.kind() == ErrorKind::Config { ExitCode::from(2) } else { ExitCode::FAILURE }
+        }
+    }
+}

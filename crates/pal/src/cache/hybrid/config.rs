@@ -1,0 +1,84 @@
+//! The hybrid's variables, beside the `REDIS_*` ones it shares with `redis`.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::PROVIDER;
+use super::layer::HybridCache;
+use super::state::HybridConfig;
+use crate::cache::redis::{self, RedisServer, RedisTopology};
+use crate::cache::{BuildContext, CacheConfig, CacheService};
+use crate::env::{Env, Var};
+use crate::error::{Error, ErrorKind, Result};
+
+pub const VARS: &[Var] = &[
+    Var::new("POSTGRES_FALLBACK_ENABLED", Some("true"), "redis-hybrid: fall back to the database when Redis fails"),
+    Var::new("POSTGRES_FALLBACK_CACHE", Some("true"), "redis-hybrid: also write cached sessions to the database"),
+    Var::new(
+        "FALLBACK_RETRY_ATTEMPTS",
+        Some("3"),
+        "redis-hybrid: attempts on Redis for a transient error before falling back",
+    ),
+    Var::new(
+        "CACHE_BREAKER_FAILURE_THRESHOLD",
+        Some("5"),
+        "redis-hybrid: consecutive Redis failures that open the circuit breaker",
+    ),
+    Var::new(
+        "CACHE_BREAKER_COOLDOWN_MS",
+        Some("5000"),
+        "redis-hybrid: time the breaker stays open before probing Redis again",
+    ),
+    Var::new(
+        "CACHE_JOURNAL_DRAIN_INTERVAL_MS",
+        Some("5000"),
+        "redis-hybrid: how often each instance invalidates journaled keys in Redis (the staleness bound after another instance's outage)",
+    ),
+];
+
+#[derive(Debug)]
+struct RedisHybridConfig {
+    redis: RedisServer,
+    /// `POSTGRES_FALLBACK_ENABLED`: without it the provider is plain Redis.
+    enabled: bool,
+    layer: HybridConfig,
+}
+
+pub fn configure(env: &mut Env, selected: bool) -> Option<Arc<dyn CacheConfig>> {
+    let redis = redis::config::read(env, selected.then_some(PROVIDER.name));
+    let enabled = env.bool("POSTGRES_FALLBACK_ENABLED");
+    let layer = HybridConfig {
+        write_through: env.bool("POSTGRES_FALLBACK_CACHE"),
+        attempts: env.int("FALLBACK_RETRY_ATTEMPTS", 1u32, 10),
+        breaker_threshold: env.int("CACHE_BREAKER_FAILURE_THRESHOLD", 1u32, 1000),
+        breaker_cooldown: env.millis("CACHE_BREAKER_COOLDOWN_MS"),
+        drain_interval: env.millis("CACHE_JOURNAL_DRAIN_INTERVAL_MS"),
+    };
+    Some(Arc::new(RedisHybridConfig { redis, enabled, layer }))
+}
+
+impl CacheConfig for RedisHybridConfig {
+    fn target(&self) -> String {
+        self.redis.topology.as_ref().map_or_else(|| "-".to_string(), RedisTopology::target)
+    }
+
+    /// The database needs the schema (`pal migrate` or `DB_AUTO_MIGRATE`).
+    fn needs_database(&self) -> bool {
+        self.enabled
+    }
+
+    fn build(&self) -> BoxFuture<'_, Result<Arc<dyn CacheService>>> {
+        Box::pin(async move { redis::config::connect(&redis::PROVIDER, &self.redis) })
+    }
+
+    fn layer(&self, redis: Arc<dyn CacheService>, context: BuildContext) -> Result<Arc<dyn CacheService>> {
+        if !self.enabled {
+            return Ok(redis);
+        }
+        let db = context.database.ok_or_else(|| {
+            Error::new(ErrorKind::Config, format!("CACHE_PROVIDER={} needs the database", PROVIDER.name))
+        })?;
+        Ok(Arc::new(HybridCache::new(redis, db, self.layer.clone())))
+    }
+}

@@ -1,0 +1,160 @@
+//! What every call of one hybrid instance shares: both sides, the breaker, the
+//! counts, and the rules for trying Redis first.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+use super::breaker::{Breaker, Route, State as BreakerState};
+use super::store::{HybridStore, StoredEntry};
+use crate::cache::{CacheService, Ttl};
+use crate::error::Result;
+use crate::retry;
+use crate::session::SessionRecord;
+
+/// The wait before the first retry on Redis; later ones double, up to the cap.
+const FIRST_RETRY: Duration = Duration::from_millis(10);
+const RETRY_CAP: Duration = Duration::from_millis(640);
+
+#[derive(Debug, Clone)]
+pub struct HybridConfig {
+    /// `POSTGRES_FALLBACK_CACHE`: also write to the database while Redis is healthy.
+    pub write_through: bool,
+    /// `FALLBACK_RETRY_ATTEMPTS`: tries on Redis for a transient error, breaker closed.
+    pub attempts: u32,
+    pub breaker_threshold: u32,
+    pub breaker_cooldown: Duration,
+    pub drain_interval: Duration,
+}
+
+/// Counts of what the hybrid did, for tests and operators; the same figures go to
+/// the `metrics` facade.
+#[derive(Debug, Default)]
+pub struct HybridStats {
+    pub redis_hits: AtomicU64,
+    pub redis_misses: AtomicU64,
+    /// Calls served by the database because Redis was unavailable.
+    pub fallbacks: AtomicU64,
+    /// Writes that reached Redis but not the database copy.
+    pub database_write_failures: AtomicU64,
+    pub journal_size: AtomicI64,
+}
+
+pub(super) struct Shared {
+    pub(super) redis: Arc<dyn CacheService>,
+    pub(super) db: HybridStore,
+    pub(super) config: HybridConfig,
+    pub(super) breaker: Breaker,
+    pub(super) stats: HybridStats,
+    pub(super) database_degraded: AtomicBool,
+    /// One drain at a time per instance (instances may drain concurrently: it is idempotent).
+    pub(super) draining: tokio::sync::Mutex<()>,
+}
+
+pub(super) fn remaining(expires_at: DateTime<Utc>) -> Option<Ttl> {
+    (expires_at - Utc::now()).to_std().ok().and_then(|d| Ttl::new(d).ok())
+}
+
+pub(super) fn expiry(ttl: Ttl) -> DateTime<Utc> {
+    Utc::now() + chrono::Duration::from_std(ttl.as_duration()).unwrap_or(chrono::Duration::MAX)
+}
+
+impl Shared {
+    pub(super) fn set_gauges(&self) {
+        metrics::gauge!("pal_cache_breaker_state").set(self.breaker.state().as_gauge());
+    }
+
+    /// Runs `op` on Redis when the breaker allows it, retrying transient errors.
+    /// `None` means Redis is unavailable and the caller must use the database.
+    pub(super) async fn on_redis<T, F, Fut>(self: &Arc<Self>, retry: bool, op: F) -> Option<Result<T>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        match self.breaker.route() {
+            Route::Redis => {}
+            Route::Database => return None,
+            Route::Probe => {
+                self.set_gauges();
+                tokio::spawn(self.clone().probe());
+                return None;
+            }
+        }
+        let retries = if retry { self.config.attempts.max(1) - 1 } else { 0 };
+        let mut delays = retry::backoff(FIRST_RETRY, RETRY_CAP, retries as usize);
+        loop {
+            match op().await {
+                Ok(value) => {
+                    self.breaker.success();
+                    return Some(Ok(value));
+                }
+                Err(e) if e.is_temporary() => {
+                    if self.breaker.failure() {
+                        self.set_gauges();
+                        tracing::warn!(error = %e, "redis-hybrid: Redis unavailable, circuit breaker open: serving from the database");
+                    }
+                    if self.breaker.state() != BreakerState::Closed {
+                        return None;
+                    }
+                    tokio::time::sleep(delays.next()?).await;
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    pub(super) fn fell_back(&self) {
+        self.stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("pal_cache_fallbacks_total").increment(1);
+    }
+
+    /// A write reached Redis; the database copy is best effort and its failure is
+    /// logged once per transition and counted.
+    pub(super) fn database_write(&self, result: Result<()>) {
+        match result {
+            Ok(()) => {
+                if self.database_degraded.swap(false, Ordering::Relaxed) {
+                    tracing::info!("redis-hybrid: database writes succeed again");
+                }
+            }
+            Err(e) => {
+                self.stats.database_write_failures.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("pal_cache_database_write_failures_total").increment(1);
+                if !self.database_degraded.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "redis-hybrid: database copy not written; Redis holds the data alone");
+                }
+            }
+        }
+    }
+
+    pub(super) async fn journal(&self, key: &str) -> Result<()> {
+        self.db.journal(key).await?;
+        self.stats.journal_size.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Puts a value read from the database back into Redis with its remaining
+    /// lifetime, best effort. Writers change the database before Redis, so reading
+    /// the database again afterwards catches a write or delete that raced with this
+    /// one; the possibly stale copy is then removed from Redis.
+    pub(super) async fn repopulate(&self, key: &str, record: &SessionRecord) {
+        let Some(ttl) = remaining(record.expires_at) else { return };
+        if self.redis.set(key, record.data.clone(), ttl).await.is_err() {
+            return;
+        }
+        let unchanged = matches!(self.db.get(key).await, Ok(Some(StoredEntry::Value(now))) if now.data == record.data);
+        if !unchanged {
+            let _ = self.redis.delete(key).await;
+        }
+    }
+
+    pub(super) async fn read_database(&self, key: &str) -> Result<Option<Bytes>> {
+        Ok(self.db.get(key).await?.map(|entry| match entry {
+            StoredEntry::Value(record) => record.data,
+            StoredEntry::Counter { value, .. } => Bytes::from(value.to_string()),
+        }))
+    }
+}

@@ -1,0 +1,159 @@
+//! The hybrid's own storage, on any [`DatabaseService`]: values in `sessions`
+//! (through the session store, so a sealed session store reads the same rows),
+//! counters in `cache_counters`, and in `cache_journal` the keys changed while
+//! Redis could not be told.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::db::{DatabaseService, DatabaseServiceExt, Dialect, Value};
+use crate::error::Result;
+use crate::session::{SessionRecord, SessionStore, SqlSessionStore};
+
+/// What the database holds for a key: a value or a counter, and when it expires.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum StoredEntry {
+    Value(SessionRecord),
+    Counter { value: i64, expires_at: DateTime<Utc> },
+}
+
+pub(super) struct HybridStore {
+    db: Arc<dyn DatabaseService>,
+    values: SqlSessionStore,
+}
+
+impl HybridStore {
+    pub(super) fn new(db: Arc<dyn DatabaseService>) -> Self {
+        HybridStore { values: SqlSessionStore::new(db.clone()), db }
+    }
+
+    pub(super) async fn ping(&self) -> Result<()> {
+        self.db.ping().await
+    }
+
+    /// The live entry for `key`, if any; expired rows are never returned.
+    pub(super) async fn get(&self, key: &str) -> Result<Option<StoredEntry>> {
+        if let Some(record) = self.values.get(key).await? {
+            return Ok(Some(StoredEntry::Value(record)));
+        }
+        self.counter(key).await.map(|c| c.map(|(value, expires_at)| StoredEntry::Counter { value, expires_at }))
+    }
+
+    pub(super) async fn counter(&self, key: &str) -> Result<Option<(i64, DateTime<Utc>)>> {
+        let rows = self
+            .db
+            .query(
+                "SELECT value, expires_at FROM cache_counters WHERE cache_key = $1 AND expires_at > $2",
+                &[key.into(), Utc::now().into()],
+            )
+            .await?;
+        rows.first().map(|r| Ok((r.get("value")?, r.get("expires_at")?))).transpose()
+    }
+
+    pub(super) async fn put(&self, key: &str, data: &[u8], expires_at: DateTime<Utc>) -> Result<()> {
+        self.values.upsert(key, data, expires_at).await
+    }
+
+    /// Removes the key in both tables; returns whether a live entry existed.
+    pub(super) async fn delete(&self, key: &str) -> Result<bool> {
+        let existed = self.get(key).await?.is_some();
+        self.values.delete(key).await?;
+        self.db.execute("DELETE FROM cache_counters WHERE cache_key = $1", &[key.into()]).await?;
+        Ok(existed)
+    }
+
+    /// Gives a live entry a new expiry; returns whether one existed.
+    pub(super) async fn touch(&self, key: &str, expires_at: DateTime<Utc>) -> Result<bool> {
+        let now = Utc::now();
+        let mut changed = 0;
+        for table in ["sessions", "cache_counters"] {
+            let column = if table == "sessions" { "id" } else { "cache_key" };
+            let sql = format!("UPDATE {table} SET expires_at = $1 WHERE {column} = $2 AND expires_at > $3");
+            changed += self.db.execute(&sql, &[expires_at.into(), key.into(), now.into()]).await?;
+        }
+        Ok(changed > 0)
+    }
+
+    /// Atomically adds `by` to the counter, creating it (or restarting an expired
+    /// one) with `expires_at`; an existing live counter keeps its expiry.
+    pub(super) async fn incr(&self, key: &str, by: i64, expires_at: DateTime<Utc>) -> Result<i64> {
+        let upsert = match self.db.dialect() {
+            Dialect::MySql => {
+                // Assignments run left to right: `value` is decided while `expires_at`
+                // still holds the old expiry.
+                "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3) \
+                 ON DUPLICATE KEY UPDATE \
+                 value = IF(expires_at <= $4, VALUES(value), value + VALUES(value)), \
+                 expires_at = IF(expires_at <= $4, VALUES(expires_at), expires_at)"
+            }
+            Dialect::Postgres | Dialect::Sqlite => {
+                "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (cache_key) DO UPDATE SET \
+                 value = CASE WHEN cache_counters.expires_at <= $4 THEN excluded.value ELSE cache_counters.value + excluded.value END, \
+                 expires_at = CASE WHEN cache_counters.expires_at <= $4 THEN excluded.expires_at ELSE cache_counters.expires_at END"
+            }
+        };
+        let params: Arc<[Value]> = [key.into(), by.into(), expires_at.into(), Utc::now().into()].into();
+        let key: Arc<str> = key.into();
+        // The read happens in the same transaction, after the upsert locked the row.
+        self.db
+            .transaction(move |tx| {
+                let (params, key) = (params.clone(), key.clone());
+                Box::pin(async move {
+                    tx.execute(upsert, &params).await?;
+                    let rows =
+                        tx.query("SELECT value FROM cache_counters WHERE cache_key = $1", &[(*key).into()]).await?;
+                    rows.first()
+                        .ok_or_else(|| crate::Error::new(crate::ErrorKind::Backend, "the counter row vanished"))?
+                        .get("value")
+                })
+            })
+            .await
+    }
+
+    /// Notes that `key` changed while Redis could not be told.
+    pub(super) async fn journal(&self, key: &str) -> Result<()> {
+        let sql = match self.db.dialect() {
+            Dialect::MySql => {
+                "INSERT INTO cache_journal (cache_key, recorded_at) VALUES ($1, $2) \
+                 ON DUPLICATE KEY UPDATE recorded_at = VALUES(recorded_at)"
+            }
+            Dialect::Postgres | Dialect::Sqlite => {
+                "INSERT INTO cache_journal (cache_key, recorded_at) VALUES ($1, $2) \
+                 ON CONFLICT (cache_key) DO UPDATE SET recorded_at = excluded.recorded_at"
+            }
+        };
+        self.db.execute(sql, &[key.into(), Utc::now().into()]).await.map(drop)
+    }
+
+    /// Up to `limit` journaled keys, oldest first, with when each was recorded.
+    pub(super) async fn journaled(&self, limit: i64) -> Result<Vec<(String, DateTime<Utc>)>> {
+        let rows = self
+            .db
+            .query("SELECT cache_key, recorded_at FROM cache_journal ORDER BY recorded_at LIMIT $1", &[limit.into()])
+            .await?;
+        rows.iter().map(|r| Ok((r.get("cache_key")?, r.get("recorded_at")?))).collect()
+    }
+
+    /// Forgets a journaled key, unless it was journaled again since `recorded_at`.
+    pub(super) async fn forget(&self, key: &str, recorded_at: DateTime<Utc>) -> Result<()> {
+        self.db
+            .execute(
+                "DELETE FROM cache_journal WHERE cache_key = $1 AND recorded_at <= $2",
+                &[key.into(), recorded_at.into()],
+            )
+            .await
+            .map(drop)
+    }
+
+    pub(super) async fn journal_size(&self) -> Result<i64> {
+        let rows = self.db.query("SELECT COUNT(*) AS n FROM cache_journal", &[]).await?;
+        rows.first().map_or(Ok(0), |r| r.get("n"))
+    }
+
+    /// Drops a counter once Redis holds it again.
+    pub(super) async fn delete_counter(&self, key: &str) -> Result<()> {
+        self.db.execute("DELETE FROM cache_counters WHERE cache_key = $1", &[key.into()]).await.map(drop)
+    }
+}

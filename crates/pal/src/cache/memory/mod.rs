@@ -1,0 +1,27 @@
+//! `CACHE_PROVIDER=memory`: an in-process cache on moka. For tests, development
+//! and single-instance deployments: nothing is shared between processes.
+
+mod cache;
+mod config;
+
+use std::time::Duration;
+
+use crate::cache::{CacheProvider, Capabilities};
+use crate::env::Var;
+
+pub use cache::MemoryCache;
+pub use config::configure;
+
+pub static PROVIDER: CacheProvider = CacheProvider {
+    name: "memory",
+    summary: "in-process cache (moka); nothing is shared between processes",
+    feature: None,
+    var_prefixes: &[],
+    vars: &[Var::new("CACHE_MEMORY_MAX_ENTRIES", Some("100000"), "memory: maximum number of entries before eviction")],
+    capabilities: Capabilities {
+        leaves_process: false,
+        signed_counters: true,
+        max_value_bytes: None,
+        expiry_resolution: Duration::from_millis(1),
+    },
+};

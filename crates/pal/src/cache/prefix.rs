@@ -1,0 +1,63 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::capabilities::Capabilities;
+use super::service::CacheService;
+use super::ttl::Ttl;
+use crate::error::Result;
+
+/// Wraps a cache so every key gets `CACHE_KEY_PREFIX`: several applications can
+/// share one server without seeing each other's keys.
+pub struct Prefixed {
+    inner: Arc<dyn CacheService>,
+    prefix: String,
+}
+
+/// Adds the prefix layer when `prefix` is not empty.
+pub fn prefixed(inner: Arc<dyn CacheService>, prefix: &str) -> Arc<dyn CacheService> {
+    if prefix.is_empty() { inner } else { Arc::new(Prefixed { inner, prefix: prefix.to_string() }) }
+}
+
+impl Prefixed {
+    fn key(&self, key: &str) -> String {
+        let mut k = String::with_capacity(self.prefix.len() + key.len());
+        k.push_str(&self.prefix);
+        k.push_str(key);
+        k
+    }
+}
+
+#[async_trait]
+impl CacheService for Prefixed {
+    fn provider(&self) -> &'static str {
+        self.inner.provider()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        self.inner.get(&self.key(key)).await
+    }
+    async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
+        self.inner.set(&self.key(key), value, ttl).await
+    }
+    async fn delete(&self, key: &str) -> Result<bool> {
+        self.inner.delete(&self.key(key)).await
+    }
+    async fn incr(&self, key: &str, by: i64, ttl_on_create: Ttl) -> Result<i64> {
+        self.inner.incr(&self.key(key), by, ttl_on_create).await
+    }
+    async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
+        self.inner.touch(&self.key(key), ttl).await
+    }
+    async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
+        self.inner.ttl(&self.key(key)).await
+    }
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+}

@@ -1,0 +1,158 @@
+//! The adapter over redis-rs. Every command is single-key, so everything holds in
+//! cluster mode; every call is bounded by `REDIS_COMMAND_TIMEOUT_MS`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use redis::{Cmd, RedisError, ServerErrorKind, cmd, pipe};
+
+use super::address::{RedisTopology, Timeouts};
+use super::connection::Topology;
+use super::request::Request;
+use crate::cache::{CacheProvider, CacheService, Capabilities, Ttl};
+use crate::error::{Error, ErrorKind, Result};
+
+pub struct RedisCache {
+    /// `redis`, or another provider that speaks its protocol (`keydb`).
+    provider: &'static CacheProvider,
+    topology: Topology,
+    /// An outer bound on every call, covering reconnects and master resolution too.
+    deadline: Duration,
+}
+
+impl RedisCache {
+    /// Builds the adapter without connecting: connection problems surface at first use.
+    /// `provider` is the declaration it reports as its own (`redis` or `keydb`).
+    pub fn new(provider: &'static CacheProvider, topology: &RedisTopology, timeouts: Timeouts) -> Result<Self> {
+        Ok(RedisCache {
+            provider,
+            topology: Topology::build(topology, &timeouts)?,
+            deadline: timeouts.connect + timeouts.command,
+        })
+    }
+
+    async fn send<T: redis::FromRedisValue>(&self, request: Request<'_>) -> Result<T> {
+        // A timer per call is a measurable share of a cache hit: skip it where the
+        // driver's own connect and response timeouts already bound the call.
+        if self.topology.bounded_by_driver() {
+            return self.topology.send(request).await.map_err(|e| map_error(self.provider.name, e));
+        }
+        match tokio::time::timeout(self.deadline, self.topology.send(request)).await {
+            Ok(result) => result.map_err(|e| map_error(self.provider.name, e)),
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "no answer within {} ms (REDIS_CONNECT_TIMEOUT_MS + REDIS_COMMAND_TIMEOUT_MS)",
+                    self.deadline.as_millis()
+                ),
+            )
+            .with_provider(self.provider.name)),
+        }
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> Result<T> {
+        self.send(Request::Cmd(cmd)).await
+    }
+}
+
+fn map_error(provider: &'static str, e: RedisError) -> Error {
+    use redis::ErrorKind as K;
+    let kind = match e.kind() {
+        _ if e.is_timeout() => ErrorKind::Timeout,
+        _ if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() => ErrorKind::Connection,
+        K::Server(
+            ServerErrorKind::ClusterDown
+            | ServerErrorKind::TryAgain
+            | ServerErrorKind::MasterDown
+            | ServerErrorKind::ReadOnly
+            | ServerErrorKind::BusyLoading
+            | ServerErrorKind::Moved
+            | ServerErrorKind::Ask,
+        ) => ErrorKind::Connection,
+        K::ClusterConnectionNotFound | K::MasterNameNotFoundBySentinel | K::EmptySentinelList => ErrorKind::Connection,
+        K::InvalidClientConfig => ErrorKind::Config,
+        _ if is_integer_error(&e) => ErrorKind::NotAnInteger,
+        _ => ErrorKind::Backend,
+    };
+    Error::backend(provider, kind, e)
+}
+
+/// INCRBY's refusals; inside MULTI they arrive wrapped in a pipeline error, so the
+/// whole rendering is searched rather than the top-level detail.
+fn is_integer_error(e: &RedisError) -> bool {
+    let text = e.to_string();
+    text.contains("not an integer") || text.contains("would overflow")
+}
+
+fn millis(ttl: Ttl) -> u64 {
+    ttl.as_millis_ceil()
+}
+
+#[async_trait]
+impl CacheService for RedisCache {
+    fn provider(&self) -> &'static str {
+        self.provider.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.provider.capabilities
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        self.query(cmd("GET").arg(key)).await
+    }
+
+    async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
+        self.query(cmd("SET").arg(key).arg(&value[..]).arg("PX").arg(millis(ttl))).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        // UNLINK frees large values off the server's main thread.
+        Ok(self.query::<i64>(cmd("UNLINK").arg(key)).await? > 0)
+    }
+
+    async fn incr(&self, key: &str, by: i64, ttl_on_create: Ttl) -> Result<i64> {
+        // One round trip, atomic: SET NX creates the counter with its TTL only when it
+        // is missing, and INCRBY never touches the TTL. A non-integer value fails the
+        // INCRBY and, the key existing, the SET NX did nothing.
+        let mut pipeline = pipe();
+        pipeline
+            .atomic()
+            .cmd("SET")
+            .arg(key)
+            .arg(0)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl_on_create))
+            .ignore()
+            .cmd("INCRBY")
+            .arg(key)
+            .arg(by);
+        let (value,): (i64,) = self.send(Request::Pipe(&pipeline)).await?;
+        Ok(value)
+    }
+
+    async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
+        Ok(self.query::<i64>(cmd("PEXPIRE").arg(key).arg(millis(ttl))).await? == 1)
+    }
+
+    async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
+        Ok(match self.query::<i64>(cmd("PTTL").arg(key)).await? {
+            -2 => None,
+            // A key written without an expiry by something other than pal.
+            -1 => Some(Duration::MAX),
+            ms => Some(Duration::from_millis(ms.max(0) as u64)),
+        })
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let pong: String = self.query(&cmd("PING")).await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorKind::Backend, format!("unexpected PING reply {pong:?}"))
+                .with_provider(self.provider.name))
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The three ways to reach Redis, behind one `send`: topology is a detail of the
+//! connection, not a different cache.
+
+use std::sync::Arc;
+
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
+use redis::{Client, ConnectionAddr, IntoConnectionInfo, RedisResult, TlsMode};
+use tokio::sync::OnceCell;
+
+use super::address::{RedisTopology, Timeouts};
+use super::reconnect::{ReconnectingConnection, Target};
+use super::request::Request;
+use crate::env::{ConnUrl, HostPort};
+use crate::error::{Error, ErrorKind, Result};
+
+pub(crate) enum Topology {
+    /// Reconnects on next use after the connection breaks.
+    Standalone(Arc<ReconnectingConnection>),
+    /// Connected on first use, so a cluster that is briefly down does not stop start-up;
+    /// afterwards redis-rs follows slot moves and failovers.
+    Cluster(Box<LazyCluster>),
+    /// Reconnects, and follows failovers, through the sentinels.
+    Sentinel(Arc<ReconnectingConnection>),
+}
+
+pub(crate) struct LazyCluster {
+    client: redis::cluster::ClusterClient,
+    conn: OnceCell<ClusterConnection>,
+}
+
+fn config_error(what: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Config, what.to_string())
+}
+
+/// Credentials, database and TLS taken from a `redis://` / `rediss://` URL.
+struct Auth {
+    username: Option<String>,
+    password: Option<String>,
+    db: i64,
+    tls: bool,
+}
+
+fn auth(url: Option<&ConnUrl>) -> Result<Auth> {
+    let Some(url) = url else { return Ok(Auth { username: None, password: None, db: 0, tls: false }) };
+    let info = url
+        .expose()
+        .into_connection_info()
+        .map_err(|e| config_error(format!("REDIS_URL {} is not usable: {e}", url.redacted())))?;
+    let redis = info.redis_settings();
+    Ok(Auth {
+        username: redis.username().map(str::to_string),
+        password: redis.password().map(str::to_string),
+        db: redis.db(),
+        tls: matches!(info.addr(), ConnectionAddr::TcpTls { .. }),
+    })
+}
+
+impl Topology {
+    pub(crate) fn build(topology: &RedisTopology, timeouts: &Timeouts) -> Result<Topology> {
+        match topology {
+            RedisTopology::Standalone(url) => {
+                let client = Client::open(url.expose())
+                    .map_err(|e| config_error(format!("Redis URL {} is not usable: {e}", url.redacted())))?;
+                Ok(Topology::Standalone(ReconnectingConnection::new(
+                    Target::Direct(client),
+                    timeouts.connect,
+                    timeouts.command,
+                )))
+            }
+            RedisTopology::Cluster { nodes, url } => {
+                let auth = auth(url.as_ref())?;
+                let seeds: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
+                let mut builder = ClusterClientBuilder::new(seeds)
+                    .connection_timeout(timeouts.connect)
+                    .response_timeout(timeouts.command)
+                    .retries(3)
+                    .min_retry_wait(50)
+                    .max_retry_wait(500);
+                if let Some(u) = &auth.username {
+                    builder = builder.username(u);
+                }
+                if let Some(p) = &auth.password {
+                    builder = builder.password(p);
+                }
+                if auth.tls {
+                    builder = builder.tls(TlsMode::Secure);
+                }
+                let client = builder.build().map_err(|e| config_error(format!("REDIS_CLUSTER_NODES: {e}")))?;
+                Ok(Topology::Cluster(Box::new(LazyCluster { client, conn: OnceCell::new() })))
+            }
+            RedisTopology::Sentinel { master, nodes, password, url } => {
+                let auth = auth(url.as_ref())?;
+                let sentinels = nodes.iter().map(|HostPort { host, port }| ConnectionAddr::Tcp(host.clone(), *port));
+                let mut builder = SentinelClientBuilder::new(sentinels, master, SentinelServerType::Master)
+                    .map_err(|e| config_error(format!("REDIS_SENTINEL_NODES: {e}")))?
+                    .set_client_to_redis_db(auth.db);
+                if let Some(u) = &auth.username {
+                    builder = builder.set_client_to_redis_username(u);
+                }
+                if let Some(p) = &auth.password {
+                    builder = builder.set_client_to_redis_password(p);
+                }
+                if auth.tls {
+                    builder = builder.set_client_to_redis_tls_mode(TlsMode::Secure);
+                }
+                if let Some(p) = password {
+                    builder = builder.set_client_to_sentinel_password(secrecy::ExposeSecret::expose_secret(p));
+                }
+                let client = builder.build().map_err(|e| config_error(format!("REDIS_SENTINEL_NODES: {e}")))?;
+                Ok(Topology::Sentinel(ReconnectingConnection::new(
+                    Target::Sentinel(client),
+                    timeouts.connect,
+                    timeouts.command,
+                )))
+            }
+        }
+    }
+
+    /// Whether the driver's timeouts alone bound a call to connect + command timeout.
+    /// Cluster and Sentinel calls can retry or resolve internally, so they need an outer bound.
+    pub(crate) fn bounded_by_driver(&self) -> bool {
+        matches!(self, Topology::Standalone(_))
+    }
+
+    pub(crate) async fn send<T: redis::FromRedisValue>(&self, request: Request<'_>) -> RedisResult<T> {
+        match self {
+            Topology::Standalone(conn) => conn.send(request).await,
+            Topology::Cluster(lazy) => {
+                let conn = match lazy.conn.get() {
+                    Some(conn) => conn,
+                    // Boxed for the same reason as reconnects: it runs once.
+                    None => Box::pin(lazy.conn.get_or_try_init(|| lazy.client.get_async_connection())).await?,
+                };
+                Box::pin(request.run(&mut conn.clone())).await
+            }
+            Topology::Sentinel(conn) => conn.send(request).await,
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `CACHE_PROVIDER=redis`: Redis standalone, through Sentinel, or as a Cluster, on
+//! one adapter over redis-rs. Topology is a detail of the connection, not another
+//! cache. KeyDB and the hybrid build on the same adapter.
+
+mod address;
+#[cfg(feature = "redis")]
+mod backend;
+pub mod config;
+#[cfg(feature = "redis")]
+mod connection;
+#[cfg(feature = "redis")]
+mod reconnect;
+#[cfg(feature = "redis")]
+mod request;
+
+use crate::cache::{CacheProvider, Capabilities};
+
+pub use address::{RedisServer, RedisTopology, Timeouts};
+#[cfg(feature = "redis")]
+pub use backend::RedisCache;
+pub use config::configure;
+
+pub static PROVIDER: CacheProvider = CacheProvider {
+    name: "redis",
+    summary: "Redis standalone, Sentinel or Cluster",
+    feature: Some("redis"),
+    var_prefixes: &["REDIS_"],
+    vars: config::VARS,
+    capabilities: Capabilities::SERVER,
+};

@@ -1,0 +1,50 @@
+//! The cache trait every provider and every layer implements.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::capabilities::Capabilities;
+use super::ttl::Ttl;
+use crate::error::Result;
+
+/// A byte-level cache with explicit TTLs. Keys are UTF-8 strings; values are
+/// arbitrary bytes, including empty ones.
+///
+/// Every provider keeps the same observable behaviour, checked by the
+/// conformance suite in `tests/suite`, which asks [`CacheService::capabilities`]
+/// what each provider cannot do.
+#[async_trait]
+pub trait CacheService: Send + Sync + 'static {
+    /// The provider's name, as `CACHE_PROVIDER` spells it.
+    fn provider(&self) -> &'static str;
+
+    /// What this cache can do: its provider's declaration, with any limit that
+    /// depends on the configuration (memcached's item size) filled in.
+    fn capabilities(&self) -> Capabilities;
+
+    /// The value, or `None` when the key is missing or expired.
+    async fn get(&self, key: &str) -> Result<Option<Bytes>>;
+
+    /// Stores `value` under `key` for `ttl`, replacing any value and TTL it had.
+    async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()>;
+
+    /// Removes the key. Returns whether it existed; deleting a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<bool>;
+
+    /// Atomically adds `by` to the decimal integer stored at `key` and returns the
+    /// result. A missing key starts at 0 and gets `ttl_on_create`; an existing
+    /// counter keeps its TTL, which makes this a fixed-window rate-limit counter.
+    /// A value that is not a decimal `i64` is an [`ErrorKind::NotAnInteger`](crate::ErrorKind) error.
+    async fn incr(&self, key: &str, by: i64, ttl_on_create: Ttl) -> Result<i64>;
+
+    /// Gives an existing key a new TTL. Returns whether the key existed.
+    async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool>;
+
+    /// The time the key has left, or `None` when it is missing.
+    async fn ttl(&self, key: &str) -> Result<Option<Duration>>;
+
+    /// Checks that the provider answers.
+    async fn ping(&self) -> Result<()>;
+}

@@ -1,0 +1,148 @@
+//! `CACHE_KEY_SECRET`, `CACHE_ENCRYPTION_KEYS` and the opt-out: secure by default
+//! for every cache that leaves the process.
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use zeroize::Zeroizing;
+
+use super::sealer::{KEY_LEN, Sealer};
+use crate::env::{Env, Var};
+use crate::error::{ConfigError, Result};
+
+pub const VARS: &[Var] = &[
+    Var::secret(
+        "CACHE_KEY_SECRET",
+        "Base64 of at least 32 random bytes: the HMAC key that hashes cache keys (`pal keygen` makes one)",
+    ),
+    Var::secret(
+        "CACHE_ENCRYPTION_KEYS",
+        "kid:base64-32-byte-key[,kid:key…]: AES-256-GCM keys for cached values; the first encrypts, all decrypt",
+    ),
+    Var::new(
+        "CACHE_INSECURE_NO_ENCRYPTION",
+        Some("false"),
+        "Store cache keys and values in plaintext on caches outside the process (not recommended)",
+    ),
+];
+
+/// Decoded key material. `Debug` shows key ids only.
+#[derive(Clone)]
+pub struct SealingKeys {
+    pub key_secret: Zeroizing<Vec<u8>>,
+    /// In order of preference: the first seals, all open.
+    pub encryption_keys: Vec<(String, Zeroizing<[u8; KEY_LEN]>)>,
+}
+
+impl fmt::Debug for SealingKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids: Vec<&str> = self.encryption_keys.iter().map(|(id, _)| id.as_str()).collect();
+        f.debug_struct("SealingKeys").field("key_ids", &ids).finish_non_exhaustive()
+    }
+}
+
+const HOW: &str = "run `pal keygen` and add its two lines to the environment";
+
+fn invalid(env: &mut Env, var: &'static str, reason: String) {
+    env.fail(ConfigError::InvalidValue { var, value: "***".into(), reason });
+}
+
+impl SealingKeys {
+    /// The sealer these keys make.
+    pub fn sealer(&self) -> Result<Arc<Sealer>> {
+        Sealer::new(&self.key_secret, &self.encryption_keys).map(Arc::new)
+    }
+}
+
+/// Reads the sealing variables. `outside` names the selected cache provider when it
+/// stores data outside this process: it must then be sealed, or explicitly not.
+pub fn read(env: &mut Env, outside: Option<&str>) -> Option<SealingKeys> {
+    let insecure = env.bool("CACHE_INSECURE_NO_ENCRYPTION");
+    let secret = env.secret_text("CACHE_KEY_SECRET");
+    let keys = env.secret_text("CACHE_ENCRYPTION_KEYS");
+    let leaves_process = outside.is_some();
+    match (secret, keys) {
+        (None, None) => {
+            if let (Some(name), false) = (outside, insecure) {
+                env.fail(ConfigError::Missing {
+                    var: "CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS",
+                    because: format!(
+                        "for CACHE_PROVIDER={name}, which stores data outside this process ({HOW}; \
+                         or set CACHE_INSECURE_NO_ENCRYPTION=true to store plaintext)"
+                    ),
+                    example: "the two lines `pal keygen` prints".into(),
+                });
+            } else if insecure && leaves_process {
+                env.warn("CACHE_INSECURE_NO_ENCRYPTION=true: cache keys and values are stored in plaintext".into());
+            }
+            None
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            env.contradiction(format!("CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS must be set together ({HOW})"));
+            None
+        }
+        (Some(secret), Some(keys)) => {
+            if insecure {
+                env.contradiction(
+                    "CACHE_INSECURE_NO_ENCRYPTION=true contradicts CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS being set: \
+                     unset one or the other",
+                );
+                return None;
+            }
+            let key_secret = decode_secret(env, &secret)?;
+            let encryption_keys = decode_keys(env, &keys)?;
+            Some(SealingKeys { key_secret, encryption_keys })
+        }
+    }
+}
+
+fn decode_secret(env: &mut Env, secret: &str) -> Option<Zeroizing<Vec<u8>>> {
+    match STANDARD.decode(secret) {
+        Ok(bytes) if bytes.len() >= KEY_LEN => Some(Zeroizing::new(bytes)),
+        Ok(bytes) => {
+            invalid(
+                env,
+                "CACHE_KEY_SECRET",
+                format!("decodes to {} bytes; at least {KEY_LEN} are needed ({HOW})", bytes.len()),
+            );
+            None
+        }
+        Err(_) => {
+            invalid(env, "CACHE_KEY_SECRET", format!("is not base64 ({HOW})"));
+            None
+        }
+    }
+}
+
+fn decode_keys(env: &mut Env, list: &str) -> Option<Vec<(String, Zeroizing<[u8; KEY_LEN]>)>> {
+    let mut keys: Vec<(String, Zeroizing<[u8; KEY_LEN]>)> = Vec::new();
+    for (n, item) in list.split(',').map(str::trim).enumerate() {
+        let Some((id, key)) = item.split_once(':') else {
+            invalid(env, "CACHE_ENCRYPTION_KEYS", format!("entry {} is not kid:base64key", n + 1));
+            return None;
+        };
+        let id_ok =
+            !id.is_empty() && id.len() <= 16 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !id_ok {
+            invalid(env, "CACHE_ENCRYPTION_KEYS", format!("key id {id:?} must be 1-16 letters, digits, _ or -"));
+            return None;
+        }
+        if keys.iter().any(|(existing, _)| existing == id) {
+            invalid(env, "CACHE_ENCRYPTION_KEYS", format!("key id {id:?} appears twice"));
+            return None;
+        }
+        let decoded = Zeroizing::new(STANDARD.decode(key).unwrap_or_default());
+        let Ok(bytes) = <[u8; KEY_LEN]>::try_from(decoded.as_slice()) else {
+            invalid(
+                env,
+                "CACHE_ENCRYPTION_KEYS",
+                format!("key {id:?} must be base64 of exactly {KEY_LEN} bytes ({HOW})"),
+            );
+            return None;
+        };
+        keys.push((id.to_string(), Zeroizing::new(bytes)));
+    }
+    Some(keys)
+}

@@ -1,0 +1,104 @@
+use std::collections::HashSet;
+
+use super::*;
+
+fn key(byte: u8) -> Zeroizing<[u8; KEY_LEN]> {
+    Zeroizing::new([byte; KEY_LEN])
+}
+
+fn sealer(ids: &[(&str, u8)]) -> Sealer {
+    let keys: Vec<_> = ids.iter().map(|(id, b)| (id.to_string(), key(*b))).collect();
+    Sealer::new(&[1u8; 32], &keys).unwrap()
+}
+
+#[test]
+fn round_trip_including_empty_values() {
+    let s = sealer(&[("k1", 1)]);
+    for plain in [&b""[..], b"x", &[0u8, 255, 7][..], &vec![9u8; 100_000][..]] {
+        let sealed = s.seal("session:abc", plain).unwrap();
+        assert!(Sealer::is_sealed(&sealed));
+        assert_eq!(s.open("session:abc", &sealed).unwrap(), plain);
+    }
+}
+
+#[test]
+fn rotation_reads_old_values_and_writes_with_the_new_key() {
+    let old = sealer(&[("k1", 1)]);
+    let written_before = old.seal("k", b"before").unwrap();
+    let rotated = sealer(&[("k2", 2), ("k1", 1)]);
+    assert_eq!(rotated.open("k", &written_before).unwrap(), b"before");
+    let written_after = rotated.seal("k", b"after").unwrap();
+    assert_eq!(&written_after[2..4], b"k2", "new values carry the new key id");
+    let err = old.open("k", &written_after).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity);
+    assert!(err.message().contains("\"k2\""), "the error names the unknown key id: {err}");
+}
+
+#[test]
+fn flipping_any_bit_is_detected() {
+    let s = sealer(&[("k1", 1)]);
+    let sealed = s.seal("key", b"attack at dawn").unwrap();
+    for byte in 0..sealed.len() {
+        for bit in 0..8 {
+            let mut tampered = sealed.clone();
+            tampered[byte] ^= 1 << bit;
+            let err = s.open("key", &tampered).expect_err("tampering must not open");
+            assert_eq!(err.kind(), ErrorKind::Integrity);
+        }
+    }
+    for len in 0..sealed.len() {
+        assert_eq!(s.open("key", &sealed[..len]).unwrap_err().kind(), ErrorKind::Integrity, "truncated to {len}");
+    }
+}
+
+#[test]
+fn wrong_key_foreign_value_or_other_storage_key_fail() {
+    let a = sealer(&[("k1", 1)]);
+    let b = sealer(&[("k1", 2)]);
+    let sealed = a.seal("key", b"secret").unwrap();
+    assert_eq!(b.open("key", &sealed).unwrap_err().kind(), ErrorKind::Integrity);
+    assert_eq!(a.open("other-key", &sealed).unwrap_err().kind(), ErrorKind::Integrity, "bound to its key");
+    assert_eq!(a.open("key", b"{\"plain\":\"json\"}").unwrap_err().kind(), ErrorKind::Integrity);
+}
+
+#[test]
+fn nonces_never_repeat() {
+    let s = sealer(&[("k1", 1)]);
+    let mut seen = HashSet::new();
+    for _ in 0..100_000 {
+        let sealed = s.seal("k", b"v").unwrap();
+        assert!(seen.insert(sealed[4..4 + NONCE_LEN].to_vec()), "a nonce repeated");
+    }
+}
+
+#[test]
+fn key_hashing_is_keyed_deterministic_and_keeps_the_namespace() {
+    let s = sealer(&[("k1", 1)]);
+    let h = s.hash_key("session:ana@example.com");
+    assert!(h.starts_with("session:") && !h.contains("ana") && !h.contains("example"), "{h}");
+    assert_eq!(h, s.hash_key("session:ana@example.com"));
+    assert_ne!(h, s.hash_key("session:bob@example.com"));
+    let other = Sealer::new(&[2u8; 32], &[("k1".into(), key(1))]).unwrap();
+    assert_ne!(h, other.hash_key("session:ana@example.com"), "the hash depends on CACHE_KEY_SECRET");
+    assert!(!s.hash_key("ana@example.com").contains('@'), "no namespace: fully hashed");
+    assert!(!s.hash_key("user 42:x").contains("42"), "a namespace must look like one to stay readable");
+}
+
+#[test]
+fn debug_shows_key_ids_only() {
+    let s = sealer(&[("k1", 0xAB)]);
+    let shown = format!("{s:?}");
+    assert!(shown.contains("k1") && !shown.contains("171") && !shown.contains("ab"), "{shown}");
+}
+
+#[test]
+fn keygen_lines_parse_back() {
+    let lines = generate_key_lines().unwrap();
+    let vars: Vec<(String, String)> =
+        lines.lines().map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).unwrap()).collect();
+    let mut env = crate::env::Env::new(vars.into_iter().collect(), crate::crypto::config::VARS.to_vec());
+    let keys = crate::crypto::config::read(&mut env, Some("a cache outside the process")).expect("the keys parse");
+    env.finish().unwrap();
+    assert_eq!(keys.encryption_keys.len(), 1);
+    keys.sealer().unwrap();
+}

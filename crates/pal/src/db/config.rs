@@ -1,0 +1,110 @@
+//! The variables every database provider shares: where it is, how the pool
+//! behaves, migrations and transaction retries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::provider::DbProvider;
+use super::service::DatabaseService;
+use crate::env::{ConnUrl, Env, Var};
+use crate::error::Result;
+
+/// Opens a provider's adapter on a lazy pool: connection problems surface at
+/// first use, so a server that is briefly down does not stop start-up.
+pub type Connect = fn(&DbSettings) -> Result<Arc<dyn DatabaseService>>;
+
+/// The shared variables, in the order they are listed. `DATABASE_URL`,
+/// `DB_REPLICA_URL` and `DB_AUTO_MIGRATE` mention the providers in their help,
+/// which the settings complete from the registry.
+pub fn vars() -> impl Iterator<Item = &'static Var> {
+    URL_VARS[..2].iter().chain(POOL_VARS).chain(&URL_VARS[2..]).chain(RETRY_VARS)
+}
+
+const POOL_VARS: &[Var] = &[
+    Var::new("DB_POOL_MAX", Some("10"), "Maximum connections in the database pool"),
+    Var::new("DB_POOL_MIN", Some("0"), "Connections the pool keeps open when idle"),
+    Var::new("DB_POOL_ACQUIRE_TIMEOUT_MS", Some("5000"), "Longest wait for a pooled connection (including connecting)"),
+    Var::new("DB_IDLE_TIMEOUT_S", Some("600"), "Idle connections above DB_POOL_MIN are closed after this"),
+    Var::new("DB_STATEMENT_TIMEOUT_MS", Some("30000"), "Longest a single statement may run"),
+];
+
+const RETRY_VARS: &[Var] =
+    &[Var::new("DB_TX_MAX_RETRIES", Some("5"), "Retries of a transaction aborted by a serialization failure")];
+
+const URL_VARS: &[Var] = &[
+    Var::secret("DATABASE_URL", "Database URL"),
+    Var::secret("DB_REPLICA_URL", "Read replica URL for read/write splitting (same scheme as DATABASE_URL)"),
+    Var::new("DB_AUTO_MIGRATE", None, "Apply migrations at start-up"),
+];
+
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DbSettings {
+    pub provider: &'static DbProvider,
+    pub url: ConnUrl,
+    pub replica_url: Option<ConnUrl>,
+    pub pool: PoolSettings,
+    pub auto_migrate: bool,
+    pub tx_max_retries: u32,
+}
+
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PoolSettings {
+    pub max: u32,
+    pub min: u32,
+    pub acquire_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+impl DbSettings {
+    /// Reads the shared variables for `provider`, or only checks them when no
+    /// provider could be selected.
+    pub fn read(env: &mut Env, provider: Option<&'static DbProvider>) -> Option<DbSettings> {
+        let errors_before = env.error_count();
+        let pool = PoolSettings {
+            max: env.int("DB_POOL_MAX", 1u32, 10_000),
+            min: env.int("DB_POOL_MIN", 0u32, 10_000),
+            acquire_timeout: env.millis("DB_POOL_ACQUIRE_TIMEOUT_MS"),
+            idle_timeout: Duration::from_secs(env.int("DB_IDLE_TIMEOUT_S", 1u64, 86_400)),
+            statement_timeout: env.millis("DB_STATEMENT_TIMEOUT_MS"),
+        };
+        if pool.min > pool.max && env.error_count() == errors_before {
+            env.contradiction(format!(
+                "DB_POOL_MIN={} is larger than DB_POOL_MAX={}: the pool cannot keep more idle connections than it may open",
+                pool.min, pool.max
+            ));
+        }
+        let tx_max_retries = env.int("DB_TX_MAX_RETRIES", 0u32, 100);
+        let auto_migrate = env.opt_bool("DB_AUTO_MIGRATE");
+        let provider = provider?;
+        let schemes = provider.url_schemes;
+        let url = match env.url("DATABASE_URL", schemes) {
+            Some(url) => Some(url),
+            None if env.is_set("DATABASE_URL") => None,
+            None => match provider.default_url {
+                Some(default) => ConnUrl::parse(default, schemes).ok(),
+                None => {
+                    env.missing("DATABASE_URL", &format!("for DB_PROVIDER={}", provider.name), provider.example_url);
+                    None
+                }
+            },
+        };
+        let replica_url = env.url("DB_REPLICA_URL", schemes);
+        if replica_url.is_some() && !provider.capabilities.replicas {
+            env.contradiction(format!(
+                "DB_REPLICA_URL is set but DB_PROVIDER={} has no replicas: unset DB_REPLICA_URL",
+                provider.name
+            ));
+        }
+        Some(DbSettings {
+            provider,
+            url: url?,
+            replica_url,
+            pool,
+            auto_migrate: auto_migrate.unwrap_or(provider.capabilities.embedded),
+            tx_max_retries,
+        })
+    }
+}

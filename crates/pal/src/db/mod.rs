@@ -1,0 +1,31 @@
+//! The database abstraction: one object-safe trait every dialect implements, with
+//! `$n` placeholders everywhere and provider-neutral values; one folder per
+//! provider family, each declaring its providers; the shapes they share.
+
+mod config;
+pub mod migrate;
+pub mod placeholders;
+mod provider;
+mod service;
+mod value;
+
+// What the sqlx dialects share, and what the network ones share: a pool with
+// bounded statements.
+#[cfg(feature = "_sqlx")]
+mod deadline;
+#[cfg(feature = "_network")]
+mod network;
+#[cfg(feature = "_sqlx")]
+mod rows;
+#[cfg(feature = "_sqlx")]
+mod sqlx_error;
+
+// Providers.
+pub mod mysql;
+pub mod postgres;
+pub mod sqlite;
+
+pub use config::{Connect, DbSettings, PoolSettings, vars as config_vars};
+pub use provider::{DbCapabilities, DbProvider};
+pub use service::{DatabaseService, DatabaseServiceExt, Dialect, Transaction};
+pub use value::{FromValue, Row, Value};

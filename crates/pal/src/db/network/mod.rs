@@ -1,0 +1,245 @@
+//! The adapter shape every network database shares: a sqlx pool, statements
+//! bounded in time, transactions on a dedicated connection, retries of
+//! serialization failures. A [`Driver`] supplies what differs per dialect:
+//! binding parameters, decoding rows, how a transaction begins.
+
+pub(crate) mod pool;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Executor, Pool};
+
+use crate::db::deadline::timed_out;
+use crate::db::migrate::{self, Ddl};
+use crate::db::sqlx_error;
+use crate::db::{DatabaseService, Dialect, Row, Transaction, Value};
+use crate::error::{Error, ErrorKind, Result};
+
+/// The dialect-specific half of a network adapter.
+pub(crate) trait Driver: Send + Sync + 'static {
+    type Db: Database;
+
+    fn provider(&self) -> &'static str;
+    fn dialect(&self) -> Dialect;
+    /// The statement that opens a transaction (with its isolation level).
+    fn begin_sql(&self) -> &'static str;
+    /// How migrations may run their DDL.
+    fn ddl(&self) -> Ddl;
+
+    fn fetch<'c>(
+        &'c self,
+        conn: &'c mut <Self::Db as Database>::Connection,
+        sql: &'c str,
+        params: &'c [Value],
+    ) -> BoxFuture<'c, Result<Vec<Row>>>;
+
+    fn run<'c>(
+        &'c self,
+        conn: &'c mut <Self::Db as Database>::Connection,
+        sql: &'c str,
+        params: &'c [Value],
+    ) -> BoxFuture<'c, Result<u64>>;
+
+    fn map_err(&self, e: sqlx::Error) -> Error {
+        sqlx_error::map(self.provider(), self.dialect(), e)
+    }
+}
+
+pub(crate) struct NetworkDatabase<D: Driver> {
+    pool: Pool<D::Db>,
+    driver: Arc<D>,
+    statement_timeout: Duration,
+    tx_retries: u32,
+    /// Whether the last call that reached a verdict could not reach the server.
+    unreachable: AtomicBool,
+}
+
+impl<D: Driver> NetworkDatabase<D>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+{
+    pub(crate) fn new(pool: Pool<D::Db>, driver: D, statement_timeout: Duration, tx_retries: u32) -> Self {
+        NetworkDatabase {
+            pool,
+            driver: Arc::new(driver),
+            statement_timeout,
+            tx_retries,
+            unreachable: AtomicBool::new(false),
+        }
+    }
+
+    async fn acquire(&self) -> Result<PoolConnection<D::Db>> {
+        let unreachable = self.unreachable.load(Ordering::Relaxed);
+        let driver = &self.driver;
+        let conn = pool::acquire(&self.pool, driver.provider(), unreachable, |e| driver.map_err(e)).await;
+        self.observe(conn)
+    }
+
+    fn observe<T>(&self, result: Result<T>) -> Result<T> {
+        match &result {
+            Ok(_) => self.unreachable.store(false, Ordering::Relaxed),
+            Err(e) if e.kind() == ErrorKind::Connection => self.unreachable.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl<D: Driver> DatabaseService for NetworkDatabase<D>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+{
+    fn provider(&self) -> &'static str {
+        self.driver.provider()
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.driver.dialect()
+    }
+
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        let mut conn = self.acquire().await?;
+        let driver = &self.driver;
+        let rows = pool::bounded_on(&mut conn, driver.provider(), self.statement_timeout, async |c| {
+            driver.fetch(c, sql, params).await
+        })
+        .await;
+        self.observe(rows)
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        let mut conn = self.acquire().await?;
+        let driver = &self.driver;
+        let affected = pool::bounded_on(&mut conn, driver.provider(), self.statement_timeout, async |c| {
+            driver.run(c, sql, params).await
+        })
+        .await;
+        self.observe(affected)
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Transaction>> {
+        let mut conn = self.acquire().await?;
+        let driver = &self.driver;
+        pool::bounded_on(&mut conn, driver.provider(), self.statement_timeout, async |c| {
+            c.execute(sqlx::raw_sql(driver.begin_sql())).await.map(drop).map_err(|e| driver.map_err(e))
+        })
+        .await?;
+        Ok(Box::new(NetworkTransaction {
+            conn,
+            driver: self.driver.clone(),
+            statement_timeout: self.statement_timeout,
+            state: TxState::Open,
+        }))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.query("SELECT 1", &[]).await.map(drop)
+    }
+
+    async fn migrate(&self) -> Result<Vec<String>> {
+        migrate::run(self, self.driver.ddl()).await
+    }
+
+    fn transaction_retries(&self) -> u32 {
+        self.tx_retries
+    }
+}
+
+#[derive(PartialEq)]
+enum TxState {
+    Open,
+    /// A statement was abandoned half-way: the connection's state is unknown.
+    Broken,
+    Finished,
+}
+
+/// A transaction on a connection of its own. It is opened and closed with plain
+/// statements so that a transaction that cannot be finished cleanly (dropped, or
+/// left broken by a timeout) closes its connection: the server then rolls it back,
+/// and no half-finished state reaches the next user of the pool.
+struct NetworkTransaction<D: Driver> {
+    conn: PoolConnection<D::Db>,
+    driver: Arc<D>,
+    statement_timeout: Duration,
+    state: TxState,
+}
+
+impl<D: Driver> NetworkTransaction<D>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+{
+    fn check_open(&self) -> Result<()> {
+        match self.state {
+            TxState::Open => Ok(()),
+            _ => Err(Error::new(ErrorKind::Connection, "the transaction was abandoned after a timeout")
+                .with_provider(self.driver.provider())),
+        }
+    }
+
+    /// Runs `work` within the statement bound; a statement abandoned half-way breaks
+    /// the transaction, and dropping it then closes the connection.
+    async fn guarded<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut <D::Db as Database>::Connection) -> Result<T>,
+    ) -> Result<T> {
+        self.check_open()?;
+        match tokio::time::timeout(pool::client_limit(self.statement_timeout), work(&mut *self.conn)).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.state = TxState::Broken;
+                Err(timed_out(self.driver.provider(), self.statement_timeout))
+            }
+        }
+    }
+
+    /// Ends the transaction. An error the server itself reported (a COMMIT aborted by
+    /// a serialization failure) still ends it there, so the connection is reusable.
+    async fn finish(mut self: Box<Self>, sql: &'static str) -> Result<()> {
+        let driver = self.driver.clone();
+        let result =
+            self.guarded(async |c| c.execute(sqlx::raw_sql(sql)).await.map(drop).map_err(|e| driver.map_err(e))).await;
+        match &result {
+            Err(e) if matches!(e.kind(), ErrorKind::Connection | ErrorKind::Timeout) => {}
+            _ => self.state = TxState::Finished,
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl<D: Driver> Transaction for NetworkTransaction<D>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+{
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        let driver = self.driver.clone();
+        self.guarded(async |c| driver.fetch(c, sql, params).await).await
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let driver = self.driver.clone();
+        self.guarded(async |c| driver.run(c, sql, params).await).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.finish("COMMIT").await
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<()> {
+        self.finish("ROLLBACK").await
+    }
+}
+
+impl<D: Driver> Drop for NetworkTransaction<D> {
+    fn drop(&mut self) {
+        if self.state != TxState::Finished {
+            self.conn.close_on_drop();
+        }
+    }
+}

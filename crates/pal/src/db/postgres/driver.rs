@@ -1,0 +1,146 @@
+//! The adapter on sqlx's PostgreSQL driver, for PostgreSQL and CockroachDB.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection};
+use sqlx::{Arguments, AssertSqlSafe, Either, Executor, Postgres, SqlSafeStr, Statement};
+
+use super::params::PgParam;
+use super::{COCKROACHDB, POSTGRESQL, decode};
+use crate::db::migrate::Ddl;
+use crate::db::network::{Driver, NetworkDatabase, pool};
+use crate::db::placeholders::prepare;
+use crate::db::{DatabaseService, DbProvider, DbSettings, Dialect, Row, Value};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Which server speaks the PostgreSQL protocol at the other end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    Postgres,
+    /// Transactions run SERIALIZABLE (CockroachDB's only real isolation level) and
+    /// are expected to abort with SQLSTATE 40001 under contention; migrations keep
+    /// DDL out of transactions that also write.
+    Cockroach,
+}
+
+impl Flavor {
+    fn provider(self) -> &'static DbProvider {
+        match self {
+            Flavor::Postgres => &POSTGRESQL,
+            Flavor::Cockroach => &COCKROACHDB,
+        }
+    }
+}
+
+pub fn connect_postgresql(settings: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
+    connect(settings, Flavor::Postgres)
+}
+
+pub fn connect_cockroachdb(settings: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
+    connect(settings, Flavor::Cockroach)
+}
+
+/// Opens a lazy pool: connection errors surface at first use.
+fn connect(db: &DbSettings, flavor: Flavor) -> Result<Arc<dyn DatabaseService>> {
+    let (url, settings) = (&db.url, &db.pool);
+    let options = PgConnectOptions::from_str(url.expose())
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("DATABASE_URL {} is not a usable PostgreSQL URL: {e}", url.redacted()),
+            )
+        })?
+        // Server-side, so a runaway statement stops using the server too.
+        .options([("statement_timeout", settings.statement_timeout.as_millis())]);
+    let pool = pool::options::<Postgres>(settings).connect_lazy_with(options);
+    Ok(Arc::new(NetworkDatabase::new(pool, PgDriver { flavor }, settings.statement_timeout, db.tx_max_retries)))
+}
+
+struct PgDriver {
+    flavor: Flavor,
+}
+
+impl PgDriver {
+    /// The statement to run: placeholders checked and, when there are parameters,
+    /// each converted to the type the server inferred for it.
+    async fn bind<'q>(
+        &self,
+        conn: &mut PgConnection,
+        sql: &'q str,
+        params: &[Value],
+    ) -> Result<Either<sqlx::query::Query<'q, Postgres, PgArguments>, (sqlx::postgres::PgStatement, PgArguments)>> {
+        prepare(sql, Dialect::Postgres, params.len())?;
+        if params.is_empty() {
+            return Ok(Either::Left(sqlx::query(AssertSqlSafe(sql))));
+        }
+        // Served from the connection's statement cache after the first time.
+        let statement = conn.prepare(AssertSqlSafe(sql).into_sql_str()).await.map_err(|e| self.map_err(e))?;
+        let types = match statement.parameters() {
+            Some(Either::Left(types)) => types,
+            _ => &[],
+        };
+        let mut arguments = PgArguments::default();
+        for (i, value) in params.iter().enumerate() {
+            let ty = types.get(i).ok_or_else(|| {
+                Error::invalid_input(format!("the server reports {} parameter(s) for this SQL", types.len()))
+            })?;
+            let param =
+                PgParam::new(value, ty).map_err(|why| Error::invalid_input(format!("parameter ${}: {why}", i + 1)))?;
+            arguments.add(param).map_err(|e| Error::invalid_input(format!("parameter ${}: {e}", i + 1)))?;
+        }
+        Ok(Either::Right((statement, arguments)))
+    }
+}
+
+impl Driver for PgDriver {
+    type Db = Postgres;
+
+    fn provider(&self) -> &'static str {
+        self.flavor.provider().name
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        match self.flavor {
+            Flavor::Postgres => "BEGIN",
+            Flavor::Cockroach => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+        }
+    }
+
+    fn ddl(&self) -> Ddl {
+        match self.flavor {
+            Flavor::Postgres => Ddl::Transactional,
+            Flavor::Cockroach => Ddl::Autocommit,
+        }
+    }
+
+    fn fetch<'c>(
+        &'c self,
+        conn: &'c mut PgConnection,
+        sql: &'c str,
+        params: &'c [Value],
+    ) -> BoxFuture<'c, Result<Vec<Row>>> {
+        Box::pin(async move {
+            let rows = match self.bind(conn, sql, params).await? {
+                Either::Left(query) => conn.fetch_all(query).await,
+                Either::Right((statement, arguments)) => conn.fetch_all(statement.query_with(arguments)).await,
+            };
+            decode::rows(self.provider(), rows.map_err(|e| self.map_err(e))?)
+        })
+    }
+
+    fn run<'c>(&'c self, conn: &'c mut PgConnection, sql: &'c str, params: &'c [Value]) -> BoxFuture<'c, Result<u64>> {
+        Box::pin(async move {
+            let done = match self.bind(conn, sql, params).await? {
+                Either::Left(query) => conn.execute(query).await,
+                Either::Right((statement, arguments)) => conn.execute(statement.query_with(arguments)).await,
+            };
+            Ok(done.map_err(|e| self.map_err(e))?.rows_affected())
+        })
+    }
+}

@@ -1,0 +1,63 @@
+//! `DB_PROVIDER=postgresql` and `DB_PROVIDER=cockroachdb`: one adapter on sqlx's
+//! PostgreSQL driver. CockroachDB speaks the same protocol and SQL; it differs in
+//! how transactions run and how schema changes are applied (see `Flavor`).
+
+#[cfg(feature = "postgres")]
+mod decode;
+#[cfg(feature = "postgres")]
+mod driver;
+#[cfg(feature = "postgres")]
+mod numeric;
+#[cfg(feature = "postgres")]
+mod params;
+#[cfg(feature = "postgres")]
+mod types;
+
+use crate::db::{DbCapabilities, DbProvider};
+
+const SCHEMES: &[&str] = &["postgres", "postgresql"];
+
+pub static POSTGRESQL: DbProvider = DbProvider {
+    name: "postgresql",
+    summary: "PostgreSQL",
+    feature: "postgres",
+    url_schemes: SCHEMES,
+    example_url: "postgres://app:password@127.0.0.1:5432/app",
+    default_url: None,
+    vars: &[],
+    capabilities: DbCapabilities { embedded: false, replicas: true },
+};
+
+pub static COCKROACHDB: DbProvider = DbProvider {
+    name: "cockroachdb",
+    summary: "CockroachDB (on the PostgreSQL driver; transactions SERIALIZABLE, retried)",
+    feature: "postgres",
+    url_schemes: SCHEMES,
+    example_url: "postgresql://app@127.0.0.1:26257/app?sslmode=disable",
+    default_url: None,
+    vars: &[],
+    capabilities: DbCapabilities { embedded: false, replicas: true },
+};
+
+#[cfg(feature = "postgres")]
+pub use driver::{connect_cockroachdb, connect_postgresql};
+
+#[cfg(not(feature = "postgres"))]
+pub use absent::{connect_cockroachdb, connect_postgresql};
+
+#[cfg(not(feature = "postgres"))]
+mod absent {
+    use std::sync::Arc;
+
+    use crate::db::postgres::{COCKROACHDB, POSTGRESQL};
+    use crate::db::{DatabaseService, DbSettings};
+    use crate::error::{Error, Result};
+
+    pub fn connect_postgresql(_: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
+        Err(Error::not_built("DB_PROVIDER", POSTGRESQL.name, POSTGRESQL.feature))
+    }
+
+    pub fn connect_cockroachdb(_: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
+        Err(Error::not_built("DB_PROVIDER", COCKROACHDB.name, COCKROACHDB.feature))
+    }
+}

@@ -1,0 +1,99 @@
+//! The database trait every dialect implements, and closure-style transactions
+//! over it.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+
+use super::value::{Row, Value};
+use crate::error::{ErrorKind, Result};
+use crate::retry;
+
+/// The wait before a transaction's first retry; later ones double, up to the cap.
+const FIRST_RETRY: Duration = Duration::from_millis(5);
+const RETRY_CAP: Duration = Duration::from_millis(250);
+
+/// The SQL grammar a provider speaks. CockroachDB speaks PostgreSQL's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+/// A SQL database. SQL uses `$1, $2…` placeholders on every dialect.
+#[async_trait]
+pub trait DatabaseService: Send + Sync + 'static {
+    /// The provider's name, as `DB_PROVIDER` spells it.
+    fn provider(&self) -> &'static str;
+
+    fn dialect(&self) -> Dialect;
+
+    /// Runs a statement and returns its rows.
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
+
+    /// Runs a statement and returns the number of rows it changed.
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64>;
+
+    /// Starts a transaction. Dropping it without `commit` rolls it back.
+    async fn begin(&self) -> Result<Box<dyn Transaction>>;
+
+    async fn ping(&self) -> Result<()>;
+
+    /// Applies pending schema migrations; returns the names of those applied now.
+    async fn migrate(&self) -> Result<Vec<String>>;
+
+    /// How often [`DatabaseServiceExt::transaction`] retries a transaction aborted by a
+    /// serialization failure. Zero unless the provider is expected to abort them.
+    fn transaction_retries(&self) -> u32 {
+        0
+    }
+}
+
+/// An open transaction. Dropped without `commit`, it rolls back.
+#[async_trait]
+pub trait Transaction: Send {
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
+    async fn commit(self: Box<Self>) -> Result<()>;
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// Closure-style transactions over any [`DatabaseService`].
+#[async_trait]
+pub trait DatabaseServiceExt: DatabaseService {
+    /// Runs `body` in a transaction: commits when it returns `Ok`, rolls back when it
+    /// returns `Err`. When the database aborts the transaction with a serialization
+    /// failure the whole closure runs again, up to [`DatabaseService::transaction_retries`]
+    /// times, so `body` must not have side effects outside the transaction.
+    async fn transaction<T, F>(&self, mut body: F) -> Result<T>
+    where
+        T: Send,
+        F: for<'t> FnMut(&'t mut dyn Transaction) -> BoxFuture<'t, Result<T>> + Send,
+    {
+        // Jittered, so conflicting transactions that retry do not collide again in lockstep.
+        let mut delays = retry::backoff(FIRST_RETRY, RETRY_CAP, self.transaction_retries() as usize);
+        loop {
+            let mut tx = self.begin().await?;
+            let outcome = match body(tx.as_mut()).await {
+                Ok(value) => tx.commit().await.map(|()| value),
+                Err(e) => {
+                    // The body's error is the one worth reporting; a failed rollback
+                    // leaves nothing committed either way.
+                    let _ = tx.rollback().await;
+                    Err(e)
+                }
+            };
+            match outcome {
+                Err(e) if e.kind() == ErrorKind::SerializationFailure => match delays.next() {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => return Err(e),
+                },
+                other => return other,
+            }
+        }
+    }
+}
+
+impl<D: DatabaseService + ?Sized> DatabaseServiceExt for D {}

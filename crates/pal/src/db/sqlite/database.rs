@@ -1,0 +1,192 @@
+//! The adapter on sqlx's SQLite driver.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::TryStreamExt;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Column, Row as _, Sqlite, TypeInfo, ValueRef};
+
+use super::PROVIDER;
+use crate::db::placeholders::prepare;
+use crate::db::value::parse_timestamp;
+use crate::db::{DatabaseService, DbSettings, Dialect, Row, Transaction, Value, deadline, migrate, rows, sqlx_error};
+use crate::error::{Error, ErrorKind, Result};
+
+type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
+
+pub struct SqliteDatabase {
+    pool: SqlitePool,
+    statement_timeout: Duration,
+}
+
+impl SqliteDatabase {
+    /// Opens a pool lazily: the file is created, and errors surface, at first use.
+    pub fn connect(db: &DbSettings) -> Result<Self> {
+        let (url, settings) = (&db.url, &db.pool);
+        let options = SqliteConnectOptions::from_str(url.expose())
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!("DATABASE_URL {} is not a usable SQLite URL: {e}", url.redacted()),
+                )
+            })?
+            .create_if_missing(true)
+            // WAL lets readers run while one writer commits; with the busy timeout a
+            // second writer waits instead of failing with "database is locked".
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(settings.acquire_timeout)
+            .foreign_keys(true);
+        let in_memory = url.expose().contains(":memory:") || url.expose().contains("mode=memory");
+        let mut pool = SqlitePoolOptions::new()
+            .max_connections(settings.max)
+            .min_connections(settings.min)
+            .acquire_timeout(settings.acquire_timeout)
+            .idle_timeout(settings.idle_timeout);
+        if in_memory {
+            // An in-memory database lives only while a connection to it is open.
+            pool = pool.min_connections(settings.min.max(1)).idle_timeout(None).max_lifetime(None);
+        }
+        Ok(SqliteDatabase { pool: pool.connect_lazy_with(options), statement_timeout: settings.statement_timeout })
+    }
+
+    /// SQLite cannot cancel a statement server-side, so the bound is applied here.
+    async fn bounded<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        bounded(self.statement_timeout, fut).await
+    }
+}
+
+async fn bounded<T>(limit: Duration, fut: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| Err(deadline::timed_out(PROVIDER.name, limit)))
+}
+
+fn map_err(e: sqlx::Error) -> Error {
+    sqlx_error::map(PROVIDER.name, Dialect::Sqlite, e)
+}
+
+/// Fixed-width UTC text, so stored timestamps compare correctly as text.
+fn timestamp_text(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn build<'q>(sql: &'q str, params: &'q [Value]) -> Result<Query<'q>> {
+    let prepared = prepare(sql, Dialect::Sqlite, params.len())?;
+    let mut query = sqlx::query(AssertSqlSafe(prepared.sql.into_owned()));
+    for value in params {
+        query = match value {
+            Value::Null => query.bind(None::<i64>),
+            Value::Bool(b) => query.bind(*b),
+            Value::Int(i) => query.bind(*i),
+            Value::Float(f) => query.bind(*f),
+            Value::Text(s) => query.bind(s.as_str()),
+            Value::Bytes(b) => query.bind(b.as_slice()),
+            Value::Timestamp(t) => query.bind(timestamp_text(t)),
+            Value::Json(j) => query.bind(j.to_string()),
+        };
+    }
+    Ok(query)
+}
+
+fn decode_rows(rows: Vec<SqliteRow>) -> Result<Vec<Row>> {
+    rows::collect(&rows, |row, i| decode_value(row, i).map_err(map_err))
+}
+
+/// The declared column type decides booleans and timestamps (SQLite stores them as
+/// integers and text); otherwise the value's own storage class decides.
+fn decode_value(row: &SqliteRow, i: usize) -> Result<Value, sqlx::Error> {
+    let raw = row.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(Value::Null);
+    }
+    let storage = raw.type_info().name().to_string();
+    let declared = row.column(i).type_info().name();
+    Ok(match (declared, storage.as_str()) {
+        ("BOOLEAN", "INTEGER") => Value::Bool(row.try_get_unchecked::<i64, _>(i)? != 0),
+        ("DATETIME", "TEXT") => {
+            let text: String = row.try_get_unchecked(i)?;
+            parse_timestamp(&text).map_or(Value::Text(text), Value::Timestamp)
+        }
+        (_, "INTEGER") => Value::Int(row.try_get_unchecked(i)?),
+        (_, "REAL") => Value::Float(row.try_get_unchecked(i)?),
+        (_, "BLOB") => Value::Bytes(row.try_get_unchecked(i)?),
+        _ => Value::Text(row.try_get_unchecked(i)?),
+    })
+}
+
+async fn fetch<'c, E>(executor: E, sql: &str, params: &[Value]) -> Result<Vec<Row>>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
+    let rows: Vec<SqliteRow> = executor.fetch(build(sql, params)?).try_collect().await.map_err(map_err)?;
+    decode_rows(rows)
+}
+
+async fn run<'c, E>(executor: E, sql: &str, params: &[Value]) -> Result<u64>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
+    Ok(executor.execute(build(sql, params)?).await.map_err(map_err)?.rows_affected())
+}
+
+#[async_trait]
+impl DatabaseService for SqliteDatabase {
+    fn provider(&self) -> &'static str {
+        PROVIDER.name
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        self.bounded(fetch(&self.pool, sql, params)).await
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.bounded(run(&self.pool, sql, params)).await
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Transaction>> {
+        // IMMEDIATE takes the write lock up front: a deferred transaction that reads
+        // and then writes can fail at once with SQLITE_BUSY instead of waiting.
+        let tx = self.bounded(async { self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err) }).await?;
+        Ok(Box::new(SqliteTransaction { tx, statement_timeout: self.statement_timeout }))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.query("SELECT 1", &[]).await.map(drop)
+    }
+
+    async fn migrate(&self) -> Result<Vec<String>> {
+        migrate::run(self, migrate::Ddl::Transactional).await
+    }
+}
+
+struct SqliteTransaction {
+    tx: sqlx::Transaction<'static, Sqlite>,
+    statement_timeout: Duration,
+}
+
+#[async_trait]
+impl Transaction for SqliteTransaction {
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        bounded(self.statement_timeout, fetch(&mut *self.tx, sql, params)).await
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        bounded(self.statement_timeout, run(&mut *self.tx, sql, params)).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        bounded(self.statement_timeout, async { self.tx.commit().await.map_err(map_err) }).await
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<()> {
+        bounded(self.statement_timeout, async { self.tx.rollback().await.map_err(map_err) }).await
+    }
+}

@@ -1,0 +1,34 @@
+//! `DB_PROVIDER=sqlite`: the embedded database, on sqlx's SQLite driver; the
+//! default for single-node runs.
+
+#[cfg(feature = "sqlite")]
+mod database;
+
+use std::sync::Arc;
+
+use crate::db::{DatabaseService, DbCapabilities, DbProvider, DbSettings};
+use crate::error::Result;
+
+#[cfg(feature = "sqlite")]
+pub use database::SqliteDatabase;
+
+pub static PROVIDER: DbProvider = DbProvider {
+    name: "sqlite",
+    summary: "SQLite, embedded (a file, or sqlite::memory:)",
+    feature: "sqlite",
+    url_schemes: &["sqlite"],
+    example_url: "sqlite://pal.db",
+    default_url: Some("sqlite://pal.db"),
+    vars: &[],
+    capabilities: DbCapabilities { embedded: true, replicas: false },
+};
+
+pub fn connect(settings: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
+    #[cfg(feature = "sqlite")]
+    return Ok(Arc::new(SqliteDatabase::connect(settings)?));
+    #[cfg(not(feature = "sqlite"))]
+    return {
+        let _ = settings;
+        Err(crate::Error::not_built("DB_PROVIDER", PROVIDER.name, PROVIDER.feature))
+    };
+}

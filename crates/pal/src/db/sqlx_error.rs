@@ -1,0 +1,106 @@
+//! Maps sqlx errors to the crate's error kinds, the same way for every dialect.
+
+use sqlx::error::DatabaseError;
+
+use super::service::Dialect;
+use crate::error::{Error, ErrorKind};
+
+/// Reads a database error's code where sqlx's `code()` (the SQLSTATE) is too
+/// coarse: MySQL's error number.
+pub(crate) type CodeOf = fn(&(dyn DatabaseError + 'static)) -> Option<String>;
+
+/// Classifies a driver error by the dialect's error code: the SQLSTATE for
+/// PostgreSQL, the extended result code for SQLite.
+pub(crate) fn map(provider: &'static str, dialect: Dialect, error: sqlx::Error) -> Error {
+    map_coded(provider, dialect, error, |db| db.code().map(|c| c.into_owned()))
+}
+
+/// Like [`map`], with the dialect's own code read by `code_of`.
+pub(crate) fn map_coded(provider: &'static str, dialect: Dialect, error: sqlx::Error, code_of: CodeOf) -> Error {
+    let kind = match &error {
+        sqlx::Error::Database(db) => database_kind(dialect, db.as_ref(), code_of),
+        sqlx::Error::PoolTimedOut => ErrorKind::Timeout,
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+            ErrorKind::Connection
+        }
+        sqlx::Error::Configuration(_) => ErrorKind::Config,
+        sqlx::Error::InvalidArgument(_) | sqlx::Error::Encode(_) => ErrorKind::InvalidInput,
+        _ => ErrorKind::Backend,
+    };
+    Error::backend(provider, kind, error)
+}
+
+fn database_kind(dialect: Dialect, db: &(dyn DatabaseError + 'static), code_of: CodeOf) -> ErrorKind {
+    use sqlx::error::ErrorKind as K;
+    match db.kind() {
+        K::UniqueViolation => return ErrorKind::UniqueViolation,
+        K::ForeignKeyViolation | K::NotNullViolation | K::CheckViolation => return ErrorKind::ConstraintViolation,
+        _ => {}
+    }
+    let code = code_of(db).unwrap_or_default();
+    classify(dialect, &code, db.message())
+}
+
+/// The kind for a database error that sqlx does not classify itself.
+fn classify(dialect: Dialect, code: &str, message: &str) -> ErrorKind {
+    match dialect {
+        // CockroachDB asks for a retry with 40001 and a "restart transaction" message;
+        // the message alone is matched too, for errors relayed without the code.
+        // 40003 (the commit's outcome is unknown) is deliberately not retried: the
+        // transaction may have committed.
+        Dialect::Postgres if message.contains("restart transaction") => ErrorKind::SerializationFailure,
+        Dialect::Postgres => match code {
+            "40001" | "40P01" => ErrorKind::SerializationFailure,
+            "57014" | "55P03" => ErrorKind::Timeout,
+            "57P01" | "57P02" | "57P03" => ErrorKind::Connection,
+            c if c.starts_with("08") || c.starts_with("28") => ErrorKind::Connection,
+            // 3D000: no such database, as MySQL's 1049.
+            c if c.starts_with("42") || c == "3D000" => ErrorKind::Syntax,
+            _ => ErrorKind::Backend,
+        },
+        Dialect::MySql => match code {
+            // 1213: deadlock; 1020: MariaDB's snapshot isolation saw a concurrent change.
+            "1213" | "1020" => ErrorKind::SerializationFailure,
+            "1205" | "3024" | "1969" => ErrorKind::Timeout,
+            "1064" | "1146" | "1054" | "1049" => ErrorKind::Syntax,
+            // 1053: the server is shutting down; 1927: the connection was killed.
+            "1040" | "1045" | "1053" | "1927" | "2002" | "2003" | "2006" | "2013" => ErrorKind::Connection,
+            _ => ErrorKind::Backend,
+        },
+        // Extended result codes carry the primary code in their low byte.
+        Dialect::Sqlite => match code.parse::<i64>().map(|c| c & 0xff) {
+            Ok(5 | 6) => ErrorKind::Timeout,
+            Ok(1) if message.contains("syntax error") || message.starts_with("no such") => ErrorKind::Syntax,
+            _ => ErrorKind::Backend,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cockroachdb_retry_errors_are_serialization_failures() {
+        let restart = "restart transaction: TransactionRetryWithProtoRefreshError: ReadWithinUncertaintyIntervalError";
+        assert_eq!(classify(Dialect::Postgres, "40001", restart), ErrorKind::SerializationFailure);
+        assert_eq!(classify(Dialect::Postgres, "XXUUU", restart), ErrorKind::SerializationFailure);
+        assert_eq!(
+            classify(Dialect::Postgres, "40001", "could not serialize access due to concurrent update"),
+            ErrorKind::SerializationFailure
+        );
+        // The commit may have happened: retrying could apply the transaction twice.
+        assert_eq!(classify(Dialect::Postgres, "40003", "result is ambiguous"), ErrorKind::Backend);
+    }
+
+    #[test]
+    fn codes_map_the_same_way_on_every_dialect() {
+        assert_eq!(classify(Dialect::Postgres, "57014", "canceling statement"), ErrorKind::Timeout);
+        assert_eq!(classify(Dialect::Postgres, "28P01", "password authentication failed"), ErrorKind::Connection);
+        assert_eq!(classify(Dialect::Postgres, "42601", "syntax error"), ErrorKind::Syntax);
+        assert_eq!(classify(Dialect::MySql, "1213", "Deadlock found"), ErrorKind::SerializationFailure);
+        assert_eq!(classify(Dialect::MySql, "1969", "max_statement_time exceeded"), ErrorKind::Timeout);
+        assert_eq!(classify(Dialect::MySql, "1064", "You have an error in your SQL syntax"), ErrorKind::Syntax);
+        assert_eq!(classify(Dialect::MySql, "1045", "Access denied"), ErrorKind::Connection);
+    }
+}

@@ -1,0 +1,218 @@
+//! A reader over a snapshot of the environment that parses typed values and
+//! collects every problem instead of stopping at the first.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::url::{ConnUrl, HostPort};
+use super::var::Var;
+use crate::error::{ConfigError, ConfigErrors, redact_text};
+
+/// The process environment, as text. Variables whose name or value is not UTF-8
+/// cannot be pal's and are left out.
+pub fn process_vars() -> BTreeMap<String, String> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect()
+}
+
+/// Reads declared variables from a snapshot of the environment. Every parse records
+/// its problem and returns a placeholder, so one pass reports everything at once.
+pub struct Env {
+    vars: BTreeMap<String, String>,
+    table: BTreeMap<&'static str, Var>,
+    errors: Vec<ConfigError>,
+    warnings: Vec<String>,
+}
+
+impl Env {
+    /// `table` declares every variable that may be read; reading any other is a bug.
+    pub fn new(vars: BTreeMap<String, String>, table: impl IntoIterator<Item = Var>) -> Self {
+        let table = table.into_iter().map(|v| (v.name, v)).collect();
+        Env { vars, table, errors: Vec::new(), warnings: Vec::new() }
+    }
+
+    /// Names that are set, declared or not.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.vars.keys().map(String::as_str)
+    }
+
+    pub fn declaration(&self, name: &str) -> Option<&Var> {
+        self.table.get(name)
+    }
+
+    /// Warns about every variable that starts with one of `prefixes` (names pal owns)
+    /// but is not declared: most likely a typo such as `CACHE_PROVDER`.
+    pub fn warn_unknown(&mut self, prefixes: &[&str]) {
+        let unknown: Vec<String> = self
+            .names()
+            .filter(|name| prefixes.iter().any(|p| name.starts_with(p)) && !self.table.contains_key(name))
+            .map(|name| format!("{name} is set but pal does not read it (misspelled?)"))
+            .collect();
+        unknown.into_iter().for_each(|w| self.warn(w));
+    }
+
+    /// Whether a problem has been recorded so far.
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// How many problems have been recorded so far.
+    pub fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// Every problem recorded, or the warnings when there was none.
+    pub fn finish(self) -> Result<Vec<String>, ConfigErrors> {
+        if self.errors.is_empty() {
+            Ok(self.warnings)
+        } else {
+            Err(ConfigErrors { errors: self.errors, notes: self.warnings })
+        }
+    }
+
+    /// The value as set, trimmed; an empty value counts as unset so that `VAR=` in an
+    /// env file means "use the default".
+    pub fn get(&self, name: &str) -> Option<&str> {
+        debug_assert!(self.table.contains_key(name), "{name} is read but not declared");
+        self.vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    pub fn is_set(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The value, or the table's default.
+    pub fn get_or_default(&self, name: &'static str) -> Option<&str> {
+        self.get(name).or_else(|| self.table.get(name).and_then(|v| v.default))
+    }
+
+    pub fn string(&self, name: &'static str) -> String {
+        self.get_or_default(name).unwrap_or_default().to_string()
+    }
+
+    pub fn warn(&mut self, warning: String) {
+        if !self.warnings.contains(&warning) {
+            self.warnings.push(warning);
+        }
+    }
+
+    /// A secret's text, wiped from memory when dropped.
+    pub fn secret_text(&self, name: &'static str) -> Option<zeroize::Zeroizing<String>> {
+        self.get(name).map(|s| zeroize::Zeroizing::new(s.to_string()))
+    }
+
+    /// Records a problem. The same problem found twice (two providers sharing a
+    /// variable) is reported once.
+    pub fn fail(&mut self, error: ConfigError) {
+        if !self.errors.contains(&error) {
+            self.errors.push(error);
+        }
+    }
+
+    /// Records that `var` must be set `because`, with an example value.
+    pub fn missing(&mut self, var: &'static str, because: &str, example: &str) {
+        self.fail(ConfigError::Missing { var, because: because.to_string(), example: format!("{var}={example}") });
+    }
+
+    pub fn contradiction(&mut self, message: impl Into<String>) {
+        self.fail(ConfigError::Contradiction(message.into()));
+    }
+
+    fn is_secret(&self, name: &str) -> bool {
+        self.table.get(name).is_some_and(|v| v.secret)
+    }
+
+    pub fn invalid(&mut self, var: &'static str, value: &str, reason: impl Into<String>) {
+        // Lists and URLs can carry credentials even in variables that are not secret.
+        let value = if self.is_secret(var) { "***".into() } else { redact_text(value) };
+        self.fail(ConfigError::InvalidValue { var, value, reason: redact_text(&reason.into()) });
+    }
+
+    /// One of a fixed set of names, parsed by `parse`; `accepted` lists them all.
+    pub fn choice<T>(
+        &mut self,
+        name: &'static str,
+        accepted: &[&'static str],
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
+        let value = self.get_or_default(name)?.to_string();
+        let parsed = parse(&value.to_ascii_lowercase());
+        if parsed.is_none() {
+            self.fail(ConfigError::UnknownValue { var: name, value, accepted: accepted.to_vec() });
+        }
+        parsed
+    }
+
+    pub fn bool(&mut self, name: &'static str) -> bool {
+        let accepted = ["true", "false", "1", "0", "yes", "no", "on", "off"];
+        self.choice(name, &accepted, |v| match v {
+            "true" | "1" | "yes" | "on" => Some(true),
+            "false" | "0" | "no" | "off" => Some(false),
+            _ => None,
+        })
+        .unwrap_or(false)
+    }
+
+    pub fn opt_bool(&mut self, name: &'static str) -> Option<bool> {
+        self.is_set(name).then(|| self.bool(name))
+    }
+
+    /// An integer within `min..=max`.
+    pub fn int<T>(&mut self, name: &'static str, min: T, max: T) -> T
+    where
+        T: FromStr + PartialOrd + Copy + fmt::Display + Default,
+    {
+        let Some(raw) = self.get_or_default(name).map(str::to_string) else {
+            return T::default();
+        };
+        match raw.parse::<T>() {
+            Ok(n) if n >= min && n <= max => n,
+            _ => {
+                self.invalid(name, &raw, format!("expected a whole number from {min} to {max}"));
+                min
+            }
+        }
+    }
+
+    pub fn millis(&mut self, name: &'static str) -> Duration {
+        Duration::from_millis(self.int(name, 1u64, 3_600_000))
+    }
+
+    /// A URL whose scheme must be one of `schemes`. Returns `None` when unset.
+    pub fn url(&mut self, name: &'static str, schemes: &[&str]) -> Option<ConnUrl> {
+        let raw = self.get_or_default(name)?.to_string();
+        match ConnUrl::parse(&raw, schemes) {
+            Ok(url) => Some(url),
+            Err(reason) => {
+                // Without `scheme://` nothing tells where a password sits (a typo such as
+                // `postgres//app:pw@db`), so a secret value is not shown at all.
+                let secret = self.is_secret(name);
+                let redacted = if secret && !raw.contains("://") { "***".to_string() } else { redact_text(&raw) };
+                self.fail(ConfigError::MalformedUrl { var: name, redacted, reason });
+                None
+            }
+        }
+    }
+
+    /// A comma-separated list of `host[:port]`. Unset gives an empty list.
+    pub fn hosts(&mut self, name: &'static str, default_port: u16) -> Vec<HostPort> {
+        let Some(raw) = self.get(name).map(str::to_string) else {
+            return Vec::new();
+        };
+        let mut hosts = Vec::new();
+        for item in raw.split(',').map(str::trim) {
+            match HostPort::parse(item, default_port) {
+                Ok(h) => hosts.push(h),
+                Err(reason) => self.invalid(name, &raw, format!("{item:?}: {reason}; expected host:port[,host:port…]")),
+            }
+        }
+        hosts
+    }
+
+    pub fn secret(&self, name: &'static str) -> Option<SecretString> {
+        self.get(name).map(|s| SecretString::from(s.to_string()))
+    }
+}

@@ -1,0 +1,191 @@
+//! One error type for every provider. Callers branch on [`ErrorKind`], never on
+//! driver error types, so switching providers does not change error handling.
+//! It sits below everything else in pal and imports nothing of it.
+
+mod config;
+mod redact;
+
+use std::fmt;
+
+pub use config::{ConfigError, ConfigErrors};
+pub use redact::redact_text;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, independent of the provider that reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The configuration is invalid; the message names the variable at fault.
+    Config,
+    /// The caller passed something the API rejects (a zero TTL, a bad key, too few parameters).
+    InvalidInput,
+    /// A value is larger than the provider accepts.
+    ValueTooLarge,
+    /// `incr` on a value that is not a decimal integer, or an overflow.
+    NotAnInteger,
+    /// A stored value failed authentication or could not be decoded.
+    Integrity,
+    /// A UNIQUE or PRIMARY KEY constraint rejected the write.
+    UniqueViolation,
+    /// Another constraint (foreign key, NOT NULL, CHECK) rejected the write.
+    ConstraintViolation,
+    /// The database aborted a transaction because of a concurrent one (SQLSTATE 40001).
+    SerializationFailure,
+    /// The server could not be reached or the connection broke.
+    Connection,
+    /// A call did not finish within its configured timeout.
+    Timeout,
+    /// The SQL could not be parsed, or names something that does not exist.
+    Syntax,
+    /// The provider cannot do this; the message says what is unsupported.
+    Unsupported,
+    /// Anything else the provider reported.
+    Backend,
+}
+
+impl ErrorKind {
+    /// Errors that may succeed when the same call is repeated later.
+    pub fn is_temporary(self) -> bool {
+        matches!(self, ErrorKind::SerializationFailure | ErrorKind::Connection | ErrorKind::Timeout)
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Config => "configuration error",
+            ErrorKind::InvalidInput => "invalid input",
+            ErrorKind::ValueTooLarge => "value too large",
+            ErrorKind::NotAnInteger => "not an integer",
+            ErrorKind::Integrity => "integrity error",
+            ErrorKind::UniqueViolation => "unique violation",
+            ErrorKind::ConstraintViolation => "constraint violation",
+            ErrorKind::SerializationFailure => "serialization failure",
+            ErrorKind::Connection => "connection error",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Syntax => "syntax error",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Backend => "backend error",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The crate's error: a kind to branch on, the provider that reported it, and a
+/// message with any URL credentials already replaced by `***`.
+pub struct Error(Box<Inner>);
+
+/// Boxed so `Result<T, Error>` stays as small as `T` on hot paths: errors are rare.
+struct Inner {
+    kind: ErrorKind,
+    provider: Option<&'static str>,
+    message: String,
+    config: Option<ConfigErrors>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error(Box::new(Inner { kind, provider: None, message: redact_text(&message.into()), config: None }))
+    }
+
+    /// An error reported by a provider. Only the driver's message is kept, not the
+    /// driver value: its `Debug` could print a connection string. The message is
+    /// redacted for the same reason.
+    pub fn backend(provider: &'static str, kind: ErrorKind, source: impl fmt::Display) -> Self {
+        Error::new(kind, source.to_string()).with_provider(provider)
+    }
+
+    pub fn with_provider(mut self, provider: &'static str) -> Self {
+        self.0.provider = Some(provider);
+        self
+    }
+
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidInput, message)
+    }
+
+    pub fn unsupported(provider: &'static str, what: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Unsupported, what).with_provider(provider)
+    }
+
+    /// Selecting a provider whose Cargo feature was off when pal was compiled.
+    pub fn not_built(var: &'static str, provider: &'static str, feature: &str) -> Self {
+        let why = format!("is not part of this build (pal was compiled without the `{feature}` feature)");
+        ConfigErrors::from(ConfigError::NotBuilt { var, provider, why }).into()
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    pub fn provider(&self) -> Option<&'static str> {
+        self.0.provider
+    }
+
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    pub fn is_temporary(&self) -> bool {
+        self.0.kind.is_temporary()
+    }
+
+    /// The individual configuration problems, when this is a configuration error.
+    pub fn config_errors(&self) -> Option<&ConfigErrors> {
+        self.0.config.as_ref()
+    }
+}
+
+impl From<ConfigErrors> for Error {
+    fn from(errors: ConfigErrors) -> Self {
+        Error(Box::new(Inner {
+            kind: ErrorKind::Config,
+            provider: None,
+            message: errors.to_string(),
+            config: Some(errors),
+        }))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.kind == ErrorKind::Config {
+            return f.write_str(&self.0.message);
+        }
+        match self.0.provider {
+            Some(p) => write!(f, "{p}: {}: {}", self.0.kind, self.0.message),
+            None => write!(f, "{}: {}", self.0.kind, self.0.message),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.0.kind)
+            .field("provider", &self.0.provider)
+            .field("message", &self.0.message)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_errors_are_redacted() {
+        let io = std::io::Error::other("cannot reach postgres://app:hunter2@db:5432/x");
+        let err = Error::backend("postgresql", ErrorKind::Connection, io);
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("app:***@db"), "{shown}");
+        assert!(err.is_temporary());
+    }
+}

@@ -1,0 +1,64 @@
+//! The one place that turns the selected provider into an adapter, and wraps it
+//! in the layers every cache gets. Application code receives trait objects and
+//! never learns which provider it got.
+
+use std::sync::Arc;
+
+use crate::cache::{BuildContext, CacheService, Sealed, prefixed};
+use crate::crypto::Sealer;
+use crate::db::DatabaseService;
+use crate::error::{Error, ErrorKind, Result};
+use crate::registry;
+use crate::session::{SealedSessionStore, SessionStore, SqlSessionStore};
+use crate::settings::Settings;
+
+/// Builds the configured cache. Connection problems surface at the first call
+/// (or `ping`), not here, so a server that is briefly down does not stop start-up.
+pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
+    let cache = &settings.cache;
+    let database = match cache.config.needs_database() {
+        true => Some(build_database(settings).await?),
+        false => None,
+    };
+    let adapter = prefixed(cache.config.build().await?, &cache.key_prefix);
+    let layered = cache.config.layer(adapter, BuildContext { database })?;
+    // Sealing goes outermost: outside the prefix, so the prefix (like the
+    // namespace) stays readable, and outside the hybrid, so its database copy and
+    // journal hold only hashed keys and sealed values.
+    Ok(match sealer(settings)? {
+        Some(sealer) => Arc::new(Sealed::new(layered, sealer)),
+        None => layered,
+    })
+}
+
+/// Builds the configured database. Like the cache, it connects at first use.
+pub async fn build_database(settings: &Settings) -> Result<Arc<dyn DatabaseService>> {
+    let name = settings.db.provider.name;
+    let entry = registry::database(name)
+        .ok_or_else(|| Error::new(ErrorKind::Config, format!("DB_PROVIDER={name} is not a registered provider")))?;
+    (entry.connect)(&settings.db)
+}
+
+/// Applies pending migrations when `DB_AUTO_MIGRATE` is on; returns their names.
+pub async fn auto_migrate(settings: &Settings, db: &dyn DatabaseService) -> Result<Vec<String>> {
+    if !settings.db.auto_migrate {
+        return Ok(Vec::new());
+    }
+    db.migrate().await
+}
+
+/// The sealer for `CACHE_KEY_SECRET` / `CACHE_ENCRYPTION_KEYS`, when they are set.
+pub fn sealer(settings: &Settings) -> Result<Option<Arc<Sealer>>> {
+    settings.cache.sealing.as_ref().map(|keys| keys.sealer()).transpose()
+}
+
+/// Durable sessions on the configured database, sealed like the cache when
+/// sealing keys are set: it reads and writes the very rows the hybrid cache keeps
+/// for sessions, so a tool can inspect or revoke them with Redis down.
+pub fn build_session_store(settings: &Settings, db: Arc<dyn DatabaseService>) -> Result<Arc<dyn SessionStore>> {
+    let store: Arc<dyn SessionStore> = Arc::new(SqlSessionStore::new(db));
+    Ok(match sealer(settings)? {
+        Some(sealer) => Arc::new(SealedSessionStore::new(store, sealer)),
+        None => store,
+    })
+}

@@ -1,0 +1,54 @@
+//! Sessions whose rows hold a keyed hash of the id and a sealed payload.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+use super::{SessionRecord, SessionStore};
+use crate::crypto::Sealer;
+use crate::error::Result;
+use crate::namespace::session_key;
+
+/// A [`SessionStore`] whose rows hold a keyed hash of the session id and a sealed
+/// payload: the database never sees a raw id or readable session data.
+pub struct SealedSessionStore {
+    inner: Arc<dyn SessionStore>,
+    sealer: Arc<Sealer>,
+}
+
+impl SealedSessionStore {
+    pub fn new(inner: Arc<dyn SessionStore>, sealer: Arc<Sealer>) -> Self {
+        SealedSessionStore { inner, sealer }
+    }
+
+    /// The row the sealed cache writes for this session: the same keyed hash.
+    fn row_id(&self, id: &str) -> Result<String> {
+        Ok(self.sealer.hash_key(&session_key(id)?))
+    }
+}
+
+#[async_trait]
+impl SessionStore for SealedSessionStore {
+    async fn get(&self, id: &str) -> Result<Option<SessionRecord>> {
+        let row_id = self.row_id(id)?;
+        let Some(record) = self.inner.get(&row_id).await? else { return Ok(None) };
+        let data = Bytes::from(self.sealer.open(&row_id, &record.data)?);
+        Ok(Some(SessionRecord { data, expires_at: record.expires_at }))
+    }
+
+    async fn upsert(&self, id: &str, data: &[u8], expires_at: DateTime<Utc>) -> Result<()> {
+        let row_id = self.row_id(id)?;
+        let sealed = self.sealer.seal(&row_id, data)?;
+        self.inner.upsert(&row_id, &sealed, expires_at).await
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool> {
+        self.inner.delete(&self.row_id(id)?).await
+    }
+
+    async fn purge_expired(&self) -> Result<u64> {
+        self.inner.purge_expired().await
+    }
+}

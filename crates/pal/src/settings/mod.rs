@@ -1,0 +1,98 @@
+//! Every environment variable pal reads, parsed and validated once at start-up:
+//! the selection of providers here, everything else by the module that owns it
+//! (each provider, the sealing keys, the database pool), all through one reader.
+
+mod vars;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::cache::{CacheConfig, CacheProvider};
+use crate::crypto::{self, SealingKeys};
+use crate::db::DbSettings;
+use crate::env::{Env, Var, process_vars};
+use crate::error::{ConfigError, ConfigErrors};
+use crate::registry;
+
+pub use vars::{owned_prefixes, variables};
+
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Settings {
+    pub cache: CacheSettings,
+    pub db: DbSettings,
+    /// Problems that do not stop start-up, such as an unknown `CACHE_…` variable.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CacheSettings {
+    pub provider: &'static CacheProvider,
+    /// The selected provider's own configuration; it builds the adapter.
+    pub config: Arc<dyn CacheConfig>,
+    pub key_prefix: String,
+    /// Keys for hashing cache keys and sealing values; `None` stores plaintext.
+    pub sealing: Option<SealingKeys>,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Settings, ConfigErrors> {
+        Settings::from_map(process_vars())
+    }
+
+    /// Reads the given variables as if they were the environment (for tests and tools).
+    pub fn from_vars<K: Into<String>, V: Into<String>>(
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Settings, ConfigErrors> {
+        Settings::from_map(vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+
+    pub fn from_map(vars: BTreeMap<String, String>) -> Result<Settings, ConfigErrors> {
+        Settings::read_with(vars, &[], |_| ()).map(|(settings, ())| settings)
+    }
+
+    /// Reads pal's variables and a tool's own (declared in `extra`, parsed by
+    /// `read`) in one pass through one reader, so every problem of both is
+    /// reported at once.
+    pub fn read_with<T>(
+        vars: BTreeMap<String, String>,
+        extra: &[Var],
+        read: impl FnOnce(&mut Env) -> T,
+    ) -> Result<(Settings, T), ConfigErrors> {
+        let mut env = Env::new(vars, variables().into_iter().chain(extra.iter().cloned()));
+        env.warn_unknown(&owned_prefixes());
+        let cache = cache_settings(&mut env);
+        let database = env.choice("DB_PROVIDER", &registry::database_names(), registry::database);
+        let db = DbSettings::read(&mut env, database.map(|e| e.provider));
+        let extra = read(&mut env);
+        let warnings = env.finish()?;
+        match (cache, db) {
+            (Some(cache), Some(db)) => Ok((Settings { cache, db, warnings }, extra)),
+            // Each reader records why it has nothing, so this is not reached.
+            _ => Err(ConfigError::Contradiction("the configuration is incomplete".into()).into()),
+        }
+    }
+}
+
+/// Selects the cache provider and reads every provider's variables, so a bad
+/// value is reported whichever provider is selected.
+fn cache_settings(env: &mut Env) -> Option<CacheSettings> {
+    let selected = env.choice("CACHE_PROVIDER", &registry::cache_names(), registry::cache);
+    let mut config = None;
+    for entry in registry::CACHES {
+        let is_selected = selected.is_some_and(|s| std::ptr::eq(s, entry));
+        let parsed = (entry.configure)(env, is_selected);
+        if is_selected {
+            config = parsed;
+        }
+    }
+    let outside = selected.map(|e| e.provider).filter(|p| p.capabilities.leaves_process).map(|p| p.name);
+    let sealing = crypto::config::read(env, outside);
+    let key_prefix = env.string("CACHE_KEY_PREFIX");
+    Some(CacheSettings { provider: selected?.provider, config: config?, key_prefix, sealing })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,281 @@
+use super::*;
+use crate::error::ConfigErrors;
+
+fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigErrors> {
+    Settings::from_vars(vars.iter().copied())
+}
+
+fn error_text(vars: &[(&str, &str)]) -> String {
+    settings(vars).expect_err("configuration should be rejected").to_string()
+}
+
+const EMBEDDED: &[(&str, &str)] = &[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")];
+const PLAINTEXT: (&str, &str) = ("CACHE_INSECURE_NO_ENCRYPTION", "true");
+const KEYS: [(&str, &str); 2] = [
+    ("CACHE_KEY_SECRET", "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc="),
+    (
+        "CACHE_ENCRYPTION_KEYS",
+        "k2:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg=,k1:lGG2IZsafEFdou6ycAsE+/Q3awBmrucHKea7Nj8vR0g=",
+    ),
+];
+
+#[test]
+fn embedded_defaults_need_nothing_else() {
+    let s = settings(EMBEDDED).unwrap();
+    assert_eq!(s.cache.provider.name, "memory");
+    assert_eq!(s.db.provider.name, "sqlite");
+    assert_eq!(s.db.url.expose(), "sqlite://pal.db");
+    assert!(s.db.auto_migrate, "the embedded database migrates itself by default");
+    assert_eq!(s.cache.config.target(), "in-process, max 100000 entries");
+    assert_eq!(s.db.pool.max, 10);
+    assert!(s.warnings.is_empty());
+}
+
+#[test]
+fn original_design_defaults() {
+    let s =
+        settings(&[("REDIS_URL", "redis://127.0.0.1:6379"), ("DATABASE_URL", "postgres://127.0.0.1/app"), PLAINTEXT])
+            .unwrap();
+    assert_eq!(s.cache.provider.name, "redis");
+    assert_eq!(s.db.provider.name, "postgresql");
+    assert_eq!(s.cache.config.target(), "redis://127.0.0.1:6379");
+    assert!(!s.cache.config.needs_database(), "plain Redis needs no database");
+    assert!(!s.db.auto_migrate);
+    let hybrid = settings(&[
+        ("CACHE_PROVIDER", "redis-hybrid"),
+        ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ("DATABASE_URL", "postgres://127.0.0.1/app"),
+        PLAINTEXT,
+    ])
+    .unwrap();
+    assert!(hybrid.cache.config.needs_database(), "the fallback is on by default");
+}
+
+#[test]
+fn every_default_in_the_table_parses() {
+    // Setting every variable to its own default must be accepted.
+    let table = variables();
+    let mut vars: Vec<(&str, &str)> = table.iter().filter_map(|v| v.default.map(|d| (v.name, d))).collect();
+    vars.extend([("REDIS_URL", "redis://127.0.0.1"), ("DATABASE_URL", "postgres://h/db")]);
+    vars.extend(KEYS);
+    settings(&vars).unwrap();
+}
+
+#[test]
+fn unknown_provider_names_the_variable_and_every_accepted_value() {
+    let text = error_text(&[("CACHE_PROVIDER", "bogus"), ("DB_PROVIDER", "sqlite")]);
+    assert!(text.contains("CACHE_PROVIDER=\"bogus\""), "{text}");
+    for name in ["redis", "redis-hybrid", "memory", "keydb", "memcached"] {
+        assert!(text.contains(name), "{text} should list {name}");
+    }
+    let text = error_text(&[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "oracle")]);
+    assert!(
+        text.contains("DB_PROVIDER=\"oracle\"") && text.contains("postgresql, mysql, cockroachdb, sqlite"),
+        "{text}"
+    );
+}
+
+#[test]
+fn provider_names_are_case_insensitive() {
+    let s = settings(&[("CACHE_PROVIDER", "Memory"), ("DB_PROVIDER", " SQLite ")]).unwrap();
+    assert_eq!(s.cache.provider.name, "memory");
+}
+
+#[test]
+fn missing_urls_name_the_variable() {
+    let text = error_text(&[("DB_PROVIDER", "sqlite")]);
+    assert!(text.contains("REDIS_URL must be set"), "{text}");
+    let text = error_text(&[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "mysql")]);
+    assert!(text.contains("DATABASE_URL must be set for DB_PROVIDER=mysql"), "{text}");
+    let text = error_text(&[("CACHE_PROVIDER", "memcached"), ("DB_PROVIDER", "sqlite")]);
+    assert!(text.contains("MEMCACHED_SERVERS must be set"), "{text}");
+    let text = error_text(&[("CACHE_PROVIDER", "keydb"), ("DB_PROVIDER", "sqlite")]);
+    assert!(text.contains("KEYDB_URL must be set"), "{text}");
+}
+
+#[test]
+fn all_errors_are_reported_at_once() {
+    let err = settings(&[("CACHE_PROVIDER", "nope"), ("DB_PROVIDER", "nope"), ("DB_POOL_MAX", "many")]).unwrap_err();
+    assert_eq!(err.errors.len(), 3, "{err}");
+    assert!(err.to_string().starts_with("3 configuration errors:"));
+}
+
+#[test]
+fn contradictory_flags_are_rejected() {
+    let text = error_text(&[
+        ("CACHE_PROVIDER", "redis"),
+        ("DB_PROVIDER", "sqlite"),
+        ("REDIS_CLUSTER_ENABLED", "true"),
+        ("REDIS_SENTINEL_ENABLED", "true"),
+        ("REDIS_CLUSTER_NODES", "127.0.0.1:7000"),
+    ]);
+    assert!(text.contains("REDIS_CLUSTER_ENABLED=true and REDIS_SENTINEL_ENABLED=true contradict"), "{text}");
+    let text = error_text(&[EMBEDDED, &[("DB_POOL_MIN", "5"), ("DB_POOL_MAX", "2")]].concat());
+    assert!(text.contains("DB_POOL_MIN=5 is larger than DB_POOL_MAX=2"), "{text}");
+    let text = error_text(&[EMBEDDED, &[("DB_REPLICA_URL", "sqlite://replica.db")]].concat());
+    assert!(text.contains("DB_REPLICA_URL is set but DB_PROVIDER=sqlite has no replicas"), "{text}");
+}
+
+#[test]
+fn malformed_urls_are_reported_without_their_password() {
+    let text = error_text(&[("REDIS_URL", "redis://user:s3cret@:notaport"), ("DB_PROVIDER", "sqlite")]);
+    assert!(text.contains("REDIS_URL is not a valid URL (redis://user:***@:notaport)"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    let text = error_text(&[
+        ("CACHE_PROVIDER", "memory"),
+        ("DB_PROVIDER", "postgresql"),
+        ("DATABASE_URL", "mysql://u:pw@h/db"),
+    ]);
+    assert!(text.contains("scheme \"mysql\" is not accepted") && text.contains("postgres, postgresql"), "{text}");
+    assert!(!text.contains(":pw@"), "{text}");
+}
+
+#[test]
+fn secrets_never_appear_in_debug_output() {
+    let s = settings(&[
+        ("REDIS_URL", "redis://user:s3cret@127.0.0.1:6379"),
+        ("DATABASE_URL", "postgres://app:hunter2@db/app?password=alsosecret"),
+        ("REDIS_SENTINEL_PASSWORD", "sentinelpw"),
+        KEYS[0],
+        KEYS[1],
+    ])
+    .unwrap();
+    let debug = format!("{s:?}");
+    for secret in ["s3cret", "hunter2", "alsosecret", "sentinelpw", &KEYS[0].1[..12], &KEYS[1].1[3..15]] {
+        assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+    }
+    assert!(debug.contains("redis://user:***@127.0.0.1:6379"), "{debug}");
+}
+
+#[test]
+fn host_lists_are_validated() {
+    let base = [("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_CLUSTER_ENABLED", "true"), PLAINTEXT];
+    let text = error_text(&base);
+    assert!(text.contains("REDIS_CLUSTER_NODES must be set when REDIS_CLUSTER_ENABLED=true"), "{text}");
+    let text = error_text(&[&base[..], &[("REDIS_CLUSTER_NODES", "127.0.0.1:7000,,host:port")]].concat());
+    assert!(text.contains("empty entry") && text.contains("port \"port\" is not a number"), "{text}");
+    let s = settings(&[&base[..], &[("REDIS_CLUSTER_NODES", "127.0.0.1:7000, [::1]:7001,redis-3")]].concat()).unwrap();
+    assert_eq!(s.cache.config.target(), "cluster via 127.0.0.1:7000,[::1]:7001,redis-3:6379");
+}
+
+#[test]
+fn sentinel_settings() {
+    let s = settings(&[
+        ("DB_PROVIDER", "sqlite"),
+        ("REDIS_SENTINEL_ENABLED", "on"),
+        ("REDIS_SENTINEL_NODES", "10.0.0.1,10.0.0.2:26380"),
+        PLAINTEXT,
+    ])
+    .unwrap();
+    assert_eq!(s.cache.config.target(), "sentinel mymaster via 10.0.0.1:26379,10.0.0.2:26380");
+}
+
+#[test]
+fn keydb_from_host_and_port() {
+    let s = settings(&[
+        ("CACHE_PROVIDER", "keydb"),
+        ("DB_PROVIDER", "sqlite"),
+        ("KEYDB_HOST", "kdb"),
+        ("KEYDB_PORT", "6380"),
+        PLAINTEXT,
+    ])
+    .unwrap();
+    assert_eq!(s.cache.config.target(), "redis://kdb:6380");
+    let text = error_text(&[
+        ("CACHE_PROVIDER", "keydb"),
+        ("DB_PROVIDER", "sqlite"),
+        ("KEYDB_HOST", "kdb"),
+        ("KEYDB_URL", "redis://kdb"),
+    ]);
+    assert!(text.contains("KEYDB_URL and KEYDB_HOST are both set"), "{text}");
+}
+
+#[test]
+fn bad_booleans_and_numbers() {
+    let text =
+        error_text(&[EMBEDDED, &[("POSTGRES_FALLBACK_ENABLED", "maybe"), ("REDIS_COMMAND_TIMEOUT_MS", "-5")]].concat());
+    assert!(text.contains("POSTGRES_FALLBACK_ENABLED=\"maybe\" is not valid; accepted values: true, false"), "{text}");
+    assert!(text.contains("REDIS_COMMAND_TIMEOUT_MS=\"-5\""), "{text}");
+}
+
+#[test]
+fn empty_values_mean_default() {
+    let s = settings(&[EMBEDDED, &[("DB_POOL_MAX", ""), ("REDIS_URL", "  ")]].concat()).unwrap();
+    assert_eq!(s.db.pool.max, 10);
+}
+
+#[test]
+fn misspelled_variables_are_warned_about() {
+    let s =
+        settings(&[EMBEDDED, &[("CACHE_PROVDER", "redis"), ("DB_POOLMAX", "3"), ("HOME", "/root")]].concat()).unwrap();
+    assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+    assert!(s.warnings[0].contains("CACHE_PROVDER"));
+}
+
+#[test]
+fn sealing_is_required_for_caches_outside_the_process() {
+    let outside: Vec<&str> =
+        registry::CACHES.iter().map(|e| e.provider).filter(|p| p.capabilities.leaves_process).map(|p| p.name).collect();
+    assert_eq!(outside, ["redis", "redis-hybrid", "keydb", "memcached"], "what the providers declare");
+    for provider in outside {
+        let text = error_text(&[
+            ("CACHE_PROVIDER", provider),
+            ("DB_PROVIDER", "sqlite"),
+            ("REDIS_URL", "redis://h"),
+            ("KEYDB_URL", "redis://h"),
+            ("MEMCACHED_SERVERS", "h:11211"),
+        ]);
+        assert!(text.contains("CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS must be set"), "{provider}: {text}");
+        assert!(text.contains("pal keygen") && text.contains("CACHE_INSECURE_NO_ENCRYPTION=true"), "{text}");
+    }
+    let s = settings(EMBEDDED).unwrap();
+    assert!(s.cache.sealing.is_none(), "the in-process cache may run without sealing");
+}
+
+#[test]
+fn sealing_keys_are_decoded_in_order() {
+    let s = settings(&[EMBEDDED, &KEYS].concat()).unwrap();
+    let keys = s.cache.sealing.unwrap();
+    let ids: Vec<&str> = keys.encryption_keys.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["k2", "k1"], "the first key seals");
+    assert!(keys.key_secret.len() >= 32);
+}
+
+#[test]
+fn plaintext_opt_out_is_warned_about_and_cannot_be_mixed_with_keys() {
+    let s = settings(&[("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_URL", "redis://h"), PLAINTEXT])
+        .unwrap();
+    assert!(s.warnings.iter().any(|w| w.contains("plaintext")), "{:?}", s.warnings);
+    let text = error_text(
+        &[&[("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_URL", "redis://h"), PLAINTEXT][..], &KEYS]
+            .concat(),
+    );
+    assert!(text.contains("contradicts"), "{text}");
+}
+
+#[test]
+fn bad_sealing_keys_are_rejected_without_echoing_them() {
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("CACHE_KEY_SECRET", "c2hvcnQ="), KEYS[1]], "at least 32"),
+        (&[("CACHE_KEY_SECRET", "not base64!!"), KEYS[1]], "not base64"),
+        (&[KEYS[0], ("CACHE_ENCRYPTION_KEYS", "k1:c2hvcnQ=")], "exactly 32 bytes"),
+        (&[KEYS[0], ("CACHE_ENCRYPTION_KEYS", "nokid")], "kid:base64key"),
+        (
+            &[
+                KEYS[0],
+                (
+                    "CACHE_ENCRYPTION_KEYS",
+                    "a:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg=,a:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg=",
+                ),
+            ],
+            "twice",
+        ),
+    ];
+    for (vars, expected) in cases {
+        let text = error_text(&[EMBEDDED, vars].concat());
+        assert!(text.contains(expected), "{text}");
+        assert!(!text.contains("dT3jvNcs") && !text.contains("aOE41jf"), "{text}");
+    }
+    let text = error_text(&[EMBEDDED, &[KEYS[0]]].concat());
+    assert!(text.contains("must be set together"), "{text}");
+}

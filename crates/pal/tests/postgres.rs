@@ -1,0 +1,34 @@
+//! PostgreSQL, built through the factory, each test in a schema of its own on the
+//! shared server (`scripts/services`).
+
+#[macro_use]
+mod suite;
+mod support;
+use suite::servers;
+
+use suite::db::DbSubject;
+
+async fn postgresql() -> DbSubject {
+    servers::postgres_subject("postgresql", &[]).await
+}
+
+db_conformance!(postgresql);
+
+/// `pal migrate` applies the schema once, and `DB_AUTO_MIGRATE=true` applies it at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_migrates_explicitly_and_at_start() {
+    for provider in ["postgresql", "cockroachdb"] {
+        let (explicit, drop_explicit) = servers::fresh_postgres_schema().await;
+        let (auto, drop_auto) = servers::fresh_postgres_schema().await;
+        tokio::task::spawn_blocking(move || servers::cli_migrations(provider, &explicit, &auto)).await.unwrap();
+        drop_explicit.await;
+        drop_auto.await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlock_is_a_serialization_failure() {
+    let subject = servers::postgres_subject("postgresql", &[]).await;
+    servers::deadlock_is_a_serialization_failure(&subject.db).await;
+    subject.finish().await;
+}

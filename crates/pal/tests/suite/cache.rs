@@ -1,0 +1,311 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use pal::{CacheService, CacheServiceExt, ErrorKind, Ttl};
+use serde::{Deserialize, Serialize};
+
+use super::namespace;
+
+/// A cache under test, and what its provider declares it cannot do
+/// ([`CacheService::capabilities`]): the cases read that, never a provider's name.
+pub struct CacheSubject {
+    pub cache: Arc<dyn CacheService>,
+    /// The provider's item size limit, when it caps items near 1 MiB: larger
+    /// values must fail with `ValueTooLarge` naming it.
+    pub size_limit: Option<usize>,
+    /// Whether counters are signed 64-bit (where not, negative increments are
+    /// `Unsupported`).
+    pub signed_counters: bool,
+    /// How late after its TTL a key may still be seen: the provider's expiry
+    /// resolution, and scheduling on a loaded machine.
+    pub expiry_slack: Duration,
+    /// Keeps whatever backs the cache alive for the length of the test.
+    pub guard: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl CacheSubject {
+    pub fn new(cache: Arc<dyn CacheService>) -> Self {
+        let can = cache.capabilities();
+        let scheduling = Duration::from_millis(if can.leaves_process { 300 } else { 50 });
+        CacheSubject {
+            size_limit: can.max_value_bytes,
+            signed_counters: can.signed_counters,
+            expiry_slack: can.expiry_resolution + scheduling,
+            cache,
+            guard: None,
+        }
+    }
+}
+
+#[macro_export]
+macro_rules! cache_conformance {
+    ($subject:path) => {
+        $crate::cache_conformance!(@cases $subject;
+            round_trip, overwrite_replaces_value_and_ttl, delete_is_idempotent, ttl_expiry, ttl_reports_remaining,
+            touch_extends, incr_is_atomic, incr_sets_ttl_only_on_create, incr_rejects_non_integers,
+            incr_negative_and_overflow, binary_values, empty_value, one_mebibyte_value, unicode_keys,
+            ten_thousand_keys, session_round_trip, concurrent_set_get_never_tears, ping);
+    };
+    (@cases $subject:path; $($case:ident),*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $case() {
+            let subject = $subject().await;
+            $crate::suite::cache::$case(&subject).await;
+        }
+    )*};
+}
+
+fn ttl(secs: u64) -> Ttl {
+    Ttl::from_secs(secs).unwrap()
+}
+
+pub async fn round_trip(s: &CacheSubject) {
+    let (c, ns) = (&s.cache, namespace());
+    assert_eq!(c.get(&format!("{ns}missing")).await.unwrap(), None);
+    c.set(&format!("{ns}k"), Bytes::from_static(b"value"), ttl(60)).await.unwrap();
+    assert_eq!(c.get(&format!("{ns}k")).await.unwrap().as_deref(), Some(&b"value"[..]));
+    assert_eq!(c.get(&format!("{ns}K")).await.unwrap(), None, "keys are case-sensitive");
+}
+
+pub async fn overwrite_replaces_value_and_ttl(s: &CacheSubject) {
+    let (c, k) = (&s.cache, format!("{}k", namespace()));
+    c.set(&k, Bytes::from_static(b"one"), Ttl::from_millis(1000).unwrap()).await.unwrap();
+    c.set(&k, Bytes::from_static(b"two"), ttl(60)).await.unwrap();
+    assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&b"two"[..]));
+    tokio::time::sleep(Duration::from_millis(1000) + s.expiry_slack).await;
+    assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&b"two"[..]), "the second set's TTL applies");
+}
+
+pub async fn delete_is_idempotent(s: &CacheSubject) {
+    let (c, k) = (&s.cache, format!("{}k", namespace()));
+    c.set(&k, Bytes::from_static(b"v"), ttl(60)).await.unwrap();
+    assert!(c.delete(&k).await.unwrap(), "deleting a present key reports it existed");
+    assert!(!c.delete(&k).await.unwrap(), "deleting again is not an error");
+    assert_eq!(c.get(&k).await.unwrap(), None);
+}
+
+pub async fn ttl_expiry(s: &CacheSubject) {
+    let (c, k) = (&s.cache, format!("{}k", namespace()));
+    c.set(&k, Bytes::from_static(b"v"), ttl(1)).await.unwrap();
+    assert!(c.get(&k).await.unwrap().is_some(), "present before it expires");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(c.get(&k).await.unwrap().is_some(), "still present half-way through its TTL");
+    tokio::time::sleep(Duration::from_millis(500) + s.expiry_slack).await;
+    assert_eq!(c.get(&k).await.unwrap(), None, "gone after it expires");
+    assert_eq!(c.ttl(&k).await.unwrap(), None);
+    assert!(!c.delete(&k).await.unwrap(), "an expired key does not count as deleted");
+}
+
+pub async fn ttl_reports_remaining(s: &CacheSubject) {
+    let (c, k) = (&s.cache, format!("{}k", namespace()));
+    assert_eq!(c.ttl(&k).await.unwrap(), None);
+    c.set(&k, Bytes::from_static(b"v"), ttl(100)).await.unwrap();
+    let left = c.ttl(&k).await.unwrap().expect("a live key has a TTL");
+    assert!(left > Duration::from_secs(97) && left <= Duration::from_secs(100), "{left:?}");
+}
+
+pub async fn touch_extends(s: &CacheSubject) {
+    let (c, ns) = (&s.cache, namespace());
+    let k = format!("{ns}k");
+    c.set(&k, Bytes::from_static(b"v"), ttl(1)).await.unwrap();
+    assert!(c.touch(&k, ttl(30)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(1000) + s.expiry_slack).await;
+    assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&b"v"[..]), "touch kept the key alive");
+    let left = c.ttl(&k).await.unwrap().unwrap();
+    assert!(left > Duration::from_secs(25), "{left:?}");
+    assert!(!c.touch(&format!("{ns}missing"), ttl(30)).await.unwrap(), "touching a missing key creates nothing");
+    assert_eq!(c.get(&format!("{ns}missing")).await.unwrap(), None);
+}
+
+pub async fn incr_is_atomic(s: &CacheSubject) {
+    const TASKS: i64 = 64;
+    const PER_TASK: i64 = 100;
+    let k = format!("{}counter", namespace());
+    let mut handles = Vec::new();
+    for _ in 0..TASKS {
+        let (c, k) = (s.cache.clone(), k.clone());
+        handles.push(tokio::spawn(async move {
+            let mut seen = Vec::with_capacity(PER_TASK as usize);
+            for _ in 0..PER_TASK {
+                seen.push(c.incr(&k, 1, ttl(60)).await.unwrap());
+            }
+            seen
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    all.sort_unstable();
+    // Every increment observed a distinct value: no two saw the same counter state.
+    assert_eq!(all, (1..=TASKS * PER_TASK).collect::<Vec<_>>());
+    assert_eq!(s.cache.get(&k).await.unwrap().as_deref(), Some(format!("{}", TASKS * PER_TASK).as_bytes()));
+}
+
+pub async fn incr_sets_ttl_only_on_create(s: &CacheSubject) {
+    let (c, k) = (&s.cache, format!("{}window", namespace()));
+    assert_eq!(c.incr(&k, 1, ttl(1)).await.unwrap(), 1);
+    assert_eq!(c.incr(&k, 1, ttl(100)).await.unwrap(), 2);
+    let left = c.ttl(&k).await.unwrap().unwrap();
+    assert!(left <= Duration::from_secs(1), "a later incr must not extend the window: {left:?}");
+    tokio::time::sleep(Duration::from_millis(1000) + s.expiry_slack).await;
+    assert_eq!(c.get(&k).await.unwrap(), None, "the window closed");
+    assert_eq!(c.incr(&k, 1, ttl(100)).await.unwrap(), 1, "a new window starts at 1");
+    assert!(c.ttl(&k).await.unwrap().unwrap() > Duration::from_secs(90));
+}
+
+pub async fn incr_rejects_non_integers(s: &CacheSubject) {
+    let (c, k) = (&s.cache, format!("{}text", namespace()));
+    c.set(&k, Bytes::from_static(b"abc"), ttl(60)).await.unwrap();
+    let err = c.incr(&k, 1, ttl(60)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotAnInteger, "{err}");
+    assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&b"abc"[..]), "the value is left as it was");
+}
+
+pub async fn incr_negative_and_overflow(s: &CacheSubject) {
+    let (c, ns) = (&s.cache, namespace());
+    let k = format!("{ns}n");
+    let big = format!("{ns}big");
+    c.set(&big, Bytes::from(i64::MAX.to_string()), ttl(60)).await.unwrap();
+    if s.signed_counters {
+        assert_eq!(c.incr(&k, -5, ttl(60)).await.unwrap(), -5);
+        assert_eq!(c.incr(&k, 7, ttl(60)).await.unwrap(), 2);
+        assert_eq!(c.incr(&big, 1, ttl(60)).await.unwrap_err().kind(), ErrorKind::NotAnInteger);
+        assert_eq!(c.get(&big).await.unwrap().as_deref(), Some(i64::MAX.to_string().as_bytes()), "left as it was");
+    } else {
+        let err = c.incr(&k, -5, ttl(60)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+        assert_eq!(c.get(&k).await.unwrap(), None, "a refused decrement creates nothing");
+        assert_eq!(c.incr(&k, 7, ttl(60)).await.unwrap(), 7);
+        // The server counts on in unsigned space; pal reports what it cannot represent.
+        assert_eq!(c.incr(&big, 1, ttl(60)).await.unwrap_err().kind(), ErrorKind::NotAnInteger);
+    }
+}
+
+pub async fn binary_values(s: &CacheSubject) {
+    let (c, k) = (&s.cache, format!("{}bin", namespace()));
+    let value: Vec<u8> = vec![0, 159, 146, 150, 0xff, 0xfe, b'\r', b'\n', 0, 0x80];
+    assert!(std::str::from_utf8(&value).is_err());
+    c.set(&k, value.clone().into(), ttl(60)).await.unwrap();
+    assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&value[..]));
+}
+
+pub async fn empty_value(s: &CacheSubject) {
+    let (c, k) = (&s.cache, format!("{}empty", namespace()));
+    c.set(&k, Bytes::new(), ttl(60)).await.unwrap();
+    assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&b""[..]), "an empty value is not a miss");
+}
+
+pub async fn one_mebibyte_value(s: &CacheSubject) {
+    let (c, k) = (&s.cache, format!("{}big", namespace()));
+    let value: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+    match s.size_limit {
+        Some(limit) if value.len() + 1024 > limit => {
+            let err = c.set(&k, value.into(), ttl(60)).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueTooLarge, "{err}");
+            assert!(err.to_string().contains(&limit.to_string()), "the error names the limit: {err}");
+            assert_eq!(c.get(&k).await.unwrap(), None);
+        }
+        _ => {
+            c.set(&k, value.clone().into(), ttl(60)).await.unwrap();
+            assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&value[..]));
+        }
+    }
+}
+
+pub async fn unicode_keys(s: &CacheSubject) {
+    let (c, ns) = (&s.cache, namespace());
+    let keys = [format!("{ns}ключ:🔑:名前"), format!("{ns}ключ:🔑:名"), format!("{ns}cle\u{301}"), format!("{ns}clé")];
+    for (i, k) in keys.iter().enumerate() {
+        c.set(k, Bytes::from(i.to_string()), ttl(60)).await.unwrap();
+    }
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(c.get(k).await.unwrap().as_deref(), Some(i.to_string().as_bytes()), "{k}");
+    }
+}
+
+pub async fn ten_thousand_keys(s: &CacheSubject) {
+    let ns = namespace();
+    let mut tasks = Vec::new();
+    for chunk in 0..20 {
+        let (c, ns) = (s.cache.clone(), ns.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in chunk * 500..(chunk + 1) * 500 {
+                c.set(&format!("{ns}{i}"), Bytes::from(format!("v{i}")), ttl(120)).await.unwrap();
+            }
+            for i in chunk * 500..(chunk + 1) * 500 {
+                let got = c.get(&format!("{ns}{i}")).await.unwrap();
+                assert_eq!(got.as_deref(), Some(format!("v{i}").as_bytes()), "key {i}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Session {
+    user_id: u64,
+    email: String,
+    roles: Vec<String>,
+    attributes: BTreeMap<String, serde_json::Value>,
+    verified: Option<bool>,
+}
+
+pub async fn session_round_trip(s: &CacheSubject) {
+    let (c, ns) = (&s.cache, namespace());
+    let id = format!("{ns}sess");
+    let session = Session {
+        user_id: 42,
+        email: "ana@example.com".into(),
+        roles: vec!["admin".into(), "ops".into()],
+        attributes: BTreeMap::from([
+            ("nested".to_string(), serde_json::json!({"a": [1, 2, {"b": null}], "ü": "✓"})),
+            ("n".to_string(), serde_json::json!(1.5)),
+        ]),
+        verified: None,
+    };
+    c.set_session(&id, &session, ttl(60)).await.unwrap();
+    assert_eq!(c.get_session::<Session>(&id).await.unwrap(), Some(session));
+    let wrong = c.get_session::<Vec<u8>>(&id).await.unwrap_err();
+    assert_eq!(wrong.kind(), ErrorKind::Integrity, "a session of another shape is an error, not a miss");
+    assert!(c.delete_session(&id).await.unwrap());
+    assert_eq!(c.get_session::<Session>(&id).await.unwrap(), None);
+    assert_eq!(c.set_session("", &1, ttl(60)).await.unwrap_err().kind(), ErrorKind::InvalidInput);
+}
+
+pub async fn concurrent_set_get_never_tears(s: &CacheSubject) {
+    const SIZE: usize = 64 * 1024;
+    let k = format!("{}shared", namespace());
+    s.cache.set(&k, vec![0u8; SIZE].into(), ttl(60)).await.unwrap();
+    let mut tasks = Vec::new();
+    for writer in 1..=4u8 {
+        let (c, k) = (s.cache.clone(), k.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..50 {
+                c.set(&k, vec![writer; SIZE].into(), ttl(60)).await.unwrap();
+            }
+        }));
+    }
+    for _ in 0..4 {
+        let (c, k) = (s.cache.clone(), k.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..50 {
+                let v = c.get(&k).await.unwrap().expect("the key is never missing");
+                assert_eq!(v.len(), SIZE);
+                assert!(v.iter().all(|b| *b == v[0]), "a read mixed two writes");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+pub async fn ping(s: &CacheSubject) {
+    s.cache.ping().await.unwrap();
+    assert!(!s.cache.provider().is_empty());
+}

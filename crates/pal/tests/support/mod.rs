@@ -1,0 +1,142 @@
+//! Helpers shared by the tests that drive real servers: the ports from
+//! `scripts/ports.env`, the service script, and signals to server processes.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The repository's root, where `scripts/` lives.
+pub fn root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The `pal` binary of this build, as an operator runs it: nothing of the test's
+/// environment leaks in. The workspace's test command builds it with the tests.
+pub fn pal_command() -> Command {
+    let dir = std::env::current_exe().expect("the test binary has a path");
+    // target/<profile>/deps/<test> → target/<profile>/pal
+    let bin = dir.parent().and_then(Path::parent).map(|d| d.join("pal")).expect("the target directory");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo nextest run --workspace` (scripts/test)",
+        bin.display()
+    );
+    let mut command = Command::new(bin);
+    command.env_clear();
+    command
+}
+
+/// Sealing keys for tests (from `pal keygen`): providers that store data outside
+/// the process refuse to start without them, and the suites run with sealing on.
+pub const SEALING: [(&str, &str); 2] = [
+    ("CACHE_KEY_SECRET", "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc="),
+    ("CACHE_ENCRYPTION_KEYS", "test1:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg="),
+];
+
+/// `vars` plus the test sealing keys.
+pub fn sealed<'a>(vars: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = vars.to_vec();
+    all.extend(SEALING);
+    all
+}
+
+/// `scripts/ports.env`, parsed: the single place ports are written down.
+pub fn ports() -> HashMap<String, String> {
+    let text = std::fs::read_to_string(root().join("scripts/ports.env")).expect("scripts/ports.env");
+    text.lines()
+        .filter_map(|l| l.split('#').next())
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        .collect()
+}
+
+pub fn port(name: &str) -> String {
+    ports().remove(name).unwrap_or_else(|| panic!("{name} missing from scripts/ports.env"))
+}
+
+pub fn port_list(name: &str) -> Vec<String> {
+    port(name).split_whitespace().map(str::to_string).collect()
+}
+
+/// Starts whatever of one service is not running (idempotent), e.g. a server a
+/// fault test killed. Only that service: a test must never restart a node that a
+/// test of another service has just killed on purpose.
+pub fn ensure(service: &str) {
+    let status =
+        Command::new(root().join("scripts/services")).args(["start", service]).status().expect("scripts/services runs");
+    assert!(status.success(), "scripts/services start {service} failed");
+}
+
+/// Holds the fault-test Redis for one test at a time across test processes.
+pub fn exclusive_redis_fault() -> std::fs::File {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("redis_fault.lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
+    file.lock().unwrap();
+    file
+}
+
+/// Starts `service` again when dropped, even when an assertion failed half-way.
+pub struct Restore(pub &'static str);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        ensure(self.0);
+    }
+}
+
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill").args([format!("-{signal}"), pid.to_string()]).status().unwrap();
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+/// A direct connection to one node, for inspecting and breaking it.
+pub async fn node(port: &str) -> redis::aio::MultiplexedConnection {
+    try_node(port).await.unwrap_or_else(|e| panic!("cannot connect to 127.0.0.1:{port}: {e}"))
+}
+
+pub async fn try_node(port: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)));
+    client.get_multiplexed_async_connection_with_config(&config).await
+}
+
+pub async fn pid_of(port: &str) -> u32 {
+    let info: String = redis::cmd("INFO").arg("server").query_async(&mut node(port).await).await.unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("INFO server reports process_id")
+}
+
+/// SIGKILLs the Redis-compatible server on `port` and waits until it stops
+/// answering: on a loaded machine a kill can take a moment to land (a process
+/// inside fork or disk I/O dies when it leaves it), and failover timings start there.
+pub async fn kill_redis(port: &str) {
+    signal(pid_of(port).await, "KILL");
+    eventually(Duration::from_secs(30), || async { try_node(port).await.is_err() })
+        .await
+        .unwrap_or_else(|| panic!("the server on {port} still answers after SIGKILL"));
+}
+
+/// Polls `check` until it holds or `limit` passes; returns how long it took.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+pub mod proxy;
