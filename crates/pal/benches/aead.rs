@@ -1,6 +1,6 @@
 //! AES-256-GCM seal and open through RustCrypto's `aes-gcm` and through `ring`,
 //! same keys, nonces and sizes, in one run: the measurement behind pal's choice
-//! of AEAD crate. `cargo bench --bench aead && scripts/bench-ratios`
+//! of AEAD crate. `cargo bench -p pal --bench aead && scripts/bench-ratios`
 //! (`pal` in each group is the crate pal uses).
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};

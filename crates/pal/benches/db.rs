@@ -3,7 +3,7 @@
 //! abstraction costs (placeholder checks, typed binding, row decoding, bounds).
 //! Each timed operation of one side alternates with an untimed one of the other
 //! (see `interleaved`), so noise from other work on the machine hits both alike.
-//! Needs the shared servers: `scripts/services up && cargo bench --bench db`, then
+//! Needs the shared servers: `scripts/services up && cargo bench -p pal --bench db`, then
 //! `scripts/bench-ratios` compares `pal` with `raw_sqlx` in each group.
 
 use std::str::FromStr;

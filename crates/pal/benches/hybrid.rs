@@ -3,7 +3,7 @@
 //! the same blackholed Redis (every call tries Redis 3 times with 100·n ms sleeps
 //! between attempts, then reads the database). Prints p50 and p99 of each.
 //!
-//! `scripts/services up && cargo bench --bench hybrid`
+//! `scripts/services up && cargo bench -p pal --bench hybrid`
 
 #[path = "../tests/support/proxy.rs"]
 mod proxy;

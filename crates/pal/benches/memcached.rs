@@ -3,7 +3,7 @@
 //! tasks, alternating rounds; then `memcslap` (libmemcached-tools, 50 threads,
 //! its own default value size) on the same server as a second reference.
 //!
-//! `cargo bench --bench memcached [-- 127.0.0.1:11211]`
+//! `cargo bench -p pal --bench memcached [-- 127.0.0.1:11211]`
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! The memory adapter against raw moka doing the same job (per-entry TTL, 256-byte
 //! values), in the same run: the difference is what the abstraction costs.
-//! `cargo bench --bench memory`; compare `pal` with `raw_moka` in each group.
+//! `cargo bench -p pal --bench memory`; compare `pal` with `raw_moka` in each group.
 
 use std::sync::Arc;
 use std::time::Duration;

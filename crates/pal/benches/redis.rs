@@ -4,7 +4,7 @@
 //! why pal uses one), and (c) `redis-benchmark -c 50 -d 256 -t get,set`.
 //! Rounds alternate between pal and raw redis-rs so machine noise hits both.
 //!
-//! `cargo bench --bench redis [-- redis://127.0.0.1:6379]`
+//! `cargo bench -p pal --bench redis [-- redis://127.0.0.1:6379]`
 
 mod common;
 
