@@ -6,7 +6,7 @@
 //! environment reader), [`retry`], [`namespace`], [`crypto`]; the traits and
 //! their providers in [`cache`] and [`db`]; the stores over them ([`session`],
 //! [`audit`]); the cache layers; [`registry`], [`settings`], [`factory`] and
-//! [`health`]. A test (`tests/layering.rs`) keeps it so.
+//! [`health`]. A test (`tests/layering/`) keeps it so.
 
 pub mod audit;
 pub mod cache;

@@ -46,7 +46,7 @@ macro_rules! cache_conformance {
             round_trip, overwrite_replaces_value_and_ttl, delete_is_idempotent, ttl_expiry, ttl_reports_remaining,
             touch_extends, incr_is_atomic, incr_sets_ttl_only_on_create, incr_rejects_non_integers,
             incr_negative_and_overflow, binary_values, empty_value, one_mebibyte_value, unicode_keys,
-            ten_thousand_keys, session_round_trip, concurrent_set_get_never_tears, ping);
+            ten_thousand_keys, session_round_trip, concurrent_set_get_never_tears, ping, declares_itself);
     };
     (@cases $subject:path; $($case:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -308,4 +308,16 @@ pub async fn concurrent_set_get_never_tears(s: &CacheSubject) {
 pub async fn ping(s: &CacheSubject) {
     s.cache.ping().await.unwrap();
     assert!(!s.cache.provider().is_empty());
+}
+
+/// The cache reports a registered provider, with the capabilities that provider
+/// declares (a configured limit may replace the declared default).
+pub async fn declares_itself(s: &CacheSubject) {
+    let entry = pal::registry::cache(s.cache.provider())
+        .unwrap_or_else(|| panic!("{} is not a registered provider", s.cache.provider()));
+    let (declared, reported) = (entry.provider.capabilities, s.cache.capabilities());
+    assert_eq!(declared.leaves_process, reported.leaves_process);
+    assert_eq!(declared.signed_counters, reported.signed_counters);
+    assert_eq!(declared.expiry_resolution, reported.expiry_resolution);
+    assert_eq!(declared.max_value_bytes.is_some(), reported.max_value_bytes.is_some());
 }

@@ -1,4 +1,4 @@
-//! A circuit breaker whose closing is gated by failback work: after the cooldown
+//! A circuit breaker whose closing is gated by recovery work: after the cooldown
 //! one caller becomes the probe, and the breaker closes only when the probe has
 //! finished (Redis answers and the journal is drained), so no call reads Redis
 //! before every key changed during the outage has been invalidated there.
@@ -29,7 +29,7 @@ impl State {
 pub enum Route {
     Redis,
     Database,
-    /// The database, and this caller must run the failback probe.
+    /// The database, and this caller must run the recovery probe.
     Probe,
 }
 

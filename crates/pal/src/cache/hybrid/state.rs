@@ -69,7 +69,7 @@ impl Shared {
 
     /// Runs `op` on Redis when the breaker allows it, retrying transient errors.
     /// `None` means Redis is unavailable and the caller must use the database.
-    pub(super) async fn on_redis<T, F, Fut>(self: &Arc<Self>, retry: bool, op: F) -> Option<Result<T>>
+    pub(super) async fn on_redis<T, F, Fut>(self: &Arc<Self>, with_retries: bool, op: F) -> Option<Result<T>>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -83,7 +83,7 @@ impl Shared {
                 return None;
             }
         }
-        let retries = if retry { self.config.attempts.max(1) - 1 } else { 0 };
+        let retries = if with_retries { self.config.attempts.max(1) - 1 } else { 0 };
         let mut delays = retry::backoff(FIRST_RETRY, RETRY_CAP, retries as usize);
         loop {
             match op().await {
