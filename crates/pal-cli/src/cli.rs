@@ -21,6 +21,11 @@ pub enum Command {
     Check,
     /// Apply pending schema migrations to the configured database.
     Migrate,
+    /// Delete expired sessions and counters from the database now.
+    ///
+    /// Every redis-hybrid instance does this every CACHE_PURGE_INTERVAL_MS; this
+    /// runs it once, for any cache provider.
+    Purge,
     /// Serve the HTTP API (/healthz, /readyz) on BIND:PORT until SIGINT or SIGTERM.
     Serve,
     /// Print a fresh CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS line.

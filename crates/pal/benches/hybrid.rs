@@ -66,6 +66,8 @@ fn main() {
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(60),
             drain_interval: Duration::from_secs(60),
+            journal_wait: Duration::from_secs(2),
+            purge_interval: Duration::from_secs(60),
         };
         let hybrid = HybridCache::new(redis.clone(), db.clone(), config);
         let session = serde_json::json!({"user_id": 42, "email": "ana@example.com", "roles": ["user"]});

@@ -16,8 +16,21 @@ use crate::settings::Settings;
 /// (or `ping`), not here, so a server that is briefly down does not stop start-up.
 pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
     let cache = &settings.cache;
+    // A cache that keeps data in the database applies `DB_AUTO_MIGRATE` itself, so
+    // no entry point can build it over tables that do not exist yet.
     let database = match cache.config.needs_database() {
-        true => Some(build_database(settings).await?),
+        true => {
+            let db = build_database(settings).await?;
+            match auto_migrate(settings, db.as_ref()).await {
+                // An unreachable database must not stop start-up (Redis may serve);
+                // the cache's health check says what is missing.
+                Err(e) if e.is_temporary() => {
+                    tracing::warn!(error = %e, "DB_AUTO_MIGRATE: the database cannot be reached now")
+                }
+                other => drop(other?),
+            }
+            Some(db)
+        }
         false => None,
     };
     let adapter = prefixed(cache.config.build().await?, &cache.key_prefix);

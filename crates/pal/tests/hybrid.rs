@@ -29,6 +29,8 @@ fn config() -> HybridConfig {
         breaker_threshold: 3,
         breaker_cooldown: Duration::from_millis(COOLDOWN_MS),
         drain_interval: Duration::from_millis(DRAIN_MS),
+        journal_wait: Duration::from_secs(2),
+        purge_interval: Duration::from_secs(60),
     }
 }
 

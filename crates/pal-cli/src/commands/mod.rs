@@ -19,6 +19,7 @@ pub async fn run(command: Command, settings: &Settings, tools: &ToolSettings) ->
     match command {
         Command::Check => check(settings).await,
         Command::Migrate => migrate(settings).await,
+        Command::Purge => purge(settings).await,
         Command::Serve => run_server(settings, tools).await,
         Command::Cache(cmd) => cache::run(cmd, build_cache(settings).await?).await,
         Command::Db(cmd) => db::run(cmd, settings).await,
@@ -82,6 +83,15 @@ async fn migrate(settings: &Settings) -> Result<ExitCode> {
     for name in applied {
         println!("{}: applied {name}", db.provider());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn purge(settings: &Settings) -> Result<ExitCode> {
+    let db = build_database(settings).await?;
+    factory::auto_migrate(settings, db.as_ref()).await?;
+    let (values, counters) = pal::cache::hybrid::purge_expired(db).await?;
+    println!("sessions: {values} expired rows deleted");
+    println!("cache_counters: {counters} expired rows deleted");
     Ok(ExitCode::SUCCESS)
 }
 

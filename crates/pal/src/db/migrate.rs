@@ -34,6 +34,11 @@ const SQLITE: &[Migration] = &[
         name: "0002_cache_fallback",
         sql: include_str!("migrations/sqlite/0002_cache_fallback.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_counter_expiry",
+        sql: include_str!("migrations/sqlite/0003_counter_expiry.sql"),
+    },
 ];
 
 /// PostgreSQL and CockroachDB: no SERIAL, no advisory locks, no LISTEN/NOTIFY.
@@ -44,6 +49,11 @@ const POSTGRES: &[Migration] = &[
         name: "0002_cache_fallback",
         sql: include_str!("migrations/postgres/0002_cache_fallback.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_counter_expiry",
+        sql: include_str!("migrations/postgres/0003_counter_expiry.sql"),
+    },
 ];
 
 const MYSQL: &[Migration] = &[
@@ -52,6 +62,11 @@ const MYSQL: &[Migration] = &[
         version: 2,
         name: "0002_cache_fallback",
         sql: include_str!("migrations/mysql/0002_cache_fallback.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "0003_counter_expiry",
+        sql: include_str!("migrations/mysql/0003_counter_expiry.sql"),
     },
 ];
 
@@ -133,7 +148,12 @@ async fn apply<D: DatabaseService + ?Sized>(db: &D, migration: &Migration) -> Re
 
 async fn apply_unwrapped<D: DatabaseService + ?Sized>(db: &D, migration: &Migration) -> Result<()> {
     for statement in split_statements(migration.sql, db.dialect())? {
-        db.execute(statement, &[]).await?;
+        match db.execute(statement, &[]).await {
+            // MySQL's CREATE INDEX has no IF NOT EXISTS: an index left by an
+            // interrupted run of this migration is already what it asks for.
+            Err(e) if db.dialect() == Dialect::MySql && e.message().contains("Duplicate key name") => {}
+            other => drop(other?),
+        }
     }
     db.execute(RECORD, &record_params(migration)).await.map(drop)
 }

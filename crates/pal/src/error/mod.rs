@@ -76,10 +76,13 @@ impl fmt::Display for ErrorKind {
 }
 
 /// The crate's error: a kind to branch on, the provider that reported it, and a
-/// message with any URL credentials already replaced by `***`.
+/// message with any URL credentials already replaced by `***`. Cloneable, so one
+/// failure can be reported to every caller that shared the work.
+#[derive(Clone)]
 pub struct Error(Box<Inner>);
 
 /// Boxed so `Result<T, Error>` stays as small as `T` on hot paths: errors are rare.
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     provider: Option<&'static str>,

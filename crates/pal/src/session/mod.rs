@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::error::Result;
 
 pub use sealed::SealedSessionStore;
-pub use sql::SqlSessionStore;
+pub use sql::{PURGE_BATCH, SessionRow, SqlSessionStore, purge_expired_rows};
 
 /// A stored session: opaque bytes and the moment they stop being valid.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,12 +1,13 @@
 //! Sessions in the `sessions` table of any database.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{SessionRecord, SessionStore};
-use crate::db::{DatabaseService, Dialect, Value};
+use crate::db::{DatabaseService, DatabaseServiceExt, Dialect, Value};
 use crate::error::Result;
 
 /// [`SessionStore`] on the `sessions` table of any [`DatabaseService`].
@@ -14,9 +15,104 @@ pub struct SqlSessionStore {
     db: Arc<dyn DatabaseService>,
 }
 
+/// One session to store: id, data, expiry.
+pub type SessionRow<'a> = (&'a str, &'a [u8], DateTime<Utc>);
+
+/// The most rows one statement stores. Batches are cut into power-of-two chunks up
+/// to this size, so a connection's statement cache holds at most nine shapes.
+const MAX_ROWS_PER_STATEMENT: usize = 256;
+
+/// Rows a purge deletes per statement: short enough that it never holds many row
+/// locks for long, whatever else writes the table.
+pub const PURGE_BATCH: i64 = 1000;
+
 impl SqlSessionStore {
     pub fn new(db: Arc<dyn DatabaseService>) -> Self {
         SqlSessionStore { db }
+    }
+
+    /// Stores many sessions at once, atomically: one statement per power-of-two
+    /// chunk, in one transaction when there is more than one. When an id appears
+    /// twice the later row wins, as it would with one upsert after the other.
+    pub async fn upsert_many(&self, rows: &[SessionRow<'_>]) -> Result<()> {
+        let mut last: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            last.insert(row.0, i);
+        }
+        let now = Utc::now();
+        let unique: Vec<&SessionRow<'_>> =
+            rows.iter().enumerate().filter(|(i, r)| last[r.0] == *i).map(|(_, r)| r).collect();
+        let dialect = self.db.dialect();
+        let mut statements: Vec<(String, Vec<Value>)> = Vec::new();
+        let mut rest = unique.as_slice();
+        while !rest.is_empty() {
+            let size = MAX_ROWS_PER_STATEMENT.min(1 << rest.len().ilog2());
+            let (chunk, tail) = rest.split_at(size);
+            let params = chunk
+                .iter()
+                .flat_map(|(id, data, expires_at)| {
+                    [(*id).into(), Value::Bytes(data.to_vec()), (*expires_at).into(), now.into()]
+                })
+                .collect();
+            statements.push((upsert_sql(dialect, size), params));
+            rest = tail;
+        }
+        if let [(sql, params)] = statements.as_slice() {
+            return self.db.execute(sql, params).await.map(drop);
+        }
+        let statements: Arc<[(String, Vec<Value>)]> = statements.into();
+        self.db
+            .transaction(move |tx| {
+                let statements = statements.clone();
+                Box::pin(async move {
+                    for (sql, params) in statements.iter() {
+                        tx.execute(sql, params).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+}
+
+fn upsert_sql(dialect: Dialect, rows: usize) -> String {
+    let mut sql = String::from("INSERT INTO sessions (id, data, expires_at, updated_at) VALUES ");
+    for r in 0..rows {
+        let n = r * 4;
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
+    }
+    sql.push_str(match dialect {
+        Dialect::MySql => {
+            " ON DUPLICATE KEY UPDATE data = VALUES(data), expires_at = VALUES(expires_at), updated_at = VALUES(updated_at)"
+        }
+        Dialect::Postgres | Dialect::Sqlite => {
+            " ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, updated_at = excluded.updated_at"
+        }
+    });
+    sql
+}
+
+/// Deletes the rows of `table` whose `expires_at` has passed, [`PURGE_BATCH`] at a
+/// time so no statement holds many locks; several purgers at once only share the
+/// work. Returns how many rows this call deleted.
+pub async fn purge_expired_rows(db: &dyn DatabaseService, table: &str, key_column: &str) -> Result<u64> {
+    let sql = match db.dialect() {
+        Dialect::MySql => format!("DELETE FROM {table} WHERE expires_at <= $1 LIMIT $2"),
+        Dialect::Postgres | Dialect::Sqlite => format!(
+            "DELETE FROM {table} WHERE {key_column} IN \
+             (SELECT {key_column} FROM {table} WHERE expires_at <= $1 LIMIT $2)"
+        ),
+    };
+    let mut purged = 0;
+    loop {
+        let deleted = db.execute(&sql, &[Utc::now().into(), PURGE_BATCH.into()]).await?;
+        purged += deleted;
+        if deleted < PURGE_BATCH as u64 {
+            return Ok(purged);
+        }
     }
 }
 
@@ -35,18 +131,13 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn upsert(&self, id: &str, data: &[u8], expires_at: DateTime<Utc>) -> Result<()> {
-        let sql = match self.db.dialect() {
-            Dialect::MySql => {
-                "INSERT INTO sessions (id, data, expires_at, updated_at) VALUES ($1, $2, $3, $4) \
-                 ON DUPLICATE KEY UPDATE data = VALUES(data), expires_at = VALUES(expires_at), updated_at = VALUES(updated_at)"
-            }
-            Dialect::Postgres | Dialect::Sqlite => {
-                "INSERT INTO sessions (id, data, expires_at, updated_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, updated_at = excluded.updated_at"
-            }
-        };
-        let params = [id.into(), Value::Bytes(data.to_vec()), expires_at.into(), Utc::now().into()];
-        self.db.execute(sql, &params).await.map(drop)
+        self.db
+            .execute(
+                &upsert_sql(self.db.dialect(), 1),
+                &[id.into(), Value::Bytes(data.to_vec()), expires_at.into(), Utc::now().into()],
+            )
+            .await
+            .map(drop)
     }
 
     async fn delete(&self, id: &str) -> Result<bool> {
@@ -54,6 +145,18 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn purge_expired(&self) -> Result<u64> {
-        self.db.execute("DELETE FROM sessions WHERE expires_at <= $1", &[Utc::now().into()]).await
+        purge_expired_rows(self.db.as_ref(), "sessions", "id").await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upserts_number_their_placeholders_per_row() {
+        let sql = upsert_sql(Dialect::Postgres, 2);
+        assert!(sql.contains("($1, $2, $3, $4), ($5, $6, $7, $8) ON CONFLICT (id)"), "{sql}");
+        assert!(upsert_sql(Dialect::MySql, 1).contains("ON DUPLICATE KEY UPDATE"));
     }
 }

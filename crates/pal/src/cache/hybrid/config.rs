@@ -35,6 +35,16 @@ pub const VARS: &[Var] = &[
         Some("5000"),
         "redis-hybrid: how often each instance invalidates journaled keys in Redis (the staleness bound after another instance's outage)",
     ),
+    Var::new(
+        "CACHE_JOURNAL_WAIT_MS",
+        Some("2000"),
+        "redis-hybrid: how long a starting instance waits for its first journal drain before serving from the database instead",
+    ),
+    Var::new(
+        "CACHE_PURGE_INTERVAL_MS",
+        Some("60000"),
+        "redis-hybrid: how often expired values and counters are deleted from the database",
+    ),
 ];
 
 #[derive(Debug)]
@@ -54,6 +64,8 @@ pub fn configure(env: &mut Env, selected: bool) -> Option<Arc<dyn CacheConfig>> 
         breaker_threshold: env.int("CACHE_BREAKER_FAILURE_THRESHOLD", 1u32, 1000),
         breaker_cooldown: env.millis("CACHE_BREAKER_COOLDOWN_MS"),
         drain_interval: env.millis("CACHE_JOURNAL_DRAIN_INTERVAL_MS"),
+        journal_wait: env.millis("CACHE_JOURNAL_WAIT_MS"),
+        purge_interval: env.millis("CACHE_PURGE_INTERVAL_MS"),
     };
     Some(Arc::new(RedisHybridConfig { redis, enabled, layer }))
 }

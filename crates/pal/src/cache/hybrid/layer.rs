@@ -1,47 +1,45 @@
 //! The hybrid as a cache: every call tries Redis first and falls back to the database.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::PROVIDER;
-use super::breaker::{Breaker, State as BreakerState};
+use super::breaker::State as BreakerState;
 use super::recovery;
 use super::state::{HybridConfig, HybridStats, Shared, expiry, remaining};
 use super::store::{HybridStore, StoredEntry};
 use crate::cache::{CacheService, Capabilities, Ttl};
 use crate::db::DatabaseService;
-use crate::error::Result;
+use crate::error::{ErrorKind, Result};
 
 pub struct HybridCache {
     inner: Arc<Shared>,
-    drainer: tokio::task::JoinHandle<()>,
+    /// The drainer and the purger.
+    background: [tokio::task::JoinHandle<()>; 2],
 }
 
 impl Drop for HybridCache {
     fn drop(&mut self) {
-        self.drainer.abort();
+        self.background.iter().for_each(tokio::task::JoinHandle::abort);
     }
 }
 
 impl HybridCache {
-    /// Starts the periodic drainer, which also drains any journal left by another
-    /// (or a crashed) instance right away.
+    /// Starts the periodic drainer, which drains any journal left by another (or a
+    /// crashed) instance right away: until that first drain is done, calls wait for
+    /// it (up to `CACHE_JOURNAL_WAIT_MS`) or use the database. Also starts the purge
+    /// of expired rows.
     pub fn new(redis: Arc<dyn CacheService>, db: Arc<dyn DatabaseService>, config: HybridConfig) -> Self {
-        let inner = Arc::new(Shared {
-            breaker: Breaker::new(config.breaker_threshold, config.breaker_cooldown),
-            redis,
-            db: HybridStore::new(db),
-            config,
-            stats: HybridStats::default(),
-            database_degraded: AtomicBool::new(false),
-            draining: tokio::sync::Mutex::new(()),
-        });
-        let drainer = tokio::spawn(recovery::periodic_drain(Arc::downgrade(&inner)));
-        HybridCache { inner, drainer }
+        let inner = Arc::new(Shared::new(redis, Arc::new(HybridStore::new(db)), config));
+        let background = [
+            tokio::spawn(recovery::periodic_drain(Arc::downgrade(&inner))),
+            tokio::spawn(recovery::periodic_purge(Arc::downgrade(&inner))),
+        ];
+        HybridCache { inner, background }
     }
 
     pub fn stats(&self) -> &HybridStats {
@@ -55,6 +53,11 @@ impl HybridCache {
     /// Invalidates every journaled key in Redis now; returns how many.
     pub async fn drain_journal(&self) -> Result<usize> {
         self.inner.drain().await
+    }
+
+    /// Deletes expired values and counters from the database now; returns how many.
+    pub async fn purge_expired(&self) -> Result<u64> {
+        self.inner.purge().await
     }
 }
 
@@ -79,19 +82,12 @@ impl CacheService for HybridCache {
             Some(Ok(None)) => {
                 inner.stats.redis_misses.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("pal_cache_misses_total").increment(1);
-                match inner.db.get(key).await? {
-                    Some(StoredEntry::Value(record)) => {
-                        inner.repopulate(key, &record).await;
-                        Ok(Some(record.data))
-                    }
-                    Some(StoredEntry::Counter { value, .. }) => Ok(Some(Bytes::from(value.to_string()))),
-                    None => Ok(None),
-                }
+                Ok(inner.load(key).await?.map(StoredEntry::into_bytes))
             }
             Some(Err(e)) => Err(e),
             None => {
                 inner.fell_back();
-                inner.read_database(key).await
+                Ok(inner.db.get(key).await?.map(StoredEntry::into_bytes))
             }
         }
     }
@@ -101,20 +97,23 @@ impl CacheService for HybridCache {
         let expires_at = expiry(ttl);
         // The database first, then Redis: with this order a concurrent re-population
         // (see `repopulate`) can never leave an older value in Redis.
-        let copy = if inner.config.write_through { Some(inner.db.put(key, &value, expires_at).await) } else { None };
+        let copy = match inner.config.write_through {
+            true => Some(inner.copier.put(key, value.clone(), expires_at).await),
+            false => None,
+        };
+        if let Some(Err(e)) = &copy
+            && !e.is_temporary()
+        {
+            return Err(e.clone());
+        }
         match inner.on_redis(true, || inner.redis.set(key, value.clone(), ttl)).await {
-            Some(Ok(())) => {
-                if let Some(copy) = copy {
-                    inner.database_write(copy);
-                }
-                Ok(())
-            }
+            Some(Ok(())) => copy.map_or(Ok(()), |copy| inner.database_write(copy)),
             Some(Err(e)) => Err(e),
             None => {
                 inner.fell_back();
                 match copy {
                     Some(copy) => copy?,
-                    None => inner.db.put(key, &value, expires_at).await?,
+                    None => inner.copier.put(key, value, expires_at).await?,
                 }
                 inner.journal(key).await
             }
@@ -158,7 +157,7 @@ impl CacheService for HybridCache {
                 let in_db = if inner.config.write_through {
                     let touched = inner.db.touch(key, expires_at).await;
                     let found = touched.as_ref().is_ok_and(|t| *t);
-                    inner.database_write(touched.map(drop));
+                    inner.database_write(touched.map(drop))?;
                     found
                 } else {
                     false
@@ -196,11 +195,14 @@ impl CacheService for HybridCache {
     }
 
     /// Healthy while either side answers: with Redis down the cache is degraded,
-    /// not unavailable.
+    /// not unavailable. A database without the hybrid's tables is never healthy,
+    /// whatever Redis says: the first Redis outage would lose everything.
     async fn ping(&self) -> Result<()> {
-        match self.inner.redis.ping().await {
-            Ok(()) => Ok(()),
-            Err(redis) => self.inner.db.ping().await.map_err(|_| redis),
+        let (redis, database) = tokio::join!(self.inner.redis.ping(), self.inner.db.check_schema());
+        match (redis, database) {
+            (_, Err(e)) if e.kind() == ErrorKind::Config => Err(e),
+            (Ok(()), _) | (Err(_), Ok(())) => Ok(()),
+            (Err(redis), Err(_)) => Err(redis),
         }
     }
 }

@@ -10,6 +10,7 @@
 
 mod breaker;
 mod config;
+mod copier;
 mod layer;
 mod recovery;
 mod state;
@@ -21,6 +22,7 @@ pub use breaker::State as BreakerState;
 pub use config::configure;
 pub use layer::HybridCache;
 pub use state::{HybridConfig, HybridStats};
+pub use store::purge_expired;
 
 pub static PROVIDER: CacheProvider = CacheProvider {
     name: "redis-hybrid",

@@ -1,27 +1,54 @@
 //! Recovery after an outage: invalidating journaled keys in Redis, from the
-//! breaker's probe and periodically on every instance.
+//! breaker's probe and periodically on every instance; and the retention of the
+//! database side, whose expired rows are deleted periodically.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use super::breaker::State as BreakerState;
 use super::state::{Shared, remaining};
-use crate::error::Result;
+use crate::error::{ErrorKind, Result};
 
 /// Journaled keys read per round trip while draining.
 const DRAIN_BATCH: i64 = 500;
+/// How soon a first drain that failed is tried again.
+const FIRST_DRAIN_RETRY: Duration = Duration::from_millis(500);
 
-pub(super) async fn periodic_drain(inner: std::sync::Weak<Shared>) {
+pub(super) async fn periodic_drain(inner: Weak<Shared>) {
+    let mut reported = false;
     loop {
         let Some(strong) = inner.upgrade() else { return };
         if strong.breaker.state() == BreakerState::Closed
             && let Err(e) = strong.drain().await
         {
-            tracing::debug!(error = %e, "redis-hybrid: journal drain failed, will retry");
+            // Missing tables are not an outage: say so once, loudly.
+            if e.kind() == ErrorKind::Config && !reported {
+                tracing::error!(error = %e, "redis-hybrid: cannot read the journal");
+                reported = true;
+            } else {
+                tracing::debug!(error = %e, "redis-hybrid: journal drain failed, will retry");
+            }
         }
-        let interval = strong.config.drain_interval;
+        let interval = match strong.is_reconciled() {
+            true => strong.config.drain_interval,
+            false => strong.config.drain_interval.min(FIRST_DRAIN_RETRY),
+        };
         drop(strong);
         tokio::time::sleep(interval).await;
+    }
+}
+
+/// Deletes expired rows every `CACHE_PURGE_INTERVAL_MS`. Every instance purges;
+/// batches keep each statement short, so they only share the work.
+pub(super) async fn periodic_purge(inner: Weak<Shared>) {
+    loop {
+        let Some(interval) = inner.upgrade().map(|s| s.config.purge_interval) else { return };
+        tokio::time::sleep(interval).await;
+        let Some(strong) = inner.upgrade() else { return };
+        if let Err(e) = strong.purge().await {
+            tracing::warn!(error = %e, "redis-hybrid: purging expired rows failed, will retry");
+        }
     }
 }
 
@@ -73,6 +100,16 @@ impl Shared {
         let size = self.db.journal_size().await?;
         self.stats.journal_size.store(size, Ordering::Relaxed);
         metrics::gauge!("pal_cache_journal_size").set(size as f64);
+        self.mark_reconciled();
         Ok(drained)
+    }
+
+    /// Physically deletes expired values and counters; returns how many rows.
+    pub(super) async fn purge(&self) -> Result<u64> {
+        let (values, counters) = self.db.purge_expired().await?;
+        metrics::counter!("pal_cache_purged_rows_total", "table" => "sessions").increment(values);
+        metrics::counter!("pal_cache_purged_rows_total", "table" => "cache_counters").increment(counters);
+        self.stats.purged_rows.fetch_add(values + counters, Ordering::Relaxed);
+        Ok(values + counters)
     }
 }

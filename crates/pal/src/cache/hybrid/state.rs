@@ -5,10 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
+use async_singleflight::UnaryGroup;
 use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use super::breaker::{Breaker, Route, State as BreakerState};
+use super::copier::Copier;
 use super::store::{HybridStore, StoredEntry};
 use crate::cache::{CacheService, Ttl};
 use crate::error::Result;
@@ -28,6 +31,11 @@ pub struct HybridConfig {
     pub breaker_threshold: u32,
     pub breaker_cooldown: Duration,
     pub drain_interval: Duration,
+    /// `CACHE_JOURNAL_WAIT_MS`: how long a new instance's calls wait for its first
+    /// drain before they use the database instead of a Redis not yet reconciled.
+    pub journal_wait: Duration,
+    /// `CACHE_PURGE_INTERVAL_MS`: how often expired rows are deleted.
+    pub purge_interval: Duration,
 }
 
 /// Counts of what the hybrid did, for tests and operators; the same figures go to
@@ -36,22 +44,33 @@ pub struct HybridConfig {
 pub struct HybridStats {
     pub redis_hits: AtomicU64,
     pub redis_misses: AtomicU64,
-    /// Calls served by the database because Redis was unavailable.
+    /// Calls served by the database because Redis was unavailable or not reconciled.
     pub fallbacks: AtomicU64,
     /// Writes that reached Redis but not the database copy.
     pub database_write_failures: AtomicU64,
     pub journal_size: AtomicI64,
+    /// Expired rows this instance deleted.
+    pub purged_rows: AtomicU64,
 }
 
 pub(super) struct Shared {
     pub(super) redis: Arc<dyn CacheService>,
-    pub(super) db: HybridStore,
+    pub(super) db: Arc<HybridStore>,
+    pub(super) copier: Copier,
     pub(super) config: HybridConfig,
     pub(super) breaker: Breaker,
     pub(super) stats: HybridStats,
     pub(super) database_degraded: AtomicBool,
     /// One drain at a time per instance (instances may drain concurrently: it is idempotent).
     pub(super) draining: tokio::sync::Mutex<()>,
+    /// Concurrent misses on one key share one database read.
+    pub(super) misses: UnaryGroup<String, Result<Option<StoredEntry>>>,
+    /// Whether this instance has drained the journal once, so Redis holds nothing
+    /// that changed in the database while some instance could not reach it.
+    reconciled: AtomicBool,
+    reconciled_now: Notify,
+    /// Until then, calls wait for the first drain; afterwards they use the database.
+    reconcile_by: Instant,
 }
 
 pub(super) fn remaining(expires_at: DateTime<Utc>) -> Option<Ttl> {
@@ -63,12 +82,51 @@ pub(super) fn expiry(ttl: Ttl) -> DateTime<Utc> {
 }
 
 impl Shared {
+    pub(super) fn new(redis: Arc<dyn CacheService>, db: Arc<HybridStore>, config: HybridConfig) -> Shared {
+        Shared {
+            breaker: Breaker::new(config.breaker_threshold, config.breaker_cooldown),
+            copier: Copier::start(db.clone()),
+            redis,
+            db,
+            reconcile_by: Instant::now() + config.journal_wait,
+            config,
+            stats: HybridStats::default(),
+            database_degraded: AtomicBool::new(false),
+            draining: tokio::sync::Mutex::new(()),
+            misses: UnaryGroup::new(),
+            reconciled: AtomicBool::new(false),
+            reconciled_now: Notify::new(),
+        }
+    }
+
     pub(super) fn set_gauges(&self) {
         metrics::gauge!("pal_cache_breaker_state").set(self.breaker.state().as_gauge());
     }
 
+    pub(super) fn is_reconciled(&self) -> bool {
+        self.reconciled.load(Ordering::Acquire)
+    }
+
+    pub(super) fn mark_reconciled(&self) {
+        if !self.reconciled.swap(true, Ordering::AcqRel) {
+            self.reconciled_now.notify_waiters();
+        }
+    }
+
+    /// Whether Redis may be used: the journal has been drained once. Until then a
+    /// call waits for that drain, up to `CACHE_JOURNAL_WAIT_MS` after start-up.
+    async fn reconciled(&self) -> bool {
+        // Registered before the check, so a drain finishing in between still wakes it.
+        let drained = self.reconciled_now.notified();
+        if self.is_reconciled() {
+            return true;
+        }
+        tokio::time::timeout_at(self.reconcile_by, drained).await.is_ok() || self.is_reconciled()
+    }
+
     /// Runs `op` on Redis when the breaker allows it, retrying transient errors.
-    /// `None` means Redis is unavailable and the caller must use the database.
+    /// `None` means Redis is unavailable, or not reconciled yet, and the caller
+    /// must use the database.
     pub(super) async fn on_redis<T, F, Fut>(self: &Arc<Self>, with_retries: bool, op: F) -> Option<Result<T>>
     where
         F: Fn() -> Fut,
@@ -82,6 +140,9 @@ impl Shared {
                 tokio::spawn(self.clone().probe());
                 return None;
             }
+        }
+        if !self.reconciled().await {
+            return None;
         }
         let retries = if with_retries { self.config.attempts.max(1) - 1 } else { 0 };
         let mut delays = retry::backoff(FIRST_RETRY, RETRY_CAP, retries as usize);
@@ -111,22 +172,26 @@ impl Shared {
         metrics::counter!("pal_cache_fallbacks_total").increment(1);
     }
 
-    /// A write reached Redis; the database copy is best effort and its failure is
-    /// logged once per transition and counted.
-    pub(super) fn database_write(&self, result: Result<()>) {
+    /// A write reached Redis; its database copy did or did not. A database that is
+    /// briefly unreachable only degrades the write (logged once per transition and
+    /// counted); any other failure, such as missing tables, fails it.
+    pub(super) fn database_write(&self, result: Result<()>) -> Result<()> {
         match result {
             Ok(()) => {
                 if self.database_degraded.swap(false, Ordering::Relaxed) {
                     tracing::info!("redis-hybrid: database writes succeed again");
                 }
+                Ok(())
             }
-            Err(e) => {
+            Err(e) if e.is_temporary() => {
                 self.stats.database_write_failures.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("pal_cache_database_write_failures_total").increment(1);
                 if !self.database_degraded.swap(true, Ordering::Relaxed) {
                     tracing::warn!(error = %e, "redis-hybrid: database copy not written; Redis holds the data alone");
                 }
+                Ok(())
             }
+            Err(e) => Err(e),
         }
     }
 
@@ -136,11 +201,25 @@ impl Shared {
         Ok(())
     }
 
+    /// What the database holds for a key Redis does not have, read once for all
+    /// concurrent misses on it, and put back into Redis.
+    pub(super) async fn load(&self, key: &str) -> Result<Option<StoredEntry>> {
+        self.misses
+            .work(key, async {
+                let entry = self.db.get(key).await?;
+                if let Some(StoredEntry::Value(record)) = &entry {
+                    self.repopulate(key, record).await;
+                }
+                Ok(entry)
+            })
+            .await
+    }
+
     /// Puts a value read from the database back into Redis with its remaining
     /// lifetime, best effort. Writers change the database before Redis, so reading
     /// the database again afterwards catches a write or delete that raced with this
     /// one; the possibly stale copy is then removed from Redis.
-    pub(super) async fn repopulate(&self, key: &str, record: &SessionRecord) {
+    async fn repopulate(&self, key: &str, record: &SessionRecord) {
         let Some(ttl) = remaining(record.expires_at) else { return };
         if self.redis.set(key, record.data.clone(), ttl).await.is_err() {
             return;
@@ -149,12 +228,5 @@ impl Shared {
         if !unchanged {
             let _ = self.redis.delete(key).await;
         }
-    }
-
-    pub(super) async fn read_database(&self, key: &str) -> Result<Option<Bytes>> {
-        Ok(self.db.get(key).await?.map(|entry| match entry {
-            StoredEntry::Value(record) => record.data,
-            StoredEntry::Counter { value, .. } => Bytes::from(value.to_string()),
-        }))
     }
 }

@@ -7,9 +7,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use bytes::Bytes;
+
 use crate::db::{DatabaseService, DatabaseServiceExt, Dialect, Value};
-use crate::error::Result;
-use crate::session::{SessionRecord, SessionStore, SqlSessionStore};
+use crate::error::{Error, ErrorKind, Result};
+use crate::session::{SessionRecord, SessionRow, SessionStore, SqlSessionStore, purge_expired_rows};
+
+/// The tables the hybrid needs, for messages that name them.
+pub(super) const TABLES: &str = "sessions, cache_counters, cache_journal";
 
 /// What the database holds for a key: a value or a counter, and when it expires.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,16 +33,41 @@ impl HybridStore {
         HybridStore { values: SqlSessionStore::new(db.clone()), db }
     }
 
-    pub(super) async fn ping(&self) -> Result<()> {
-        self.db.ping().await
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<crate::db::Row>> {
+        self.db.query(sql, params).await.map_err(schema_hint)
     }
 
-    /// The live entry for `key`, if any; expired rows are never returned.
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.db.execute(sql, params).await.map_err(schema_hint)
+    }
+
+    /// Checks that the database answers and holds the hybrid's tables. Missing
+    /// tables are a configuration error that says how to create them.
+    pub(super) async fn check_schema(&self) -> Result<()> {
+        self.query("SELECT 1 FROM sessions, cache_counters, cache_journal WHERE 1 = 0", &[]).await.map(drop)
+    }
+
+    /// The live entry for `key`, if any, in one round trip over both tables;
+    /// expired rows are never returned.
     pub(super) async fn get(&self, key: &str) -> Result<Option<StoredEntry>> {
-        if let Some(record) = self.values.get(key).await? {
-            return Ok(Some(StoredEntry::Value(record)));
+        let rows = self
+            .db
+            .query(
+                "SELECT data, NULL AS value, expires_at FROM sessions WHERE id = $1 AND expires_at > $2 \
+                 UNION ALL \
+                 SELECT NULL, value, expires_at FROM cache_counters WHERE cache_key = $1 AND expires_at > $2",
+                &[key.into(), Utc::now().into()],
+            )
+            .await?;
+        let mut counter = None;
+        for row in &rows {
+            let expires_at = row.get("expires_at")?;
+            match row.get::<Option<Vec<u8>>>("data")? {
+                Some(data) => return Ok(Some(StoredEntry::Value(SessionRecord { data: data.into(), expires_at }))),
+                None => counter = Some(StoredEntry::Counter { value: row.get("value")?, expires_at }),
+            }
         }
-        self.counter(key).await.map(|c| c.map(|(value, expires_at)| StoredEntry::Counter { value, expires_at }))
+        Ok(counter)
     }
 
     pub(super) async fn counter(&self, key: &str) -> Result<Option<(i64, DateTime<Utc>)>> {
@@ -51,15 +81,24 @@ impl HybridStore {
         rows.first().map(|r| Ok((r.get("value")?, r.get("expires_at")?))).transpose()
     }
 
-    pub(super) async fn put(&self, key: &str, data: &[u8], expires_at: DateTime<Utc>) -> Result<()> {
-        self.values.upsert(key, data, expires_at).await
+    /// Stores many values in one go (see [`SqlSessionStore::upsert_many`]).
+    pub(super) async fn put_many(&self, rows: &[SessionRow<'_>]) -> Result<()> {
+        self.values.upsert_many(rows).await.map_err(schema_hint)
+    }
+
+    /// Physically deletes expired values and counters; returns how many of each.
+    pub(super) async fn purge_expired(&self) -> Result<(u64, u64)> {
+        let values = purge_expired_rows(self.db.as_ref(), "sessions", "id").await.map_err(schema_hint)?;
+        let counters =
+            purge_expired_rows(self.db.as_ref(), "cache_counters", "cache_key").await.map_err(schema_hint)?;
+        Ok((values, counters))
     }
 
     /// Removes the key in both tables; returns whether a live entry existed.
     pub(super) async fn delete(&self, key: &str) -> Result<bool> {
         let existed = self.get(key).await?.is_some();
         self.values.delete(key).await?;
-        self.db.execute("DELETE FROM cache_counters WHERE cache_key = $1", &[key.into()]).await?;
+        self.execute("DELETE FROM cache_counters WHERE cache_key = $1", &[key.into()]).await?;
         Ok(existed)
     }
 
@@ -70,7 +109,7 @@ impl HybridStore {
         for table in ["sessions", "cache_counters"] {
             let column = if table == "sessions" { "id" } else { "cache_key" };
             let sql = format!("UPDATE {table} SET expires_at = $1 WHERE {column} = $2 AND expires_at > $3");
-            changed += self.db.execute(&sql, &[expires_at.into(), key.into(), now.into()]).await?;
+            changed += self.execute(&sql, &[expires_at.into(), key.into(), now.into()]).await?;
         }
         Ok(changed > 0)
     }
@@ -124,7 +163,7 @@ impl HybridStore {
                  ON CONFLICT (cache_key) DO UPDATE SET recorded_at = excluded.recorded_at"
             }
         };
-        self.db.execute(sql, &[key.into(), Utc::now().into()]).await.map(drop)
+        self.execute(sql, &[key.into(), Utc::now().into()]).await.map(drop)
     }
 
     /// Up to `limit` journaled keys, oldest first, with when each was recorded.
@@ -148,12 +187,45 @@ impl HybridStore {
     }
 
     pub(super) async fn journal_size(&self) -> Result<i64> {
-        let rows = self.db.query("SELECT COUNT(*) AS n FROM cache_journal", &[]).await?;
+        let rows = self.query("SELECT COUNT(*) AS n FROM cache_journal", &[]).await?;
         rows.first().map_or(Ok(0), |r| r.get("n"))
     }
 
     /// Drops a counter once Redis holds it again.
     pub(super) async fn delete_counter(&self, key: &str) -> Result<()> {
-        self.db.execute("DELETE FROM cache_counters WHERE cache_key = $1", &[key.into()]).await.map(drop)
+        self.execute("DELETE FROM cache_counters WHERE cache_key = $1", &[key.into()]).await.map(drop)
+    }
+}
+
+/// Deletes expired values and counters from the hybrid's tables in `db`; returns
+/// how many of each. Every hybrid instance does this every
+/// `CACHE_PURGE_INTERVAL_MS`; this is the same for a one-off run (`pal purge`).
+pub async fn purge_expired(db: Arc<dyn DatabaseService>) -> Result<(u64, u64)> {
+    HybridStore::new(db).purge_expired().await
+}
+
+fn missing_tables(e: &Error) -> Error {
+    Error::new(
+        ErrorKind::Config,
+        format!(
+            "the database has no redis-hybrid tables ({TABLES}): run `pal migrate`, or set DB_AUTO_MIGRATE=true ({})",
+            e.message()
+        ),
+    )
+    .with_provider(super::PROVIDER.name)
+}
+
+/// A statement on a missing table says how to create it.
+fn schema_hint(e: Error) -> Error {
+    if e.kind() == ErrorKind::Syntax { missing_tables(&e) } else { e }
+}
+
+/// The data of a value read back, or a counter as its decimal text.
+impl StoredEntry {
+    pub(super) fn into_bytes(self) -> Bytes {
+        match self {
+            StoredEntry::Value(record) => record.data,
+            StoredEntry::Counter { value, .. } => Bytes::from(value.to_string()),
+        }
     }
 }
