@@ -11,58 +11,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use pal::cache::hybrid::{BreakerState, HybridCache, HybridConfig};
-use pal::cache::redis::{self as redis_provider, RedisCache, RedisTopology, Timeouts};
-use pal::env::ConnUrl;
+use pal::cache::hybrid::BreakerState;
 use pal::session::{SessionStore, SqlSessionStore};
-use pal::{CacheService, CacheServiceExt, DatabaseService, Ttl};
+use pal::CacheServiceExt;
 use suite::cache::CacheSubject;
 use support::proxy::{FaultProxy, Mode};
 
-const COOLDOWN_MS: u64 = 500;
-const DRAIN_MS: u64 = 500;
-
-fn config() -> HybridConfig {
-    HybridConfig {
-        write_through: true,
-        attempts: 3,
-        breaker_threshold: 3,
-        breaker_cooldown: Duration::from_millis(COOLDOWN_MS),
-        drain_interval: Duration::from_millis(DRAIN_MS),
-        journal_wait: Duration::from_secs(2),
-        purge_interval: Duration::from_secs(60),
-    }
-}
-
-fn redis_at(url: &str) -> Arc<dyn CacheService> {
-    let topology = RedisTopology::Standalone(ConnUrl::parse(url, &["redis"]).unwrap());
-    let timeouts = Timeouts { connect: Duration::from_millis(300), command: Duration::from_millis(300) };
-    Arc::new(RedisCache::new(&redis_provider::PROVIDER, &topology, timeouts).unwrap())
-}
-
-async fn migrated(url: &str) -> Arc<dyn DatabaseService> {
-    let db = suite::servers::database("postgresql", url, &[]).await;
-    db.migrate().await.unwrap();
-    db
-}
-
-fn hybrid(redis_url: &str, db: &Arc<dyn DatabaseService>) -> Arc<HybridCache> {
-    Arc::new(HybridCache::new(redis_at(redis_url), db.clone(), config()))
-}
-
-fn ttl(secs: u64) -> Ttl {
-    Ttl::from_secs(secs).unwrap()
-}
-
-fn run_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
-}
-
-async fn wait_closed(cache: &HybridCache) {
-    support::eventually(Duration::from_secs(15), || async { cache.breaker_state() == BreakerState::Closed })
-        .await
-        .expect("the breaker closes once Redis is back");
-}
+use suite::hybrid::{COOLDOWN_MS, DRAIN_MS, hybrid, migrated, run_id, ttl, wait_closed};
 
 // ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod db;
+pub mod hybrid;
 pub mod servers;
 
 /// A key namespace unique to one test run, so tests sharing a server never collide.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use bytes::Bytes;
 
-use crate::db::{DatabaseService, DatabaseServiceExt, Dialect, Value};
+use crate::db::{DatabaseService, DatabaseServiceExt, Dialect, Row, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::{SessionRecord, SessionRow, SessionStore, SqlSessionStore, purge_expired_rows};
 
@@ -33,7 +33,7 @@ impl HybridStore {
         HybridStore { values: SqlSessionStore::new(db.clone()), db }
     }
 
-    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<crate::db::Row>> {
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         self.db.query(sql, params).await.map_err(schema_hint)
     }
 
@@ -50,24 +50,7 @@ impl HybridStore {
     /// The live entry for `key`, if any, in one round trip over both tables;
     /// expired rows are never returned.
     pub(super) async fn get(&self, key: &str) -> Result<Option<StoredEntry>> {
-        let rows = self
-            .db
-            .query(
-                "SELECT data, NULL AS value, expires_at FROM sessions WHERE id = $1 AND expires_at > $2 \
-                 UNION ALL \
-                 SELECT NULL, value, expires_at FROM cache_counters WHERE cache_key = $1 AND expires_at > $2",
-                &[key.into(), Utc::now().into()],
-            )
-            .await?;
-        let mut counter = None;
-        for row in &rows {
-            let expires_at = row.get("expires_at")?;
-            match row.get::<Option<Vec<u8>>>("data")? {
-                Some(data) => return Ok(Some(StoredEntry::Value(SessionRecord { data: data.into(), expires_at }))),
-                None => counter = Some(StoredEntry::Counter { value: row.get("value")?, expires_at }),
-            }
-        }
-        Ok(counter)
+        entry(&self.query(ENTRY, &[key.into(), Utc::now().into()]).await?)
     }
 
     pub(super) async fn counter(&self, key: &str) -> Result<Option<(i64, DateTime<Utc>)>> {
@@ -115,40 +98,46 @@ impl HybridStore {
     }
 
     /// Atomically adds `by` to the counter, creating it (or restarting an expired
-    /// one) with `expires_at`; an existing live counter keeps its expiry.
+    /// one) with `expires_at`; an existing live counter keeps its expiry. The rules
+    /// are Redis's INCRBY: a live value that is not a decimal integer, or a result
+    /// past 64 bits, is refused and nothing changes; a value that is an integer
+    /// becomes a counter and keeps its expiry.
     pub(super) async fn incr(&self, key: &str, by: i64, expires_at: DateTime<Utc>) -> Result<i64> {
-        let upsert = match self.db.dialect() {
-            Dialect::MySql => {
-                // Assignments run left to right: `value` is decided while `expires_at`
-                // still holds the old expiry.
-                "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3) \
-                 ON DUPLICATE KEY UPDATE \
-                 value = IF(expires_at <= $4, VALUES(value), value + VALUES(value)), \
-                 expires_at = IF(expires_at <= $4, VALUES(expires_at), expires_at)"
-            }
-            Dialect::Postgres | Dialect::Sqlite => {
-                "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (cache_key) DO UPDATE SET \
-                 value = CASE WHEN cache_counters.expires_at <= $4 THEN excluded.value ELSE cache_counters.value + excluded.value END, \
-                 expires_at = CASE WHEN cache_counters.expires_at <= $4 THEN excluded.expires_at ELSE cache_counters.expires_at END"
-            }
-        };
-        let params: Arc<[Value]> = [key.into(), by.into(), expires_at.into(), Utc::now().into()].into();
+        let dialect = self.db.dialect();
+        let now = Utc::now();
         let key: Arc<str> = key.into();
-        // The read happens in the same transaction, after the upsert locked the row.
         self.db
             .transaction(move |tx| {
-                let (params, key) = (params.clone(), key.clone());
+                let key = key.clone();
                 Box::pin(async move {
-                    tx.execute(upsert, &params).await?;
-                    let rows =
-                        tx.query("SELECT value FROM cache_counters WHERE cache_key = $1", &[(*key).into()]).await?;
-                    rows.first()
-                        .ok_or_else(|| crate::Error::new(crate::ErrorKind::Backend, "the counter row vanished"))?
-                        .get("value")
+                    let rows = tx.query(ENTRY, &[(*key).into(), now.into()]).await?;
+                    match entry(&rows)? {
+                        Some(StoredEntry::Value(record)) => {
+                            let next = std::str::from_utf8(&record.data)
+                                .ok()
+                                .and_then(|text| text.parse::<i64>().ok())
+                                .ok_or_else(|| not_an_integer("the value stored at the key is not a decimal integer"))?
+                                .checked_add(by)
+                                .ok_or_else(|| not_an_integer("increment would overflow a 64-bit integer"))?;
+                            tx.execute("DELETE FROM sessions WHERE id = $1", &[(*key).into()]).await?;
+                            let params = [(*key).into(), next.into(), record.expires_at.into()];
+                            tx.execute(replace_counter(dialect), &params).await?;
+                            return Ok(next);
+                        }
+                        Some(StoredEntry::Counter { value, .. }) if value.checked_add(by).is_none() => {
+                            return Err(not_an_integer("increment would overflow a 64-bit integer"));
+                        }
+                        _ => {}
+                    }
+                    let params = [(*key).into(), by.into(), expires_at.into(), now.into()];
+                    tx.execute(add_to_counter(dialect), &params).await?;
+                    // Read in the same transaction, after the upsert locked the row.
+                    let rows = tx.query("SELECT value FROM cache_counters WHERE cache_key = $1", &[(*key).into()]).await?;
+                    rows.first().ok_or_else(|| Error::new(ErrorKind::Backend, "the counter row vanished"))?.get("value")
                 })
             })
             .await
+            .map_err(schema_hint)
     }
 
     /// Notes that `key` changed while Redis could not be told.
@@ -195,6 +184,60 @@ impl HybridStore {
     pub(super) async fn delete_counter(&self, key: &str) -> Result<()> {
         self.execute("DELETE FROM cache_counters WHERE cache_key = $1", &[key.into()]).await.map(drop)
     }
+}
+
+/// A key's live value and counter, in one statement over both tables.
+const ENTRY: &str = "SELECT data, NULL AS value, expires_at FROM sessions WHERE id = $1 AND expires_at > $2 \
+     UNION ALL \
+     SELECT NULL, value, expires_at FROM cache_counters WHERE cache_key = $1 AND expires_at > $2";
+
+/// What [`ENTRY`] found: a value wins over a counter.
+fn entry(rows: &[Row]) -> Result<Option<StoredEntry>> {
+    let mut counter = None;
+    for row in rows {
+        let expires_at = row.get("expires_at")?;
+        match row.get::<Option<Vec<u8>>>("data")? {
+            Some(data) => return Ok(Some(StoredEntry::Value(SessionRecord { data: data.into(), expires_at }))),
+            None => counter = Some(StoredEntry::Counter { value: row.get("value")?, expires_at }),
+        }
+    }
+    Ok(counter)
+}
+
+fn add_to_counter(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::MySql => {
+            // Assignments run left to right: `value` is decided while `expires_at`
+            // still holds the old expiry.
+            "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3) \
+             ON DUPLICATE KEY UPDATE \
+             value = IF(expires_at <= $4, VALUES(value), value + VALUES(value)), \
+             expires_at = IF(expires_at <= $4, VALUES(expires_at), expires_at)"
+        }
+        Dialect::Postgres | Dialect::Sqlite => {
+            "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (cache_key) DO UPDATE SET \
+             value = CASE WHEN cache_counters.expires_at <= $4 THEN excluded.value ELSE cache_counters.value + excluded.value END, \
+             expires_at = CASE WHEN cache_counters.expires_at <= $4 THEN excluded.expires_at ELSE cache_counters.expires_at END"
+        }
+    }
+}
+
+fn replace_counter(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::MySql => {
+            "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3) \
+             ON DUPLICATE KEY UPDATE value = VALUES(value), expires_at = VALUES(expires_at)"
+        }
+        Dialect::Postgres | Dialect::Sqlite => {
+            "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (cache_key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at"
+        }
+    }
+}
+
+fn not_an_integer(why: &str) -> Error {
+    Error::new(ErrorKind::NotAnInteger, why).with_provider(super::PROVIDER.name)
 }
 
 /// Deletes expired values and counters from the hybrid's tables in `db`; returns

@@ -1,0 +1,90 @@
+//! `redis-hybrid` serving from its database alone: the whole cache conformance
+//! suite with Redis behind a fault proxy that blackholes every byte (the breaker
+//! opens at the first call and stays open), and again with a proxy that resets
+//! every connection. Nothing can come from Redis, so every case that passes
+//! passed from the database. Also: a database without the hybrid's tables.
+
+#[macro_use]
+mod suite;
+mod support;
+
+use std::net::SocketAddr;
+
+use pal::{ErrorKind, Settings};
+use suite::cache::CacheSubject;
+use support::proxy::{FaultProxy, Mode};
+
+/// A sealed hybrid, built by the factory, whose Redis is behind a proxy in `mode`.
+async fn database_alone(mode: Mode) -> CacheSubject {
+    let (url, teardown) = suite::servers::fresh_postgres_schema().await;
+    let redis: SocketAddr = format!("127.0.0.1:{}", support::port("REDIS_PORT")).parse().unwrap();
+    let proxy = FaultProxy::start(redis).await;
+    proxy.set(mode);
+    let redis_url = proxy.url("redis");
+    let vars = support::sealed(&[
+        ("CACHE_PROVIDER", "redis-hybrid"),
+        ("REDIS_URL", &redis_url),
+        ("REDIS_CONNECT_TIMEOUT_MS", "200"),
+        ("REDIS_COMMAND_TIMEOUT_MS", "200"),
+        ("CACHE_BREAKER_FAILURE_THRESHOLD", "1"),
+        ("CACHE_BREAKER_COOLDOWN_MS", "3600000"),
+        ("DB_PROVIDER", "postgresql"),
+        ("DATABASE_URL", &url),
+        ("DB_AUTO_MIGRATE", "true"),
+    ]);
+    let cache = pal::factory::build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap();
+    // The first call finds Redis unusable and opens the breaker for the whole case.
+    cache.get("warm-up").await.unwrap();
+    drop(teardown);
+    CacheSubject { guard: Some(Box::new(proxy)), ..CacheSubject::new(cache) }
+}
+
+mod blackholed {
+    use super::*;
+    async fn redis_hybrid_blackholed() -> CacheSubject {
+        database_alone(Mode::Blackhole).await
+    }
+    cache_conformance!(redis_hybrid_blackholed);
+}
+
+mod reset {
+    use super::*;
+    async fn redis_hybrid_reset() -> CacheSubject {
+        database_alone(Mode::Reset).await
+    }
+    cache_conformance!(redis_hybrid_reset);
+}
+
+#[tokio::test]
+async fn missing_tables_fail_loudly_until_migrated() {
+    let (url, teardown) = suite::servers::fresh_postgres_schema().await;
+    let redis_url = format!("redis://127.0.0.1:{}", support::port("REDIS_PORT"));
+    let vars = |auto: &'static str| {
+        support::sealed(&[
+            ("CACHE_PROVIDER", "redis-hybrid"),
+            ("REDIS_URL", redis_url.as_str()),
+            ("DB_PROVIDER", "postgresql"),
+            ("DATABASE_URL", url.as_str()),
+            ("DB_AUTO_MIGRATE", auto),
+        ])
+    };
+    let ttl = pal::Ttl::from_secs(60).unwrap();
+
+    let cache = pal::factory::build_cache(&Settings::from_vars(vars("false")).unwrap()).await.unwrap();
+    let err = cache.ping().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("pal migrate") && err.to_string().contains("cache_journal"), "{err}");
+    let err = cache.set("k", "v".into(), ttl).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "a write that would have no fallback is refused: {err}");
+
+    let out = support::pal_command().envs(vars("false")).arg("check").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("UNHEALTHY") && text.contains("pal migrate"), "{text}");
+
+    let cache = pal::factory::build_cache(&Settings::from_vars(vars("true")).unwrap()).await.unwrap();
+    cache.ping().await.expect("DB_AUTO_MIGRATE created the tables before the cache was built");
+    cache.set("k", "v".into(), ttl).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    teardown.await;
+}
