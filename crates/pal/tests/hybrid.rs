@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use pal::CacheServiceExt;
 use pal::cache::hybrid::BreakerState;
 use pal::session::{SessionStore, SqlSessionStore};
-use pal::CacheServiceExt;
 use suite::cache::CacheSubject;
 use support::proxy::{FaultProxy, Mode};
 

@@ -53,4 +53,3 @@ pub async fn wait_closed(cache: &HybridCache) {
         .await
         .expect("the breaker closes once Redis is back");
 }
-

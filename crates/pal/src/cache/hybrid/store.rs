@@ -132,7 +132,8 @@ impl HybridStore {
                     let params = [(*key).into(), by.into(), expires_at.into(), now.into()];
                     tx.execute(add_to_counter(dialect), &params).await?;
                     // Read in the same transaction, after the upsert locked the row.
-                    let rows = tx.query("SELECT value FROM cache_counters WHERE cache_key = $1", &[(*key).into()]).await?;
+                    let rows =
+                        tx.query("SELECT value FROM cache_counters WHERE cache_key = $1", &[(*key).into()]).await?;
                     rows.first().ok_or_else(|| Error::new(ErrorKind::Backend, "the counter row vanished"))?.get("value")
                 })
             })
