@@ -19,10 +19,19 @@ where
     F: Fn(usize, usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send,
 {
+    round_of(TASKS, op).await
+}
+
+/// Operations per second of `op(task, i)` run by `tasks` tasks for one round.
+pub async fn round_of<F, Fut>(tasks: usize, op: F) -> f64
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let handles: Vec<_> = (0..TASKS)
+    let handles: Vec<_> = (0..tasks)
         .map(|task| {
             let (op, stop, count) = (op.clone(), stop.clone(), count.clone());
             tokio::spawn(async move {

@@ -15,9 +15,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::session::SessionRow;
 
 /// Copies one flush takes at most.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 256;
 /// Flushes in flight at once; each holds one database connection.
-const FLUSHERS: usize = 4;
+const FLUSHERS: usize = 2;
 /// Copies waiting for a flush; beyond this, writers wait for room.
 const QUEUE: usize = 8192;
 
@@ -60,8 +60,11 @@ fn stopped() -> Error {
     Error::new(ErrorKind::Backend, "the database copy writer has stopped").with_provider(super::PROVIDER.name)
 }
 
-/// Takes whatever has queued up (at least one copy) and stores it in one go. While
-/// every flusher is busy, copies accumulate, so batches grow with the load.
+/// Takes what has queued up and stores it in one statement. While every flusher is
+/// busy, copies accumulate, so batches grow with the load. A flush takes a power of
+/// two of them and leaves the rest to the next flusher: every flush is then one
+/// statement of one of a few shapes (see `SqlSessionStore::upsert_many`), with no
+/// transaction around several.
 async fn flush(receiver: Arc<Mutex<mpsc::Receiver<Copy>>>, store: Arc<HybridStore>) {
     loop {
         let mut batch = Vec::new();
@@ -69,7 +72,8 @@ async fn flush(receiver: Arc<Mutex<mpsc::Receiver<Copy>>>, store: Arc<HybridStor
             let mut receiver = receiver.lock().await;
             let Some(first) = receiver.recv().await else { return };
             batch.push(first);
-            while batch.len() < MAX_BATCH {
+            let take = (1 + receiver.len()).min(MAX_BATCH);
+            while batch.len() < 1 << take.ilog2() {
                 match receiver.try_recv() {
                     Ok(copy) => batch.push(copy),
                     Err(_) => break,

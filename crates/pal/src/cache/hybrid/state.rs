@@ -116,7 +116,10 @@ impl Shared {
     /// Whether Redis may be used: the journal has been drained once. Until then a
     /// call waits for that drain, up to `CACHE_JOURNAL_WAIT_MS` after start-up.
     async fn reconciled(&self) -> bool {
-        // Registered before the check, so a drain finishing in between still wakes it.
+        if self.is_reconciled() {
+            return true;
+        }
+        // Registered before the second check, so a drain finishing in between still wakes it.
         let drained = self.reconciled_now.notified();
         if self.is_reconciled() {
             return true;
@@ -145,7 +148,8 @@ impl Shared {
             return None;
         }
         let retries = if with_retries { self.config.attempts.max(1) - 1 } else { 0 };
-        let mut delays = retry::backoff(FIRST_RETRY, RETRY_CAP, retries as usize);
+        // Made on the first failure only: a call that succeeds pays nothing for it.
+        let mut delays = None;
         loop {
             match op().await {
                 Ok(value) => {
@@ -160,6 +164,7 @@ impl Shared {
                     if self.breaker.state() != BreakerState::Closed {
                         return None;
                     }
+                    let delays = delays.get_or_insert_with(|| retry::backoff(FIRST_RETRY, RETRY_CAP, retries as usize));
                     tokio::time::sleep(delays.next()?).await;
                 }
                 Err(e) => return Some(Err(e)),
