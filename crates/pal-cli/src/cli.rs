@@ -6,8 +6,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// Every command reads its configuration from the environment variables listed
 /// below, and from ./.env when that file exists (a variable already set in the
-/// environment wins over the file). Exit status: 0 success, 1 failure (or a
-/// missing key / unhealthy provider), 2 configuration error.
+/// environment wins over the file).
+///
+/// Exit status: 0 success; 1 the answer is no (a missing key, an unhealthy
+/// provider); 2 a configuration or usage error; 3 the operation failed (a server
+/// unreachable or too slow, a stored value that fails authentication, a database
+/// error).
 #[derive(Debug, Parser)]
 #[command(name = "pal", version, after_help = crate::vars::help_table())]
 pub struct Cli {
@@ -63,7 +67,8 @@ pub enum CacheCommand {
         #[command(flatten)]
         ttl: TtlArg,
     },
-    /// Print the value of KEY; exit status 1 when it is missing.
+    /// Print the value of KEY; exit status 1 when it is missing, 3 when it cannot
+    /// be read (tampered, or sealed under a key no longer configured).
     Get { key: String },
     /// Delete KEY; prints whether it existed.
     Del { key: String },

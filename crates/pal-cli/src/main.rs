@@ -58,13 +58,18 @@ fn main() -> ExitCode {
     report(runtime.block_on(commands::run(cli.command, &settings, &tools)))
 }
 
-/// The exit status of a command: its own, 2 for a configuration error, 1 otherwise.
+/// The exit status of a command: its own (0, or 1 for "no": a missing key, an
+/// unhealthy provider), 2 for a configuration or usage error, 3 for an operation
+/// that failed (a server down, a value that fails authentication, a database error).
 fn report(outcome: pal::Result<ExitCode>) -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("pal: {e}");
-            if e.kind() == ErrorKind::Config { ExitCode::from(2) } else { ExitCode::FAILURE }
+            match e.kind() {
+                ErrorKind::Config | ErrorKind::InvalidInput => ExitCode::from(2),
+                _ => ExitCode::from(3),
+            }
         }
     }
 }

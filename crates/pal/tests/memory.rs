@@ -59,5 +59,45 @@ async fn size_is_bounded() {
     for i in 0..1000 {
         present += usize::from(cache.get(&format!("k{i}")).await.unwrap().is_some());
     }
-    assert!(present <= 110, "{present} entries kept with a bound of 100");
+    assert!((50..=110).contains(&present), "{present} entries kept with a bound of 100");
+}
+
+/// Resident memory of this process, from /proc/self/status.
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+#[tokio::test]
+async fn bytes_are_bounded_and_memory_stays_bounded() {
+    use bytes::Bytes;
+    use pal::{ErrorKind, Ttl};
+    const MAX: u64 = 64 << 20;
+    let settings = Settings::from_vars([
+        ("CACHE_PROVIDER", "memory"),
+        ("DB_PROVIDER", "sqlite"),
+        ("CACHE_MEMORY_MAX_BYTES", "64M"),
+    ])
+    .unwrap();
+    let cache = build_cache(&settings).await.unwrap();
+    assert_eq!(cache.capabilities().max_value_bytes, Some((MAX - pal::cache::memory::ENTRY_OVERHEAD) as usize));
+    let before = resident_bytes();
+    // 2 GiB written, 32 times the bound.
+    let value = Bytes::from(vec![7u8; 1 << 20]);
+    for i in 0..2048 {
+        cache.set(&format!("big{i}"), Bytes::copy_from_slice(&value), Ttl::from_secs(60).unwrap()).await.unwrap();
+    }
+    let mut kept = 0u64;
+    for i in 0..2048 {
+        kept += u64::from(cache.get(&format!("big{i}")).await.unwrap().is_some());
+    }
+    let grown = resident_bytes().saturating_sub(before);
+    eprintln!("2 GiB written into a 64 MiB memory cache: {kept} MiB kept, resident memory grew {} MiB", grown >> 20);
+    assert!((1..=64).contains(&kept), "{kept} values of 1 MiB kept under a 64 MiB bound");
+    // The allocator keeps some freed memory; without the bound it would be 2 GiB.
+    assert!(grown < 5 * MAX, "resident memory grew by {} MiB", grown >> 20);
+    let err = cache.set("huge", Bytes::from(vec![0u8; 65 << 20]), Ttl::from_secs(60).unwrap()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ValueTooLarge, "{err}");
+    assert!(err.to_string().contains("CACHE_MEMORY_MAX_BYTES"), "{err}");
 }

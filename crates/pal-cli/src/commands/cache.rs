@@ -9,6 +9,12 @@ use pal::{CacheService, Result, Ttl};
 use crate::cli::CacheCommand;
 
 pub async fn run(cmd: CacheCommand, cache: Arc<dyn CacheService>) -> Result<ExitCode> {
+    if matches!(cmd, CacheCommand::Set { .. } | CacheCommand::Incr { .. }) && !cache.capabilities().leaves_process {
+        eprintln!(
+            "pal: warning: CACHE_PROVIDER={} keeps values inside this process: what this command stores is gone when it exits",
+            cache.provider()
+        );
+    }
     match cmd {
         CacheCommand::Set { key, value, ttl } => {
             cache.set(&key, value.into_bytes().into(), Ttl::from_secs(ttl.seconds)?).await?;

@@ -53,7 +53,25 @@ async fn check(settings: &Settings) -> Result<ExitCode> {
     let targets = [settings.cache.config.target(), settings.db.url.redacted().to_string()];
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(["role", "provider", "target", "status", "latency"]);
-    let probes = probe_all(&cache, &db).await;
+    let mut probes = probe_all(&cache, &db).await;
+    let mut notes = Vec::new();
+    if let Some(database) = probes.iter_mut().find(|p| p.role == "database" && p.healthy) {
+        match pal::db::migrate::pending(db.as_ref()).await {
+            Ok(pending) if pending.is_empty() => {}
+            Ok(pending) if settings.db.auto_migrate => notes.push(format!(
+                "migrations pending: {}; DB_AUTO_MIGRATE applies them when a command starts",
+                pending.join(", ")
+            )),
+            Ok(pending) => {
+                database.healthy = false;
+                database.error = Some(format!("migrations pending: {}: run `pal migrate`", pending.join(", ")));
+            }
+            Err(e) => {
+                database.healthy = false;
+                database.error = Some(format!("cannot read the applied migrations: {e}"));
+            }
+        }
+    }
     for (probe, target) in probes.iter().zip(targets) {
         let status = match &probe.error {
             None => "healthy".to_string(),
@@ -68,6 +86,9 @@ async fn check(settings: &Settings) -> Result<ExitCode> {
         ]);
     }
     println!("{table}");
+    for note in &notes {
+        println!("note: {note}");
+    }
     for warning in &settings.warnings {
         println!("warning: {warning}");
     }

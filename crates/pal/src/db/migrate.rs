@@ -4,11 +4,14 @@
 //! DDL is transactional, and every statement is idempotent, so concurrent or
 //! repeated runs are harmless.
 
+use std::time::Duration;
+
 use chrono::Utc;
 
 use super::placeholders::split_statements;
 use super::{DatabaseService, Dialect, Value};
 use crate::error::{Error, ErrorKind, Result};
+use crate::retry;
 
 pub struct Migration {
     pub version: i64,
@@ -98,16 +101,50 @@ async fn applied_versions<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<i64
     rows.iter().map(|r| r.get::<i64>("version")).collect()
 }
 
+/// The migrations not applied yet, by name, in order.
+pub async fn pending<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<&'static str>> {
+    let applied = match applied_versions(db).await {
+        Ok(applied) => applied,
+        // No ledger yet: nothing was ever applied.
+        Err(e) if e.kind() == ErrorKind::UndefinedObject => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    Ok(migrations(db.dialect()).iter().filter(|m| !applied.contains(&m.version)).map(|m| m.name).collect())
+}
+
 /// Applies every pending migration; returns the names of those applied by this call.
+///
+/// Safe to run from several processes at once. Each migration records itself in
+/// its ledger row first (inside its transaction where DDL is transactional), so
+/// one process applies it while the others wait on that row and then skip it.
+/// What still collides (PostgreSQL creating the same catalog entry twice, SQLite
+/// switching a new file to WAL) fails without effect, and the run is tried again.
 pub async fn run<D: DatabaseService + ?Sized>(db: &D, ddl: Ddl) -> Result<Vec<String>> {
-    let dialect = db.dialect();
-    let all = migrations(dialect);
-    if all.is_empty() {
+    if migrations(db.dialect()).is_empty() {
         return Err(Error::unsupported(db.provider(), "no migrations are defined for this dialect yet"));
     }
-    db.execute(ledger_ddl(dialect), &[]).await?;
     let mut applied_now = Vec::new();
-    for migration in all {
+    let mut delays = retry::backoff(Duration::from_millis(20), Duration::from_millis(500), 8);
+    loop {
+        match run_once(db, ddl, &mut applied_now).await {
+            Err(e) if collided(&e) => match delays.next() {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Err(e),
+            },
+            other => return other.map(|()| applied_now),
+        }
+    }
+}
+
+/// Errors another process's concurrent migration can cause, which a new attempt
+/// resolves.
+fn collided(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::UniqueViolation | ErrorKind::SerializationFailure | ErrorKind::Timeout)
+}
+
+async fn run_once<D: DatabaseService + ?Sized>(db: &D, ddl: Ddl, applied_now: &mut Vec<String>) -> Result<()> {
+    db.execute(ledger_ddl(db.dialect()), &[]).await?;
+    for migration in migrations(db.dialect()) {
         if applied_versions(db).await?.contains(&migration.version) {
             continue;
         }
@@ -127,7 +164,7 @@ pub async fn run<D: DatabaseService + ?Sized>(db: &D, ddl: Ddl) -> Result<Vec<St
             }
         }
     }
-    Ok(applied_now)
+    Ok(())
 }
 
 const RECORD: &str = "INSERT INTO pal_migrations (version, name, applied_at) VALUES ($1, $2, $3)";

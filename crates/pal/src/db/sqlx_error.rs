@@ -27,7 +27,15 @@ pub(crate) fn map_coded(provider: &'static str, dialect: Dialect, error: sqlx::E
         sqlx::Error::InvalidArgument(_) | sqlx::Error::Encode(_) => ErrorKind::InvalidInput,
         _ => ErrorKind::Backend,
     };
-    Error::backend(provider, kind, error)
+    match &error {
+        // The server's own words and code; not the driver's rendering, which for
+        // PostgreSQL appends a line number of the server's source code.
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default();
+            Error::new(kind, format!("{}{code}", db.message())).with_provider(provider)
+        }
+        _ => Error::backend(provider, kind, error),
+    }
 }
 
 fn database_kind(dialect: Dialect, db: &(dyn DatabaseError + 'static), code_of: CodeOf) -> ErrorKind {
@@ -53,6 +61,9 @@ fn classify(dialect: Dialect, code: &str, message: &str) -> ErrorKind {
             "40001" | "40P01" => ErrorKind::SerializationFailure,
             "57014" | "55P03" => ErrorKind::Timeout,
             "57P01" | "57P02" | "57P03" => ErrorKind::Connection,
+            "42P01" | "42703" => ErrorKind::UndefinedObject,
+            // The object already exists: two CREATE … IF NOT EXISTS racing each other.
+            "42P07" | "42710" => ErrorKind::UniqueViolation,
             c if c.starts_with("08") || c.starts_with("28") => ErrorKind::Connection,
             // 3D000: no such database, as MySQL's 1049.
             c if c.starts_with("42") || c == "3D000" => ErrorKind::Syntax,
@@ -62,7 +73,8 @@ fn classify(dialect: Dialect, code: &str, message: &str) -> ErrorKind {
             // 1213: deadlock; 1020: MariaDB's snapshot isolation saw a concurrent change.
             "1213" | "1020" => ErrorKind::SerializationFailure,
             "1205" | "3024" | "1969" => ErrorKind::Timeout,
-            "1064" | "1146" | "1054" | "1049" => ErrorKind::Syntax,
+            "1146" | "1054" => ErrorKind::UndefinedObject,
+            "1064" | "1049" => ErrorKind::Syntax,
             // 1053: the server is shutting down; 1927: the connection was killed.
             "1040" | "1045" | "1053" | "1927" | "2002" | "2003" | "2006" | "2013" => ErrorKind::Connection,
             _ => ErrorKind::Backend,
@@ -70,6 +82,9 @@ fn classify(dialect: Dialect, code: &str, message: &str) -> ErrorKind {
         // Extended result codes carry the primary code in their low byte.
         Dialect::Sqlite => match code.parse::<i64>().map(|c| c & 0xff) {
             Ok(5 | 6) => ErrorKind::Timeout,
+            Ok(1) if message.starts_with("no such table") || message.starts_with("no such column") => {
+                ErrorKind::UndefinedObject
+            }
             Ok(1) if message.contains("syntax error") || message.starts_with("no such") => ErrorKind::Syntax,
             _ => ErrorKind::Backend,
         },
@@ -102,5 +117,12 @@ mod tests {
         assert_eq!(classify(Dialect::MySql, "1969", "max_statement_time exceeded"), ErrorKind::Timeout);
         assert_eq!(classify(Dialect::MySql, "1064", "You have an error in your SQL syntax"), ErrorKind::Syntax);
         assert_eq!(classify(Dialect::MySql, "1045", "Access denied"), ErrorKind::Connection);
+        assert_eq!(classify(Dialect::Postgres, "42P01", "relation \"t\" does not exist"), ErrorKind::UndefinedObject);
+        assert_eq!(classify(Dialect::Postgres, "42703", "column \"c\" does not exist"), ErrorKind::UndefinedObject);
+        assert_eq!(classify(Dialect::MySql, "1146", "Table 'x.t' doesn't exist"), ErrorKind::UndefinedObject);
+        assert_eq!(classify(Dialect::MySql, "1054", "Unknown column 'c'"), ErrorKind::UndefinedObject);
+        assert_eq!(classify(Dialect::Sqlite, "1", "no such table: t"), ErrorKind::UndefinedObject);
+        assert_eq!(classify(Dialect::Sqlite, "1", "no such column: c"), ErrorKind::UndefinedObject);
+        assert_eq!(classify(Dialect::Sqlite, "1", "no such function: f"), ErrorKind::Syntax);
     }
 }

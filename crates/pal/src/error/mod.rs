@@ -36,8 +36,11 @@ pub enum ErrorKind {
     Connection,
     /// A call did not finish within its configured timeout.
     Timeout,
-    /// The SQL could not be parsed, or names something that does not exist.
+    /// The SQL could not be parsed.
     Syntax,
+    /// The SQL names a table or column that does not exist: a migration may be
+    /// pending (`pal migrate`).
+    UndefinedObject,
     /// The provider cannot do this; the message says what is unsupported.
     Unsupported,
     /// Anything else the provider reported.
@@ -63,6 +66,7 @@ impl ErrorKind {
             ErrorKind::Connection => "connection error",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Syntax => "syntax error",
+            ErrorKind::UndefinedObject => "no such table or column",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Backend => "backend error",
         }

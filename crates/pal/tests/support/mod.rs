@@ -15,6 +15,20 @@ pub fn root() -> std::path::PathBuf {
 
 /// The `pal` binary of this build, as an operator runs it: nothing of the test's
 /// environment leaks in. The workspace's test command builds it with the tests.
+fn newer_than(dir: &Path, time: std::time::SystemTime) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(newer) = newer_than(&path, time) {
+                return Some(newer);
+            }
+        } else if entry.metadata().and_then(|m| m.modified()).is_ok_and(|m| m > time) {
+            return Some(path);
+        }
+    }
+    None
+}
+
 pub fn pal_command() -> Command {
     let dir = std::env::current_exe().expect("the test binary has a path");
     // target/<profile>/deps/<test> → target/<profile>/pal

@@ -261,7 +261,7 @@ fn missing_tables(e: &Error) -> Error {
 
 /// A statement on a missing table says how to create it.
 fn schema_hint(e: Error) -> Error {
-    if e.kind() == ErrorKind::Syntax { missing_tables(&e) } else { e }
+    if e.kind() == ErrorKind::UndefinedObject { missing_tables(&e) } else { e }
 }
 
 /// The data of a value read back, or a counter as its decimal text.

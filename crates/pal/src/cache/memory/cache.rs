@@ -32,16 +32,55 @@ impl Expiry<String, Entry> for Deadline {
     }
 }
 
+/// What an entry costs beyond its key and value bytes: moka's node and the key,
+/// entry and `Bytes` headers. An estimate: the bound is on what pal can count.
+pub const ENTRY_OVERHEAD: u64 = 160;
+
 /// `CACHE_PROVIDER=memory`. moka's sync cache is used from async code on purpose:
 /// none of its operations wait on I/O, and its per-key compute lock makes `incr`
 /// and `touch` atomic without an async lock.
 pub struct MemoryCache {
     cache: Cache<String, Entry>,
+    max_bytes: Option<u64>,
 }
 
 impl MemoryCache {
+    /// At most `max_entries` entries, whatever their size.
     pub fn new(max_entries: u64) -> Self {
-        MemoryCache { cache: Cache::builder().max_capacity(max_entries).expire_after(Deadline).build() }
+        MemoryCache::build(max_entries, None)
+    }
+
+    /// At most `max_entries` entries and `max_bytes` of keys, values and per-entry
+    /// overhead together.
+    pub fn bounded(max_entries: u64, max_bytes: u64) -> Self {
+        MemoryCache::build(max_entries, Some(max_bytes))
+    }
+
+    fn build(max_entries: u64, max_bytes: Option<u64>) -> Self {
+        // One weight bounds both: every entry weighs at least its share of the byte
+        // bound, so the bytes cannot be spread over more than `max_entries` entries.
+        let max_entries = max_entries.max(1);
+        let capacity = max_bytes.unwrap_or(max_entries.saturating_mul(u64::from(u32::MAX)));
+        let floor = (capacity / max_entries).max(1);
+        let weigher = move |key: &String, entry: &Entry| {
+            let bytes = key.len() as u64 + entry.value.len() as u64 + ENTRY_OVERHEAD;
+            u32::try_from(bytes.max(floor)).unwrap_or(u32::MAX)
+        };
+        let cache = Cache::builder().max_capacity(capacity).weigher(weigher).expire_after(Deadline).build();
+        MemoryCache { cache, max_bytes }
+    }
+
+    /// A value that alone would exceed the byte bound is refused, rather than
+    /// accepted and evicted at once.
+    fn admit(&self, key: &str, value: &[u8]) -> Result<()> {
+        match self.max_bytes {
+            Some(max) if key.len() as u64 + value.len() as u64 + ENTRY_OVERHEAD > max => Err(Error::new(
+                ErrorKind::ValueTooLarge,
+                format!("{} bytes do not fit CACHE_MEMORY_MAX_BYTES={max}", value.len()),
+            )
+            .with_provider(PROVIDER.name)),
+            _ => Ok(()),
+        }
     }
 
     fn live(entry: Option<Entry>, now: Instant) -> Option<Entry> {
@@ -56,7 +95,9 @@ impl CacheService for MemoryCache {
     }
 
     fn capabilities(&self) -> Capabilities {
-        PROVIDER.capabilities
+        let max_value_bytes =
+            self.max_bytes.map(|max| usize::try_from(max - ENTRY_OVERHEAD.min(max)).unwrap_or(usize::MAX));
+        Capabilities { max_value_bytes, ..PROVIDER.capabilities }
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
@@ -64,6 +105,7 @@ impl CacheService for MemoryCache {
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
+        self.admit(key, &value)?;
         let expires_at = Instant::now() + ttl.as_duration();
         self.cache.insert(key.to_string(), Entry { value, expires_at });
         Ok(())

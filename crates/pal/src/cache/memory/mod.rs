@@ -7,9 +7,8 @@ mod config;
 use std::time::Duration;
 
 use crate::cache::{CacheProvider, Capabilities};
-use crate::env::Var;
 
-pub use cache::MemoryCache;
+pub use cache::{ENTRY_OVERHEAD, MemoryCache};
 pub use config::configure;
 
 pub static PROVIDER: CacheProvider = CacheProvider {
@@ -17,7 +16,7 @@ pub static PROVIDER: CacheProvider = CacheProvider {
     summary: "in-process cache (moka); nothing is shared between processes",
     feature: None,
     var_prefixes: &[],
-    vars: &[Var::new("CACHE_MEMORY_MAX_ENTRIES", Some("100000"), "memory: maximum number of entries before eviction")],
+    vars: config::VARS,
     capabilities: Capabilities {
         leaves_process: false,
         signed_counters: true,
