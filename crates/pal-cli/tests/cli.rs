@@ -33,22 +33,91 @@ fn unknown_provider_exits_2_naming_the_variable_and_accepted_values() {
     }
 }
 
+const KEYS: [(&str, &str); 2] = [
+    ("CACHE_KEY_SECRET", "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc="),
+    ("CACHE_ENCRYPTION_KEYS", "k1:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg="),
+];
+
 #[test]
 fn redis_password_is_never_printed() {
-    for vars in [
-        vec![("REDIS_URL", "redis://user:s3cret@127.0.0.1:1")],
-        vec![
-            ("REDIS_URL", "redis://user:s3cret@127.0.0.1:1"),
-            ("DB_PROVIDER", "sqlite"),
-            ("DATABASE_URL", "sqlite::memory:"),
-        ],
-        vec![("REDIS_URL", "redis://user:s3cret@:bad"), ("DB_PROVIDER", "sqlite")],
-    ] {
+    let cases: [(Vec<(&str, &str)>, i32); 3] = [
+        // Incomplete configuration: no database URL, no sealing keys.
+        (vec![("REDIS_URL", "redis://user:s3cret@127.0.0.1:1")], 2),
+        // Complete, with Redis down: the check runs and says so.
+        (
+            vec![
+                ("REDIS_URL", "redis://user:s3cret@127.0.0.1:1"),
+                ("DB_PROVIDER", "sqlite"),
+                ("DATABASE_URL", "sqlite::memory:"),
+                KEYS[0],
+                KEYS[1],
+            ],
+            1,
+        ),
+        (vec![("REDIS_URL", "redis://user:s3cret@:bad"), ("DB_PROVIDER", "sqlite")], 2),
+    ];
+    for (vars, code) in cases {
         let out = pal(&vars, &["check"]);
         let msg = text(&out);
         assert!(!msg.contains("s3cret"), "{msg}");
-        assert_ne!(out.status.code(), Some(0), "{msg}");
+        assert_eq!(out.status.code(), Some(code), "{msg}");
     }
+}
+
+/// Every class of configuration error exits 2, naming the variable to fix.
+#[test]
+fn every_configuration_error_exits_2() {
+    let memory = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")];
+    let redis = [("CACHE_PROVIDER", "redis"), ("REDIS_URL", "redis://127.0.0.1:1"), ("DB_PROVIDER", "sqlite")];
+    let cases: [(&str, Vec<(&str, &str)>, &str); 9] = [
+        ("unknown provider", vec![("CACHE_PROVIDER", "bogus"), ("DB_PROVIDER", "sqlite")], "CACHE_PROVIDER"),
+        ("missing URL", vec![("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "postgresql")], "DATABASE_URL must be set"),
+        ("malformed URL", [&memory[..], &[("DATABASE_URL", "sqlite//x")]].concat(), "DATABASE_URL is not a valid URL"),
+        (
+            "contradictory flags",
+            [&memory[..], &[("DB_POOL_MIN", "9"), ("DB_POOL_MAX", "2")]].concat(),
+            "DB_POOL_MIN=9 is larger than DB_POOL_MAX=2",
+        ),
+        ("missing sealing keys", redis.to_vec(), "CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS must be set"),
+        (
+            "bad key encoding",
+            [&redis[..], &[("CACHE_KEY_SECRET", "not base64!"), KEYS[1]]].concat(),
+            "CACHE_KEY_SECRET",
+        ),
+        ("bad number", [&memory[..], &[("DB_POOL_MAX", "lots")]].concat(), "DB_POOL_MAX=\"lots\""),
+        ("bad boolean", [&memory[..], &[("DB_AUTO_MIGRATE", "perhaps")]].concat(), "DB_AUTO_MIGRATE"),
+        ("bad tool variable", [&memory[..], &[("BIND", "everywhere")]].concat(), "BIND"),
+    ];
+    for (class, vars, names) in cases {
+        let out = pal(&vars, &["check"]);
+        let msg = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{class}: {msg}");
+        assert!(msg.contains(names), "{class}: the message names {names:?}: {msg}");
+    }
+}
+
+/// Exit status 1 answers "no", 3 says the operation failed: a script tells a
+/// missing key from a value that fails authentication.
+#[test]
+fn exit_status_tells_missing_from_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("tell.db").display());
+    let vars = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite"), ("DATABASE_URL", url.as_str())];
+    assert_eq!(pal(&vars, &["cache", "get", "nope"]).status.code(), Some(1), "missing");
+    let out = pal(&vars, &["db", "query", "SELECT * FROM no_such_table"]);
+    assert_eq!(out.status.code(), Some(3), "failed: {}", text(&out));
+    assert!(text(&out).contains("no such table"), "{}", text(&out));
+    let out = pal(&vars, &["cache", "set", "k", "v", "--ttl", "0"]);
+    assert_eq!(out.status.code(), Some(2), "invalid input is a usage error: {}", text(&out));
+    let help = String::from_utf8(pal(&[], &["--help"]).stdout).unwrap();
+    assert!(help.contains("1 the answer is no") && help.contains("3 the operation failed"), "{help}");
+}
+
+#[test]
+fn the_memory_cache_says_a_cli_write_does_not_outlive_the_command() {
+    let out = pal(EMBEDDED, &["cache", "set", "k", "v", "--ttl", "60"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out).contains("gone when it exits"), "{}", text(&out));
 }
 
 #[test]
@@ -79,7 +148,7 @@ fn cache_commands() {
     let out = pal(EMBEDDED, &["cache", "incr", "c", "--by", "-3", "--ttl", "10"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "-3", "{}", text(&out));
     let out = pal(EMBEDDED, &["cache", "set", "k", "v", "--ttl", "0"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("TTL must be longer than zero"), "{}", text(&out));
 }
 
@@ -98,7 +167,7 @@ fn db_commands_on_a_sqlite_file() {
     let out = pal(&vars, &["db", "query", "SELECT email, verified FROM users WHERE id = $1", "u1", "--json"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#"{"email":"a@example.com","verified":true}"#);
     let out = pal(&vars, &["db", "query", "SELEC nonsense"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     assert!(text(&out).contains("syntax error"), "{}", text(&out));
 }
 

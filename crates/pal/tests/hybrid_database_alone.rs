@@ -16,7 +16,7 @@ use support::proxy::{FaultProxy, Mode};
 
 /// A sealed hybrid, built by the factory, whose Redis is behind a proxy in `mode`.
 async fn database_alone(mode: Mode) -> CacheSubject {
-    let (url, teardown) = suite::servers::fresh_postgres_schema().await;
+    let (url, schema) = suite::servers::guarded_postgres_schema().await;
     let redis: SocketAddr = format!("127.0.0.1:{}", support::port("REDIS_PORT")).parse().unwrap();
     let proxy = FaultProxy::start(redis).await;
     proxy.set(mode);
@@ -35,8 +35,7 @@ async fn database_alone(mode: Mode) -> CacheSubject {
     let cache = pal::factory::build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap();
     // The first call finds Redis unusable and opens the breaker for the whole case.
     cache.get("warm-up").await.unwrap();
-    drop(teardown);
-    CacheSubject { guard: Some(Box::new(proxy)), ..CacheSubject::new(cache) }
+    CacheSubject { guard: Some(Box::new((proxy, schema))), ..CacheSubject::new(cache) }
 }
 
 mod blackholed {

@@ -11,20 +11,34 @@ use pal::Settings;
 use pal::factory::build_cache;
 use suite::cache::CacheSubject;
 
-async fn keydb() -> CacheSubject {
-    let settings = Settings::from_vars(support::sealed(&[
+async fn keydb_with(sealing: &[(&str, &str)]) -> CacheSubject {
+    let port = support::port("VALKEY_PORT");
+    let mut vars = vec![
         ("CACHE_PROVIDER", "keydb"),
         ("DB_PROVIDER", "sqlite"),
         ("KEYDB_HOST", "127.0.0.1"),
-        ("KEYDB_PORT", &support::port("VALKEY_PORT")),
-    ]))
-    .unwrap();
-    let cache = build_cache(&settings).await.unwrap();
+        ("KEYDB_PORT", &port),
+    ];
+    vars.extend_from_slice(sealing);
+    let cache = build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap();
     assert_eq!(cache.provider(), "keydb");
     CacheSubject::new(cache)
 }
 
+async fn keydb() -> CacheSubject {
+    keydb_with(&support::SEALING).await
+}
+
 cache_conformance!(keydb);
+
+/// The same cases with `CACHE_INSECURE_NO_ENCRYPTION=true`.
+mod plaintext {
+    use super::*;
+    async fn keydb_plaintext() -> CacheSubject {
+        keydb_with(&[support::PLAINTEXT]).await
+    }
+    cache_conformance!(keydb_plaintext);
+}
 
 #[tokio::test]
 async fn the_stand_in_really_is_valkey() {

@@ -13,7 +13,7 @@ use pal::factory::build_cache;
 use pal::{CacheService, ErrorKind, Settings, Ttl};
 use suite::cache::CacheSubject;
 
-const PLAINTEXT: (&str, &str) = ("CACHE_INSECURE_NO_ENCRYPTION", "true");
+use support::PLAINTEXT;
 
 fn servers(ports: &[String]) -> String {
     ports.iter().map(|p| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
@@ -57,6 +57,17 @@ mod sharded {
         subject(cache_on(&support::port_list("MEMCACHED_SHARD_PORTS"), &[]).await)
     }
     cache_conformance!(memcached);
+}
+
+/// The same cases on three shards with `CACHE_INSECURE_NO_ENCRYPTION=true`: keys
+/// reach the servers as given, so those memcached would refuse go through the
+/// mapping.
+mod sharded_plaintext {
+    use super::*;
+    async fn memcached_plaintext() -> CacheSubject {
+        subject(cache_on(&support::port_list("MEMCACHED_SHARD_PORTS"), &[PLAINTEXT]).await)
+    }
+    cache_conformance!(memcached_plaintext);
 }
 
 /// Which server holds `key`, asked of each server directly over the text protocol.

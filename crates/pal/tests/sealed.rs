@@ -41,6 +41,17 @@ async fn settings_for(vars: &[(&str, &str)]) -> (Settings, Arc<dyn CacheService>
     (settings, cache, prefix)
 }
 
+/// A raw value is pal's sealed format holding `plaintext`: the format byte, the key
+/// id, a nonce, and a ciphertext that opens, bound to its storage key, to exactly
+/// the session. A mere encoding of the JSON (base64, hex) fails every one of these.
+fn assert_sealed(settings: &Settings, storage_key: &str, raw: &[u8], plaintext: &[u8]) {
+    assert_eq!(raw.first(), Some(&0xA7), "not in the sealed format: {raw:?}");
+    assert_eq!(raw.len(), 2 + usize::from(raw[1]) + 12 + plaintext.len() + 16, "header, nonce, ciphertext, tag");
+    let sealer = sealer(settings).unwrap().expect("sealing is on");
+    assert_eq!(sealer.open(storage_key, raw).unwrap(), plaintext, "opens to the session");
+    assert!(sealer.open("another:key", raw).is_err(), "bound to its storage key");
+}
+
 /// The key a session is stored under on the server.
 fn storage_key(settings: &Settings, prefix: &str, session_id: &str) -> String {
     let sealer = sealer(settings).unwrap().expect("sealing is on");
@@ -59,6 +70,9 @@ async fn check_redis_like(port: &str, provider_vars: &[(&str, &str)]) {
         assert!(String::from_utf8_lossy(key).starts_with(&format!("{prefix}session:")), "the namespace stays readable");
         let value: Vec<u8> = redis::cmd("GET").arg(key).query_async(&mut raw).await.unwrap();
         assert_opaque("a raw value", &value);
+        // The storage key without the prefix layer's part is what the value is bound to.
+        let bound_to = String::from_utf8_lossy(key).strip_prefix(&prefix).unwrap().to_string();
+        assert_sealed(&settings, &bound_to, &value, &serde_json::to_vec(&SESSION).unwrap());
     }
     let expected = storage_key(&settings, &prefix, EMAIL);
     assert!(keys.iter().any(|k| k == expected.as_bytes()));
@@ -103,6 +117,8 @@ async fn memcached_holds_no_readable_session_data() {
     let mut value = vec![0; size];
     conn.read_exact(&mut value).await.unwrap();
     assert_opaque("the raw value", &value);
+    let bound_to = key.strip_prefix(&prefix).unwrap();
+    assert_sealed(&settings, bound_to, &value, &serde_json::to_vec(&SESSION).unwrap());
 }
 
 /// Writes a session through pal's sealed session store on `provider` at `url`, and

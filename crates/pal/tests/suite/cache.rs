@@ -46,7 +46,8 @@ macro_rules! cache_conformance {
             round_trip, overwrite_replaces_value_and_ttl, delete_is_idempotent, ttl_expiry, ttl_reports_remaining,
             touch_extends, incr_is_atomic, incr_sets_ttl_only_on_create, incr_rejects_non_integers,
             incr_negative_and_overflow, binary_values, empty_value, one_mebibyte_value, unicode_keys,
-            ten_thousand_keys, session_round_trip, concurrent_set_get_never_tears, ping, declares_itself);
+            ten_thousand_keys, session_round_trip, concurrent_set_get_never_tears, ping, declares_itself,
+            keys_servers_would_reject);
     };
     (@cases $subject:path; $($case:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -321,4 +322,30 @@ pub async fn declares_itself(s: &CacheSubject) {
     assert_eq!(declared.signed_counters, reported.signed_counters);
     assert_eq!(declared.expiry_resolution, reported.expiry_resolution);
     assert!(declared.max_value_bytes.is_none() || reported.max_value_bytes.is_some());
+}
+
+/// Keys some servers refuse as they are (memcached: spaces, control characters,
+/// more than 250 bytes) work on every provider, and stay distinct.
+pub async fn keys_servers_would_reject(s: &CacheSubject) {
+    let (c, ns) = (&s.cache, namespace());
+    let keys = [
+        format!("{ns}with space"),
+        format!("{ns}with\ttab"),
+        format!("{ns}with\r\nnewline"),
+        format!("{ns}with\u{1}control"),
+        format!("{ns}{}", "x".repeat(300)),
+        format!("{ns}{}", "x".repeat(301)),
+        format!("~h:{ns}looks mapped"),
+    ];
+    for (i, k) in keys.iter().enumerate() {
+        c.set(k, Bytes::from(i.to_string()), ttl(60)).await.unwrap();
+    }
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(c.get(k).await.unwrap().as_deref(), Some(i.to_string().as_bytes()), "{k:?}");
+        assert!(c.ttl(k).await.unwrap().is_some(), "{k:?}");
+        assert_eq!(c.incr(&format!("{k}:n"), 2, ttl(60)).await.unwrap(), 2, "{k:?}");
+    }
+    assert!(c.delete(&keys[0]).await.unwrap());
+    assert_eq!(c.get(&keys[0]).await.unwrap(), None);
+    assert_eq!(c.get(&keys[1]).await.unwrap().as_deref(), Some(&b"1"[..]), "deleting one leaves the others");
 }

@@ -67,6 +67,37 @@ pub async fn fresh_postgres_schema() -> (String, Teardown) {
     (url, Box::pin(teardown))
 }
 
+/// Drops a schema of the shared PostgreSQL server when dropped: for subjects that
+/// have no place to await a teardown (the cache suite's). It connects afresh on a
+/// runtime of its own, since the test's runtime may be gone by then.
+pub struct SchemaGuard(String);
+
+impl Drop for SchemaGuard {
+    fn drop(&mut self) {
+        let schema = self.0.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let admin = database("postgresql", POSTGRES, &[("DB_POOL_MAX", "1")]).await;
+                admin.execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), &[]).await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(_))) {
+            eprintln!("schema {} was not dropped; it is swept after an hour", self.0);
+        }
+    }
+}
+
+/// An empty schema of its own on the shared PostgreSQL server, dropped with the guard.
+pub async fn guarded_postgres_schema() -> (String, SchemaGuard) {
+    let (url, teardown) = fresh_postgres_schema().await;
+    // The teardown future is replaced by the guard, which drops the same schema.
+    drop(teardown);
+    let schema = url.rsplit("search_path%3D").next().unwrap_or_default().to_string();
+    (url, SchemaGuard(schema))
+}
+
 /// An empty database of its own on the shared MariaDB server: its URL, and what drops it.
 pub async fn fresh_mariadb_database() -> (String, Teardown) {
     let admin = database("mysql", MARIADB, &[("DB_POOL_MAX", "1")]).await;

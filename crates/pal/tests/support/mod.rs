@@ -50,6 +50,9 @@ pub const SEALING: [(&str, &str); 2] = [
     ("CACHE_ENCRYPTION_KEYS", "test1:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg="),
 ];
 
+/// Opting out of sealing, for tests that read keys and values on the servers.
+pub const PLAINTEXT: (&str, &str) = ("CACHE_INSECURE_NO_ENCRYPTION", "true");
+
 /// `vars` plus the test sealing keys.
 pub fn sealed<'a>(vars: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut all = vars.to_vec();

@@ -36,10 +36,10 @@ impl RedisCache {
         // A timer per call is a measurable share of a cache hit: skip it where the
         // driver's own connect and response timeouts already bound the call.
         if self.topology.bounded_by_driver() {
-            return self.topology.send(request).await.map_err(|e| map_error(self.provider.name, e));
+            return self.topology.send(request).await.map_err(|e| self.map_error(e));
         }
         match tokio::time::timeout(self.deadline, self.topology.send(request)).await {
-            Ok(result) => result.map_err(|e| map_error(self.provider.name, e)),
+            Ok(result) => result.map_err(|e| self.map_error(e)),
             Err(_) => Err(Error::new(
                 ErrorKind::Timeout,
                 format!(
@@ -53,6 +53,19 @@ impl RedisCache {
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> Result<T> {
         self.send(Request::Cmd(cmd)).await
+    }
+}
+
+impl RedisCache {
+    fn map_error(&self, e: RedisError) -> Error {
+        if e.kind() == redis::ErrorKind::MasterNameNotFoundBySentinel
+            && let Some(master) = self.topology.sentinel_master()
+        {
+            let why =
+                format!("no sentinel of REDIS_SENTINEL_NODES knows a master named {master:?} (REDIS_SENTINEL_MASTER)");
+            return Error::new(ErrorKind::Connection, why).with_provider(self.provider.name);
+        }
+        map_error(self.provider.name, e)
     }
 }
 

@@ -22,7 +22,7 @@ pub(crate) enum Topology {
     /// afterwards redis-rs follows slot moves and failovers.
     Cluster(Box<LazyCluster>),
     /// Reconnects, and follows failovers, through the sentinels.
-    Sentinel(Arc<ReconnectingConnection>),
+    Sentinel(Arc<ReconnectingConnection>, String),
 }
 
 pub(crate) struct LazyCluster {
@@ -109,12 +109,19 @@ impl Topology {
                     builder = builder.set_client_to_sentinel_password(secrecy::ExposeSecret::expose_secret(p));
                 }
                 let client = builder.build().map_err(|e| config_error(format!("REDIS_SENTINEL_NODES: {e}")))?;
-                Ok(Topology::Sentinel(ReconnectingConnection::new(
-                    Target::Sentinel(client),
-                    timeouts.connect,
-                    timeouts.command,
-                )))
+                Ok(Topology::Sentinel(
+                    ReconnectingConnection::new(Target::Sentinel(client), timeouts.connect, timeouts.command),
+                    master.clone(),
+                ))
             }
+        }
+    }
+
+    /// The master's name, when the sentinels are asked for it.
+    pub(crate) fn sentinel_master(&self) -> Option<&str> {
+        match self {
+            Topology::Sentinel(_, master) => Some(master),
+            _ => None,
         }
     }
 
@@ -135,7 +142,7 @@ impl Topology {
                 };
                 Box::pin(request.run(&mut conn.clone())).await
             }
-            Topology::Sentinel(conn) => conn.send(request).await,
+            Topology::Sentinel(conn, _) => conn.send(request).await,
         }
     }
 }
