@@ -64,12 +64,15 @@ fn redis_password_is_never_printed() {
     }
 }
 
+/// A class of configuration error, the variables that cause it, and what the message names.
+type ConfigCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+
 /// Every class of configuration error exits 2, naming the variable to fix.
 #[test]
 fn every_configuration_error_exits_2() {
     let memory = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")];
     let redis = [("CACHE_PROVIDER", "redis"), ("REDIS_URL", "redis://127.0.0.1:1"), ("DB_PROVIDER", "sqlite")];
-    let cases: [(&str, Vec<(&str, &str)>, &str); 9] = [
+    let cases: [ConfigCase; 9] = [
         ("unknown provider", vec![("CACHE_PROVIDER", "bogus"), ("DB_PROVIDER", "sqlite")], "CACHE_PROVIDER"),
         ("missing URL", vec![("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "postgresql")], "DATABASE_URL must be set"),
         ("malformed URL", [&memory[..], &[("DATABASE_URL", "sqlite//x")]].concat(), "DATABASE_URL is not a valid URL"),
