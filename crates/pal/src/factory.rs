@@ -75,3 +75,52 @@ pub fn build_session_store(settings: &Settings, db: Arc<dyn DatabaseService>) ->
         None => store,
     })
 }
+
+/// Run by `scripts/test` in a build with only the `sqlite` family:
+/// `cargo test -p pal --lib --no-default-features --features sqlite`.
+#[cfg(all(
+    test,
+    not(feature = "redis"),
+    not(feature = "memcached"),
+    not(feature = "postgres"),
+    not(feature = "mysql")
+))]
+mod not_built {
+    use super::*;
+
+    async fn error_for(vars: &[(&str, &str)]) -> Error {
+        let mut all = vec![("CACHE_INSECURE_NO_ENCRYPTION", "true")];
+        all.extend_from_slice(vars);
+        let settings = Settings::from_vars(all).expect("the variables are valid");
+        match vars.iter().find(|(k, _)| *k == "DB_PROVIDER").map(|(_, v)| *v) {
+            Some("sqlite") => build_cache(&settings).await.err().expect("the cache is not built"),
+            _ => build_database(&settings).await.err().expect("the database is not built"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_provider_left_out_of_the_build_is_a_configuration_error_naming_its_feature() {
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (&[("CACHE_PROVIDER", "redis"), ("REDIS_URL", "redis://h"), ("DB_PROVIDER", "sqlite")], "redis"),
+            (&[("CACHE_PROVIDER", "memcached"), ("MEMCACHED_SERVERS", "h:1"), ("DB_PROVIDER", "sqlite")], "memcached"),
+            (
+                &[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "postgresql"), ("DATABASE_URL", "postgres://h/d")],
+                "postgres",
+            ),
+            (
+                &[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "cockroachdb"), ("DATABASE_URL", "postgres://h/d")],
+                "postgres",
+            ),
+            (&[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "mysql"), ("DATABASE_URL", "mysql://h/d")], "mysql"),
+        ];
+        for (vars, feature) in cases {
+            let err = error_for(vars).await;
+            assert_eq!(err.kind(), crate::ErrorKind::Config, "{err}");
+            let text = err.to_string();
+            assert!(
+                text.contains("not part of this build") && text.contains(&format!("`{feature}` feature")),
+                "{text}"
+            );
+        }
+    }
+}
