@@ -39,17 +39,31 @@ pub fn sources(root: &Path) -> Vec<Source> {
     out
 }
 
-/// The text without inline `#[cfg(test)] mod tests { … }` blocks and comments.
+/// The text without inline test modules (`#[cfg(test)]`, or a `cfg` that needs
+/// `test` among others, possibly over several lines, then `mod … {`) and comments.
 fn without_tests(text: &str) -> String {
     let mut out = String::new();
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
-        if line.trim() == "#[cfg(test)]" && lines.peek().is_some_and(|l| l.starts_with("mod ") && l.ends_with('{')) {
-            for l in lines.by_ref() {
-                if l == "}" {
-                    break;
+        if line.starts_with("#[cfg(") {
+            let mut attribute = line.to_string();
+            while !attribute.trim_end().ends_with(")]") {
+                match lines.next() {
+                    Some(more) => attribute.push_str(more.trim()),
+                    None => break,
                 }
             }
+            let test_only = attribute.starts_with("#[cfg(test)]") || attribute.starts_with("#[cfg(all(test,");
+            if test_only && lines.peek().is_some_and(|l| l.starts_with("mod ") && l.ends_with('{')) {
+                for l in lines.by_ref() {
+                    if l == "}" {
+                        break;
+                    }
+                }
+                continue;
+            }
+            out.push_str(&attribute);
+            out.push('\n');
             continue;
         }
         let code = line.split("//").next().unwrap_or("");
