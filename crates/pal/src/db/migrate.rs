@@ -42,6 +42,7 @@ const SQLITE: &[Migration] = &[
         name: "0003_counter_expiry",
         sql: include_str!("migrations/sqlite/0003_counter_expiry.sql"),
     },
+    Migration { version: 4, name: "0004_exact_keys", sql: include_str!("migrations/sqlite/0004_exact_keys.sql") },
 ];
 
 /// PostgreSQL and CockroachDB: no SERIAL, no advisory locks, no LISTEN/NOTIFY.
@@ -57,6 +58,7 @@ const POSTGRES: &[Migration] = &[
         name: "0003_counter_expiry",
         sql: include_str!("migrations/postgres/0003_counter_expiry.sql"),
     },
+    Migration { version: 4, name: "0004_exact_keys", sql: include_str!("migrations/postgres/0004_exact_keys.sql") },
 ];
 
 const MYSQL: &[Migration] = &[
@@ -71,6 +73,7 @@ const MYSQL: &[Migration] = &[
         name: "0003_counter_expiry",
         sql: include_str!("migrations/mysql/0003_counter_expiry.sql"),
     },
+    Migration { version: 4, name: "0004_exact_keys", sql: include_str!("migrations/mysql/0004_exact_keys.sql") },
 ];
 
 /// The migrations for a dialect, in order.
@@ -189,6 +192,10 @@ async fn apply_unwrapped<D: DatabaseService + ?Sized>(db: &D, migration: &Migrat
             // MySQL's CREATE INDEX has no IF NOT EXISTS: an index left by an
             // interrupted run of this migration is already what it asks for.
             Err(e) if db.dialect() == Dialect::MySql && e.message().contains("Duplicate key name") => {}
+            // MariaDB's binary, unpadded collation is MySQL's utf8mb4_0900_bin.
+            Err(e) if db.dialect() == Dialect::MySql && e.message().contains("Unknown collation") => {
+                db.execute(&statement.replace("utf8mb4_nopad_bin", "utf8mb4_0900_bin"), &[]).await?;
+            }
             other => drop(other?),
         }
     }

@@ -5,7 +5,8 @@
 
 use std::borrow::Cow;
 
-use super::Dialect;
+use super::service::Dialect;
+use super::value::Value;
 use crate::error::{Error, Result};
 
 /// The SQL to send and, for `?` dialects, which parameter each `?` binds.
@@ -18,7 +19,12 @@ pub struct Prepared<'a> {
 
 /// Scans `sql` for `$n` placeholders, checks them against `param_count` and rewrites
 /// them for `dialect`.
-pub fn prepare(sql: &str, dialect: Dialect, param_count: usize) -> Result<Prepared<'_>> {
+pub fn prepare<'q>(sql: &'q str, dialect: Dialect, params: &[Value]) -> Result<Prepared<'q>> {
+    let param_count = params.len();
+    Value::check_params(params)?;
+    if is_blank(sql, dialect) {
+        return Err(Error::invalid_input("there is no SQL to run"));
+    }
     let positional = dialect == Dialect::MySql;
     let mut out = String::new();
     let mut order = Vec::new();
@@ -48,6 +54,12 @@ pub fn prepare(sql: &str, dialect: Dialect, param_count: usize) -> Result<Prepar
             }
             i = end;
             continue;
+        }
+        // One statement per call, on every dialect (SQLite would run them all).
+        if bytes[i] == b';' && !is_blank(&sql[i + 1..], dialect) {
+            return Err(Error::invalid_input(
+                "one statement per call: the SQL goes on after a `;` (several statements run only as migrations)",
+            ));
         }
         i += 1;
     }
@@ -197,8 +209,23 @@ fn skip_dollar_quote(sql: &str, start: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
+    fn nulls(n: usize) -> Vec<Value> {
+        vec![Value::Null; n]
+    }
+
+    #[test]
+    fn one_statement_per_call_and_no_empty_sql() {
+        let many = prepare("SELECT 1 AS a; DELETE FROM t", Dialect::Sqlite, &[]).unwrap_err();
+        assert!(many.message().contains("one statement per call"), "{many}");
+        assert!(prepare("SELECT 1;  -- done\n", Dialect::Postgres, &[]).is_ok(), "a trailing `;` is fine");
+        assert!(prepare("SELECT ';' AS a /* ; */", Dialect::MySql, &[]).is_ok(), "`;` inside a literal or comment");
+        assert!(prepare("  -- nothing\n", Dialect::Postgres, &[]).is_err());
+        let nan = prepare("SELECT $1", Dialect::Sqlite, &[Value::Float(f64::NAN)]).unwrap_err();
+        assert!(nan.message().contains("NaN"), "{nan}");
+    }
+
     fn mysql(sql: &str, n: usize) -> (String, Vec<usize>) {
-        let p = prepare(sql, Dialect::MySql, n).unwrap();
+        let p = prepare(sql, Dialect::MySql, &nulls(n)).unwrap();
         (p.sql.into_owned(), p.order)
     }
 
@@ -218,14 +245,14 @@ mod tests {
     #[test]
     fn postgres_dollar_quotes_and_escape_strings() {
         let sql = "SELECT $$ $1 $$, $tag$ $1 $tag$, E'\\' $1', $1, a$1";
-        let p = prepare(sql, Dialect::Postgres, 1).unwrap();
+        let p = prepare(sql, Dialect::Postgres, &nulls(1)).unwrap();
         assert_eq!(p.sql, sql);
-        assert!(prepare("SELECT $1 /* /* $2 */ $3 */", Dialect::Postgres, 1).is_ok());
+        assert!(prepare("SELECT $1 /* /* $2 */ $3 */", Dialect::Postgres, &nulls(1)).is_ok());
     }
 
     #[test]
     fn sqlite_keeps_numbered_placeholders() {
-        let p = prepare("SELECT [$2], $1", Dialect::Sqlite, 1).unwrap();
+        let p = prepare("SELECT [$2], $1", Dialect::Sqlite, &nulls(1)).unwrap();
         assert_eq!(p.sql, "SELECT [$2], $1");
         assert!(p.order.is_empty());
     }
@@ -242,9 +269,9 @@ mod tests {
 
     #[test]
     fn parameter_count_must_match() {
-        let err = prepare("SELECT $2", Dialect::Sqlite, 1).unwrap_err();
+        let err = prepare("SELECT $2", Dialect::Sqlite, &nulls(1)).unwrap_err();
         assert!(err.message().contains("$2"), "{err}");
-        assert!(prepare("SELECT 1", Dialect::Sqlite, 1).is_err());
-        assert!(prepare("SELECT 'unterminated $1", Dialect::Sqlite, 1).is_err());
+        assert!(prepare("SELECT 1", Dialect::Sqlite, &nulls(1)).is_err());
+        assert!(prepare("SELECT 'unterminated $1", Dialect::Sqlite, &nulls(1)).is_err());
     }
 }

@@ -47,6 +47,8 @@ impl Value {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
+            // JSON has no NaN or infinities: they are written as strings, never as null.
+            Value::Float(f) if !f.is_finite() => J::String(float_name(*f).to_string()),
             Value::Float(f) => J::from(*f),
             Value::Text(s) => J::String(s.clone()),
             Value::Bytes(b) => J::String(hex(b)),
@@ -60,10 +62,39 @@ impl std::fmt::Display for Value {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Value::Null => f.write_str("NULL"),
+            Value::Float(x) if !x.is_finite() => f.write_str(float_name(*x)),
             Value::Text(s) => f.write_str(s),
             Value::Bytes(b) => f.write_str(&hex(b)),
             other => write!(f, "{}", other.to_json()),
         }
+    }
+}
+
+fn float_name(f: f64) -> &'static str {
+    match f {
+        f if f.is_nan() => "NaN",
+        f if f > 0.0 => "Infinity",
+        _ => "-Infinity",
+    }
+}
+
+impl Value {
+    /// Refuses what not every database can store: NaN and infinities (SQLite stores
+    /// NaN as NULL, MySQL refuses them, PostgreSQL keeps them), so a parameter
+    /// means the same on every dialect.
+    pub(crate) fn check_params(params: &[Value]) -> Result<()> {
+        for (i, p) in params.iter().enumerate() {
+            if let Value::Float(f) = p
+                && !f.is_finite()
+            {
+                return Err(Error::invalid_input(format!(
+                    "parameter ${}: {} cannot be stored on every database; store it as text",
+                    i + 1,
+                    float_name(*f)
+                )));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -47,7 +47,7 @@ macro_rules! cache_conformance {
             touch_extends, incr_is_atomic, incr_sets_ttl_only_on_create, incr_rejects_non_integers,
             incr_negative_and_overflow, binary_values, empty_value, one_mebibyte_value, unicode_keys,
             ten_thousand_keys, session_round_trip, concurrent_set_get_never_tears, ping, declares_itself,
-            keys_servers_would_reject);
+            keys_servers_would_reject, keys_differ_by_case_and_trailing_spaces);
     };
     (@cases $subject:path; $($case:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -348,4 +348,17 @@ pub async fn keys_servers_would_reject(s: &CacheSubject) {
     assert!(c.delete(&keys[0]).await.unwrap());
     assert_eq!(c.get(&keys[0]).await.unwrap(), None);
     assert_eq!(c.get(&keys[1]).await.unwrap().as_deref(), Some(&b"1"[..]), "deleting one leaves the others");
+}
+
+/// Keys differing only in case or in a trailing space are different keys on every
+/// provider (Unicode normalization: `unicode_keys`).
+pub async fn keys_differ_by_case_and_trailing_spaces(s: &CacheSubject) {
+    let (c, ns) = (&s.cache, namespace());
+    let keys = [format!("{ns}sess:AbC"), format!("{ns}sess:abc"), format!("{ns}sess:abc "), format!("{ns}sess:ABC")];
+    for (i, k) in keys.iter().enumerate() {
+        c.set(k, Bytes::from(format!("token-{i}")), ttl(60)).await.unwrap();
+    }
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(c.get(k).await.unwrap().as_deref(), Some(format!("token-{i}").as_bytes()), "{k:?}");
+    }
 }

@@ -33,7 +33,8 @@ macro_rules! db_conformance {
             transaction_commit, transaction_rollback, closure_transaction_rolls_back_on_error,
             unique_violation_kind, syntax_error_kind, injection_strings_are_data, session_store_expiry,
             session_store_upsert_and_delete, audit_batch_is_idempotent, audit_batch_of_ten_thousand,
-            migrate_is_idempotent, concurrent_writers, aggregates_and_text_parameters);
+            migrate_is_idempotent, concurrent_writers, aggregates_and_text_parameters,
+            keys_and_emails_compare_byte_exactly, one_statement_per_call, floats_without_a_number);
     };
     (@cases $subject:path; $($case:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -370,4 +371,72 @@ pub async fn aggregates_and_text_parameters(s: &DbSubject) {
     assert!((mean - 7.0 / 3.0).abs() < 1e-3, "{mean}");
     let rows = s.db.query(&format!("SELECT k FROM {t} WHERE v = $1"), &["2".into()]).await.unwrap();
     assert_eq!(rows[0].get::<String>("k").unwrap(), "b");
+}
+
+/// Keys and ids differing only in case, in a trailing space or in Unicode
+/// normalization are different rows on every dialect; emails are unique byte for
+/// byte (applications normalize them first), the same everywhere.
+pub async fn keys_and_emails_compare_byte_exactly(s: &DbSubject) {
+    let store = SqlSessionStore::new(s.db.clone());
+    let ns = namespace();
+    let later = Utc::now() + ChronoDuration::seconds(60);
+    let ids = [
+        format!("{ns}AbC"),
+        format!("{ns}abc"),
+        format!("{ns}abc "),
+        format!("{ns}cl\u{e9}"),
+        format!("{ns}cle\u{301}"),
+    ];
+    for (i, id) in ids.iter().enumerate() {
+        store.upsert(id, i.to_string().as_bytes(), later).await.unwrap();
+    }
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(&store.get(id).await.unwrap().unwrap().data[..], i.to_string().as_bytes(), "{id:?}");
+    }
+    let insert = "INSERT INTO users (id, email, verified, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)";
+    for (id, email) in [("a", "Ana@x.io"), ("b", "ana@x.io"), ("c", "ana@x.io "), ("A", "ANA@x.io")] {
+        let id = format!("{ns}{id}");
+        s.db.execute(insert, &[id.into(), email.into(), false.into(), Utc::now().into()]).await.unwrap();
+    }
+    let dup =
+        s.db.execute(insert, &[format!("{ns}d").into(), "ana@x.io".into(), false.into(), Utc::now().into()]).await;
+    assert_eq!(dup.unwrap_err().kind(), ErrorKind::UniqueViolation, "the same bytes are a duplicate");
+    let rows = s.db.query("SELECT id FROM users WHERE id = $1", &[format!("{ns}a").into()]).await.unwrap();
+    assert_eq!(rows.len(), 1, "ids `a` and `A` are two users");
+}
+
+/// Several statements in one call are refused on every dialect before anything
+/// runs (SQLite would run them all); so is SQL with nothing in it.
+pub async fn one_statement_per_call(s: &DbSubject) {
+    let t = format!("{}t", namespace().replace(':', "_"));
+    s.db.execute(&format!("CREATE TABLE {t} (v INTEGER)"), &[]).await.unwrap();
+    s.db.execute(&format!("INSERT INTO {t} (v) VALUES (1)"), &[]).await.unwrap();
+    let err = s.db.query(&format!("SELECT 1 AS a; DELETE FROM {t}; SELECT 2 AS z"), &[]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let err = s.db.execute(&format!("DELETE FROM {t}; DROP TABLE {t}"), &[]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert_eq!(count(s, &format!("SELECT COUNT(*) AS n FROM {t}"), &[]).await, 1, "nothing ran");
+    assert_eq!(s.db.query("  /* nothing */ ", &[]).await.unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert_eq!(s.db.query("SELECT 1 AS a;", &[]).await.unwrap().len(), 1, "a trailing `;` is fine");
+}
+
+/// NaN and infinities: refused as parameters everywhere (not every database can
+/// store them), and never read back as NULL where the database has them.
+pub async fn floats_without_a_number(s: &DbSubject) {
+    for f in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let err = s.db.query("SELECT $1 AS f", &[Value::Float(f)]).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    }
+    if s.db.dialect() == Dialect::Postgres {
+        let sql = "SELECT 'NaN'::float8 AS nan, '-Infinity'::float8 AS ninf, 1e400::numeric AS big";
+        let row = &s.db.query(sql, &[]).await.unwrap()[0];
+        assert!(matches!(row.values()[0], Value::Float(f) if f.is_nan()));
+        assert_eq!(row.values()[1], Value::Float(f64::NEG_INFINITY));
+        assert_eq!(row.values()[2], Value::Text(format!("1{}", "0".repeat(400))), "exact, not an infinity");
+        assert_eq!(
+            row.to_json(),
+            serde_json::json!({"nan": "NaN", "ninf": "-Infinity", "big": format!("1{}", "0".repeat(400))})
+        );
+        assert_eq!(row.values()[0].to_string(), "NaN", "shown as NaN, not as NULL");
+    }
 }

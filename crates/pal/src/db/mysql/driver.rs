@@ -57,7 +57,7 @@ fn number(db: &(dyn DatabaseError + 'static)) -> Option<u16> {
 struct MySqlDriver;
 
 fn bind<'q>(sql: &str, params: &'q [Value]) -> Result<Query<'q>> {
-    let prepared = prepare(sql, Dialect::MySql, params.len())?;
+    let prepared = prepare(sql, Dialect::MySql, params)?;
     let mut query = sqlx::query(AssertSqlSafe(prepared.sql.into_owned()));
     for &i in &prepared.order {
         query = match &params[i] {

@@ -71,7 +71,7 @@ impl PgDriver {
         sql: &'q str,
         params: &[Value],
     ) -> Result<Either<sqlx::query::Query<'q, Postgres, PgArguments>, (sqlx::postgres::PgStatement, PgArguments)>> {
-        prepare(sql, Dialect::Postgres, params.len())?;
+        prepare(sql, Dialect::Postgres, params)?;
         if params.is_empty() {
             return Ok(Either::Left(sqlx::query(AssertSqlSafe(sql))));
         }

@@ -8,13 +8,20 @@ use crate::db::Value;
 
 const SIGN_NEG: u16 = 0x4000;
 const SIGN_NAN: u16 = 0xC000;
+const SIGN_PINF: u16 = 0xD000;
+const SIGN_NINF: u16 = 0xF000;
 
-/// Decodes a NUMERIC: an integer when it is whole and fits, a float otherwise.
+/// Decodes a NUMERIC: an integer when it is whole and fits, a float when it fits
+/// one, and its exact digits as text when it is beyond a float's range (rather than
+/// an infinity it is not).
 pub(super) fn decode(bytes: &[u8]) -> Option<Value> {
     let word = |i: usize| bytes.get(2 * i..2 * i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
     let (count, weight, sign, scale) = (word(0)? as usize, word(1)? as i16, word(2)?, word(3)?);
-    if sign == SIGN_NAN {
-        return Some(Value::Float(f64::NAN));
+    match sign {
+        SIGN_NAN => return Some(Value::Float(f64::NAN)),
+        SIGN_PINF => return Some(Value::Float(f64::INFINITY)),
+        SIGN_NINF => return Some(Value::Float(f64::NEG_INFINITY)),
+        _ => {}
     }
     let digits = (0..count).map(|i| word(4 + i)).collect::<Option<Vec<u16>>>()?;
     let mut text = String::new();
@@ -35,7 +42,7 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Value> {
         }
     }
     if scale == 0 {
-        return Some(text.parse::<i64>().map_or_else(|_| Value::Float(text.parse().unwrap_or(f64::NAN)), Value::Int));
+        return Some(text.parse::<i64>().map_or_else(|_| float_or_text(text), Value::Int));
     }
     text.push('.');
     let first_fraction = i32::from(weight) + 1;
@@ -45,7 +52,14 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Value> {
         let digit = if index >= 0 { digits.get(index as usize).copied().unwrap_or(0) } else { 0 };
         text.push_str(&format!("{digit:04}"));
     }
-    text.parse().ok().map(Value::Float)
+    Some(float_or_text(text))
+}
+
+fn float_or_text(text: String) -> Value {
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() => Value::Float(f),
+        _ => Value::Text(text),
+    }
 }
 
 /// Encodes a decimal number written in plain notation (`-12.5`, `42`, `NaN`).

@@ -75,7 +75,7 @@ fn timestamp_text(t: &DateTime<Utc>) -> String {
 }
 
 fn build<'q>(sql: &'q str, params: &'q [Value]) -> Result<Query<'q>> {
-    let prepared = prepare(sql, Dialect::Sqlite, params.len())?;
+    let prepared = prepare(sql, Dialect::Sqlite, params)?;
     let mut query = sqlx::query(AssertSqlSafe(prepared.sql.into_owned()));
     for value in params {
         query = match value {

@@ -1,0 +1,3 @@
+-- Keys, ids and emails compare byte-exactly here already: TEXT with a
+-- deterministic collation (PostgreSQL) or the BINARY collation (SQLite). MySQL
+-- and MariaDB need this migration; the version keeps every dialect in step.
