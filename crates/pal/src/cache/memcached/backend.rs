@@ -4,7 +4,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use memcache::exp::{AsyncMetaClient, Error as McError, Meta, MutationStatus};
+use memcache::exp::{AsyncMetaClient, Error as McError, Meta, MutationStatus, Router};
+use tokio::sync::OnceCell;
 
 use super::PROVIDER;
 use super::keys::{StableRendezvous, wire_key};
@@ -18,28 +19,61 @@ const MAX_RELATIVE_SECS: u64 = 30 * 24 * 3600;
 const ITEM_OVERHEAD: usize = 128;
 
 pub struct MemcachedCache {
-    client: AsyncMetaClient,
-    servers: Vec<String>,
+    shards: Vec<Shard>,
+    /// The configured `host:port` of each shard: what keys are placed by.
+    ids: Vec<String>,
     max_item_bytes: usize,
 }
 
+/// One server, connected on first use. A server whose name does not resolve yet
+/// is a server that is down: its keys fail, the others work, and it is tried
+/// again at every call until it resolves.
+struct Shard {
+    id: String,
+    client: OnceCell<AsyncMetaClient>,
+    connect_timeout: Duration,
+    command_timeout: Duration,
+}
+
+impl Shard {
+    async fn client(&self) -> Result<&AsyncMetaClient> {
+        self.client
+            .get_or_try_init(|| {
+                AsyncMetaClient::builder()
+                    .connect_timeout(Some(self.connect_timeout))
+                    .io_timeout(Some(self.command_timeout))
+                    .connect_multiple_async([self.id.clone()])
+            })
+            .await
+            .map_err(|e| {
+                Error::new(ErrorKind::Connection, format!("server {} cannot be reached: {e}", self.id))
+                    .with_provider(PROVIDER.name)
+            })
+    }
+}
+
 impl MemcachedCache {
-    /// Resolves the servers; connections are made at first use.
+    /// Connects to nothing yet: each server is resolved and dialed at first use.
     pub async fn connect(
         servers: &[HostPort],
         connect_timeout: Duration,
         command_timeout: Duration,
         max_item_bytes: usize,
     ) -> Result<Self> {
-        let addrs: Vec<String> = servers.iter().map(ToString::to_string).collect();
-        let client = AsyncMetaClient::builder()
-            .router(StableRendezvous)
-            .connect_timeout(Some(connect_timeout))
-            .io_timeout(Some(command_timeout))
-            .connect_multiple_async(addrs.clone())
-            .await
-            .map_err(|e| Error::new(ErrorKind::Config, format!("MEMCACHED_SERVERS: {e}")))?;
-        Ok(MemcachedCache { client, servers: addrs, max_item_bytes })
+        if servers.is_empty() {
+            return Err(Error::new(ErrorKind::Config, "MEMCACHED_SERVERS lists no server"));
+        }
+        let ids: Vec<String> = servers.iter().map(ToString::to_string).collect();
+        let shards = ids
+            .iter()
+            .map(|id| Shard { id: id.clone(), client: OnceCell::new(), connect_timeout, command_timeout })
+            .collect();
+        Ok(MemcachedCache { shards, ids, max_item_bytes })
+    }
+
+    /// The client of the server that holds `key`.
+    async fn client(&self, key: &str) -> Result<&AsyncMetaClient> {
+        self.shards[StableRendezvous.route(key.as_bytes(), &self.ids)].client().await
     }
 }
 
@@ -88,7 +122,8 @@ impl CacheService for MemcachedCache {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        let result = self.client.get(wire_key(key).as_bytes()).send().await.map_err(map_error)?;
+        let key = wire_key(key);
+        let result = self.client(&key).await?.get(key.as_bytes()).send().await.map_err(map_error)?;
         Ok(if result.hit() { result.value.map(Bytes::from) } else { None })
     }
 
@@ -106,7 +141,14 @@ impl CacheService for MemcachedCache {
             )
             .with_provider(PROVIDER.name));
         }
-        let result = self.client.set(key.as_bytes(), &value).ttl_raw(wire_ttl(ttl)).send().await.map_err(map_error)?;
+        let result = self
+            .client(&key)
+            .await?
+            .set(key.as_bytes(), &value)
+            .ttl_raw(wire_ttl(ttl))
+            .send()
+            .await
+            .map_err(map_error)?;
         match result.status {
             MutationStatus::Applied => Ok(()),
             other => {
@@ -117,7 +159,8 @@ impl CacheService for MemcachedCache {
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
-        let result = self.client.delete(wire_key(key).as_bytes()).send().await.map_err(map_error)?;
+        let key = wire_key(key);
+        let result = self.client(&key).await?.delete(key.as_bytes()).send().await.map_err(map_error)?;
         Ok(result.status == MutationStatus::Applied)
     }
 
@@ -131,9 +174,11 @@ impl CacheService for MemcachedCache {
         // `ma` with N (create on miss, with this TTL) and J (the initial value) is one
         // atomic server-side operation; an existing counter keeps its TTL. A created
         // counter starts at J without the delta applied, hence J = delta.
+        let key = wire_key(key);
         let result = self
-            .client
-            .increment(wire_key(key).as_bytes())
+            .client(&key)
+            .await?
+            .increment(key.as_bytes())
             .delta(delta)
             .initial(delta, wire_ttl(ttl_on_create))
             .send()
@@ -150,9 +195,11 @@ impl CacheService for MemcachedCache {
     }
 
     async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
+        let key = wire_key(key);
         let result = self
-            .client
-            .get(wire_key(key).as_bytes())
+            .client(&key)
+            .await?
+            .get(key.as_bytes())
             .touch_raw(wire_ttl(ttl))
             .without_value()
             .send()
@@ -162,9 +209,11 @@ impl CacheService for MemcachedCache {
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
+        let key = wire_key(key);
         let result = self
-            .client
-            .get(wire_key(key).as_bytes())
+            .client(&key)
+            .await?
+            .get(key.as_bytes())
             .meta(Meta::default().ttl())
             .without_value()
             .no_lru_bump()
@@ -180,11 +229,28 @@ impl CacheService for MemcachedCache {
         }))
     }
 
+    /// Healthy when every server answers; otherwise the error names the servers
+    /// that do not.
     async fn ping(&self) -> Result<()> {
-        self.client.noop().await.map_err(|e| {
-            let e = map_error(e);
-            Error::new(e.kind(), format!("{} (servers: {})", e.message(), self.servers.join(",")))
-                .with_provider(PROVIDER.name)
-        })
+        let pings = self.shards.iter().map(|shard| async move {
+            let answer = match shard.client().await {
+                Ok(client) => client.noop().await.map_err(map_error),
+                Err(e) => Err(e),
+            };
+            answer.err().map(|e| (shard.id.clone(), e))
+        });
+        let down: Vec<(String, Error)> = futures::future::join_all(pings).await.into_iter().flatten().collect();
+        match down.first() {
+            None => Ok(()),
+            Some((_, first)) => {
+                let servers =
+                    down.iter().map(|(id, e)| format!("{id}: {}", e.message())).collect::<Vec<_>>().join("; ");
+                Err(Error::new(
+                    first.kind(),
+                    format!("{} of {} servers down: {servers}", down.len(), self.shards.len()),
+                )
+                .with_provider(PROVIDER.name))
+            }
+        }
     }
 }
