@@ -91,9 +91,9 @@ pub fn read(env: &mut Env, outside: Option<&str>) -> Option<SealingKeys> {
                 );
                 return None;
             }
-            let key_secret = decode_secret(env, &secret)?;
-            let encryption_keys = decode_keys(env, &keys)?;
-            Some(SealingKeys { key_secret, encryption_keys })
+            // Both are decoded, so a problem in each is reported at once.
+            let (key_secret, encryption_keys) = (decode_secret(env, &secret), decode_keys(env, &keys));
+            Some(SealingKeys { key_secret: key_secret?, encryption_keys: encryption_keys? })
         }
     }
 }

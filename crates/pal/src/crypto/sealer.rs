@@ -121,7 +121,10 @@ pub fn generate_key_lines() -> Result<String> {
     getrandom::fill(secret.as_mut())
         .and_then(|()| getrandom::fill(key.as_mut()))
         .map_err(|e| Error::new(ErrorKind::Backend, format!("no randomness: {e}")))?;
-    let kid = chrono::Utc::now().format("k%Y%m%d");
+    // The date says when; the random part keeps two keys made the same day apart.
+    let mut suffix = [0u8; 2];
+    getrandom::fill(&mut suffix).map_err(|e| Error::new(ErrorKind::Backend, format!("no randomness: {e}")))?;
+    let kid = format!("{}{:02x}{:02x}", chrono::Utc::now().format("k%Y%m%d"), suffix[0], suffix[1]);
     Ok(format!(
         "CACHE_KEY_SECRET={}\nCACHE_ENCRYPTION_KEYS={kid}:{}\n",
         STANDARD.encode(secret.as_ref()),

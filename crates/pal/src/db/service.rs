@@ -33,6 +33,21 @@ pub trait DatabaseService: Send + Sync + 'static {
     /// Runs a statement and returns its rows.
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
 
+    /// Runs a query and hands its rows to `each` one at a time, as they arrive, so
+    /// a large result is never held whole in memory; returns how many rows. An
+    /// error from `each` stops the query. Adapters that cannot stream collect first.
+    async fn query_each(
+        &self,
+        sql: &str,
+        params: &[Value],
+        each: &mut (dyn FnMut(Row) -> Result<()> + Send),
+    ) -> Result<u64> {
+        let rows = self.query(sql, params).await?;
+        let count = rows.len() as u64;
+        rows.into_iter().try_for_each(each)?;
+        Ok(count)
+    }
+
     /// Runs a statement and returns the number of rows it changed.
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64>;
 

@@ -65,8 +65,9 @@ fn classify(dialect: Dialect, code: &str, message: &str) -> ErrorKind {
             // The object already exists: two CREATE … IF NOT EXISTS racing each other.
             "42P07" | "42710" => ErrorKind::UniqueViolation,
             c if c.starts_with("08") || c.starts_with("28") => ErrorKind::Connection,
-            // 3D000: no such database, as MySQL's 1049.
-            c if c.starts_with("42") || c == "3D000" => ErrorKind::Syntax,
+            // The database named in the URL does not exist: the configuration is wrong.
+            "3D000" => ErrorKind::Config,
+            c if c.starts_with("42") => ErrorKind::Syntax,
             _ => ErrorKind::Backend,
         },
         Dialect::MySql => match code {
@@ -74,7 +75,8 @@ fn classify(dialect: Dialect, code: &str, message: &str) -> ErrorKind {
             "1213" | "1020" => ErrorKind::SerializationFailure,
             "1205" | "3024" | "1969" => ErrorKind::Timeout,
             "1146" | "1054" => ErrorKind::UndefinedObject,
-            "1064" | "1049" => ErrorKind::Syntax,
+            "1049" => ErrorKind::Config,
+            "1064" => ErrorKind::Syntax,
             // 1053: the server is shutting down; 1927: the connection was killed.
             "1040" | "1045" | "1053" | "1927" | "2002" | "2003" | "2006" | "2013" => ErrorKind::Connection,
             _ => ErrorKind::Backend,

@@ -277,8 +277,19 @@ impl Row {
         })
     }
 
+    /// The row as a JSON object, columns in their order. A name that repeats (two
+    /// tables joined, both with `id`) gets `:2`, `:3`… so no column is lost.
     pub fn to_json(&self) -> serde_json::Value {
-        let map = self.columns.iter().zip(&self.values).map(|(c, v)| (c.clone(), v.to_json())).collect();
+        let mut map = serde_json::Map::with_capacity(self.columns.len());
+        for (column, value) in self.columns.iter().zip(&self.values) {
+            let mut name = column.clone();
+            let mut n = 1;
+            while map.contains_key(&name) {
+                n += 1;
+                name = format!("{column}:{n}");
+            }
+            map.insert(name, value.to_json());
+        }
         serde_json::Value::Object(map)
     }
 }
@@ -304,5 +315,14 @@ mod tests {
         assert_eq!(row.get::<Option<i64>>("n").unwrap(), None);
         assert_eq!(row.get::<i64>("n").unwrap_err().kind(), ErrorKind::InvalidInput);
         assert!(row.get::<i64>("missing").is_err());
+    }
+
+    #[test]
+    fn json_keeps_every_column_in_order() {
+        let row = Row::new(
+            vec!["z".into(), "id".into(), "a".into(), "id".into(), "id".into()].into(),
+            vec![Value::Int(1), Value::Int(2), Value::Int(3), Value::Int(4), Value::Null],
+        );
+        assert_eq!(row.to_json().to_string(), r#"{"z":1,"id":2,"a":3,"id:2":4,"id:3":null}"#);
     }
 }

@@ -278,4 +278,10 @@ fn bad_sealing_keys_are_rejected_without_echoing_them() {
     }
     let text = error_text(&[EMBEDDED, &[KEYS[0]]].concat());
     assert!(text.contains("must be set together"), "{text}");
+    let both =
+        error_text(&[EMBEDDED, &[("CACHE_KEY_SECRET", "c2hvcnQ="), ("CACHE_ENCRYPTION_KEYS", "nokid")]].concat());
+    assert!(
+        both.starts_with("2 configuration errors") && both.contains("at least 32") && both.contains("kid:base64key"),
+        "{both}"
+    );
 }

@@ -34,7 +34,8 @@ macro_rules! db_conformance {
             unique_violation_kind, syntax_error_kind, injection_strings_are_data, session_store_expiry,
             session_store_upsert_and_delete, audit_batch_is_idempotent, audit_batch_of_ten_thousand,
             migrate_is_idempotent, concurrent_writers, aggregates_and_text_parameters,
-            keys_and_emails_compare_byte_exactly, one_statement_per_call, floats_without_a_number);
+            keys_and_emails_compare_byte_exactly, one_statement_per_call, floats_without_a_number,
+            rows_stream_one_at_a_time);
     };
     (@cases $subject:path; $($case:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -439,4 +440,37 @@ pub async fn floats_without_a_number(s: &DbSubject) {
         );
         assert_eq!(row.values()[0].to_string(), "NaN", "shown as NaN, not as NULL");
     }
+}
+
+/// `query_each` hands rows over one at a time, in order, and stops at the first
+/// error its callback returns.
+pub async fn rows_stream_one_at_a_time(s: &DbSubject) {
+    let t = format!("{}t", namespace().replace(':', "_"));
+    s.db.execute(&format!("CREATE TABLE {t} (n INTEGER PRIMARY KEY, v TEXT)"), &[]).await.unwrap();
+    for n in 0..500i64 {
+        s.db.execute(&format!("INSERT INTO {t} (n, v) VALUES ($1, $2)"), &[n.into(), format!("v{n}").into()])
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let sql = format!("SELECT n, v FROM {t} WHERE n >= $1 ORDER BY n");
+    let count =
+        s.db.query_each(&sql, &[0i64.into()], &mut |row| {
+            seen.push((row.get::<i64>("n")?, row.get::<String>("v")?));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(count, 500);
+    assert!(seen.iter().enumerate().all(|(i, (n, v))| *n == i as i64 && *v == format!("v{i}")));
+    let mut taken = 0;
+    let err =
+        s.db.query_each(&sql, &[0i64.into()], &mut |_| {
+            taken += 1;
+            if taken == 10 { Err(pal::Error::invalid_input("enough")) } else { Ok(()) }
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((err.message(), taken), ("enough", 10), "the callback's error stops the query");
+    s.db.ping().await.unwrap();
 }

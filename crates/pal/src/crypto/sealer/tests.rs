@@ -102,3 +102,20 @@ fn keygen_lines_parse_back() {
     assert_eq!(keys.encryption_keys.len(), 1);
     keys.sealer().unwrap();
 }
+
+#[test]
+fn keys_made_the_same_day_rotate_without_clashing_ids() {
+    let id =
+        |lines: &str| lines.lines().nth(1).unwrap().split_once('=').unwrap().1.split(':').next().unwrap().to_string();
+    let (first, second) = (generate_key_lines().unwrap(), generate_key_lines().unwrap());
+    assert_ne!(id(&first), id(&second), "two keys made in a row have different ids");
+    assert!(id(&first).len() <= 16);
+    let key = |lines: &str| lines.lines().nth(1).unwrap().split_once('=').unwrap().1.to_string();
+    let rotated = format!("{},{}", key(&second), key(&first));
+    let secret = first.lines().next().unwrap().split_once('=').unwrap().1.to_string();
+    let vars = [("CACHE_KEY_SECRET".to_string(), secret), ("CACHE_ENCRYPTION_KEYS".to_string(), rotated)];
+    let mut env = crate::env::Env::new(vars.into_iter().collect(), crate::crypto::config::VARS.to_vec());
+    let keys = crate::crypto::config::read(&mut env, Some("a cache")).expect("the rotated pair parses");
+    env.finish().unwrap();
+    assert_eq!(keys.encryption_keys.len(), 2);
+}

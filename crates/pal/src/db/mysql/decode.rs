@@ -6,11 +6,13 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use sqlx::mysql::{MySqlRow, MySqlValueRef};
 use sqlx::{Column, Decode, MySql, Row as _, TypeInfo, ValueRef};
 
+use crate::db::rows::RowBuilder;
 use crate::db::{Row, Value};
 use crate::error::{Error, ErrorKind, Result};
 
-pub(super) fn rows(provider: &'static str, rows: Vec<MySqlRow>) -> Result<Vec<Row>> {
-    crate::db::rows::collect(&rows, |row, i| value(provider, row, i))
+/// One row, its column names shared through `builder` with the others of its result.
+pub(super) fn row(provider: &'static str, builder: &mut RowBuilder, row: &MySqlRow) -> Result<Row> {
+    builder.row(row, |row, i| value(provider, row, i))
 }
 
 fn value(provider: &'static str, row: &MySqlRow, i: usize) -> Result<Value> {

@@ -4,6 +4,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::TryStreamExt;
 use futures::future::BoxFuture;
 use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlConnection};
 use sqlx::{AssertSqlSafe, Executor, MySql};
@@ -14,8 +15,9 @@ use super::{PROVIDER, decode};
 use crate::db::migrate::Ddl;
 use crate::db::network::{Driver, NetworkDatabase, pool};
 use crate::db::placeholders::prepare;
+use crate::db::rows::{Each, RowBuilder};
 use crate::db::sqlx_error;
-use crate::db::{DatabaseService, DbSettings, Dialect, Row, Value};
+use crate::db::{DatabaseService, DbSettings, Dialect, Value};
 use crate::error::{Error, ErrorKind, Result};
 
 type Query<'q> = sqlx::query::Query<'q, MySql, MySqlArguments>;
@@ -97,15 +99,21 @@ impl Driver for MySqlDriver {
         Ddl::Autocommit
     }
 
-    fn fetch<'c>(
+    fn fetch_each<'c>(
         &'c self,
         conn: &'c mut MySqlConnection,
         sql: &'c str,
         params: &'c [Value],
-    ) -> BoxFuture<'c, Result<Vec<Row>>> {
+        each: Each<'c>,
+    ) -> BoxFuture<'c, Result<u64>> {
         Box::pin(async move {
-            let rows = conn.fetch_all(bind(sql, params)?).await.map_err(|e| self.map_err(e))?;
-            decode::rows(PROVIDER.name, rows)
+            let (mut builder, mut count) = (RowBuilder::default(), 0);
+            let mut rows = conn.fetch(bind(sql, params)?);
+            while let Some(row) = rows.try_next().await.map_err(|e| self.map_err(e))? {
+                count += 1;
+                each(decode::row(PROVIDER.name, &mut builder, &row)?)?;
+            }
+            Ok(count)
         })
     }
 

@@ -16,6 +16,7 @@ use sqlx::{Database, Executor, Pool};
 
 use crate::db::deadline::timed_out;
 use crate::db::migrate::{self, Ddl};
+use crate::db::rows::Each;
 use crate::db::sqlx_error;
 use crate::db::{DatabaseService, Dialect, Row, Transaction, Value};
 use crate::error::{Error, ErrorKind, Result};
@@ -31,12 +32,31 @@ pub(crate) trait Driver: Send + Sync + 'static {
     /// How migrations may run their DDL.
     fn ddl(&self) -> Ddl;
 
+    /// Runs a query and hands each row to `each` as it arrives; returns how many.
+    fn fetch_each<'c>(
+        &'c self,
+        conn: &'c mut <Self::Db as Database>::Connection,
+        sql: &'c str,
+        params: &'c [Value],
+        each: Each<'c>,
+    ) -> BoxFuture<'c, Result<u64>>;
+
     fn fetch<'c>(
         &'c self,
         conn: &'c mut <Self::Db as Database>::Connection,
         sql: &'c str,
         params: &'c [Value],
-    ) -> BoxFuture<'c, Result<Vec<Row>>>;
+    ) -> BoxFuture<'c, Result<Vec<Row>>> {
+        Box::pin(async move {
+            let mut rows = Vec::new();
+            self.fetch_each(conn, sql, params, &mut |row| {
+                rows.push(row);
+                Ok(())
+            })
+            .await?;
+            Ok(rows)
+        })
+    }
 
     fn run<'c>(
         &'c self,
@@ -111,6 +131,16 @@ where
         })
         .await;
         self.observe(rows)
+    }
+
+    async fn query_each(&self, sql: &str, params: &[Value], each: Each<'_>) -> Result<u64> {
+        let mut conn = self.acquire().await?;
+        let driver = &self.driver;
+        let count = pool::bounded_on(&mut conn, driver.provider(), self.statement_timeout, async |c| {
+            driver.fetch_each(c, sql, params, each).await
+        })
+        .await;
+        self.observe(count)
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {

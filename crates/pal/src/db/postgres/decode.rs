@@ -8,11 +8,13 @@ use sqlx::{Column, Decode, Postgres, Row as _, TypeInfo, ValueRef};
 
 use super::numeric;
 use super::types::{kind, oid};
+use crate::db::rows::RowBuilder;
 use crate::db::{Row, Value};
 use crate::error::{Error, ErrorKind, Result};
 
-pub(super) fn rows(provider: &'static str, rows: Vec<PgRow>) -> Result<Vec<Row>> {
-    crate::db::rows::collect(&rows, |row, i| value(provider, row, i))
+/// One row, its column names shared through `builder` with the others of its result.
+pub(super) fn row(provider: &'static str, builder: &mut RowBuilder, row: &PgRow) -> Result<Row> {
+    builder.row(row, |row, i| value(provider, row, i))
 }
 
 fn value(provider: &'static str, row: &PgRow, i: usize) -> Result<Value> {

@@ -3,8 +3,9 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
+use futures::TryStreamExt;
 use futures::future::BoxFuture;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow};
 use sqlx::{Arguments, AssertSqlSafe, Either, Executor, Postgres, SqlSafeStr, Statement};
 
 use super::params::PgParam;
@@ -12,7 +13,8 @@ use super::{COCKROACHDB, POSTGRESQL, decode};
 use crate::db::migrate::Ddl;
 use crate::db::network::{Driver, NetworkDatabase, pool};
 use crate::db::placeholders::prepare;
-use crate::db::{DatabaseService, DbProvider, DbSettings, Dialect, Row, Value};
+use crate::db::rows::{Each, RowBuilder};
+use crate::db::{DatabaseService, DbProvider, DbSettings, Dialect, Value};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Which server speaks the PostgreSQL protocol at the other end.
@@ -119,18 +121,35 @@ impl Driver for PgDriver {
         }
     }
 
-    fn fetch<'c>(
+    fn fetch_each<'c>(
         &'c self,
         conn: &'c mut PgConnection,
         sql: &'c str,
         params: &'c [Value],
-    ) -> BoxFuture<'c, Result<Vec<Row>>> {
+        each: Each<'c>,
+    ) -> BoxFuture<'c, Result<u64>> {
         Box::pin(async move {
-            let rows = match self.bind(conn, sql, params).await? {
-                Either::Left(query) => conn.fetch_all(query).await,
-                Either::Right((statement, arguments)) => conn.fetch_all(statement.query_with(arguments)).await,
+            let mut builder = RowBuilder::default();
+            let mut count = 0;
+            let mut take = |row: PgRow| -> Result<()> {
+                count += 1;
+                each(decode::row(self.provider(), &mut builder, &row)?)
             };
-            decode::rows(self.provider(), rows.map_err(|e| self.map_err(e))?)
+            match self.bind(conn, sql, params).await? {
+                Either::Left(query) => {
+                    let mut rows = conn.fetch(query);
+                    while let Some(row) = rows.try_next().await.map_err(|e| self.map_err(e))? {
+                        take(row)?;
+                    }
+                }
+                Either::Right((statement, arguments)) => {
+                    let mut rows = conn.fetch(statement.query_with(arguments));
+                    while let Some(row) = rows.try_next().await.map_err(|e| self.map_err(e))? {
+                        take(row)?;
+                    }
+                }
+            }
+            Ok(count)
         })
     }
 

@@ -13,6 +13,7 @@ use sqlx::{AssertSqlSafe, Column, Row as _, Sqlite, TypeInfo, ValueRef};
 
 use super::PROVIDER;
 use crate::db::placeholders::prepare;
+use crate::db::rows::{Each, RowBuilder};
 use crate::db::value::parse_timestamp;
 use crate::db::{DatabaseService, DbSettings, Dialect, Row, Transaction, Value, deadline, migrate, rows, sqlx_error};
 use crate::error::{Error, ErrorKind, Result};
@@ -126,6 +127,19 @@ where
     decode_rows(rows)
 }
 
+async fn fetch_each<'c, E>(executor: E, sql: &str, params: &[Value], each: Each<'_>) -> Result<u64>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
+    let (mut builder, mut count) = (RowBuilder::default(), 0);
+    let mut rows = executor.fetch(build(sql, params)?);
+    while let Some(row) = rows.try_next().await.map_err(map_err)? {
+        count += 1;
+        each(builder.row(&row, |row, i| decode_value(row, i).map_err(map_err))?)?;
+    }
+    Ok(count)
+}
+
 async fn run<'c, E>(executor: E, sql: &str, params: &[Value]) -> Result<u64>
 where
     E: sqlx::Executor<'c, Database = Sqlite>,
@@ -145,6 +159,10 @@ impl DatabaseService for SqliteDatabase {
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         self.bounded(fetch(&self.pool, sql, params)).await
+    }
+
+    async fn query_each(&self, sql: &str, params: &[Value], each: Each<'_>) -> Result<u64> {
+        self.bounded(fetch_each(&self.pool, sql, params, each)).await
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
