@@ -60,15 +60,17 @@ pub enum VarsFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
-    /// Store VALUE under KEY.
+    /// Store VALUE under KEY; a VALUE of - reads the value from standard input,
+    /// bytes as they are.
     Set {
         key: String,
         value: String,
         #[command(flatten)]
         ttl: TtlArg,
     },
-    /// Print the value of KEY; exit status 1 when it is missing, 3 when it cannot
-    /// be read (tampered, or sealed under a key no longer configured).
+    /// Print the value of KEY: to a terminal with a newline after text, to a pipe
+    /// or a file the stored bytes exactly. Exit status 1 when it is missing, 3 when
+    /// it cannot be read (tampered, or sealed under a key no longer configured).
     Get { key: String },
     /// Delete KEY; prints whether it existed.
     Del { key: String },
@@ -82,7 +84,7 @@ pub enum CacheCommand {
         #[command(flatten)]
         ttl: TtlArg,
     },
-    /// Print the seconds KEY has left; exit status 1 when it is missing.
+    /// Print the seconds KEY has left, or "no expiry"; exit status 1 when it is missing.
     Ttl { key: String },
 }
 
@@ -97,15 +99,23 @@ pub struct TtlArg {
 pub enum DbCommand {
     /// Run a query and print its rows as a table.
     ///
-    /// Parameters bind to $1, $2… as text. Prefix one with int:, float:, bool:,
-    /// json:, ts: (RFC 3339) or text:, or pass the word null, to bind another type.
+    /// One statement per call. Parameters bind to $1, $2… as text. Prefix one with
+    /// int:, float:, bool:, json:, ts: (RFC 3339) or text:, or pass the word null,
+    /// to bind another type. In tables SQL NULL prints NULL and the text 'NULL'
+    /// prints quoted. Ctrl-C stops the statement on the server before exiting 130.
     Query {
         sql: String,
         params: Vec<String>,
-        /// Print one JSON object per row instead of a table.
+        /// Print one JSON object per row instead of a table, as rows arrive (a large
+        /// result is never held in memory). Columns keep their order; a repeated
+        /// name gets :2, :3… (id, id:2). NaN and infinities are strings.
         #[arg(long)]
         json: bool,
     },
     /// Run a statement and print the number of rows it changed.
+    ///
+    /// Ctrl-C stops the statement on the server (PostgreSQL, MySQL/MariaDB) and
+    /// waits for it to end before exiting 130, so an interrupted write changes
+    /// nothing, or is reported as done when the server had finished it.
     Exec { sql: String, params: Vec<String> },
 }

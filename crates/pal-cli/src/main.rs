@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod output;
 mod server;
 mod vars;
 
@@ -27,7 +28,7 @@ fn main() -> ExitCode {
     let mut environment = match vars::dotenv_file() {
         Ok(file) => file,
         Err(e) => {
-            eprintln!("pal: {e}");
+            output::note(e);
             return ExitCode::from(2);
         }
     };
@@ -35,7 +36,7 @@ fn main() -> ExitCode {
     let (settings, tools) = match Settings::read_with(environment, vars::VARS, ToolSettings::read) {
         Ok(both) => both,
         Err(e) => {
-            eprintln!("pal: {e}");
+            output::note(e);
             return ExitCode::from(2);
         }
     };
@@ -51,7 +52,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("pal: cannot start the async runtime: {e}");
+            output::note(format!("cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -65,7 +66,7 @@ fn report(outcome: pal::Result<ExitCode>) -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("pal: {e}");
+            output::note(&e);
             match e.kind() {
                 ErrorKind::Config | ErrorKind::InvalidInput => ExitCode::from(2),
                 _ => ExitCode::from(3),

@@ -256,3 +256,81 @@ fn readyz_is_503_when_a_provider_is_down() {
     assert!(body.contains("\"unavailable\""), "{body}");
     assert_eq!(http_get(port, "/healthz").unwrap().0, 200, "liveness does not depend on providers");
 }
+
+/// What a new user meets in a shell: a closed pipe, a full disk, duplicate
+/// column names, NULL beside the text NULL, bad TTLs, empty SQL, fresh key ids.
+mod first_hour {
+    use super::*;
+
+    const MANY_ROWS: &str =
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) SELECT x FROM c";
+
+    #[test]
+    fn a_closed_pipe_ends_quietly_and_a_full_disk_is_reported() {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pal"))
+            .env_clear()
+            .envs(EMBEDDED.iter().copied())
+            .args(["db", "query", MANY_ROWS, "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut head = [0u8; 64];
+        child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+        // The reader goes away, as `| head` does.
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "ends as a process killed by SIGPIPE would: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_pal"))
+            .env_clear()
+            .envs(EMBEDDED.iter().copied())
+            .args(["db", "query", "SELECT 1 AS a"])
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(stderr.contains("cannot write the output") && !stderr.contains("panicked"), "{stderr}");
+    }
+
+    #[test]
+    fn json_keeps_every_column_in_order() {
+        let out = pal(EMBEDDED, &["db", "query", "SELECT 1 AS id, 2 AS id, 'x' AS a, 3 AS b", "--json"]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#"{"id":1,"id:2":2,"a":"x","b":3}"#, "{}", text(&out));
+        let help = String::from_utf8(pal(&[], &["db", "query", "--help"]).stdout).unwrap();
+        assert!(help.contains("id:2"), "the help says how repeated names are kept: {help}");
+    }
+
+    #[test]
+    fn tables_tell_null_from_the_text_null() {
+        let out = pal(EMBEDDED, &["db", "query", "SELECT NULL AS n, 'NULL' AS t"]);
+        let table = String::from_utf8_lossy(&out.stdout);
+        assert!(table.contains(" NULL ") && table.contains("'NULL'"), "{table}");
+    }
+
+    #[test]
+    fn bad_ttls_and_empty_sql_are_usage_errors() {
+        for ttl in ["0", "31536001", "abc"] {
+            let out = pal(EMBEDDED, &["cache", "set", "k", "v", "--ttl", ttl]);
+            assert_eq!(out.status.code(), Some(2), "--ttl {ttl}: {}", text(&out));
+        }
+        let out = pal(EMBEDDED, &["db", "query", "  "]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let out = pal(EMBEDDED, &["db", "query", "SELECT 1 AS a; SELECT 2 AS b"]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains("one statement per call"), "{}", text(&out));
+    }
+
+    #[test]
+    fn keygen_ids_are_unique_so_the_rotation_advice_works() {
+        let id = |out: Output| {
+            let text = String::from_utf8(out.stdout).unwrap();
+            text.lines().nth(1).unwrap().split_once('=').unwrap().1.split(':').next().unwrap().to_string()
+        };
+        let (a, b) = (id(pal(&[], &["keygen"])), id(pal(&[], &["keygen"])));
+        assert_ne!(a, b);
+    }
+}

@@ -2,45 +2,117 @@
 
 use std::process::ExitCode;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use pal::db::Value;
+use pal::db::{Dialect, Value};
 use pal::factory::{self, build_database};
-use pal::{Error, Result, Settings};
+use pal::{DatabaseService, Error, Result, Settings};
 
 use crate::cli::DbCommand;
+use crate::output::{self, Out};
 
 pub async fn run(cmd: DbCommand, settings: &Settings) -> Result<ExitCode> {
     let db = build_database(settings).await?;
     factory::auto_migrate(settings, db.as_ref()).await?;
-    match cmd {
+    // Tagged, so that Ctrl-C can find the statement on the server and stop it there.
+    let tag = format!("pal:{}", uuid::Uuid::new_v4().simple());
+    let outcome = match cmd {
         DbCommand::Query { sql, params, json } => {
-            let rows = db.query(&sql, &parse_params(&params)?).await?;
-            print_rows(&rows, json);
+            let (sql, params) = (format!("/* {tag} */ {sql}"), parse_params(&params)?);
+            interruptible(&db, &tag, print_rows(&db, &sql, &params, json)).await
         }
-        DbCommand::Exec { sql, params } => println!("{}", db.execute(&sql, &parse_params(&params)?).await?),
-    }
-    Ok(ExitCode::SUCCESS)
+        DbCommand::Exec { sql, params } => {
+            let (sql, params) = (format!("/* {tag} */ {sql}"), parse_params(&params)?);
+            interruptible(&db, &tag, async {
+                let changed = db.execute(&sql, &params).await?;
+                output::line(changed)
+            })
+            .await
+        }
+    };
+    outcome.map(|interrupted| if interrupted { ExitCode::from(130) } else { ExitCode::SUCCESS })
 }
 
-fn print_rows(rows: &[pal::Row], json: bool) {
-    if json {
-        for row in rows {
-            println!("{}", row.to_json());
+/// Runs `work`; on Ctrl-C, stops the statement on the server (as psql does) and
+/// waits for it to end before returning `true`, so an interrupted write is either
+/// undone or, when the server had finished it, reported as done.
+async fn interruptible(
+    db: &Arc<dyn DatabaseService>,
+    tag: &str,
+    work: impl Future<Output = Result<()>>,
+) -> Result<bool> {
+    let work = std::pin::pin!(work);
+    let mut work = work;
+    tokio::select! {
+        outcome = &mut work => outcome.map(|()| false),
+        _ = tokio::signal::ctrl_c() => {
+            output::note("interrupted: stopping the statement on the server");
+            if let Err(e) = cancel(db, tag).await {
+                output::note(format!("could not stop it: {e}"));
+            }
+            match tokio::time::timeout(Duration::from_secs(30), &mut work).await {
+                Ok(Ok(())) => output::note("the statement had already finished: its effect stands"),
+                Ok(Err(_)) => output::note("the statement was stopped: it changed nothing"),
+                Err(_) => output::note("the statement did not stop within 30 s; leaving it to the server"),
+            }
+            Ok(true)
         }
-        return;
     }
+}
+
+/// Asks the server to stop the statement tagged `tag`, from another connection.
+async fn cancel(db: &Arc<dyn DatabaseService>, tag: &str) -> Result<()> {
+    let pattern = Value::Text(format!("%{tag}%"));
+    match db.dialect() {
+        Dialect::Postgres => {
+            let sql = "SELECT pg_cancel_backend(pid) AS stopped FROM pg_stat_activity \
+                       WHERE query LIKE $1 AND pid <> pg_backend_pid()";
+            db.query(sql, &[pattern]).await.map(drop)
+        }
+        Dialect::MySql => {
+            let sql =
+                "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE INFO LIKE $1 AND ID <> CONNECTION_ID()";
+            for row in db.query(sql, &[pattern]).await? {
+                db.execute(&format!("KILL QUERY {}", row.get::<i64>("id")?), &[]).await?;
+            }
+            Ok(())
+        }
+        // In this process: leaving ends it, and an unfinished write is rolled back.
+        Dialect::Sqlite => Ok(()),
+    }
+}
+
+/// Rows as they arrive: as JSON, one object per line, never held whole in memory;
+/// as a table, which needs every row to size its columns.
+async fn print_rows(db: &Arc<dyn DatabaseService>, sql: &str, params: &[Value], json: bool) -> Result<()> {
+    let mut out = Out::new();
+    if json {
+        db.query_each(sql, params, &mut |row| out.line(row.to_json())).await?;
+        return out.finish();
+    }
+    let rows = db.query(sql, params).await?;
     let Some(first) = rows.first() else {
-        println!("(0 rows)");
-        return;
+        out.line("(0 rows)")?;
+        return out.finish();
     };
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(first.columns());
-    for row in rows {
-        table.add_row(row.values().iter().map(ToString::to_string));
+    for row in &rows {
+        table.add_row(row.values().iter().map(cell));
     }
-    println!("{table}\n({} row{})", rows.len(), if rows.len() == 1 { "" } else { "s" });
+    out.line(format!("{table}\n({} row{})", rows.len(), if rows.len() == 1 { "" } else { "s" }))?;
+    out.finish()
+}
+
+/// A table cell: SQL NULL prints NULL, so the text `NULL` prints quoted.
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Text(text) if text == "NULL" => "'NULL'".to_string(),
+        other => other.to_string(),
+    }
 }
 
 fn parse_params(raw: &[String]) -> Result<Vec<Value>> {

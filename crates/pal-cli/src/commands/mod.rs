@@ -12,6 +12,7 @@ use pal::health::probe_all;
 use pal::{Result, Settings};
 
 use crate::cli::{Command, VarsFormat};
+use crate::output::{self, Out};
 use crate::server::{AppState, serve};
 use crate::vars::ToolSettings;
 
@@ -30,20 +31,22 @@ pub async fn run(command: Command, settings: &Settings, tools: &ToolSettings) ->
 
 /// Prints every variable; needs no configuration.
 pub fn vars(format: VarsFormat) -> Result<ExitCode> {
-    print!(
-        "{}",
-        match format {
-            VarsFormat::Text => crate::vars::help_table(),
-            VarsFormat::Markdown => crate::vars::markdown_table(),
-            VarsFormat::Dotenv => crate::vars::dotenv_example(),
-        }
-    );
+    let text = match format {
+        VarsFormat::Text => crate::vars::help_table(),
+        VarsFormat::Markdown => crate::vars::markdown_table(),
+        VarsFormat::Dotenv => crate::vars::dotenv_example(),
+    };
+    let mut out = Out::new();
+    out.bytes(text.as_bytes())?;
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Prints fresh sealing keys; needs no configuration.
 pub fn keygen() -> Result<ExitCode> {
-    print!("{}", pal::crypto::generate_key_lines()?);
+    let mut out = Out::new();
+    out.bytes(pal::crypto::generate_key_lines()?.as_bytes())?;
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -55,6 +58,15 @@ async fn check(settings: &Settings) -> Result<ExitCode> {
     table.load_preset(UTF8_FULL_CONDENSED).set_header(["role", "provider", "target", "status", "latency"]);
     let mut probes = probe_all(&cache, &db).await;
     let mut notes = Vec::new();
+    if let Some(probe) = probes.iter_mut().find(|p| p.role == "cache" && p.healthy) {
+        match cache.check_configuration().await {
+            Ok(found) => notes.extend(found),
+            Err(e) => {
+                probe.healthy = false;
+                probe.error = Some(e.to_string());
+            }
+        }
+    }
     if let Some(database) = probes.iter_mut().find(|p| p.role == "database" && p.healthy) {
         match pal::db::migrate::pending(db.as_ref()).await {
             Ok(pending) if pending.is_empty() => {}
@@ -85,13 +97,15 @@ async fn check(settings: &Settings) -> Result<ExitCode> {
             format!("{:.1} ms", probe.latency_ms),
         ]);
     }
-    println!("{table}");
+    let mut out = Out::new();
+    out.line(table)?;
     for note in &notes {
-        println!("note: {note}");
+        out.line(format!("note: {note}"))?;
     }
     for warning in &settings.warnings {
-        println!("warning: {warning}");
+        out.line(format!("warning: {warning}"))?;
     }
+    out.finish()?;
     Ok(if probes.iter().all(|p| p.healthy) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
@@ -99,10 +113,10 @@ async fn migrate(settings: &Settings) -> Result<ExitCode> {
     let db = build_database(settings).await?;
     let applied = db.migrate().await?;
     if applied.is_empty() {
-        println!("{}: schema is up to date", db.provider());
+        output::line(format!("{}: schema is up to date", db.provider()))?;
     }
     for name in applied {
-        println!("{}: applied {name}", db.provider());
+        output::line(format!("{}: applied {name}", db.provider()))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -111,8 +125,7 @@ async fn purge(settings: &Settings) -> Result<ExitCode> {
     let db = build_database(settings).await?;
     factory::auto_migrate(settings, db.as_ref()).await?;
     let (values, counters) = pal::cache::hybrid::purge_expired(db).await?;
-    println!("sessions: {values} expired rows deleted");
-    println!("cache_counters: {counters} expired rows deleted");
+    output::line(format!("sessions: {values} expired rows deleted\ncache_counters: {counters} expired rows deleted"))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -121,6 +134,10 @@ async fn run_server(settings: &Settings, tools: &ToolSettings) -> Result<ExitCod
     let db = build_database(settings).await?;
     for name in factory::auto_migrate(settings, db.as_ref()).await? {
         tracing::info!(migration = %name, "applied");
+    }
+    match cache.check_configuration().await {
+        Ok(notes) => notes.iter().for_each(|note| tracing::warn!("{note}")),
+        Err(e) => tracing::error!(error = %e, "the cache cannot serve what it holds"),
     }
     for probe in probe_all(&cache, &db).await.iter().filter(|p| !p.healthy) {
         // Starting anyway lets the service recover when the provider does; /readyz reports it meanwhile.

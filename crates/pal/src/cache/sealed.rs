@@ -81,4 +81,55 @@ impl CacheService for Sealed {
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }
+
+    /// Compares the keys with the record the last process left in the cache (a
+    /// keyed hash of `CACHE_KEY_SECRET` and the key ids), then leaves its own. A
+    /// different secret would make every stored key miss as if the cache were
+    /// empty; a key id dropped from `CACHE_ENCRYPTION_KEYS` makes its values fail.
+    async fn check_configuration(&self) -> Result<Vec<String>> {
+        if !self.inner.capabilities().leaves_process {
+            return Ok(Vec::new());
+        }
+        let mine = KeyRecord {
+            secret: self.sealer.hash_key(RECORD_KEY),
+            key_ids: self.sealer.key_ids().into_iter().map(str::to_string).collect(),
+        };
+        let found = self.inner.get(RECORD_KEY).await?.and_then(|raw| serde_json::from_slice::<KeyRecord>(&raw).ok());
+        let notes = match &found {
+            Some(last) if last.secret != mine.secret => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "this cache holds data written with another CACHE_KEY_SECRET: every key stored before will miss \
+                     as if the cache were empty. Restore the previous secret, or clear the cache if it may start empty",
+                )
+                .with_provider(self.provider()));
+            }
+            Some(last) => last
+                .key_ids
+                .iter()
+                .filter(|id| !mine.key_ids.contains(id))
+                .map(|id| {
+                    format!(
+                        "key id {id:?} sealed values here but is no longer in CACHE_ENCRYPTION_KEYS: \
+                         those values fail to open (Integrity) until they expire"
+                    )
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let record = serde_json::to_vec(&mine).map_err(|e| Error::new(ErrorKind::Backend, e.to_string()))?;
+        self.inner.set(RECORD_KEY, record.into(), Ttl::from_secs(365 * 24 * 3600)?).await?;
+        Ok(notes)
+    }
+}
+
+/// Where the key record lives, unhashed: a sealed key is a namespace and a digest,
+/// so no caller's key can take this name.
+const RECORD_KEY: &str = "pal:keycheck";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeyRecord {
+    /// A keyed hash: it tells secrets apart without revealing them.
+    secret: String,
+    key_ids: Vec<String>,
 }

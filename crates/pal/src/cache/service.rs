@@ -47,4 +47,12 @@ pub trait CacheService: Send + Sync + 'static {
 
     /// Checks that the provider answers.
     async fn ping(&self) -> Result<()>;
+
+    /// What only this cache can tell about how it is configured, for `pal check`
+    /// and start-up: notes worth a warning, or a `Config` error when the cache
+    /// cannot serve the data it holds (a sealed cache written with another
+    /// `CACHE_KEY_SECRET`). Most caches have nothing to say.
+    async fn check_configuration(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
 }

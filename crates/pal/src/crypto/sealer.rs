@@ -108,6 +108,11 @@ impl Sealer {
             .map_err(|_| integrity("stored value failed authentication (tampered, or sealed for another key)"))
     }
 
+    /// The configured key ids, the sealing one first.
+    pub fn key_ids(&self) -> Vec<&str> {
+        self.ciphers.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
     /// Whether stored bytes are in the sealed format (rather than a plain counter).
     pub fn is_sealed(bytes: &[u8]) -> bool {
         bytes.first() == Some(&FORMAT_V1)

@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use super::PROVIDER;
 use super::address::{RedisServer, RedisTopology, Timeouts};
 use crate::cache::{CacheConfig, CacheProvider, CacheService};
-use crate::env::{Env, Var};
+use crate::env::{ConnUrl, Env, Var};
 use crate::error::{Error, ErrorKind, Result};
 
 /// The schemes of a Redis URL, plain and TLS.
@@ -40,7 +40,13 @@ pub fn timeouts(env: &mut Env) -> Timeouts {
 pub fn read(env: &mut Env, required_by: Option<&str>) -> RedisServer {
     let cluster = env.bool("REDIS_CLUSTER_ENABLED");
     let sentinel = env.bool("REDIS_SENTINEL_ENABLED");
-    let url = env.url("REDIS_URL", SCHEMES);
+    let url = env.url("REDIS_URL", SCHEMES).and_then(|url| match database_in_path(&url) {
+        Ok(url) => Some(url),
+        Err(why) => {
+            env.invalid("REDIS_URL", url.redacted(), why);
+            None
+        }
+    });
     let topology = match (cluster, sentinel) {
         (true, true) => {
             env.contradiction(
@@ -85,6 +91,31 @@ pub fn read(env: &mut Env, required_by: Option<&str>) -> RedisServer {
     RedisServer { topology, timeouts: timeouts(env) }
 }
 
+/// The URL with a `?db=N` moved to the path (`redis://host:6379/N`), where the
+/// driver reads the database number: other clients accept either form.
+fn database_in_path(url: &ConnUrl) -> std::result::Result<ConnUrl, String> {
+    let mut parsed = url::Url::parse(url.expose()).map_err(|e| e.to_string())?;
+    let Some(db) = parsed.query_pairs().find(|(k, _)| k == "db").map(|(_, v)| v.into_owned()) else {
+        return Ok(url.clone());
+    };
+    if db.parse::<u32>().is_err() {
+        return Err(format!("db={db:?} is not a database number"));
+    }
+    let path = parsed.path().trim_matches('/').to_string();
+    if !path.is_empty() && path != db {
+        return Err(format!("the database is {path} in the path but {db} in ?db="));
+    }
+    let rest: Vec<(String, String)> =
+        parsed.query_pairs().filter(|(k, _)| k != "db").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    parsed.set_path(&format!("/{db}"));
+    if rest.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(rest);
+    }
+    ConnUrl::parse(parsed.as_str(), SCHEMES)
+}
+
 /// The Redis adapter for `server`, reporting itself as `provider`.
 pub fn connect(provider: &'static CacheProvider, server: &RedisServer) -> Result<Arc<dyn CacheService>> {
     // Settings guarantee a topology for a selected provider; this guards direct callers.
@@ -122,5 +153,23 @@ impl CacheConfig for RedisConfig {
 
     fn build(&self) -> BoxFuture<'_, Result<Arc<dyn CacheService>>> {
         Box::pin(async move { connect(&PROVIDER, &self.0) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn moved(raw: &str) -> std::result::Result<String, String> {
+        database_in_path(&ConnUrl::parse(raw, SCHEMES).unwrap()).map(|u| u.expose().to_string())
+    }
+
+    #[test]
+    fn a_database_number_in_the_query_moves_to_the_path() {
+        assert_eq!(moved("redis://h:6379?db=2").unwrap(), "redis://h:6379/2");
+        assert_eq!(moved("redis://u:p@h/2?db=2&protocol=resp3").unwrap(), "redis://u:p@h/2?protocol=resp3");
+        assert_eq!(moved("redis://h/3").unwrap(), "redis://h/3");
+        assert!(moved("redis://h/1?db=2").unwrap_err().contains("path"));
+        assert!(moved("redis://h?db=two").unwrap_err().contains("not a database number"));
     }
 }

@@ -30,6 +30,10 @@ pub fn connect(db: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
             Error::new(ErrorKind::Config, format!("DATABASE_URL {} is not a usable MySQL URL: {e}", url.redacted()))
         })?
         .timezone(Some("+00:00".to_string()));
+    let options = match pool::ipv6_literal(options.get_host()) {
+        Some(host) => options.host(&host),
+        None => options,
+    };
     let statement_timeout = settings.statement_timeout;
     let pool = pool::options::<MySql>(settings)
         .after_connect(move |conn, _| Box::pin(async move { limit_statements(conn, statement_timeout).await }))

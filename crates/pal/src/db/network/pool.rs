@@ -27,6 +27,12 @@ pub(crate) fn options<DB: Database>(settings: &PoolSettings) -> PoolOptions<DB> 
         .test_before_acquire(true)
 }
 
+/// The address inside `[…]`: URLs bracket IPv6 literals, which the drivers would
+/// then look up as a host name.
+pub(crate) fn ipv6_literal(host: &str) -> Option<String> {
+    host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).map(str::to_string)
+}
+
 /// A pooled connection, or an error telling a server that cannot be reached
 /// (`Connection`) from a pool whose connections are all busy (`Timeout`). sqlx
 /// reports both as the same timeout, because it keeps retrying refused connections

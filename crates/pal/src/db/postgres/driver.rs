@@ -47,7 +47,7 @@ pub fn connect_cockroachdb(settings: &DbSettings) -> Result<Arc<dyn DatabaseServ
 /// Opens a lazy pool: connection errors surface at first use.
 fn connect(db: &DbSettings, flavor: Flavor) -> Result<Arc<dyn DatabaseService>> {
     let (url, settings) = (&db.url, &db.pool);
-    let options = PgConnectOptions::from_str(url.expose())
+    let options = connect_options(url.expose())
         .map_err(|e| {
             Error::new(
                 ErrorKind::Config,
@@ -58,6 +58,14 @@ fn connect(db: &DbSettings, flavor: Flavor) -> Result<Arc<dyn DatabaseService>> 
         .options([("statement_timeout", settings.statement_timeout.as_millis())]);
     let pool = pool::options::<Postgres>(settings).connect_lazy_with(options);
     Ok(Arc::new(NetworkDatabase::new(pool, PgDriver { flavor }, settings.statement_timeout, db.tx_max_retries)))
+}
+
+fn connect_options(url: &str) -> std::result::Result<PgConnectOptions, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?;
+    Ok(match pool::ipv6_literal(options.get_host()) {
+        Some(host) => options.host(&host),
+        None => options,
+    })
 }
 
 struct PgDriver {
@@ -161,5 +169,15 @@ impl Driver for PgDriver {
             };
             Ok(done.map_err(|e| self.map_err(e))?.rows_affected())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ipv6_literals_lose_their_brackets() {
+        let options = super::connect_options("postgres://u@[::1]:5433/db").unwrap();
+        assert_eq!((options.get_host(), options.get_port()), ("::1", 5433));
+        assert_eq!(super::connect_options("postgres://u@db.example:5432/db").unwrap().get_host(), "db.example");
     }
 }
