@@ -167,6 +167,9 @@ impl DatabaseService for Counting {
     async fn ping(&self) -> pal::Result<()> {
         self.inner.ping().await
     }
+    async fn transport(&self) -> pal::Result<pal::tls::Transport> {
+        self.inner.transport().await
+    }
     async fn migrate(&self) -> pal::Result<Vec<String>> {
         self.inner.migrate().await
     }

@@ -8,8 +8,10 @@ use std::process::ExitCode;
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use pal::factory::{self, build_cache, build_database};
-use pal::health::probe_all;
+use pal::health::{PROBE_TIMEOUT, probe_all};
+use pal::{CacheService, DatabaseService};
 use pal::{Result, Settings};
+use std::sync::Arc;
 
 use crate::cli::{Command, VarsFormat};
 use crate::output::{self, Out};
@@ -55,8 +57,8 @@ async fn check(settings: &Settings) -> Result<ExitCode> {
     let db = build_database(settings).await?;
     let targets = [settings.cache.config.target(), settings.db.url.redacted().to_string()];
     let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED).set_header(["role", "provider", "target", "status", "latency"]);
-    let mut probes = probe_all(&cache, &db).await;
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(["role", "provider", "target", "transport", "status", "latency"]);
+    let (mut probes, transports) = tokio::join!(probe_all(&cache, &db), transports(&cache, &db));
     let mut notes = Vec::new();
     if let Some(probe) = probes.iter_mut().find(|p| p.role == "cache" && p.healthy) {
         match cache.check_configuration().await {
@@ -84,7 +86,7 @@ async fn check(settings: &Settings) -> Result<ExitCode> {
             }
         }
     }
-    for (probe, target) in probes.iter().zip(targets) {
+    for ((probe, target), transport) in probes.iter().zip(targets).zip(transports) {
         let status = match &probe.error {
             None => "healthy".to_string(),
             Some(e) => format!("UNHEALTHY: {e}"),
@@ -93,6 +95,7 @@ async fn check(settings: &Settings) -> Result<ExitCode> {
             probe.role.to_string(),
             probe.provider.to_string(),
             target,
+            transport,
             status,
             format!("{:.1} ms", probe.latency_ms),
         ]);
@@ -107,6 +110,20 @@ async fn check(settings: &Settings) -> Result<ExitCode> {
     }
     out.finish()?;
     Ok(if probes.iter().all(|p| p.healthy) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// How each connection is protected, as the cache and the database report it;
+/// `-` where the server could not be asked (its row says why).
+async fn transports(cache: &Arc<dyn CacheService>, db: &Arc<dyn DatabaseService>) -> [String; 2] {
+    let (c, d) = tokio::join!(bounded(cache.transport()), bounded(db.transport()));
+    [c, d]
+}
+
+async fn bounded(transport: impl Future<Output = Result<pal::tls::Transport>>) -> String {
+    match tokio::time::timeout(PROBE_TIMEOUT, transport).await {
+        Ok(Ok(transport)) => transport.to_string(),
+        _ => "-".to_string(),
+    }
 }
 
 async fn migrate(settings: &Settings) -> Result<ExitCode> {
@@ -139,6 +156,8 @@ async fn run_server(settings: &Settings, tools: &ToolSettings) -> Result<ExitCod
         Ok(notes) => notes.iter().for_each(|note| tracing::warn!("{note}")),
         Err(e) => tracing::error!(error = %e, "the cache cannot serve what it holds"),
     }
+    let [cache_transport, db_transport] = transports(&cache, &db).await;
+    tracing::info!(cache = %cache_transport, database = %db_transport, "transport");
     for probe in probe_all(&cache, &db).await.iter().filter(|p| !p.healthy) {
         // Starting anyway lets the service recover when the provider does; /readyz reports it meanwhile.
         tracing::warn!(

@@ -60,4 +60,8 @@ impl CacheService for Prefixed {
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }
+
+    async fn transport(&self) -> Result<crate::tls::Transport> {
+        self.inner.transport().await
+    }
 }

@@ -82,6 +82,10 @@ impl CacheService for Sealed {
         self.inner.ping().await
     }
 
+    async fn transport(&self) -> Result<crate::tls::Transport> {
+        self.inner.transport().await
+    }
+
     /// Compares the keys with the record the last process left in the cache (a
     /// keyed hash of `CACHE_KEY_SECRET` and the key ids), then leaves its own. A
     /// different secret would make every stored key miss as if the cache were

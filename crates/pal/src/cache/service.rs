@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::capabilities::Capabilities;
 use super::ttl::Ttl;
 use crate::error::Result;
+use crate::tls::Transport;
 
 /// A byte-level cache with explicit TTLs. Keys are UTF-8 strings; values are
 /// arbitrary bytes, including empty ones.
@@ -47,6 +48,9 @@ pub trait CacheService: Send + Sync + 'static {
 
     /// Checks that the provider answers.
     async fn ping(&self) -> Result<()>;
+
+    /// How the connections behind this cache are protected, for `pal check`.
+    async fn transport(&self) -> Result<Transport>;
 
     /// What only this cache can tell about how it is configured, for `pal check`
     /// and start-up: notes worth a warning, or a `Config` error when the cache

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::provider::DbProvider;
 use super::service::DatabaseService;
+use super::tls::UrlTlsSettings;
 use crate::env::{ConnUrl, Env, Var};
 use crate::error::Result;
 
@@ -43,6 +44,10 @@ pub struct DbSettings {
     pub provider: &'static DbProvider,
     pub url: ConnUrl,
     pub replica_url: Option<ConnUrl>,
+    /// TLS as `DATABASE_URL` asks for it, checked; in-process for an embedded database.
+    pub tls: UrlTlsSettings,
+    /// TLS as `DB_REPLICA_URL` asks for it.
+    pub replica_tls: Option<UrlTlsSettings>,
     pub pool: PoolSettings,
     pub auto_migrate: bool,
     pub tx_max_retries: u32,
@@ -98,13 +103,29 @@ impl DbSettings {
                 provider.name
             ));
         }
+        let tls = url.as_ref().and_then(|url| tls_of(env, "DATABASE_URL", provider, url));
+        let replica_tls = replica_url.as_ref().and_then(|url| tls_of(env, "DB_REPLICA_URL", provider, url));
         Some(DbSettings {
             provider,
             url: url?,
+            tls: tls?,
+            replica_tls,
             replica_url,
             pool,
             auto_migrate: auto_migrate.unwrap_or(provider.capabilities.embedded),
             tx_max_retries,
         })
+    }
+}
+
+/// The TLS parameters of `url`, checked (files read, key against certificate).
+fn tls_of(env: &mut Env, var: &'static str, provider: &DbProvider, url: &ConnUrl) -> Option<UrlTlsSettings> {
+    let Some(spec) = provider.tls else { return Some(UrlTlsSettings::IN_PROCESS) };
+    match spec.read(url) {
+        Ok(settings) => Some(settings),
+        Err(why) => {
+            env.invalid(var, url.redacted(), why);
+            None
+        }
     }
 }

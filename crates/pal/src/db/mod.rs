@@ -7,6 +7,7 @@ pub mod migrate;
 pub mod placeholders;
 mod provider;
 mod service;
+pub mod tls;
 mod value;
 
 // What the sqlx dialects share, and what the network ones share: a pool with

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use super::tls::UrlTls;
 use crate::env::Var;
 
 pub struct DbProvider {
@@ -23,6 +24,8 @@ pub struct DbProvider {
     pub default_url: Option<&'static str>,
     /// Variables of the provider's own (the `DB_*` ones are shared by all).
     pub vars: &'static [Var],
+    /// How its URLs ask for TLS; `None` for a database inside the process.
+    pub tls: Option<&'static UrlTls>,
     pub capabilities: DbCapabilities,
 }
 

@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 use super::value::{Row, Value};
 use crate::error::{ErrorKind, Result};
 use crate::retry;
+use crate::tls::Transport;
 
 /// The wait before a transaction's first retry; later ones double, up to the cap.
 const FIRST_RETRY: Duration = Duration::from_millis(5);
@@ -55,6 +56,11 @@ pub trait DatabaseService: Send + Sync + 'static {
     async fn begin(&self) -> Result<Box<dyn Transaction>>;
 
     async fn ping(&self) -> Result<()>;
+
+    /// How the connection to the server is protected. Where the server can tell
+    /// (PostgreSQL's `pg_stat_ssl`, MySQL's `Ssl_version`) it is asked, so a
+    /// `prefer` mode reports what it actually got.
+    async fn transport(&self) -> Result<Transport>;
 
     /// Applies pending schema migrations; returns the names of those applied now.
     async fn migrate(&self) -> Result<Vec<String>>;

@@ -34,6 +34,14 @@ pub(crate) fn map_coded(provider: &'static str, dialect: Dialect, error: sqlx::E
             let code = db.code().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default();
             Error::new(kind, format!("{}{code}", db.message())).with_provider(provider)
         }
+        _ if error.to_string().contains("invalid peer certificate") => Error::new(
+            kind,
+            format!(
+                "{error}: the server's certificate did not verify: check the CA the URL names (sslrootcert, \
+                 ssl-ca) and that the certificate names the host the URL connects to"
+            ),
+        )
+        .with_provider(provider),
         _ => Error::backend(provider, kind, error),
     }
 }

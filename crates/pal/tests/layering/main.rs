@@ -18,7 +18,7 @@ use source::{ModPath, Source, Tree, absolute, inline_paths, normalize, sources, 
 /// Bottom to top. A module may import modules of its own rank or below.
 const LAYERS: &[(&str, &[&str])] = &[
     ("error", &["error"]),
-    ("configuration and primitives", &["env", "retry", "namespace", "crypto"]),
+    ("configuration and primitives", &["env", "retry", "namespace", "crypto", "tls"]),
     (
         "traits and their shared shapes",
         &[
@@ -33,6 +33,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "db::migrate",
             "db::provider",
             "db::config",
+            "db::tls",
             "db::rows",
             "db::sqlx_error",
             "db::deadline",

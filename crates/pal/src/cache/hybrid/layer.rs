@@ -205,4 +205,9 @@ impl CacheService for HybridCache {
             (Err(redis), Err(_)) => Err(redis),
         }
     }
+
+    async fn transport(&self) -> Result<crate::tls::Transport> {
+        let (redis, database) = tokio::join!(self.inner.redis.transport(), self.inner.db.transport());
+        Ok(crate::tls::Transport::Parts(vec![(self.inner.redis.provider(), redis?), ("database", database?)]))
+    }
 }

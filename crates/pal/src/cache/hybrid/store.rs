@@ -41,6 +41,10 @@ impl HybridStore {
         self.db.execute(sql, params).await.map_err(schema_hint)
     }
 
+    pub(super) async fn transport(&self) -> Result<crate::tls::Transport> {
+        self.db.transport().await
+    }
+
     /// Checks that the database answers and holds the hybrid's tables. Missing
     /// tables are a configuration error that says how to create them.
     pub(super) async fn check_schema(&self) -> Result<()> {

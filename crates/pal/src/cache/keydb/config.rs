@@ -9,7 +9,10 @@ use crate::env::{ConnUrl, Env, HostPort, Var};
 use crate::error::{ConfigError, Result};
 
 pub const VARS: &[Var] = &[
-    Var::secret("KEYDB_URL", "keydb: redis://… URL of the KeyDB server (or set KEYDB_HOST and KEYDB_PORT)"),
+    Var::secret(
+        "KEYDB_URL",
+        "keydb: redis://… or rediss://… URL of the KeyDB server (or set KEYDB_HOST and KEYDB_PORT)",
+    ),
     Var::new("KEYDB_HOST", None, "keydb: host, when KEYDB_URL is not set"),
     Var::new("KEYDB_PORT", Some("6379"), "keydb: port, used with KEYDB_HOST"),
 ];
@@ -19,7 +22,12 @@ struct KeyDbConfig(RedisServer);
 
 pub fn configure(env: &mut Env, selected: bool) -> Option<Arc<dyn CacheConfig>> {
     let url = url(env, selected);
-    let server = RedisServer { topology: url.map(RedisTopology::Standalone), timeouts: redis::config::timeouts(env) };
+    let topology = url.map(RedisTopology::Standalone);
+    let tls = redis::config::tls_files(env);
+    if selected {
+        redis::config::check_tls_use(env, "KEYDB_URL", topology.as_ref(), &tls);
+    }
+    let server = RedisServer { topology, timeouts: redis::config::timeouts(env), tls };
     Some(Arc::new(KeyDbConfig(server)))
 }
 

@@ -253,4 +253,9 @@ impl CacheService for MemcachedCache {
             }
         }
     }
+
+    /// The client speaks plain TCP only (`MEMCACHED_TLS=true` is refused at start-up).
+    async fn transport(&self) -> Result<crate::tls::Transport> {
+        Ok(crate::tls::Transport::Plaintext)
+    }
 }

@@ -17,6 +17,11 @@ pub const VARS: &[Var] = &[
         Some("1048576"),
         "memcached: the servers' item size limit (their -I); larger values fail with ValueTooLarge",
     ),
+    Var::new(
+        "MEMCACHED_TLS",
+        Some("false"),
+        "memcached: TLS is not supported (the client speaks plain TCP); true is refused at start-up",
+    ),
 ];
 
 #[derive(Debug)]
@@ -34,6 +39,17 @@ pub fn configure(env: &mut Env, selected: bool) -> Option<Arc<dyn CacheConfig>> 
         connect_timeout: env.millis("MEMCACHED_CONNECT_TIMEOUT_MS"),
         command_timeout: env.millis("MEMCACHED_COMMAND_TIMEOUT_MS"),
     };
+    if env.bool("MEMCACHED_TLS") {
+        // Refused whichever provider is selected: asking for TLS and silently
+        // getting none is worse than an error.
+        env.invalid(
+            "MEMCACHED_TLS",
+            "true",
+            "pal's memcached client speaks plain TCP only and cannot connect over TLS: keep memcached on a \
+             private network, or reach it through a TLS tunnel (stunnel, spiped) listening on 127.0.0.1, \
+             and set MEMCACHED_TLS=false",
+        );
+    }
     if selected && !env.is_set("MEMCACHED_SERVERS") {
         env.missing(
             "MEMCACHED_SERVERS",

@@ -146,6 +146,10 @@ impl CacheService for MemoryCache {
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
+
+    async fn transport(&self) -> Result<crate::tls::Transport> {
+        Ok(crate::tls::Transport::InProcess)
+    }
 }
 
 /// Adds `by` to a stored counter value, with the same rules on every provider.

@@ -5,6 +5,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::env::{ConnUrl, HostPort};
+use crate::tls::{ClientPair, Transport, Verification};
 
 #[derive(Debug, Clone)]
 pub enum RedisTopology {
@@ -15,6 +16,8 @@ pub enum RedisTopology {
         nodes: Vec<HostPort>,
         password: Option<SecretString>,
         url: Option<ConnUrl>,
+        /// The sentinels themselves speak TLS (`REDIS_SENTINEL_TLS`).
+        tls: bool,
     },
     /// `url`, when set, supplies the nodes' credentials and TLS.
     Cluster {
@@ -24,6 +27,37 @@ pub enum RedisTopology {
 }
 
 impl RedisTopology {
+    /// Whether the data connections (the server, the master, the cluster nodes) use TLS.
+    pub fn data_tls(&self) -> bool {
+        let url = match self {
+            RedisTopology::Standalone(url) => Some(url),
+            RedisTopology::Sentinel { url, .. } | RedisTopology::Cluster { url, .. } => url.as_ref(),
+        };
+        url.is_some_and(|u| u.scheme() == "rediss")
+    }
+
+    /// How its connections are protected. redis-rs checks the chain and the host
+    /// name of every TLS connection, so TLS here is always `verify-full`.
+    pub fn transport(&self, tls: &RedisTls) -> Transport {
+        let one = |encrypted: bool| match encrypted {
+            true => {
+                Transport::tls(Verification::Full, tls.ca.as_ref().map(|(path, _)| path.clone()), tls.client.is_some())
+            }
+            false => Transport::Plaintext,
+        };
+        match self {
+            RedisTopology::Sentinel { tls: sentinels, .. } => {
+                Transport::Parts(vec![("sentinels", one(*sentinels)), ("master", one(self.data_tls()))])
+            }
+            _ => one(self.data_tls()),
+        }
+    }
+
+    /// Whether any connection uses TLS.
+    pub fn any_tls(&self) -> bool {
+        self.data_tls() || matches!(self, RedisTopology::Sentinel { tls: true, .. })
+    }
+
     /// Where it points, credentials redacted.
     pub fn target(&self) -> String {
         let join = |nodes: &[HostPort]| nodes.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
@@ -41,10 +75,19 @@ pub struct Timeouts {
     pub command: Duration,
 }
 
+/// Certificates for TLS connections, read and checked from `REDIS_TLS_*`.
+#[derive(Debug, Clone, Default)]
+pub struct RedisTls {
+    /// The CA file's path and contents; without it, the public roots built in.
+    pub ca: Option<(String, Vec<u8>)>,
+    pub client: Option<ClientPair>,
+}
+
 /// The parsed `REDIS_*` variables.
 #[derive(Debug, Clone)]
 pub struct RedisServer {
     /// `None` when no Redis is configured and none is required.
     pub topology: Option<RedisTopology>,
     pub timeouts: Timeouts,
+    pub tls: RedisTls,
 }

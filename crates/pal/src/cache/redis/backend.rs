@@ -7,11 +7,12 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use redis::{Cmd, RedisError, ServerErrorKind, cmd, pipe};
 
-use super::address::{RedisTopology, Timeouts};
+use super::address::{RedisTls, RedisTopology, Timeouts};
 use super::connection::Topology;
 use super::request::Request;
 use crate::cache::{CacheProvider, CacheService, Capabilities, Ttl};
 use crate::error::{Error, ErrorKind, Result};
+use crate::tls::Transport;
 
 pub struct RedisCache {
     /// `redis`, or another provider that speaks its protocol (`keydb`).
@@ -19,16 +20,28 @@ pub struct RedisCache {
     topology: Topology,
     /// An outer bound on every call, covering reconnects and master resolution too.
     deadline: Duration,
+    transport: Transport,
 }
 
 impl RedisCache {
     /// Builds the adapter without connecting: connection problems surface at first use.
     /// `provider` is the declaration it reports as its own (`redis` or `keydb`).
     pub fn new(provider: &'static CacheProvider, topology: &RedisTopology, timeouts: Timeouts) -> Result<Self> {
+        Self::with_tls(provider, topology, timeouts, &RedisTls::default())
+    }
+
+    /// As [`new`](Self::new), with certificates for its TLS connections.
+    pub fn with_tls(
+        provider: &'static CacheProvider,
+        topology: &RedisTopology,
+        timeouts: Timeouts,
+        tls: &RedisTls,
+    ) -> Result<Self> {
         Ok(RedisCache {
             provider,
-            topology: Topology::build(topology, &timeouts)?,
+            topology: Topology::build(topology, &timeouts, tls)?,
             deadline: timeouts.connect + timeouts.command,
+            transport: topology.transport(tls),
         })
     }
 
@@ -110,6 +123,10 @@ impl CacheService for RedisCache {
 
     fn capabilities(&self) -> Capabilities {
         self.provider.capabilities
+    }
+
+    async fn transport(&self) -> Result<Transport> {
+        Ok(self.transport.clone())
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {

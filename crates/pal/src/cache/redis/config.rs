@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::PROVIDER;
-use super::address::{RedisServer, RedisTopology, Timeouts};
+use super::address::{RedisServer, RedisTls, RedisTopology, Timeouts};
 use crate::cache::{CacheConfig, CacheProvider, CacheService};
 use crate::env::{ConnUrl, Env, Var};
 use crate::error::{Error, ErrorKind, Result};
@@ -25,6 +25,18 @@ pub const VARS: &[Var] = &[
     Var::new("REDIS_SENTINEL_MASTER", Some("mymaster"), "redis: name of the master the sentinels monitor"),
     Var::new("REDIS_SENTINEL_NODES", None, "redis: comma-separated sentinels, host:port"),
     Var::secret("REDIS_SENTINEL_PASSWORD", "redis: password of the sentinels themselves, when they require one"),
+    Var::new(
+        "REDIS_SENTINEL_TLS",
+        Some("false"),
+        "redis: reach the sentinels over TLS (the master's TLS follows REDIS_URL's scheme)",
+    ),
+    Var::new(
+        "REDIS_TLS_CA_FILE",
+        None,
+        "redis, keydb: CA certificates (PEM) that verify the servers, instead of the public roots",
+    ),
+    Var::new("REDIS_TLS_CERT_FILE", None, "redis, keydb: client certificate (PEM), for servers that require one"),
+    Var::new("REDIS_TLS_KEY_FILE", None, "redis, keydb: private key (PEM) of REDIS_TLS_CERT_FILE"),
     Var::new("REDIS_CONNECT_TIMEOUT_MS", Some("2000"), "redis, keydb: connection timeout"),
     Var::new("REDIS_COMMAND_TIMEOUT_MS", Some("1000"), "redis, keydb: timeout of every command"),
 ];
@@ -73,7 +85,8 @@ pub fn read(env: &mut Env, required_by: Option<&str>) -> RedisServer {
             }
             let master = env.string("REDIS_SENTINEL_MASTER");
             let password = env.secret("REDIS_SENTINEL_PASSWORD");
-            Some(RedisTopology::Sentinel { master, nodes, password, url })
+            let tls = env.bool("REDIS_SENTINEL_TLS");
+            Some(RedisTopology::Sentinel { master, nodes, password, url, tls })
         }
         (false, false) => match (url, required_by) {
             (Some(url), _) => Some(RedisTopology::Standalone(url)),
@@ -88,7 +101,89 @@ pub fn read(env: &mut Env, required_by: Option<&str>) -> RedisServer {
             (None, _) => None,
         },
     };
-    RedisServer { topology, timeouts: timeouts(env) }
+    let tls = tls_files(env);
+    if required_by.is_some() {
+        check_tls_use(env, "REDIS_URL", topology.as_ref(), &tls);
+    }
+    RedisServer { topology, timeouts: timeouts(env), tls }
+}
+
+/// `REDIS_TLS_*`: the files read and checked now, so a wrong path or a key that
+/// is not its certificate's stops start-up.
+pub fn tls_files(env: &mut Env) -> RedisTls {
+    let path = |env: &mut Env, var: &'static str| env.get(var).filter(|v| !v.is_empty()).map(str::to_string);
+    let ca = path(env, "REDIS_TLS_CA_FILE").and_then(|file| match crate::tls::check_ca(&file) {
+        Ok(pem) => Some((file, pem)),
+        Err(why) => {
+            env.invalid("REDIS_TLS_CA_FILE", &file, why);
+            None
+        }
+    });
+    let client = match (path(env, "REDIS_TLS_CERT_FILE"), path(env, "REDIS_TLS_KEY_FILE")) {
+        (Some(cert), Some(key)) => match crate::tls::check_client_pair(&cert, &key) {
+            Ok(pair) => Some(pair),
+            Err(why) => {
+                env.invalid("REDIS_TLS_CERT_FILE", &cert, why);
+                None
+            }
+        },
+        (None, None) => None,
+        (Some(_), None) => {
+            env.contradiction(
+                "REDIS_TLS_CERT_FILE is set without REDIS_TLS_KEY_FILE: a client certificate needs its key",
+            );
+            None
+        }
+        (None, Some(_)) => {
+            env.contradiction("REDIS_TLS_KEY_FILE is set without REDIS_TLS_CERT_FILE: a key needs its certificate");
+            None
+        }
+    };
+    RedisTls { ca, client }
+}
+
+/// Certificates with no TLS connection to use them would leave the connection in
+/// plaintext while the operator believes otherwise; a server no public CA can
+/// certify would fail every handshake. Both are start-up errors.
+pub fn check_tls_use(env: &mut Env, url_var: &'static str, topology: Option<&RedisTopology>, tls: &RedisTls) {
+    let Some(topology) = topology else { return };
+    let files_set = tls.ca.is_some() || tls.client.is_some();
+    if files_set && !topology.any_tls() {
+        env.contradiction(
+            "REDIS_TLS_* files are set but no Redis connection uses TLS: use a rediss:// URL \
+             (or REDIS_SENTINEL_TLS=true for the sentinels), or unset the files",
+        );
+        return;
+    }
+    let urls = match topology {
+        RedisTopology::Standalone(url) => vec![url.clone()],
+        RedisTopology::Sentinel { url, .. } | RedisTopology::Cluster { url, .. } => url.iter().cloned().collect(),
+    };
+    for url in urls.iter().filter(|u| u.scheme() == "rediss") {
+        if url.expose().contains("#insecure") {
+            env.invalid(
+                url_var,
+                url.redacted(),
+                "#insecure would accept any certificate; pal always verifies: give the CA in REDIS_TLS_CA_FILE",
+            );
+        }
+    }
+    if tls.ca.is_none() && topology.any_tls() {
+        let hosts: Vec<String> = match topology {
+            RedisTopology::Standalone(url) => {
+                url::Url::parse(url.expose()).ok().and_then(|u| u.host_str().map(str::to_string)).into_iter().collect()
+            }
+            RedisTopology::Sentinel { nodes, .. } | RedisTopology::Cluster { nodes, .. } => {
+                nodes.iter().map(|n| n.host.clone()).collect()
+            }
+        };
+        if let Some(host) = hosts.iter().find(|h| crate::tls::public_roots_cannot_apply(h)) {
+            env.contradiction(format!(
+                "Redis TLS verifies the server against the public CAs pal carries, and none of them certifies \
+                 {host}: set REDIS_TLS_CA_FILE to the CA that signed the server's certificate"
+            ));
+        }
+    }
 }
 
 /// The URL with a `?db=N` moved to the path (`redis://host:6379/N`), where the
@@ -122,20 +217,20 @@ pub fn connect(provider: &'static CacheProvider, server: &RedisServer) -> Result
     let topology = server.topology.as_ref().ok_or_else(|| {
         Error::new(ErrorKind::Config, format!("CACHE_PROVIDER={} has no Redis server configured", provider.name))
     })?;
-    adapter(provider, topology, server.timeouts)
+    adapter(provider, topology, server)
 }
 
 #[cfg(feature = "redis")]
 fn adapter(
     provider: &'static CacheProvider,
     topology: &RedisTopology,
-    timeouts: Timeouts,
+    server: &RedisServer,
 ) -> Result<Arc<dyn CacheService>> {
-    Ok(Arc::new(super::backend::RedisCache::new(provider, topology, timeouts)?))
+    Ok(Arc::new(super::backend::RedisCache::with_tls(provider, topology, server.timeouts, &server.tls)?))
 }
 
 #[cfg(not(feature = "redis"))]
-fn adapter(provider: &'static CacheProvider, _: &RedisTopology, _: Timeouts) -> Result<Arc<dyn CacheService>> {
+fn adapter(provider: &'static CacheProvider, _: &RedisTopology, _: &RedisServer) -> Result<Arc<dyn CacheService>> {
     Err(Error::not_built("CACHE_PROVIDER", provider.name, PROVIDER.feature.unwrap_or_default()))
 }
 

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
-use redis::{Client, ConnectionAddr, IntoConnectionInfo, RedisResult, TlsMode};
+use redis::{Client, ClientTlsConfig, ConnectionAddr, IntoConnectionInfo, RedisResult, TlsCertificates, TlsMode};
 use tokio::sync::OnceCell;
 
-use super::address::{RedisTopology, Timeouts};
+use super::address::{RedisTls, RedisTopology, Timeouts};
 use super::reconnect::{ReconnectingConnection, Target};
 use super::request::Request;
 use crate::env::{ConnUrl, HostPort};
@@ -57,12 +57,32 @@ fn auth(url: Option<&ConnUrl>) -> Result<Auth> {
     })
 }
 
+/// The certificates redis-rs takes, or `None` to verify against the public roots
+/// with no client certificate.
+fn certificates(tls: &RedisTls) -> Option<TlsCertificates> {
+    if tls.ca.is_none() && tls.client.is_none() {
+        return None;
+    }
+    Some(TlsCertificates {
+        client_tls: tls
+            .client
+            .as_ref()
+            .map(|pair| ClientTlsConfig { client_cert: pair.cert.clone(), client_key: pair.key.to_vec() }),
+        root_cert: tls.ca.as_ref().map(|(_, pem)| pem.clone()),
+    })
+}
+
 impl Topology {
-    pub(crate) fn build(topology: &RedisTopology, timeouts: &Timeouts) -> Result<Topology> {
+    pub(crate) fn build(topology: &RedisTopology, timeouts: &Timeouts, tls: &RedisTls) -> Result<Topology> {
+        crate::tls::install_crypto_provider();
+        let certs = certificates(tls);
         match topology {
             RedisTopology::Standalone(url) => {
-                let client = Client::open(url.expose())
-                    .map_err(|e| config_error(format!("Redis URL {} is not usable: {e}", url.redacted())))?;
+                let client = match (&certs, url.scheme() == "rediss") {
+                    (Some(certs), true) => Client::build_with_tls(url.expose(), certs.clone()),
+                    _ => Client::open(url.expose()),
+                }
+                .map_err(|e| config_error(format!("Redis URL {} is not usable: {e}", url.redacted())))?;
                 Ok(Topology::Standalone(ReconnectingConnection::new(
                     Target::Direct(client),
                     timeouts.connect,
@@ -86,13 +106,21 @@ impl Topology {
                 }
                 if auth.tls {
                     builder = builder.tls(TlsMode::Secure);
+                    if let Some(certs) = &certs {
+                        builder = builder.certs(certs.clone());
+                    }
                 }
                 let client = builder.build().map_err(|e| config_error(format!("REDIS_CLUSTER_NODES: {e}")))?;
                 Ok(Topology::Cluster(Box::new(LazyCluster { client, conn: OnceCell::new() })))
             }
-            RedisTopology::Sentinel { master, nodes, password, url } => {
+            RedisTopology::Sentinel { master, nodes, password, url, tls: sentinel_tls } => {
                 let auth = auth(url.as_ref())?;
-                let sentinels = nodes.iter().map(|HostPort { host, port }| ConnectionAddr::Tcp(host.clone(), *port));
+                let sentinels = nodes.iter().map(|HostPort { host, port }| match sentinel_tls {
+                    true => {
+                        ConnectionAddr::TcpTls { host: host.clone(), port: *port, insecure: false, tls_params: None }
+                    }
+                    false => ConnectionAddr::Tcp(host.clone(), *port),
+                });
                 let mut builder = SentinelClientBuilder::new(sentinels, master, SentinelServerType::Master)
                     .map_err(|e| config_error(format!("REDIS_SENTINEL_NODES: {e}")))?
                     .set_client_to_redis_db(auth.db);
@@ -104,6 +132,15 @@ impl Topology {
                 }
                 if auth.tls {
                     builder = builder.set_client_to_redis_tls_mode(TlsMode::Secure);
+                    if let Some(certs) = &certs {
+                        builder = builder.set_client_to_redis_certificates(certs.clone());
+                    }
+                }
+                if *sentinel_tls {
+                    builder = builder.set_client_to_sentinel_tls_mode(TlsMode::Secure);
+                    if let Some(certs) = &certs {
+                        builder = builder.set_client_to_sentinel_certificates(certs.clone());
+                    }
                 }
                 if let Some(p) = password {
                     builder = builder.set_client_to_sentinel_password(secrecy::ExposeSecret::expose_secret(p));

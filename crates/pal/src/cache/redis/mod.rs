@@ -15,7 +15,7 @@ mod request;
 
 use crate::cache::{CacheProvider, Capabilities};
 
-pub use address::{RedisServer, RedisTopology, Timeouts};
+pub use address::{RedisServer, RedisTls, RedisTopology, Timeouts};
 #[cfg(feature = "redis")]
 pub use backend::RedisCache;
 pub use config::configure;

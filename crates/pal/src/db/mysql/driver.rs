@@ -38,7 +38,7 @@ pub fn connect(db: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
     let pool = pool::options::<MySql>(settings)
         .after_connect(move |conn, _| Box::pin(async move { limit_statements(conn, statement_timeout).await }))
         .connect_lazy_with(options);
-    Ok(Arc::new(NetworkDatabase::new(pool, MySqlDriver, settings.statement_timeout, db.tx_max_retries)))
+    Ok(Arc::new(NetworkDatabase::new(pool, MySqlDriver, db)))
 }
 
 /// Bounds every statement server-side: MariaDB's `max_statement_time` (seconds,
@@ -101,6 +101,10 @@ impl Driver for MySqlDriver {
 
     fn ddl(&self) -> Ddl {
         Ddl::Autocommit
+    }
+
+    fn tls_version_sql(&self) -> Option<&'static str> {
+        Some("SHOW SESSION STATUS LIKE 'Ssl_version'")
     }
 
     fn fetch_each<'c>(

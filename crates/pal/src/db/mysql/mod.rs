@@ -7,7 +7,26 @@ mod decode;
 #[cfg(feature = "mysql")]
 mod driver;
 
+use crate::db::tls::{TlsMode, UrlTls};
 use crate::db::{DbCapabilities, DbProvider};
+
+/// MySQL's `--ssl-mode` values and the `ssl-*` file options, as URL parameters.
+/// Unset, the mode is `PREFERRED`, as the mysql client's.
+static TLS: UrlTls = UrlTls {
+    mode: &["ssl-mode", "sslmode"],
+    ca: &["ssl-ca", "sslca"],
+    cert: &["ssl-cert", "sslcert"],
+    key: &["ssl-key", "sslkey"],
+    modes: &[
+        ("DISABLED", TlsMode::Disable),
+        ("PREFERRED", TlsMode::Prefer),
+        ("REQUIRED", TlsMode::Require),
+        ("VERIFY_CA", TlsMode::VerifyCa),
+        ("VERIFY_IDENTITY", TlsMode::VerifyFull),
+    ],
+    default: TlsMode::Prefer,
+    require_with_ca_verifies: false,
+};
 
 pub static PROVIDER: DbProvider = DbProvider {
     name: "mysql",
@@ -17,6 +36,7 @@ pub static PROVIDER: DbProvider = DbProvider {
     example_url: "mysql://app:password@127.0.0.1:3306/app",
     default_url: None,
     vars: &[],
+    tls: Some(&TLS),
     capabilities: DbCapabilities { embedded: false, replicas: true },
 };
 

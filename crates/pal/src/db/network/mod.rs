@@ -18,8 +18,10 @@ use crate::db::deadline::timed_out;
 use crate::db::migrate::{self, Ddl};
 use crate::db::rows::Each;
 use crate::db::sqlx_error;
-use crate::db::{DatabaseService, Dialect, Row, Transaction, Value};
+use crate::db::tls::{TlsMode, UrlTlsSettings};
+use crate::db::{DatabaseService, DbSettings, Dialect, Row, Transaction, Value};
 use crate::error::{Error, ErrorKind, Result};
+use crate::tls::Transport;
 
 /// The dialect-specific half of a network adapter.
 pub(crate) trait Driver: Send + Sync + 'static {
@@ -31,6 +33,10 @@ pub(crate) trait Driver: Send + Sync + 'static {
     fn begin_sql(&self) -> &'static str;
     /// How migrations may run their DDL.
     fn ddl(&self) -> Ddl;
+    /// A query whose last column, in its first row, is the TLS protocol version of
+    /// the session: no row, NULL or empty when the session is not encrypted.
+    /// `None` when the server cannot tell.
+    fn tls_version_sql(&self) -> Option<&'static str>;
 
     /// Runs a query and hands each row to `each` as it arrives; returns how many.
     fn fetch_each<'c>(
@@ -75,6 +81,8 @@ pub(crate) struct NetworkDatabase<D: Driver> {
     driver: Arc<D>,
     statement_timeout: Duration,
     tx_retries: u32,
+    /// What the URL asked of TLS.
+    tls: UrlTlsSettings,
     /// Whether the last call that reached a verdict could not reach the server.
     unreachable: AtomicBool,
 }
@@ -83,12 +91,13 @@ impl<D: Driver> NetworkDatabase<D>
 where
     for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
 {
-    pub(crate) fn new(pool: Pool<D::Db>, driver: D, statement_timeout: Duration, tx_retries: u32) -> Self {
+    pub(crate) fn new(pool: Pool<D::Db>, driver: D, settings: &DbSettings) -> Self {
         NetworkDatabase {
             pool,
             driver: Arc::new(driver),
-            statement_timeout,
-            tx_retries,
+            statement_timeout: settings.pool.statement_timeout,
+            tx_retries: settings.tx_max_retries,
+            tls: settings.tls.clone(),
             unreachable: AtomicBool::new(false),
         }
     }
@@ -174,6 +183,24 @@ where
 
     async fn migrate(&self) -> Result<Vec<String>> {
         migrate::run(self, self.driver.ddl()).await
+    }
+
+    async fn transport(&self) -> Result<Transport> {
+        if self.tls.mode == TlsMode::Disable {
+            return Ok(Transport::Plaintext);
+        }
+        let Some(sql) = self.driver.tls_version_sql() else {
+            // Only what was asked for is known: `prefer` may have got either.
+            let encrypted = self.tls.mode != TlsMode::Prefer;
+            self.ping().await?;
+            return Ok(self.tls.transport(encrypted, None));
+        };
+        let rows = self.query(sql, &[]).await?;
+        let version = rows.first().and_then(|row| row.values().last()).and_then(|v| match v {
+            Value::Text(t) if !t.is_empty() => Some(t.clone()),
+            _ => None,
+        });
+        Ok(self.tls.transport(version.is_some(), version))
     }
 
     fn transaction_retries(&self) -> u32 {

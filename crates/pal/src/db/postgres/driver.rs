@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 use futures::future::BoxFuture;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow, PgSslMode};
 use sqlx::{Arguments, AssertSqlSafe, Either, Executor, Postgres, SqlSafeStr, Statement};
 
 use super::params::PgParam;
@@ -14,6 +14,7 @@ use crate::db::migrate::Ddl;
 use crate::db::network::{Driver, NetworkDatabase, pool};
 use crate::db::placeholders::prepare;
 use crate::db::rows::{Each, RowBuilder};
+use crate::db::tls::TlsMode;
 use crate::db::{DatabaseService, DbProvider, DbSettings, Dialect, Value};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -47,7 +48,7 @@ pub fn connect_cockroachdb(settings: &DbSettings) -> Result<Arc<dyn DatabaseServ
 /// Opens a lazy pool: connection errors surface at first use.
 fn connect(db: &DbSettings, flavor: Flavor) -> Result<Arc<dyn DatabaseService>> {
     let (url, settings) = (&db.url, &db.pool);
-    let options = connect_options(url.expose())
+    let options = connect_options(url.expose(), db.tls.mode)
         .map_err(|e| {
             Error::new(
                 ErrorKind::Config,
@@ -57,11 +58,19 @@ fn connect(db: &DbSettings, flavor: Flavor) -> Result<Arc<dyn DatabaseService>> 
         // Server-side, so a runaway statement stops using the server too.
         .options([("statement_timeout", settings.statement_timeout.as_millis())]);
     let pool = pool::options::<Postgres>(settings).connect_lazy_with(options);
-    Ok(Arc::new(NetworkDatabase::new(pool, PgDriver { flavor }, settings.statement_timeout, db.tx_max_retries)))
+    Ok(Arc::new(NetworkDatabase::new(pool, PgDriver { flavor }, db)))
 }
 
-fn connect_options(url: &str) -> std::result::Result<PgConnectOptions, sqlx::Error> {
-    let options = PgConnectOptions::from_str(url)?;
+/// The URL's options, with the TLS mode as pal read it: libpq's `require` with a
+/// root certificate verifies the chain, and `PGSSLMODE` cannot contradict the URL.
+fn connect_options(url: &str, mode: TlsMode) -> std::result::Result<PgConnectOptions, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?.ssl_mode(match mode {
+        TlsMode::Disable => PgSslMode::Disable,
+        TlsMode::Prefer => PgSslMode::Prefer,
+        TlsMode::Require => PgSslMode::Require,
+        TlsMode::VerifyCa => PgSslMode::VerifyCa,
+        TlsMode::VerifyFull => PgSslMode::VerifyFull,
+    });
     Ok(match pool::ipv6_literal(options.get_host()) {
         Some(host) => options.host(&host),
         None => options,
@@ -122,6 +131,14 @@ impl Driver for PgDriver {
         }
     }
 
+    fn tls_version_sql(&self) -> Option<&'static str> {
+        match self.flavor {
+            Flavor::Postgres => Some("SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl"),
+            // CockroachDB has no pg_stat_ssl.
+            Flavor::Cockroach => None,
+        }
+    }
+
     fn ddl(&self) -> Ddl {
         match self.flavor {
             Flavor::Postgres => Ddl::Transactional,
@@ -174,10 +191,15 @@ impl Driver for PgDriver {
 
 #[cfg(test)]
 mod tests {
+    use super::TlsMode;
+
     #[test]
     fn ipv6_literals_lose_their_brackets() {
-        let options = super::connect_options("postgres://u@[::1]:5433/db").unwrap();
+        let options = super::connect_options("postgres://u@[::1]:5433/db", TlsMode::Prefer).unwrap();
         assert_eq!((options.get_host(), options.get_port()), ("::1", 5433));
-        assert_eq!(super::connect_options("postgres://u@db.example:5432/db").unwrap().get_host(), "db.example");
+        assert_eq!(
+            super::connect_options("postgres://u@db.example:5432/db", TlsMode::Prefer).unwrap().get_host(),
+            "db.example"
+        );
     }
 }

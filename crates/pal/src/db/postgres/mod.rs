@@ -13,9 +13,29 @@ mod params;
 #[cfg(feature = "postgres")]
 mod types;
 
+use crate::db::tls::{TlsMode, UrlTls};
 use crate::db::{DbCapabilities, DbProvider};
 
 const SCHEMES: &[&str] = &["postgres", "postgresql"];
+
+/// libpq's parameters and modes, which CockroachDB documents too. Unset, the mode
+/// is `prefer`, as libpq's.
+pub(crate) static TLS: UrlTls = UrlTls {
+    mode: &["sslmode", "ssl-mode"],
+    ca: &["sslrootcert", "ssl-root-cert", "ssl-ca"],
+    cert: &["sslcert", "ssl-cert"],
+    key: &["sslkey", "ssl-key"],
+    modes: &[
+        ("disable", TlsMode::Disable),
+        ("allow", TlsMode::Prefer),
+        ("prefer", TlsMode::Prefer),
+        ("require", TlsMode::Require),
+        ("verify-ca", TlsMode::VerifyCa),
+        ("verify-full", TlsMode::VerifyFull),
+    ],
+    default: TlsMode::Prefer,
+    require_with_ca_verifies: true,
+};
 
 pub static POSTGRESQL: DbProvider = DbProvider {
     name: "postgresql",
@@ -25,6 +45,7 @@ pub static POSTGRESQL: DbProvider = DbProvider {
     example_url: "postgres://app:password@127.0.0.1:5432/app",
     default_url: None,
     vars: &[],
+    tls: Some(&TLS),
     capabilities: DbCapabilities { embedded: false, replicas: true },
 };
 
@@ -36,6 +57,7 @@ pub static COCKROACHDB: DbProvider = DbProvider {
     example_url: "postgresql://app@127.0.0.1:26257/app?sslmode=disable",
     default_url: None,
     vars: &[],
+    tls: Some(&TLS),
     capabilities: DbCapabilities { embedded: false, replicas: true },
 };
 

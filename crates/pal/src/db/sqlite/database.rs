@@ -183,6 +183,10 @@ impl DatabaseService for SqliteDatabase {
     async fn migrate(&self) -> Result<Vec<String>> {
         migrate::run(self, migrate::Ddl::Transactional).await
     }
+
+    async fn transport(&self) -> Result<crate::tls::Transport> {
+        Ok(crate::tls::Transport::InProcess)
+    }
 }
 
 struct SqliteTransaction {

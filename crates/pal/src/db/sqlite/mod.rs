@@ -20,6 +20,7 @@ pub static PROVIDER: DbProvider = DbProvider {
     example_url: "sqlite://pal.db",
     default_url: Some("sqlite://pal.db"),
     vars: &[],
+    tls: None,
     capabilities: DbCapabilities { embedded: true, replicas: false },
 };
 
