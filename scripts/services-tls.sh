@@ -35,6 +35,21 @@ start_tls_certs() {
   log "tls: test certificates made in $TLS"
 }
 
+# Whether the server on a port proves itself with this checkout's certificates.
+# A server another checkout started answers with its own CA: it is replaced.
+tls_verifies() { # port [starttls protocol]
+  timeout 5 openssl s_client ${2:+-starttls "$2"} -connect "127.0.0.1:$1" -CAfile "$TLS/ca.pem" \
+    -verify_return_error -verify_ip 127.0.0.1 </dev/null >/dev/null 2>&1
+}
+
+reuse_tls() { # port name [starttls protocol]: true when a server with our certificates answers
+  answers "$1" || return 1
+  if tls_verifies "$1" "${3:-}"; then log "$2: reusing 127.0.0.1:$1"; return 0; fi
+  log "$2: the server on $1 has other certificates; replacing it"
+  "stop_$2"
+  return 1
+}
+
 status_tls_certs() { [[ -s "$TLS/client.pem" ]] && log "tls: certificates in $TLS"; }
 
 # --- PostgreSQL with TLS -------------------------------------------------------
@@ -42,20 +57,21 @@ PGT="$DATA/postgres-tls"
 
 start_postgres_tls() {
   start_tls_certs
-  if answers "$PG_TLS_PORT"; then log "postgres_tls: reusing 127.0.0.1:$PG_TLS_PORT"; return; fi
+  reuse_tls "$PG_TLS_PORT" postgres_tls postgres && return
   local bin; bin=$(pg_bin)
   if [[ ! -s "$PGT/data/PG_VERSION" ]]; then
     rm -rf "$PGT"; mkdir -p "$PGT"; give_to postgres "$PGT"
     as_user postgres "$bin/initdb" -D "$PGT/data" -U postgres --auth-local=trust \
       >"$PGT/initdb.log" 2>&1 || die "postgres_tls: initdb failed, see $PGT/initdb.log"
-    # As a managed service: TLS or nothing over TCP; role pal_cert by client certificate only.
-    cat >"$PGT/data/pg_hba.conf" <<'HBA'
+  fi
+  # As a managed service: TLS or nothing over TCP; role pal_cert by client certificate only.
+  cat >"$PGT/data/pg_hba.conf" <<'HBA'
 local all all trust
 hostssl all pal_cert 127.0.0.0/8 cert
 hostssl all all 127.0.0.0/8 trust
+host all pal_plain 127.0.0.0/8 trust
 hostnossl all all 127.0.0.0/8 reject
 HBA
-  fi
   # PostgreSQL insists that its key belongs to it and is private.
   install -m 600 -o postgres "$TLS/server.key" "$PGT/server.key" 2>/dev/null || install -m 600 "$TLS/server.key" "$PGT/server.key"
   install -m 644 "$TLS/server.pem" "$PGT/server.pem"
@@ -67,6 +83,10 @@ HBA
   head -1 "$PGT/data/postmaster.pid" >"$STATE/postgres_tls.pid"
   as_user postgres "$bin/psql" -q -h "$PGT" -p "$PG_TLS_PORT" -U postgres -d postgres -c "DO \$\$ BEGIN
       CREATE ROLE pal_cert LOGIN SUPERUSER;
+    EXCEPTION WHEN duplicate_object THEN NULL; END \$\$" >/dev/null
+  # The TLS benchmark's plaintext side, on the same server.
+  as_user postgres "$bin/psql" -q -h "$PGT" -p "$PG_TLS_PORT" -U postgres -d postgres -c "DO \$\$ BEGIN
+      CREATE ROLE pal_plain LOGIN SUPERUSER;
     EXCEPTION WHEN duplicate_object THEN NULL; END \$\$" >/dev/null
   wait_for "$PG_TLS_PORT" postgres_tls
   log "postgres_tls: started on 127.0.0.1:$PG_TLS_PORT"
@@ -88,7 +108,7 @@ MDT="$DATA/mariadb-tls"
 
 start_mariadb_tls() {
   start_tls_certs
-  if answers "$MARIADB_TLS_PORT"; then log "mariadb_tls: reusing 127.0.0.1:$MARIADB_TLS_PORT"; return; fi
+  reuse_tls "$MARIADB_TLS_PORT" mariadb_tls mysql && return
   [[ -x /usr/sbin/mariadbd ]] || apt_install mariadb-server
   if [[ ! -d "$MDT/data/mysql" ]]; then
     rm -rf "$MDT"; mkdir -p "$MDT/data"; give_to mysql "$MDT"
@@ -116,7 +136,7 @@ stop_mariadb_tls() {
 
 status_mariadb_tls() { answers "$MARIADB_TLS_PORT" && log "mariadb_tls: up on $MARIADB_TLS_PORT" || log "mariadb_tls: down"; }
 
-# --- Redis and a sentinel, TLS only ----------------------------------------------
+# --- Redis with a TLS port and a plaintext one, and a TLS-only sentinel ---------
 redis_tls_cli() { redis-cli --tls --cacert "$TLS/ca.pem" -h 127.0.0.1 "$@"; }
 redis_tls_answers() { redis_tls_cli -p "$1" ping 2>/dev/null | grep -q PONG; }
 
@@ -125,9 +145,17 @@ start_redis_tls() {
   need_redis
   local certs=(--tls-cert-file "$TLS/server.pem" --tls-key-file "$TLS/server.key" --tls-ca-cert-file "$TLS/ca.pem"
     --tls-auth-clients optional --tls-replication yes)
+  local port
+  for port in "$REDIS_TLS_PORT" "$SENTINEL_TLS_PORT"; do
+    if answers "$port" && ! tls_verifies "$port"; then
+      log "redis_tls: the server on $port has other certificates; replacing Redis and its sentinel"
+      stop_redis_tls
+      break
+    fi
+  done
   if ! redis_tls_answers "$REDIS_TLS_PORT"; then
     local dir="$RUNTIME/redis-tls-$REDIS_TLS_PORT"; mkdir -p "$dir"
-    redis-server --port 0 --tls-port "$REDIS_TLS_PORT" --bind 127.0.0.1 "${certs[@]}" --daemonize yes \
+    redis-server --port "$REDIS_TLS_PLAIN_PORT" --tls-port "$REDIS_TLS_PORT" --bind 127.0.0.1 "${certs[@]}" --daemonize yes \
       --pidfile "$STATE/redis-tls-$REDIS_TLS_PORT.pid" --dir "$dir" --logfile "$dir/server.log" --save '' \
       || die "redis_tls: did not start (see $dir/server.log)"
   fi
@@ -152,7 +180,66 @@ CONF
     ((SECONDS < deadline)) || die "redis_tls: the TLS Redis or its sentinel does not answer"
     sleep 0.2
   done
-  log "redis_tls: Redis on 127.0.0.1:$REDIS_TLS_PORT and a sentinel on $SENTINEL_TLS_PORT, TLS only"
+  log "redis_tls: Redis with TLS on 127.0.0.1:$REDIS_TLS_PORT (plaintext on $REDIS_TLS_PLAIN_PORT), its sentinel on $SENTINEL_TLS_PORT"
+}
+
+stop_redis_tls() {
+  stop_listener "$SENTINEL_TLS_PORT" sentinel_tls
+  stop_listener "$REDIS_TLS_PORT" redis_tls
+  rm -f "$STATE/redis-tls-$REDIS_TLS_PORT.pid" "$STATE/sentinel-tls-$SENTINEL_TLS_PORT.pid"
 }
 
 status_redis_tls() { redis_tls_answers "$REDIS_TLS_PORT" && log "redis_tls: up on $REDIS_TLS_PORT"; }
+
+# --- Redis Cluster, TLS only (3 masters, no replicas) ----------------------------
+cluster_tls_ok() {
+  local p
+  for p in $CLUSTER_TLS_PORTS; do
+    redis_tls_cli -p "$p" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || return 1
+  done
+}
+
+stop_cluster_tls() {
+  local p
+  for p in $CLUSTER_TLS_PORTS; do
+    stop_listener "$p" cluster_tls
+    rm -f "$STATE/cluster-tls-$p.pid"
+  done
+}
+
+start_cluster_tls() {
+  start_tls_certs
+  need_redis
+  local p ports=($CLUSTER_TLS_PORTS)
+  for p in "${ports[@]}"; do
+    if answers "$p" && ! tls_verifies "$p"; then
+      log "cluster_tls: a node on $p has other certificates; replacing the cluster"
+      stop_cluster_tls
+      rm -rf "$RUNTIME"/cluster-tls-*
+      break
+    fi
+  done
+  for p in "${ports[@]}"; do
+    redis_tls_answers "$p" && continue
+    local dir="$RUNTIME/cluster-tls-$p"; mkdir -p "$dir"
+    redis-server --port 0 --tls-port "$p" --bind 127.0.0.1 --tls-cluster yes --tls-replication yes \
+      --tls-cert-file "$TLS/server.pem" --tls-key-file "$TLS/server.key" --tls-ca-cert-file "$TLS/ca.pem" \
+      --tls-auth-clients optional --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+      --daemonize yes --pidfile "$STATE/cluster-tls-$p.pid" --dir "$dir" --logfile "$dir/server.log" --save '' \
+      || die "cluster_tls: node $p did not start (see $dir/server.log)"
+  done
+  local deadline=$((SECONDS + 60))
+  until cluster_tls_ok; do
+    ((SECONDS < deadline)) || die "cluster_tls: the TLS cluster on $CLUSTER_TLS_PORTS did not become healthy in 60 s"
+    if [[ "$(redis_tls_cli -p "${ports[0]}" cluster info 2>/dev/null | sed -n 's/cluster_known_nodes:\([0-9]*\).*/\1/p')" == 1 ]]; then
+      local nodes=()
+      for p in "${ports[@]}"; do nodes+=("127.0.0.1:$p"); done
+      redis_tls_cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >/dev/null \
+        || die "cluster_tls: redis-cli --cluster create failed"
+    fi
+    sleep 0.2
+  done
+  log "cluster_tls: 3 masters on $CLUSTER_TLS_PORTS, TLS only"
+}
+
+status_cluster_tls() { cluster_tls_ok && log "cluster_tls: up on $CLUSTER_TLS_PORTS"; }

@@ -1,5 +1,5 @@
-//! Redis over TLS (`scripts/services`: redis_tls, a Redis with `--port 0` and a
-//! sentinel, both TLS only): the cache suite over `rediss://` with the test CA,
+//! Redis over TLS (`scripts/services`: redis_tls, a Redis whose TLS port speaks
+//! only TLS, and a TLS-only sentinel): the cache suite over `rediss://` with the test CA,
 //! Sentinel over TLS, wrong CAs refused, never a fallback to plaintext, and
 //! mistakes stopped at start-up. Also: memcached TLS is refused at start-up.
 
@@ -38,6 +38,39 @@ async fn redis_tls() -> CacheSubject {
 }
 
 cache_conformance!(redis_tls);
+
+/// The same suite on a Redis Cluster whose nodes and bus speak only TLS.
+async fn redis_cluster_tls() -> CacheSubject {
+    let nodes: Vec<String> = support::port_list("CLUSTER_TLS_PORTS").iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let (nodes, ca) = (nodes.join(","), file("ca.pem"));
+    CacheSubject::new(
+        cache(&[
+            ("REDIS_CLUSTER_ENABLED", "true"),
+            ("REDIS_CLUSTER_NODES", &nodes),
+            ("REDIS_URL", "rediss://127.0.0.1"),
+            ("REDIS_TLS_CA_FILE", &ca),
+        ])
+        .await,
+    )
+}
+
+mod cluster {
+    use super::*;
+    cache_conformance!(redis_cluster_tls);
+
+    #[tokio::test]
+    async fn every_node_is_reached_over_verified_tls() {
+        let subject = redis_cluster_tls().await;
+        // Keys spread over all three masters' slots.
+        for i in 0..30 {
+            let key = format!("tls:cluster:{i}");
+            subject.cache.set(&key, i.to_string().into(), Ttl::from_secs(60).unwrap()).await.unwrap();
+            assert_eq!(subject.cache.get(&key).await.unwrap().as_deref(), Some(i.to_string().as_bytes()));
+        }
+        let transport = subject.cache.transport().await.unwrap().to_string();
+        assert!(transport.starts_with("tls verify-full"), "{transport}");
+    }
+}
 
 #[tokio::test]
 async fn the_transport_is_verified_tls_and_a_client_certificate_is_presented() {
