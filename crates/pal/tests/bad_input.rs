@@ -44,9 +44,19 @@ fn a_scheme_of_another_provider_lists_the_accepted_ones() {
 
 #[tokio::test]
 async fn driver_options_it_cannot_use_are_configuration_errors() {
+    // TLS options are read with the configuration, so a bad one stops start-up.
     for (provider, url) in [
         ("postgresql", "postgres://app:wrong-s3cret@127.0.0.1/db?sslmode=sometimes"),
         ("mysql", "mysql://app:wrong-s3cret@127.0.0.1/db?ssl-mode=sometimes"),
+    ] {
+        let vars = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", provider), ("DATABASE_URL", url)];
+        let err = Settings::from_vars(vars).unwrap_err().to_string();
+        assert!(err.contains("DATABASE_URL") && err.contains("sometimes") && !err.contains(SECRET), "{err}");
+    }
+    // Other options reach the driver, which refuses them when the adapter is built.
+    for (provider, url) in [
+        ("postgresql", "postgres://app:wrong-s3cret@127.0.0.1/db?statement-cache-capacity=lots"),
+        ("mysql", "mysql://app:wrong-s3cret@127.0.0.1/db?statement-cache-capacity=lots"),
     ] {
         let vars = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", provider), ("DATABASE_URL", url)];
         let settings = Settings::from_vars(vars).unwrap();
