@@ -2,6 +2,8 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::bench::Op;
+
 /// pal — swap cache and database providers by configuration alone.
 ///
 /// Every command reads its configuration from the environment variables listed
@@ -43,12 +45,44 @@ pub enum Command {
     /// Run SQL on the configured database.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Measure the configured providers against their raw clients.
+    ///
+    /// For the configured cache: pal as configured, pal without sealing (when
+    /// sealing is on), and the raw client of the same server (redis-rs, moka or the
+    /// memcache client; `redis-benchmark` too when installed). For the database: the
+    /// session store through pal against the same statements on a raw sqlx pool.
+    /// Every point runs the contestants in alternating rounds, so noise on the
+    /// machine falls on all of them alike. Writes OUT/bench.md, bench.json and
+    /// bench.svg; exits 1 if any operation failed.
+    Bench(BenchArgs),
     /// Print every environment variable pal reads, with its default and meaning.
     Vars {
         /// `markdown` is the README's table; `dotenv` a commented .env to start from.
         #[arg(long, value_enum, default_value_t = VarsFormat::Text)]
         format: VarsFormat,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Concurrent tasks to measure at, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
+    pub concurrency: Vec<usize>,
+    /// Operations to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', value_enum, default_values_t = [Op::Get, Op::Set, Op::Incr, Op::Session, Op::DbSession])]
+    pub ops: Vec<Op>,
+    /// Rounds per contestant at each concurrency.
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
+    /// Length of one round, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub round_ms: u64,
+    /// Size of the values written, in bytes.
+    #[arg(long, default_value_t = 256)]
+    pub value_bytes: usize,
+    /// Directory for the report (bench.md, bench.json, bench.svg).
+    #[arg(long, default_value = "pal-bench")]
+    pub out: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,6 +1,7 @@
 //! The `pal` command line: operator tools that go through the abstraction, so
 //! they behave the same on every provider.
 
+mod bench;
 mod cli;
 mod commands;
 mod output;

@@ -15,6 +15,19 @@ use crate::settings::Settings;
 /// Builds the configured cache. Connection problems surface at the first call
 /// (or `ping`), not here, so a server that is briefly down does not stop start-up.
 pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
+    let layered = build_cache_unsealed(settings).await?;
+    // Sealing goes outermost: outside the prefix, so the prefix (like the
+    // namespace) stays readable, and outside the hybrid, so its database copy and
+    // journal hold only hashed keys and sealed values.
+    Ok(match sealer(settings)? {
+        Some(sealer) => Arc::new(Sealed::new(layered, sealer)),
+        None => layered,
+    })
+}
+
+/// The configured cache without the sealing layer, whatever the sealing
+/// variables say: for measuring what sealing costs (`pal bench`), never for data.
+pub async fn build_cache_unsealed(settings: &Settings) -> Result<Arc<dyn CacheService>> {
     let cache = &settings.cache;
     // A cache that keeps data in the database applies `DB_AUTO_MIGRATE` itself, so
     // no entry point can build it over tables that do not exist yet.
@@ -34,14 +47,7 @@ pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
         false => None,
     };
     let adapter = prefixed(cache.config.build().await?, &cache.key_prefix);
-    let layered = cache.config.layer(adapter, BuildContext { database })?;
-    // Sealing goes outermost: outside the prefix, so the prefix (like the
-    // namespace) stays readable, and outside the hybrid, so its database copy and
-    // journal hold only hashed keys and sealed values.
-    Ok(match sealer(settings)? {
-        Some(sealer) => Arc::new(Sealed::new(layered, sealer)),
-        None => layered,
-    })
+    cache.config.layer(adapter, BuildContext { database })
 }
 
 /// Builds the configured database. Like the cache, it connects at first use.

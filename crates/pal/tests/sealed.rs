@@ -45,7 +45,7 @@ async fn settings_for(vars: &[(&str, &str)]) -> (Settings, Arc<dyn CacheService>
 /// id, a nonce, and a ciphertext that opens, bound to its storage key, to exactly
 /// the session. A mere encoding of the JSON (base64, hex) fails every one of these.
 fn assert_sealed(settings: &Settings, storage_key: &str, raw: &[u8], plaintext: &[u8]) {
-    assert_eq!(raw.first(), Some(&0xA7), "not in the sealed format: {raw:?}");
+    assert_eq!(raw.first(), Some(&0xA8), "not in the sealed format: {raw:?}");
     assert_eq!(raw.len(), 2 + usize::from(raw[1]) + 12 + plaintext.len() + 16, "header, nonce, ciphertext, tag");
     let sealer = sealer(settings).unwrap().expect("sealing is on");
     assert_eq!(sealer.open(storage_key, raw).unwrap(), plaintext, "opens to the session");

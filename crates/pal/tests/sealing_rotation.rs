@@ -14,7 +14,7 @@ use pal::{CacheService, ErrorKind, Settings, Ttl};
 const SECRET: (&str, &str) = ("CACHE_KEY_SECRET", "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc=");
 const K1: &str = "k1:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg=";
 const K2: &str = "k2:lGG2IZsafEFdou6ycAsE+/Q3awBmrucHKea7Nj8vR0g=";
-const FORMAT_V1: u8 = 0xA7;
+const FORMAT: u8 = 0xA8;
 const NONCE: usize = 12;
 const TAG: usize = 16;
 
@@ -129,7 +129,7 @@ impl Subject {
 
 /// The key id in a sealed value's header, after checking the header's layout.
 fn key_id(raw: &[u8], plaintext_len: usize) -> String {
-    assert_eq!(raw[0], FORMAT_V1, "sealed values start with the format byte: {raw:?}");
+    assert_eq!(raw[0], FORMAT, "sealed values start with the format byte: {raw:?}");
     let kid_len = usize::from(raw[1]);
     assert_eq!(raw.len(), 2 + kid_len + NONCE + plaintext_len + TAG, "header, nonce, ciphertext and tag");
     String::from_utf8(raw[2..2 + kid_len].to_vec()).unwrap()

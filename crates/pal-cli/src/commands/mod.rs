@@ -28,6 +28,7 @@ pub async fn run(command: Command, settings: &Settings, tools: &ToolSettings) ->
         Command::Db(cmd) => db::run(cmd, settings).await,
         Command::Keygen => keygen(),
         Command::Vars { format } => vars(format),
+        Command::Bench(args) => crate::bench::run(&args, settings).await,
     }
 }
 

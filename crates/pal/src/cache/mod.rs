@@ -21,7 +21,7 @@ mod sealed;
 
 pub use capabilities::Capabilities;
 pub use prefix::{Prefixed, prefixed};
-pub use provider::{BuildContext, CacheConfig, CacheProvider, Configure};
+pub use provider::{BuildContext, CacheConfig, CacheProvider, Configure, Peer};
 pub use sealed::Sealed;
 pub use service::CacheService;
 pub use session::CacheServiceExt;

@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use super::capabilities::Capabilities;
 use super::service::CacheService;
 use crate::db::DatabaseService;
-use crate::env::{Env, Var};
+use crate::env::{ConnUrl, Env, HostPort, Var};
 use crate::error::Result;
 
 pub struct CacheProvider {
@@ -49,6 +49,19 @@ pub struct BuildContext {
     pub database: Option<Arc<dyn DatabaseService>>,
 }
 
+/// The raw client a benchmark measures an adapter against: the same server (or the
+/// same library) spoken to directly, without pal in between.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Peer {
+    /// A Redis-protocol server at this URL (TLS and credentials included).
+    Redis(ConnUrl),
+    /// One memcached server.
+    Memcached(HostPort),
+    /// moka in this process, holding up to this many entries.
+    Moka { max_entries: u64 },
+}
+
 /// A provider's parsed configuration; it builds the adapter.
 pub trait CacheConfig: fmt::Debug + Send + Sync {
     /// Where the cache points, credentials redacted (for `pal check` and logs).
@@ -62,6 +75,11 @@ pub trait CacheConfig: fmt::Debug + Send + Sync {
     /// Builds the adapter. Connection problems surface at the first call (or
     /// `ping`), not here, so a server that is briefly down does not stop start-up.
     fn build(&self) -> BoxFuture<'_, Result<Arc<dyn CacheService>>>;
+
+    /// The raw client to compare the adapter with, where there is one.
+    fn peer(&self) -> Option<Peer> {
+        None
+    }
 
     /// Wraps the adapter (already under the key prefix) in the layers the provider
     /// consists of, such as redis-hybrid's database behind Redis.

@@ -1,38 +1,64 @@
 use std::fmt;
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm_siv::Aes256GcmSiv;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
+use rand::RngCore;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 
-const FORMAT_V1: u8 = 0xA7;
+/// Format 1: AES-256-GCM under the configured key. Still opened; no longer written.
+const FORMAT_GCM: u8 = 0xA7;
+/// Format 2: AES-256-GCM-SIV under a key derived from the configured one.
+const FORMAT_GCM_SIV: u8 = 0xA8;
+/// What derives format 2's key from a configured key, so that no key serves two
+/// algorithms.
+const SIV_KEY_INFO: &[u8] = b"pal sealed values: AES-256-GCM-SIV";
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 pub const KEY_LEN: usize = 32;
 /// Namespaces longer than this are not kept readable: they are more likely data.
 const MAX_NAMESPACE: usize = 32;
+/// The length of a base64url-encoded HMAC-SHA-256 digest.
+const DIGEST_CHARS: usize = 43;
+
+/// One configured key, ready for both formats. The ciphers hold their key
+/// schedules and wipe them on drop (the crates' `zeroize` features).
+struct SealingKey {
+    id: String,
+    gcm: Aes256Gcm,
+    siv: Aes256GcmSiv,
+}
 
 /// Hashes keys and seals values. Holds key material only inside types that wipe it.
 pub struct Sealer {
     mac: Hmac<Sha256>,
-    /// `(key id, cipher)`; the first one seals.
-    ciphers: Vec<(String, Aes256Gcm)>,
+    /// The first one seals; all open.
+    keys: Vec<SealingKey>,
 }
 
 impl fmt::Debug for Sealer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ids: Vec<&str> = self.ciphers.iter().map(|(id, _)| id.as_str()).collect();
-        f.debug_struct("Sealer").field("key_ids", &ids).finish_non_exhaustive()
+        f.debug_struct("Sealer").field("key_ids", &self.key_ids()).finish_non_exhaustive()
     }
 }
 
 fn integrity(what: impl Into<String>) -> Error {
     Error::new(ErrorKind::Integrity, what)
+}
+
+fn siv_key(key: &[u8; KEY_LEN]) -> Zeroizing<[u8; KEY_LEN]> {
+    let mut derived = Zeroizing::new([0u8; KEY_LEN]);
+    Hkdf::<Sha256>::new(None, key)
+        .expand(SIV_KEY_INFO, derived.as_mut())
+        .expect("32 bytes is a valid HKDF-SHA-256 output length");
+    derived
 }
 
 impl Sealer {
@@ -43,8 +69,15 @@ impl Sealer {
         if keys.is_empty() {
             return Err(Error::new(ErrorKind::Config, "CACHE_ENCRYPTION_KEYS lists no key"));
         }
-        let ciphers = keys.iter().map(|(id, key)| (id.clone(), <Aes256Gcm as KeyInit>::new((&**key).into()))).collect();
-        Ok(Sealer { mac, ciphers })
+        let keys = keys
+            .iter()
+            .map(|(id, key)| SealingKey {
+                id: id.clone(),
+                gcm: <Aes256Gcm as KeyInit>::new((&**key).into()),
+                siv: <Aes256GcmSiv as KeyInit>::new((&*siv_key(key)).into()),
+            })
+            .collect();
+        Ok(Sealer { mac, keys })
     }
 
     /// The storage key for `key`: the namespace (up to the first `:`) stays readable
@@ -52,44 +85,53 @@ impl Sealer {
     pub fn hash_key(&self, key: &str) -> String {
         let mut mac = self.mac.clone();
         mac.update(key.as_bytes());
-        let digest = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-        match key.find(':') {
+        let digest = mac.finalize().into_bytes();
+        let namespace = match key.find(':') {
             Some(i)
                 if i > 0
                     && i < MAX_NAMESPACE
                     && key[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
             {
-                format!("{}{digest}", &key[..=i])
+                &key[..=i]
             }
-            _ => digest,
-        }
+            _ => "",
+        };
+        let mut out = String::with_capacity(namespace.len() + DIGEST_CHARS);
+        out.push_str(namespace);
+        URL_SAFE_NO_PAD.encode_string(digest, &mut out);
+        out
     }
 
-    /// Encrypts `plaintext` for storage under `storage_key`.
+    /// Encrypts `plaintext` for storage under `storage_key`, in format 2: one
+    /// allocation (the output), and a nonce from the thread's CSPRNG rather than a
+    /// system call.
     pub fn seal(&self, storage_key: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
-        let (kid, cipher) = &self.ciphers[0];
+        let key = &self.keys[0];
         let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce)
-            .map_err(|e| Error::new(ErrorKind::Backend, format!("no randomness for a nonce: {e}")))?;
-        let ciphertext = cipher
-            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: storage_key.as_bytes() })
-            .map_err(|_| Error::new(ErrorKind::Backend, "encryption failed"))?;
-        let mut out = Vec::with_capacity(2 + kid.len() + NONCE_LEN + ciphertext.len());
-        out.push(FORMAT_V1);
-        out.push(kid.len() as u8);
-        out.extend_from_slice(kid.as_bytes());
+        rand::rng().fill_bytes(&mut nonce);
+        let header = 2 + key.id.len() + NONCE_LEN;
+        let mut out = Vec::with_capacity(header + plaintext.len() + TAG_LEN);
+        out.push(FORMAT_GCM_SIV);
+        out.push(key.id.len() as u8);
+        out.extend_from_slice(key.id.as_bytes());
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ciphertext);
+        out.extend_from_slice(plaintext);
+        let tag = key
+            .siv
+            .encrypt_inout_detached(&nonce.into(), storage_key.as_bytes(), (&mut out[header..]).into())
+            .map_err(|_| Error::new(ErrorKind::Backend, "encryption failed"))?;
+        out.extend_from_slice(&tag);
         Ok(out)
     }
 
-    /// Decrypts a value read from `storage_key`. Anything tampered, truncated, sealed
-    /// for another key, or not sealed at all is an `Integrity` error.
+    /// Decrypts a value read from `storage_key`, in either format. Anything
+    /// tampered, truncated, sealed for another key, or not sealed at all is an
+    /// `Integrity` error.
     pub fn open(&self, storage_key: &str, sealed: &[u8]) -> Result<Vec<u8>> {
         let [format, kid_len, rest @ ..] = sealed else {
             return Err(integrity("stored value is too short to be sealed"));
         };
-        if *format != FORMAT_V1 {
+        if !matches!(*format, FORMAT_GCM | FORMAT_GCM_SIV) {
             return Err(integrity("stored value is not in pal's sealed format"));
         }
         let kid_len = usize::from(*kid_len);
@@ -97,25 +139,36 @@ impl Sealer {
             return Err(integrity("stored value is truncated"));
         }
         let (kid, rest) = rest.split_at(kid_len);
-        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-        let nonce = Nonce::try_from(nonce).map_err(|_| integrity("stored value is truncated"))?;
+        let (nonce, rest) = rest.split_at(NONCE_LEN);
+        let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
         let kid = std::str::from_utf8(kid).map_err(|_| integrity("stored value has a malformed key id"))?;
-        let (_, cipher) = self.ciphers.iter().find(|(id, _)| id == kid).ok_or_else(|| {
+        let key = self.keys.iter().find(|k| k.id == kid).ok_or_else(|| {
             integrity(format!("stored value was sealed with key id {kid:?}, which is not in CACHE_ENCRYPTION_KEYS"))
         })?;
-        cipher
-            .decrypt(&nonce, Payload { msg: ciphertext, aad: storage_key.as_bytes() })
-            .map_err(|_| integrity("stored value failed authentication (tampered, or sealed for another key)"))
+        let nonce = Nonce::try_from(nonce).map_err(|_| integrity("stored value is truncated"))?;
+        let tag = tag.try_into().map_err(|_| integrity("stored value is truncated"))?;
+        let mut plain = ciphertext.to_vec();
+        let aad = storage_key.as_bytes();
+        let opened = match *format {
+            FORMAT_GCM => key.gcm.decrypt_inout_detached(&nonce, aad, (&mut plain[..]).into(), tag),
+            _ => key.siv.decrypt_inout_detached(&nonce, aad, (&mut plain[..]).into(), tag),
+        };
+        if opened.is_err() {
+            // GCM-SIV decrypts before it checks: nothing of a forgery is kept.
+            zeroize::Zeroize::zeroize(&mut plain);
+            return Err(integrity("stored value failed authentication (tampered, or sealed for another key)"));
+        }
+        Ok(plain)
     }
 
     /// The configured key ids, the sealing one first.
     pub fn key_ids(&self) -> Vec<&str> {
-        self.ciphers.iter().map(|(id, _)| id.as_str()).collect()
+        self.keys.iter().map(|k| k.id.as_str()).collect()
     }
 
-    /// Whether stored bytes are in the sealed format (rather than a plain counter).
+    /// Whether stored bytes are in a sealed format (rather than a plain counter).
     pub fn is_sealed(bytes: &[u8]) -> bool {
-        bytes.first() == Some(&FORMAT_V1)
+        matches!(bytes.first(), Some(&(FORMAT_GCM | FORMAT_GCM_SIV)))
     }
 }
 

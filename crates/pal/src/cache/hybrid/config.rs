@@ -84,6 +84,11 @@ impl CacheConfig for RedisHybridConfig {
         Box::pin(async move { redis::config::connect(&redis::PROVIDER, &self.redis) })
     }
 
+    /// Redis alone: what the hybrid costs over the server it fronts.
+    fn peer(&self) -> Option<crate::cache::Peer> {
+        self.redis.peer()
+    }
+
     fn layer(&self, redis: Arc<dyn CacheService>, context: BuildContext) -> Result<Arc<dyn CacheService>> {
         if !self.enabled {
             return Ok(redis);

@@ -73,4 +73,8 @@ impl CacheConfig for KeyDbConfig {
     fn build(&self) -> BoxFuture<'_, Result<Arc<dyn CacheService>>> {
         Box::pin(async move { redis::config::connect(&PROVIDER, &self.0) })
     }
+
+    fn peer(&self) -> Option<crate::cache::Peer> {
+        self.0.peer()
+    }
 }

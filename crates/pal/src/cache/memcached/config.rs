@@ -65,6 +65,14 @@ impl CacheConfig for MemcachedConfig {
         self.servers.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
     }
 
+    /// One server only: a sharded cache has no single raw client to compare with.
+    fn peer(&self) -> Option<crate::cache::Peer> {
+        match self.servers.as_slice() {
+            [one] => Some(crate::cache::Peer::Memcached(one.clone())),
+            _ => None,
+        }
+    }
+
     #[cfg(feature = "memcached")]
     fn build(&self) -> BoxFuture<'_, Result<Arc<dyn CacheService>>> {
         Box::pin(async move {

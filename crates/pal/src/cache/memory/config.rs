@@ -78,6 +78,10 @@ impl CacheConfig for MemoryConfig {
             Ok(Arc::new(MemoryCache::bounded(self.max_entries, self.max_bytes)) as Arc<dyn CacheService>)
         })
     }
+
+    fn peer(&self) -> Option<crate::cache::Peer> {
+        Some(crate::cache::Peer::Moka { max_entries: self.max_entries })
+    }
 }
 
 #[cfg(test)]

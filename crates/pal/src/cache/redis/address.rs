@@ -83,6 +83,17 @@ pub struct RedisTls {
     pub client: Option<ClientPair>,
 }
 
+impl RedisServer {
+    /// A standalone server, for a raw client to be measured against. Sentinel and
+    /// Cluster have no single server to compare with.
+    pub fn peer(&self) -> Option<crate::cache::Peer> {
+        match &self.topology {
+            Some(RedisTopology::Standalone(url)) => Some(crate::cache::Peer::Redis(url.clone())),
+            _ => None,
+        }
+    }
+}
+
 /// The parsed `REDIS_*` variables.
 #[derive(Debug, Clone)]
 pub struct RedisServer {

@@ -249,6 +249,10 @@ impl CacheConfig for RedisConfig {
     fn build(&self) -> BoxFuture<'_, Result<Arc<dyn CacheService>>> {
         Box::pin(async move { connect(&PROVIDER, &self.0) })
     }
+
+    fn peer(&self) -> Option<crate::cache::Peer> {
+        self.0.peer()
+    }
 }
 
 #[cfg(test)]

@@ -119,3 +119,37 @@ fn keys_made_the_same_day_rotate_without_clashing_ids() {
     env.finish().unwrap();
     assert_eq!(keys.encryption_keys.len(), 2);
 }
+
+fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}
+
+/// Values written by format 1 (AES-256-GCM), sealed here by another implementation
+/// (Python's `cryptography`, on OpenSSL) with key `[1; 32]` as `k1`: they still open.
+#[test]
+fn format_1_values_still_open() {
+    let v1 =
+        unhex("a7026b31000102030405060708090a0bccd4fc52549b68599c13c7a24f1ba5c2dae65a6a1186dfd6dd5d05a8971b44cd30780e");
+    let s = sealer(&[("k2", 2), ("k1", 1)]);
+    assert!(Sealer::is_sealed(&v1));
+    assert_eq!(s.open("session:abc", &v1).unwrap(), b"written by format 1");
+    assert_eq!(s.open("session:abd", &v1).unwrap_err().kind(), ErrorKind::Integrity);
+    for byte in 0..v1.len() {
+        let mut tampered = v1.clone();
+        tampered[byte] ^= 0x10;
+        assert_eq!(s.open("session:abc", &tampered).unwrap_err().kind(), ErrorKind::Integrity, "byte {byte}");
+    }
+}
+
+/// Format 2 matches another implementation of AES-256-GCM-SIV with the same HKDF
+/// derivation (Python's `cryptography`): a value it sealed opens here.
+#[test]
+fn format_2_is_aes_256_gcm_siv_under_an_hkdf_derived_key() {
+    let v2 =
+        unhex("a8026b31000102030405060708090a0b91cfb4d9c4a128a382ba26233351abb5806a92a437e7c2164e7a3784b635b110c2c738");
+    let s = sealer(&[("k1", 1)]);
+    assert_eq!(s.open("session:abc", &v2).unwrap(), b"written by format 2");
+    let written = s.seal("session:abc", b"x").unwrap();
+    assert_eq!(written[0], 0xA8, "new values use format 2");
+    assert_eq!(written.len(), 2 + 2 + 12 + 1 + 16);
+}

@@ -1,0 +1,194 @@
+//! `pal bench`: the configured providers measured against their raw clients in
+//! one process and one run, at a sweep of concurrencies, rounds interleaved so
+//! noise on the machine falls on every contestant alike. Prints a Markdown table
+//! and writes it with a JSON report and an SVG chart.
+
+mod chart;
+mod contestant;
+mod external;
+mod measure;
+mod raw_sql;
+mod report;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pal::cache::Peer;
+use pal::factory::{build_cache, build_cache_unsealed, build_database, build_session_store};
+use pal::{Error, ErrorKind, Result, Settings};
+
+use crate::cli::BenchArgs;
+use crate::output::Out;
+use contestant::{Client, Contestant};
+use report::{Point, Report};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Op {
+    /// A cache GET of a key that exists.
+    Get,
+    /// A cache SET with a TTL.
+    Set,
+    /// A fixed-window counter increment.
+    Incr,
+    /// A typed session written and read back through the cache.
+    Session,
+    /// A session written and read back through the database's session store.
+    DbSession,
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Get => "get",
+            Op::Set => "set",
+            Op::Incr => "incr",
+            Op::Session => "session",
+            Op::DbSession => "db-session",
+        }
+    }
+}
+
+fn usage(what: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidInput, what)
+}
+
+pub async fn run(args: &BenchArgs, settings: &Settings) -> Result<ExitCode> {
+    if args.concurrency.iter().any(|&c| c == 0 || c > 4096) {
+        return Err(usage("--concurrency takes task counts from 1 to 4096"));
+    }
+    if args.rounds == 0 || args.round_ms < 100 {
+        return Err(usage("--rounds must be at least 1 and --round-ms at least 100"));
+    }
+    let mut notes = Vec::new();
+    let cache_ops: Vec<Op> = args.ops.iter().copied().filter(|op| *op != Op::DbSession).collect();
+    let mut cache_side = Vec::new();
+    let mut redis_url = None;
+    if !cache_ops.is_empty() {
+        let pal = build_cache(settings).await?;
+        pal.ping().await?;
+        cache_side.push(Contestant::new("pal", true, 0, Client::Pal(pal)));
+        if settings.cache.sealing.is_some() {
+            cache_side.push(Contestant::new(
+                "pal plaintext",
+                false,
+                1,
+                Client::Pal(build_cache_unsealed(settings).await?),
+            ));
+        }
+        match settings.cache.config.peer() {
+            Some(peer) => {
+                if let Peer::Redis(url) = &peer {
+                    redis_url = Some(url.expose().to_string());
+                }
+                match contestant::peer(&peer, 2).await {
+                    Ok(raw) => cache_side.push(raw),
+                    Err(why) => notes.push(format!("no raw client to compare with: {why}")),
+                }
+            }
+            None => notes.push(format!(
+                "CACHE_PROVIDER={} has no single server a raw client could be compared with",
+                settings.cache.provider.name
+            )),
+        }
+    }
+    let mut db_side = Vec::new();
+    if args.ops.contains(&Op::DbSession) {
+        let db = build_database(settings).await?;
+        let pending = pal::db::migrate::pending(db.as_ref()).await?;
+        if !pending.is_empty() && !settings.db.auto_migrate {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("the database lacks migrations ({}): run `pal migrate` first", pending.join(", ")),
+            ));
+        }
+        pal::factory::auto_migrate(settings, db.as_ref()).await?;
+        let dialect = db.dialect();
+        db_side.push(contestant::pal_sessions(build_session_store(settings, db)?, 3));
+        match raw_sql::RawSessions::connect(dialect, settings.db.url.expose(), settings.db.pool.max) {
+            Ok(raw) => db_side.push(contestant::raw_sessions(raw, 4)),
+            Err(why) => notes.push(format!("no raw sqlx pool to compare with: {why}")),
+        }
+    }
+
+    let value = Bytes::from(vec![b'x'; args.value_bytes]);
+    let length = Duration::from_millis(args.round_ms);
+    let steps: usize = args
+        .ops
+        .iter()
+        .map(|op| {
+            let side = if *op == Op::DbSession { &db_side } else { &cache_side };
+            side.len() * args.concurrency.len() * args.rounds
+        })
+        .sum();
+    let progress = ProgressBar::with_draw_target(Some(steps as u64), ProgressDrawTarget::stderr());
+    progress.set_style(
+        ProgressStyle::with_template("{bar:32} {pos}/{len} rounds  {msg}  (about {eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+
+    let mut report = Report::new(settings, args, notes);
+    for &op in &args.ops {
+        let side: Vec<Arc<Contestant>> = match op {
+            Op::DbSession => db_side.clone(),
+            _ => cache_side.clone(),
+        };
+        if op == Op::Get {
+            for c in &side {
+                progress.set_message(format!("filling {} keys for {}", contestant::KEYS, c.name));
+                c.fill(&value).await.map_err(|e| Error::new(ErrorKind::Backend, format!("{}: {e}", c.name)))?;
+            }
+        }
+        for &tasks in &args.concurrency {
+            let mut rounds: Vec<Vec<measure::Round>> = side.iter().map(|_| Vec::new()).collect();
+            for round in 0..args.rounds {
+                // Each round starts with another contestant, so none always goes first.
+                for k in 0..side.len() {
+                    let which = (round + k) % side.len();
+                    let (c, value) = (side[which].clone(), value.clone());
+                    progress.set_message(format!("{} × {tasks}: {}", op.name(), c.name));
+                    let r = measure::round(tasks, length, move |task, i| {
+                        let (c, value) = (c.clone(), value.clone());
+                        async move { c.run(op, task, i, &value).await }
+                    })
+                    .await;
+                    rounds[which].push(r);
+                    progress.inc(1);
+                }
+            }
+            for (c, rounds) in side.iter().zip(rounds) {
+                report.points.push(Point::from_rounds(op, tasks, &c.name, c.is_pal, rounds));
+            }
+            if let (Some(url), Op::Get | Op::Set) = (&redis_url, op) {
+                for pipeline in [1, 16] {
+                    if let Some((get, set)) = external::redis_benchmark(url, tasks, args.value_bytes, pipeline) {
+                        let name = format!("redis-benchmark -P {pipeline}");
+                        report.points.push(Point::external(op, tasks, &name, if op == Op::Get { get } else { set }));
+                    }
+                }
+            }
+        }
+    }
+    progress.finish_and_clear();
+
+    let markdown = report.markdown();
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| Error::new(ErrorKind::Backend, format!("cannot create {}: {e}", args.out.display())))?;
+    let write = |name: &str, bytes: &[u8]| {
+        let path = args.out.join(name);
+        std::fs::write(&path, bytes)
+            .map_err(|e| Error::new(ErrorKind::Backend, format!("cannot write {}: {e}", path.display())))
+    };
+    write("bench.md", markdown.as_bytes())?;
+    write("bench.json", report.json().as_bytes())?;
+    write("bench.svg", chart::svg(&report).as_bytes())?;
+    let mut out = Out::new();
+    out.bytes(markdown.as_bytes())?;
+    out.line(format!("report: {0}/bench.md, {0}/bench.json, {0}/bench.svg", args.out.display()))?;
+    out.finish()?;
+    Ok(if report.points.iter().any(|p| p.errors > 0) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
