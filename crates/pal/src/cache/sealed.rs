@@ -47,7 +47,7 @@ impl CacheService for Sealed {
         let storage_key = self.sealer.hash_key(key);
         let Some(stored) = self.inner.get(&storage_key).await? else { return Ok(None) };
         if Sealer::is_sealed(&stored) {
-            return self.sealer.open(&storage_key, &stored).map(|v| Some(Bytes::from(v)));
+            return self.sealer.open_bytes(&storage_key, stored).map(Some);
         }
         if is_counter(&stored) {
             return Ok(Some(stored));

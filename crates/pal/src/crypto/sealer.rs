@@ -1,10 +1,9 @@
 use std::fmt;
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
-use aes_gcm_siv::Aes256GcmSiv;
+use aws_lc_rs::aead::{AES_256_GCM, AES_256_GCM_SIV, Aad, LessSafeKey, Nonce, UnboundKey};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use bytes::Bytes;
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -28,12 +27,13 @@ const MAX_NAMESPACE: usize = 32;
 /// The length of a base64url-encoded HMAC-SHA-256 digest.
 const DIGEST_CHARS: usize = 43;
 
-/// One configured key, ready for both formats. The ciphers hold their key
-/// schedules and wipe them on drop (the crates' `zeroize` features).
+/// One configured key, ready for both formats. AWS-LC keeps each key schedule in
+/// memory it allocated itself and cleanses when the key is dropped (`OPENSSL_free`
+/// wipes every allocation before freeing it).
 struct SealingKey {
     id: String,
-    gcm: Aes256Gcm,
-    siv: Aes256GcmSiv,
+    gcm: LessSafeKey,
+    siv: LessSafeKey,
 }
 
 /// Hashes keys and seals values. Holds key material only inside types that wipe it.
@@ -69,14 +69,21 @@ impl Sealer {
         if keys.is_empty() {
             return Err(Error::new(ErrorKind::Config, "CACHE_ENCRYPTION_KEYS lists no key"));
         }
+        let cipher = |algorithm, key: &[u8]| {
+            UnboundKey::new(algorithm, key)
+                .map(LessSafeKey::new)
+                .map_err(|_| Error::new(ErrorKind::Config, "an encryption key cannot be used with AES-256"))
+        };
         let keys = keys
             .iter()
-            .map(|(id, key)| SealingKey {
-                id: id.clone(),
-                gcm: <Aes256Gcm as KeyInit>::new((&**key).into()),
-                siv: <Aes256GcmSiv as KeyInit>::new((&*siv_key(key)).into()),
+            .map(|(id, key)| {
+                Ok(SealingKey {
+                    id: id.clone(),
+                    gcm: cipher(&AES_256_GCM, &key[..])?,
+                    siv: cipher(&AES_256_GCM_SIV, &siv_key(key)[..])?,
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(Sealer { mac, keys })
     }
 
@@ -118,16 +125,19 @@ impl Sealer {
         out.extend_from_slice(plaintext);
         let tag = key
             .siv
-            .encrypt_inout_detached(&nonce.into(), storage_key.as_bytes(), (&mut out[header..]).into())
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(storage_key.as_bytes()),
+                &mut out[header..],
+            )
             .map_err(|_| Error::new(ErrorKind::Backend, "encryption failed"))?;
-        out.extend_from_slice(&tag);
+        out.extend_from_slice(tag.as_ref());
         Ok(out)
     }
 
-    /// Decrypts a value read from `storage_key`, in either format. Anything
-    /// tampered, truncated, sealed for another key, or not sealed at all is an
-    /// `Integrity` error.
-    pub fn open(&self, storage_key: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+    /// Reads the header: the key that opens the value, its nonce, and where the
+    /// ciphertext (with its tag) starts.
+    fn header(&self, sealed: &[u8]) -> Result<(&LessSafeKey, Nonce, usize)> {
         let [format, kid_len, rest @ ..] = sealed else {
             return Err(integrity("stored value is too short to be sealed"));
         };
@@ -139,26 +149,50 @@ impl Sealer {
             return Err(integrity("stored value is truncated"));
         }
         let (kid, rest) = rest.split_at(kid_len);
-        let (nonce, rest) = rest.split_at(NONCE_LEN);
-        let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
         let kid = std::str::from_utf8(kid).map_err(|_| integrity("stored value has a malformed key id"))?;
         let key = self.keys.iter().find(|k| k.id == kid).ok_or_else(|| {
             integrity(format!("stored value was sealed with key id {kid:?}, which is not in CACHE_ENCRYPTION_KEYS"))
         })?;
-        let nonce = Nonce::try_from(nonce).map_err(|_| integrity("stored value is truncated"))?;
-        let tag = tag.try_into().map_err(|_| integrity("stored value is truncated"))?;
-        let mut plain = ciphertext.to_vec();
-        let aad = storage_key.as_bytes();
-        let opened = match *format {
-            FORMAT_GCM => key.gcm.decrypt_inout_detached(&nonce, aad, (&mut plain[..]).into(), tag),
-            _ => key.siv.decrypt_inout_detached(&nonce, aad, (&mut plain[..]).into(), tag),
-        };
-        if opened.is_err() {
-            // GCM-SIV decrypts before it checks: nothing of a forgery is kept.
-            zeroize::Zeroize::zeroize(&mut plain);
-            return Err(integrity("stored value failed authentication (tampered, or sealed for another key)"));
+        let nonce =
+            Nonce::try_assume_unique_for_key(&rest[..NONCE_LEN]).map_err(|_| integrity("stored value is truncated"))?;
+        let cipher = if *format == FORMAT_GCM { &key.gcm } else { &key.siv };
+        Ok((cipher, nonce, 2 + kid_len + NONCE_LEN))
+    }
+
+    /// Opens ciphertext and tag in place; returns the plaintext's length.
+    fn open_in_place(cipher: &LessSafeKey, nonce: Nonce, storage_key: &str, text: &mut [u8]) -> Result<usize> {
+        match cipher.open_in_place(nonce, Aad::from(storage_key.as_bytes()), text) {
+            Ok(opened) => Ok(opened.len()),
+            Err(_) => {
+                // Nothing of a forgery is kept.
+                zeroize::Zeroize::zeroize(text);
+                Err(integrity("stored value failed authentication (tampered, or sealed for another key)"))
+            }
         }
+    }
+
+    /// Decrypts a value read from `storage_key`, in either format. Anything
+    /// tampered, truncated, sealed for another key, or not sealed at all is an
+    /// `Integrity` error.
+    pub fn open(&self, storage_key: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+        let (cipher, nonce, at) = self.header(sealed)?;
+        let mut plain = sealed[at..].to_vec();
+        let len = Self::open_in_place(cipher, nonce, storage_key, &mut plain)?;
+        plain.truncate(len);
         Ok(plain)
+    }
+
+    /// As [`open`](Self::open), decrypting in the buffer the value was read into
+    /// when nothing else holds it, so a read costs no copy.
+    pub fn open_bytes(&self, storage_key: &str, sealed: Bytes) -> Result<Bytes> {
+        let (cipher, nonce, at) = self.header(&sealed)?;
+        match sealed.try_into_mut() {
+            Ok(mut buffer) => {
+                let len = Self::open_in_place(cipher, nonce, storage_key, &mut buffer[at..])?;
+                Ok(buffer.freeze().slice(at..at + len))
+            }
+            Err(shared) => self.open(storage_key, &shared).map(Bytes::from),
+        }
     }
 
     /// The configured key ids, the sealing one first.

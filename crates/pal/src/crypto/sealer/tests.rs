@@ -153,3 +153,19 @@ fn format_2_is_aes_256_gcm_siv_under_an_hkdf_derived_key() {
     assert_eq!(written[0], 0xA8, "new values use format 2");
     assert_eq!(written.len(), 2 + 2 + 12 + 1 + 16);
 }
+
+#[test]
+fn opening_in_the_read_buffer_gives_the_same_answers() {
+    let s = sealer(&[("k1", 1)]);
+    let sealed = s.seal("key", b"in place").unwrap();
+    assert_eq!(&s.open_bytes("key", Bytes::from(sealed.clone())).unwrap()[..], b"in place");
+    // A buffer someone else holds is copied, not changed.
+    let shared = Bytes::from(sealed.clone());
+    let other = shared.clone();
+    assert_eq!(&s.open_bytes("key", shared).unwrap()[..], b"in place");
+    assert_eq!(&other[..], &sealed[..]);
+    let mut tampered = sealed.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    assert_eq!(s.open_bytes("key", Bytes::from(tampered)).unwrap_err().kind(), ErrorKind::Integrity);
+    assert_eq!(s.open_bytes("other", Bytes::from(sealed)).unwrap_err().kind(), ErrorKind::Integrity);
+}
