@@ -47,7 +47,14 @@ fn panel(
         .y_label_area_size(70)
         .build_cartesian_2d((lo.max(1.0)..hi.max(lo + 1.0) * 1.05).log_scale(), 0f64..top)
         .map_err(|x| e(&x))?;
-    chart.configure_mesh().x_desc("tasks").y_desc("ops/s").draw().map_err(|x| e(&x))?;
+    chart
+        .configure_mesh()
+        .x_desc("tasks")
+        .y_desc("ops/s")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{:.0}k", y / 1000.0))
+        .draw()
+        .map_err(|x| e(&x))?;
     for (i, name) in report.contestants(op).iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let series: Vec<(f64, f64)> = concurrencies
