@@ -94,7 +94,8 @@ fn build<'q>(sql: &'q str, params: &'q [Value]) -> Result<Query<'q>> {
 }
 
 fn decode_rows(rows: Vec<SqliteRow>) -> Result<Vec<Row>> {
-    rows::collect(&rows, |row, i| decode_value(row, i).map_err(map_err))
+    let mut builder = rows::RowBuilder::default();
+    rows.iter().map(|row| builder.row(row, |row, i| decode_value(row, i).map_err(map_err))).collect()
 }
 
 /// The declared column type decides booleans and timestamps (SQLite stores them as
