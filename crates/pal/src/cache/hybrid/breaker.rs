@@ -15,6 +15,15 @@ pub enum State {
 }
 
 impl State {
+    /// The state as a metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::Open => "open",
+            State::HalfOpen => "half_open",
+        }
+    }
+
     pub fn as_gauge(self) -> f64 {
         match self {
             State::Closed => 0.0,
