@@ -13,8 +13,13 @@ use prometheus_parse::{Sample, Scrape, Value};
 use serde::Serialize;
 
 /// Providers whose series are Redis's own.
-const REDIS: &[&str] = &["redis", "keydb"];
-const HYBRID: &str = "redis-hybrid";
+fn redis() -> [&'static str; 2] {
+    [pal::cache::redis::PROVIDER.name, pal::cache::keydb::PROVIDER.name]
+}
+
+fn hybrid() -> &'static str {
+    pal::cache::hybrid::PROVIDER.name
+}
 
 /// One signal over the window, against its threshold.
 #[derive(Debug, Serialize)]
@@ -132,8 +137,8 @@ fn ratio(part: f64, whole: f64) -> Option<f64> {
 
 pub fn signals(before: &Scrape, after: &Scrape) -> Vec<Signal> {
     let change = |name: &str, keep: &dyn Fn(&Sample) -> bool| counter(after, name, keep) - counter(before, name, keep);
-    let redis = |s: &Sample| provider_in(s, REDIS);
-    let hybrid = |s: &Sample| provider_in(s, &[HYBRID]);
+    let redis = |s: &Sample| provider_in(s, &redis());
+    let hybrid = |s: &Sample| provider_in(s, &[hybrid()]);
     let hits = change(CACHE_HITS, &redis);
     let misses = change(CACHE_MISSES, &redis);
     let fallbacks = change(HYBRID_FALLBACKS, &|_| true);

@@ -38,6 +38,11 @@ impl Health {
         health
     }
 
+    /// Probes now and records the result.
+    pub async fn probe_now(&self, cache: &Arc<dyn CacheService>, db: &Arc<dyn DatabaseService>) {
+        self.record(probe_all(cache, db, PROBE_DEADLINE).await);
+    }
+
     fn record(&self, probes: Vec<Probe>) {
         for probe in &probes {
             let before = self.snapshot().0.into_iter().find(|p| p.role == probe.role).map(|p| p.status);

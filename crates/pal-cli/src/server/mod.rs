@@ -6,7 +6,7 @@ mod health;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -47,7 +47,13 @@ async fn healthz() -> impl IntoResponse {
 /// Readiness, from the last background probe: 200 `ready`; 200 `degraded` while
 /// a provider serves with a part of it down (load balancers keep the instance:
 /// it answers every call); 503 `unavailable` when a provider is down.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+///
+/// `?fresh=true` probes now instead (bounded by the probe deadline), for a deploy
+/// script that must not act on a state up to a second old.
+async fn readyz(State(state): State<AppState>, Query(query): Query<ReadyQuery>) -> impl IntoResponse {
+    if query.fresh {
+        state.health.probe_now(&state.cache, &state.db).await;
+    }
     let (probes, age) = state.health.snapshot();
     let (code, status) = match pal::health::overall(&probes) {
         Status::Healthy => (StatusCode::OK, "ready"),
@@ -56,6 +62,12 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     };
     let checked_ms_ago = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
     (code, Json(json!({ "status": status, "checked_ms_ago": checked_ms_ago, "checks": probes })))
+}
+
+#[derive(serde::Deserialize)]
+struct ReadyQuery {
+    #[serde(default)]
+    fresh: bool,
 }
 
 async fn render(handle: PrometheusHandle) -> impl IntoResponse {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::PROVIDER;
-use super::breaker::State as BreakerState;
+use super::breaker::{Route, State as BreakerState};
 use super::recovery;
 use super::state::{HybridConfig, HybridStats, Shared, expiry, remaining};
 use super::store::{HybridStore, StoredEntry};
@@ -203,16 +203,31 @@ impl CacheService for HybridCache {
 
     /// Degraded, naming the part that is down, while one side answers: with Redis
     /// down every call costs a database round trip; with the database down writes
-    /// keep only their Redis copy.
+    /// keep only their Redis copy. A Redis that fails the probe opens the breaker,
+    /// so calls stop waiting for Redis timeouts until the cooldown's probe.
     async fn health(&self) -> Result<Option<String>> {
         let (redis, database) = tokio::join!(self.inner.redis.ping(), self.inner.db.check_schema());
         match (redis, database) {
             (_, Err(e)) if e.kind() == ErrorKind::Config => Err(e),
-            (Ok(()), Ok(())) => Ok(match self.inner.breaker.state() {
-                BreakerState::Closed => None,
-                _ => Some("Redis answers again; the circuit breaker still sends calls to the database".to_string()),
-            }),
-            (Err(e), Ok(())) => Ok(Some(format!("Redis is unavailable, every call is served by the database: {e}"))),
+            (Ok(()), Ok(())) => {
+                // Without traffic no call would close the breaker after its cooldown:
+                // the probe does what the first call would.
+                if self.inner.breaker.route() == Route::Probe {
+                    self.inner.breaker_changed();
+                    self.inner.clone().probe().await;
+                }
+                Ok(match self.inner.breaker.state() {
+                    BreakerState::Closed => None,
+                    _ => Some("Redis answers again; the circuit breaker still sends calls to the database".to_string()),
+                })
+            }
+            (Err(e), Ok(())) => {
+                if e.is_temporary() && self.inner.breaker.trip() {
+                    self.inner.breaker_changed();
+                    tracing::warn!(error = %e, "redis-hybrid: Redis failed its health probe, circuit breaker open: serving from the database");
+                }
+                Ok(Some(format!("Redis is unavailable, every call is served by the database: {e}")))
+            }
             (Ok(()), Err(e)) => {
                 Ok(Some(format!("the database is unavailable, writes keep only their Redis copy: {e}")))
             }
