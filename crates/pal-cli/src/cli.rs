@@ -23,8 +23,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build the configured providers, ping each, and print their health.
-    Check,
+    /// Build the configured providers, probe each, and print their health:
+    /// healthy, degraded (serving with a part down: redis-hybrid on its database
+    /// alone) or down. Exit status 0 when all are healthy, 1 otherwise.
+    ///
+    /// With --url, also reads a running pal's /metrics twice, --window seconds
+    /// apart, and reports the four monitoring signals against their alert
+    /// thresholds (Redis hit rate below 95 %, fallbacks above 5 % of calls, Redis
+    /// p99 above 10 ms, database fallback p99 above 100 ms); exit status 1 when one
+    /// is past its threshold.
+    Check(CheckArgs),
     /// Apply pending schema migrations to the configured database.
     Migrate,
     /// Delete expired sessions and counters from the database now.
@@ -61,6 +69,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = VarsFormat::Text)]
         format: VarsFormat,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print one JSON document instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// The /metrics address of a running pal, such as http://127.0.0.1:8080/metrics.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Seconds between the two reads of --url.
+    #[arg(long, default_value_t = 5.0, requires = "url")]
+    pub window: f64,
 }
 
 #[derive(Debug, Args)]

@@ -42,11 +42,13 @@ fn main() -> ExitCode {
         }
     };
     let filter = EnvFilter::try_new(&tools.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match tools.log_format {
+        // The event's fields at the top level beside `message`, as the text format
+        // prints them, so a query need not know about nesting.
+        vars::LogFormat::Json => logs.json().flatten_event(true).init(),
+        vars::LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }

@@ -10,8 +10,25 @@ use pal::error::ConfigError;
 pub const VARS: &[Var] = &[
     Var::new("BIND", Some("127.0.0.1"), "pal serve: address to listen on"),
     Var::new("PORT", Some("8080"), "pal serve: port to listen on"),
+    Var::new(
+        "METRICS_BIND",
+        Some(""),
+        "pal serve: address of a separate /metrics listener (empty: /metrics is served on BIND:PORT)",
+    ),
+    Var::new(
+        "METRICS_PORT",
+        Some(""),
+        "pal serve: port of the separate /metrics listener (needs METRICS_BIND, or binds BIND)",
+    ),
     Var::new("RUST_LOG", Some("info"), "Log filter (tracing EnvFilter syntax)"),
+    Var::new("LOG_FORMAT", Some("text"), "Log lines: text | json (one JSON object per line, same fields)"),
 ];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 /// What the tools read beside the library's settings.
 #[derive(Debug, Clone)]
@@ -19,6 +36,9 @@ pub struct ToolSettings {
     pub bind: IpAddr,
     pub port: u16,
     pub log_filter: String,
+    pub log_format: LogFormat,
+    /// Where `/metrics` listens when not on `BIND:PORT`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl ToolSettings {
@@ -32,8 +52,45 @@ impl ToolSettings {
             });
             IpAddr::from([127, 0, 0, 1])
         });
-        ToolSettings { bind, port: env.int("PORT", 1u16, u16::MAX), log_filter: env.string("RUST_LOG") }
+        let port = env.int("PORT", 1u16, u16::MAX);
+        let log_format = env
+            .choice("LOG_FORMAT", &["text", "json"], |v| match v {
+                "text" => Some(LogFormat::Text),
+                "json" => Some(LogFormat::Json),
+                _ => None,
+            })
+            .unwrap_or(LogFormat::Text);
+        let metrics_addr = metrics_addr(env, bind, port);
+        ToolSettings { bind, port, log_filter: env.string("RUST_LOG"), log_format, metrics_addr }
     }
+}
+
+/// `METRICS_BIND` and `METRICS_PORT`: either one asks for a listener of its own;
+/// the other then defaults to `BIND`, or to `PORT + 1`.
+fn metrics_addr(env: &mut Env, bind: IpAddr, port: u16) -> Option<std::net::SocketAddr> {
+    let raw_bind = env.string("METRICS_BIND");
+    let raw_port = env.string("METRICS_PORT");
+    if raw_bind.is_empty() && raw_port.is_empty() {
+        return None;
+    }
+    let metrics_bind = match raw_bind.as_str() {
+        "" => bind,
+        raw => raw.parse().unwrap_or_else(|_| {
+            env.invalid("METRICS_BIND", raw, "expected an IP address such as 127.0.0.1 or 0.0.0.0");
+            bind
+        }),
+    };
+    let metrics_port = match raw_port.as_str() {
+        "" => port.checked_add(1).unwrap_or(port),
+        _ => env.int("METRICS_PORT", 1u16, u16::MAX),
+    };
+    if metrics_bind == bind && metrics_port == port {
+        env.contradiction(format!(
+            "METRICS_BIND/METRICS_PORT name the address of BIND:PORT ({bind}:{port}): leave both empty to serve \
+             /metrics there, or choose another port"
+        ));
+    }
+    Some(std::net::SocketAddr::new(metrics_bind, metrics_port))
 }
 
 /// The variables of `./.env`, when the file exists. A line that cannot be read is

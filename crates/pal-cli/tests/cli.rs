@@ -141,7 +141,7 @@ fn check_exits_1_when_a_provider_is_down() {
     let out = pal(&vars, &["check"]);
     let msg = text(&out);
     assert_eq!(out.status.code(), Some(1), "{msg}");
-    assert!(msg.contains("UNHEALTHY"), "{msg}");
+    assert!(msg.contains("DOWN: "), "{msg}");
 }
 
 #[test]

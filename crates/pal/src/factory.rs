@@ -46,8 +46,19 @@ pub async fn build_cache_unsealed(settings: &Settings) -> Result<Arc<dyn CacheSe
         }
         false => None,
     };
-    let adapter = prefixed(cache.config.build().await?, &cache.key_prefix);
-    cache.config.layer(adapter, BuildContext { database })
+    let mut adapter = cache.config.build().await?;
+    if settings.metrics {
+        adapter = crate::cache::instrumented(adapter);
+    }
+    let adapter = prefixed(adapter, &cache.key_prefix);
+    let layered = cache.config.layer(adapter.clone(), BuildContext { database })?;
+    // A provider made of parts (redis-hybrid: Redis, then the database) is measured
+    // as a part, Redis's own hit rate and latency, and as the whole the
+    // application sees.
+    Ok(match settings.metrics && !Arc::ptr_eq(&layered, &adapter) {
+        true => crate::cache::instrumented(layered),
+        false => layered,
+    })
 }
 
 /// Builds the configured database. Like the cache, it connects at first use.
@@ -55,7 +66,11 @@ pub async fn build_database(settings: &Settings) -> Result<Arc<dyn DatabaseServi
     let name = settings.db.provider.name;
     let entry = registry::database(name)
         .ok_or_else(|| Error::new(ErrorKind::Config, format!("DB_PROVIDER={name} is not a registered provider")))?;
-    (entry.connect)(&settings.db)
+    let db = (entry.connect)(&settings.db)?;
+    Ok(match settings.metrics {
+        true => crate::db::instrumented(db),
+        false => db,
+    })
 }
 
 /// Applies pending migrations when `DB_AUTO_MIGRATE` is on; returns their names.

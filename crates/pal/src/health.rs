@@ -7,37 +7,97 @@ use serde::Serialize;
 
 use crate::cache::CacheService;
 use crate::db::DatabaseService;
+use crate::telemetry::{PROVIDER_DEGRADED, PROVIDER_UP};
 
-/// The outcome of pinging one provider.
+/// How a provider serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Healthy,
+    /// It serves, with a part of it down (redis-hybrid on its database alone).
+    Degraded,
+    Down,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Healthy => "healthy",
+            Status::Degraded => "degraded",
+            Status::Down => "down",
+        }
+    }
+}
+
+/// The outcome of probing one provider.
 #[derive(Debug, Clone, Serialize)]
 pub struct Probe {
     pub role: &'static str,
     pub provider: &'static str,
+    pub status: Status,
+    /// Whether it serves fully: `status` is `healthy`.
     pub healthy: bool,
     pub latency_ms: f64,
+    /// Why it is degraded or down.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
-/// An upper bound on any probe, so a provider whose own timeouts are long (or
-/// broken) still cannot hang a health check.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+impl Probe {
+    /// Marks the provider down for `why` (a check beyond the probe failed).
+    pub fn fail(&mut self, why: String) {
+        self.status = Status::Down;
+        self.healthy = false;
+        self.error = Some(why);
+    }
 
-async fn probe(role: &'static str, provider: &'static str, ping: impl Future<Output = crate::Result<()>>) -> Probe {
-    let started = Instant::now();
-    let outcome = tokio::time::timeout(PROBE_TIMEOUT, ping).await;
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let error = match outcome {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
-    };
-    Probe { role, provider, healthy: error.is_none(), latency_ms, error }
+    /// Whether the provider serves, fully or degraded.
+    pub fn serving(&self) -> bool {
+        self.status != Status::Down
+    }
 }
 
-/// Pings the cache and the database concurrently.
-pub async fn probe_all(cache: &Arc<dyn CacheService>, db: &Arc<dyn DatabaseService>) -> Vec<Probe> {
-    let (c, d) =
-        tokio::join!(probe("cache", cache.provider(), cache.ping()), probe("database", db.provider(), db.ping()));
+/// An upper bound on any probe of `pal check`, so a provider whose own timeouts
+/// are long (or broken) still cannot hang it.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn probe(
+    role: &'static str,
+    provider: &'static str,
+    deadline: Duration,
+    health: impl Future<Output = crate::Result<Option<String>>>,
+) -> Probe {
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(deadline, health).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let (status, error) = match outcome {
+        Ok(Ok(None)) => (Status::Healthy, None),
+        Ok(Ok(Some(why))) => (Status::Degraded, Some(why)),
+        Ok(Err(e)) => (Status::Down, Some(e.to_string())),
+        Err(_) => (Status::Down, Some(format!("no answer within {} ms", deadline.as_millis()))),
+    };
+    Probe { role, provider, status, healthy: status == Status::Healthy, latency_ms, error }
+}
+
+/// Probes the cache and the database concurrently, each bounded by `deadline`.
+pub async fn probe_all(cache: &Arc<dyn CacheService>, db: &Arc<dyn DatabaseService>, deadline: Duration) -> Vec<Probe> {
+    let (c, d) = tokio::join!(
+        probe("cache", cache.provider(), deadline, cache.health()),
+        probe("database", db.provider(), deadline, async { db.ping().await.map(|()| None) })
+    );
     vec![c, d]
+}
+
+/// The worst status of `probes`.
+pub fn overall(probes: &[Probe]) -> Status {
+    probes.iter().map(|p| p.status).max_by_key(|s| *s as u8).unwrap_or(Status::Healthy)
+}
+
+/// Sets `pal_provider_up` and `pal_provider_degraded` for each probe.
+pub fn publish(probes: &[Probe]) {
+    for p in probes {
+        let labels = [("role", p.role), ("provider", p.provider)];
+        metrics::gauge!(PROVIDER_UP, &labels).set(if p.serving() { 1.0 } else { 0.0 });
+        metrics::gauge!(PROVIDER_DEGRADED, &labels).set(if p.status == Status::Degraded { 1.0 } else { 0.0 });
+    }
 }

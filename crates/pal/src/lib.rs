@@ -3,7 +3,7 @@
 //! providers behind them ([`Settings::from_env`], [`factory`]).
 //!
 //! Modules depend downwards only, bottom to top: [`error`]; [`env`] (the one
-//! environment reader), [`retry`], [`namespace`], [`crypto`], [`tls`]; the traits and
+//! environment reader), [`retry`], [`namespace`], [`crypto`], [`tls`], [`telemetry`]; the traits and
 //! their providers in [`cache`] and [`db`]; the stores over them ([`session`],
 //! [`audit`]); the cache layers; [`registry`], [`settings`], [`factory`] and
 //! [`health`]. A test (`tests/layering/`) keeps it so.
@@ -21,6 +21,7 @@ pub mod registry;
 pub mod retry;
 pub mod session;
 pub mod settings;
+pub mod telemetry;
 pub mod tls;
 
 pub use cache::{CacheService, CacheServiceExt, Ttl};

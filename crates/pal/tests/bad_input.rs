@@ -107,7 +107,7 @@ fn pal_check_with_a_wrong_password_exits_1_without_the_password() {
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("UNHEALTHY") && text.contains("pal:***@127.0.0.1"), "{text}");
+    assert!(text.contains("DOWN: ") && text.contains("pal:***@127.0.0.1"), "{text}");
     assert!(!text.contains(SECRET), "{text}");
 }
 

@@ -79,7 +79,7 @@ async fn missing_tables_fail_loudly_until_migrated() {
     let out = support::pal_command().envs(vars("false")).arg("check").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("UNHEALTHY") && text.contains("pal migrate"), "{text}");
+    assert!(text.contains("DOWN: ") && text.contains("pal migrate"), "{text}");
 
     let cache = pal::factory::build_cache(&Settings::from_vars(vars("true")).unwrap()).await.unwrap();
     cache.ping().await.expect("DB_AUTO_MIGRATE created the tables before the cache was built");

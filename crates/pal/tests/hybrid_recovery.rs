@@ -17,15 +17,6 @@ use pal::db::{Dialect, Transaction};
 use pal::{CacheService, CacheServiceExt, DatabaseService, Row, Settings, Value};
 use suite::hybrid::{config, migrated, redis_at, run_id, ttl, wait_closed};
 
-/// Resumes a SIGSTOPped server when dropped, even when an assertion failed.
-struct Continue(u32);
-
-impl Drop for Continue {
-    fn drop(&mut self) {
-        support::signal(self.0, "CONT");
-    }
-}
-
 async fn journal_size(db: &Arc<dyn DatabaseService>) -> i64 {
     db.query("SELECT COUNT(*) AS n FROM cache_journal", &[]).await.unwrap()[0].get("n").unwrap()
 }
@@ -38,7 +29,7 @@ async fn change_during_a_hang(vars: &[(&str, &str)], ids: &[String]) -> HashMap<
     for id in ids {
         a.set_session(id, &serde_json::json!({"v": "old"}), ttl(300)).await.unwrap();
     }
-    let hung = Continue(support::pid_of(&port).await);
+    let hung = support::Continue(support::pid_of(&port).await);
     support::signal(hung.0, "STOP");
     let mut expected = HashMap::new();
     for (i, id) in ids.iter().enumerate() {

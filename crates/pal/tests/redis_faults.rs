@@ -182,7 +182,7 @@ fn pal_check_reports_a_wrong_master_name_and_exits_1() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("UNHEALTHY"), "{text}");
+    assert!(text.contains("DOWN: "), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

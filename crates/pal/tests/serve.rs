@@ -7,81 +7,12 @@
 mod suite;
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use support::http_get;
 use support::proxy::{FaultProxy, Mode};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    Some((status, response))
-}
-
-struct Serve {
-    child: Child,
-    port: u16,
-}
-
-impl Serve {
-    fn start(vars: &[(&str, &str)]) -> Serve {
-        let port = free_port();
-        let child = support::pal_command()
-            .envs(vars.iter().copied())
-            .env("PORT", port.to_string())
-            .arg("serve")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut serve = Serve { child, port };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while http_get(port, "/healthz").is_none() {
-            if let Some(status) = serve.child.try_wait().unwrap() {
-                panic!("pal serve exited with {status} before listening");
-            }
-            assert!(Instant::now() < deadline, "pal serve did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        serve
-    }
-
-    fn sigterm(&self) {
-        assert!(
-            std::process::Command::new("kill")
-                .args(["-TERM", &self.child.id().to_string()])
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-
-    /// Stops the server and returns its exit code and everything it printed.
-    fn stop(mut self) -> (Option<i32>, String) {
-        self.sigterm();
-        let out = std::mem::replace(&mut self.child, std::process::Command::new("true").spawn().unwrap())
-            .wait_with_output()
-            .unwrap();
-        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::serve::Serve;
 
 async fn proxy_to(port: &str) -> FaultProxy {
     FaultProxy::start(format!("127.0.0.1:{port}").parse::<SocketAddr>().unwrap()).await
@@ -136,7 +67,7 @@ async fn readiness_follows_each_provider_down_and_back_without_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_lets_fifty_requests_in_flight_finish() {
-    // Every readiness probe takes about 300 ms: Redis answers through a slow proxy.
+    // Every fresh readiness probe takes about 300 ms: Redis answers through a slow proxy.
     let redis = proxy_to(&support::port("REDIS_PORT")).await;
     redis.set_latency(Duration::from_millis(150));
     let redis_url = redis.url("redis");
@@ -148,7 +79,7 @@ async fn sigterm_lets_fifty_requests_in_flight_finish() {
     ]);
     let serve = tokio::task::block_in_place(|| Serve::start(&vars));
     let port = serve.port;
-    let requests: Vec<_> = (0..50).map(|_| std::thread::spawn(move || http_get(port, "/readyz"))).collect();
+    let requests: Vec<_> = (0..50).map(|_| std::thread::spawn(move || http_get(port, "/readyz?fresh=true"))).collect();
     tokio::time::sleep(Duration::from_millis(100)).await;
     serve.sigterm();
     let mut answered = 0;
@@ -215,7 +146,7 @@ fn passwords_never_leave_pal_check_or_pal_serve() {
             continue;
         }
         let serve = Serve::start(&vars);
-        let responses: Vec<String> = ["/readyz", "/healthz", "/nope"]
+        let responses: Vec<String> = ["/readyz", "/healthz", "/nope", "/metrics", "/readyz?fresh=true"]
             .iter()
             .filter_map(|p| http_get(serve.port, p))
             .map(|(_, body)| body)

@@ -1,29 +1,41 @@
 //! The reference HTTP service. Its handlers see only the abstraction: the same
 //! binary runs on every provider combination.
 
+mod health;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use pal::health::probe_all;
+use pal::health::Status;
+use pal::telemetry::prometheus::PrometheusHandle;
 use pal::{CacheService, DatabaseService, Error, ErrorKind, Result};
+
+pub use health::Health;
 
 /// What every handler can reach: the two services, as trait objects.
 #[derive(Clone)]
 pub struct AppState {
     pub cache: Arc<dyn CacheService>,
     pub db: Arc<dyn DatabaseService>,
+    pub health: Arc<Health>,
+    /// `/metrics` on this listener, unless metrics are off or listen elsewhere.
+    pub metrics: Option<PrometheusHandle>,
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(state)
+    let mut router = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz));
+    if let Some(handle) = state.metrics.clone() {
+        router = router.route("/metrics", get(move || render(handle.clone())));
+    }
+    router.with_state(state)
 }
 
 /// Liveness: the process runs and answers. Deliberately checks no provider, so an
@@ -32,25 +44,69 @@ async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: every provider answers a ping.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let probes = probe_all(&state.cache, &state.db).await;
-    let ready = probes.iter().all(|p| p.healthy);
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({ "status": if ready { "ready" } else { "unavailable" }, "checks": probes })))
+/// Readiness, from the last background probe: 200 `ready`; 200 `degraded` while
+/// a provider serves with a part of it down (load balancers keep the instance:
+/// it answers every call); 503 `unavailable` when a provider is down.
+///
+/// `?fresh=true` probes now instead (bounded by the probe deadline), for a deploy
+/// script that must not act on a state up to a second old.
+async fn readyz(State(state): State<AppState>, Query(query): Query<ReadyQuery>) -> impl IntoResponse {
+    if query.fresh {
+        state.health.probe_now(&state.cache, &state.db).await;
+    }
+    let (probes, age) = state.health.snapshot();
+    let (code, status) = match pal::health::overall(&probes) {
+        Status::Healthy => (StatusCode::OK, "ready"),
+        Status::Degraded => (StatusCode::OK, "degraded"),
+        Status::Down => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    let checked_ms_ago = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
+    (code, Json(json!({ "status": status, "checked_ms_ago": checked_ms_ago, "checks": probes })))
 }
 
-/// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
-pub async fn serve(addr: SocketAddr, state: AppState) -> Result<()> {
-    let listener = TcpListener::bind(addr)
+#[derive(serde::Deserialize)]
+struct ReadyQuery {
+    #[serde(default)]
+    fresh: bool,
+}
+
+async fn render(handle: PrometheusHandle) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
+}
+
+async fn bind(addr: SocketAddr, vars: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr)
         .await
-        .map_err(|e| Error::new(ErrorKind::Config, format!("cannot listen on {addr} (BIND, PORT): {e}")))?;
+        .map_err(|e| Error::new(ErrorKind::Config, format!("cannot listen on {addr} ({vars}): {e}")))
+}
+
+/// Serves until SIGINT or SIGTERM, then lets in-flight requests finish. With
+/// `metrics_addr`, `/metrics` gets a listener of its own there.
+pub async fn serve(addr: SocketAddr, metrics_addr: Option<SocketAddr>, mut state: AppState) -> Result<()> {
+    let listener = bind(addr, "BIND, PORT").await?;
     let local = listener.local_addr().map_err(|e| Error::new(ErrorKind::Backend, e.to_string()))?;
+    let separate = match (metrics_addr, state.metrics.take()) {
+        (Some(at), Some(handle)) => {
+            let listener = bind(at, "METRICS_BIND, METRICS_PORT").await?;
+            tracing::info!(local = %at, "metrics served on their own listener");
+            let app = Router::new().route("/metrics", get(move || render(handle.clone())));
+            // Stopped when the main listener has drained: a scrape needs no draining.
+            Some(tokio::spawn(async move { axum::serve(listener, app).await }))
+        }
+        (None, handle) => {
+            state.metrics = handle;
+            None
+        }
+        (Some(_), None) => None,
+    };
     tracing::info!(%local, cache = state.cache.provider(), database = state.db.provider(), "pal serving");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| Error::new(ErrorKind::Backend, format!("server error: {e}")))?;
+    if let Some(task) = separate {
+        task.abort();
+    }
     tracing::info!("pal stopped");
     Ok(())
 }

@@ -16,10 +16,12 @@ pub mod memory;
 pub mod redis;
 
 // Layers: the same trait in and out, around any provider.
+mod instrumented;
 mod prefix;
 mod sealed;
 
 pub use capabilities::Capabilities;
+pub use instrumented::{Instrumented, instrumented};
 pub use prefix::{Prefixed, prefixed};
 pub use provider::{BuildContext, CacheConfig, CacheProvider, Configure, Peer};
 pub use sealed::Sealed;

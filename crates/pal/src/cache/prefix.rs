@@ -61,6 +61,10 @@ impl CacheService for Prefixed {
         self.inner.ping().await
     }
 
+    async fn health(&self) -> Result<Option<String>> {
+        self.inner.health().await
+    }
+
     async fn transport(&self) -> Result<crate::tls::Transport> {
         self.inner.transport().await
     }

@@ -82,6 +82,10 @@ impl CacheService for Sealed {
         self.inner.ping().await
     }
 
+    async fn health(&self) -> Result<Option<String>> {
+        self.inner.health().await
+    }
+
     async fn transport(&self) -> Result<crate::tls::Transport> {
         self.inner.transport().await
     }

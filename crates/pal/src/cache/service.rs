@@ -49,6 +49,13 @@ pub trait CacheService: Send + Sync + 'static {
     /// Checks that the provider answers.
     async fn ping(&self) -> Result<()>;
 
+    /// Whether the cache serves, and whether all of it does: `Ok(None)` healthy,
+    /// `Ok(Some(why))` serving with a part of it down (redis-hybrid on its database
+    /// alone), `Err` unavailable. A cache of one part is as healthy as its `ping`.
+    async fn health(&self) -> Result<Option<String>> {
+        self.ping().await.map(|()| None)
+    }
+
     /// How the connections behind this cache are protected, for `pal check`.
     async fn transport(&self) -> Result<Transport>;
 

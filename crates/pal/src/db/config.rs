@@ -51,6 +51,8 @@ pub struct DbSettings {
     pub pool: PoolSettings,
     pub auto_migrate: bool,
     pub tx_max_retries: u32,
+    /// `METRICS_ENABLED`: whether the adapter records what only it can see (pool acquire waits).
+    pub metrics: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +116,7 @@ impl DbSettings {
             pool,
             auto_migrate: auto_migrate.unwrap_or(provider.capabilities.embedded),
             tx_max_retries,
+            metrics: true,
         })
     }
 }

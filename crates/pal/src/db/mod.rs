@@ -3,6 +3,7 @@
 //! provider family, each declaring its providers; the shapes they share.
 
 mod config;
+mod instrumented;
 pub mod migrate;
 pub mod placeholders;
 mod provider;
@@ -27,6 +28,7 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use config::{Connect, DbSettings, PoolSettings, vars as config_vars};
+pub use instrumented::{Instrumented, instrumented};
 pub use provider::{DbCapabilities, DbProvider};
-pub use service::{DatabaseService, DatabaseServiceExt, Dialect, Transaction};
+pub use service::{DatabaseService, DatabaseServiceExt, Dialect, PoolUsage, Transaction};
 pub use value::{FromValue, Row, Value};

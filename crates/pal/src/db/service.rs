@@ -70,6 +70,18 @@ pub trait DatabaseService: Send + Sync + 'static {
     fn transaction_retries(&self) -> u32 {
         0
     }
+
+    /// The connection pool's state, for metrics: `None` where there is no pool.
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        None
+    }
+}
+
+/// Connections of a pool at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub in_use: u32,
+    pub idle: u32,
 }
 
 /// An open transaction. Dropped without `commit`, it rolls back.

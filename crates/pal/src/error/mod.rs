@@ -53,6 +53,26 @@ impl ErrorKind {
         matches!(self, ErrorKind::SerializationFailure | ErrorKind::Connection | ErrorKind::Timeout)
     }
 
+    /// The kind as a metric label or JSON field: stable, lower snake case.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Config => "config",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::ValueTooLarge => "value_too_large",
+            ErrorKind::NotAnInteger => "not_an_integer",
+            ErrorKind::Integrity => "integrity",
+            ErrorKind::UniqueViolation => "unique_violation",
+            ErrorKind::ConstraintViolation => "constraint_violation",
+            ErrorKind::SerializationFailure => "serialization_failure",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Syntax => "syntax",
+            ErrorKind::UndefinedObject => "undefined_object",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Backend => "backend",
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Config => "configuration error",

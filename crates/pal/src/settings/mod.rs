@@ -21,6 +21,8 @@ pub use vars::{owned_prefixes, variables};
 pub struct Settings {
     pub cache: CacheSettings,
     pub db: DbSettings,
+    /// `METRICS_ENABLED`: whether the factory adds the instrumentation layers.
+    pub metrics: bool,
     /// Problems that do not stop start-up, such as an unknown `CACHE_…` variable.
     pub warnings: Vec<String>,
 }
@@ -66,10 +68,14 @@ impl Settings {
         let cache = cache_settings(&mut env);
         let database = env.choice("DB_PROVIDER", &registry::database_names(), registry::database);
         let db = DbSettings::read(&mut env, database.map(|e| e.provider));
+        let metrics = env.bool("METRICS_ENABLED");
         let extra = read(&mut env);
         let warnings = env.finish()?;
         match (cache, db) {
-            (Some(cache), Some(db)) => Ok((Settings { cache, db, warnings }, extra)),
+            (Some(cache), Some(mut db)) => {
+                db.metrics = metrics;
+                Ok((Settings { cache, db, metrics, warnings }, extra))
+            }
             // Each reader records why it has nothing, so this is not reached.
             _ => Err(ConfigError::Contradiction("the configuration is incomplete".into()).into()),
         }

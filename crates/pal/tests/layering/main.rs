@@ -18,7 +18,7 @@ use source::{ModPath, Source, Tree, absolute, inline_paths, normalize, sources, 
 /// Bottom to top. A module may import modules of its own rank or below.
 const LAYERS: &[(&str, &[&str])] = &[
     ("error", &["error"]),
-    ("configuration and primitives", &["env", "retry", "namespace", "crypto", "tls"]),
+    ("configuration and primitives", &["env", "retry", "namespace", "crypto", "tls", "telemetry"]),
     (
         "traits and their shared shapes",
         &[
@@ -53,7 +53,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("stores over the traits", &["session", "audit"]),
-    ("layers", &["cache::prefix", "cache::sealed", "cache::hybrid"]),
+    ("layers", &["cache::prefix", "cache::sealed", "cache::instrumented", "cache::hybrid", "db::instrumented"]),
     ("assembly", &["registry", "settings", "factory", "health"]),
 ];
 

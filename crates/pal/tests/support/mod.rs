@@ -109,6 +109,15 @@ pub fn signal(pid: u32, signal: &str) {
     assert!(status.success(), "kill -{signal} {pid} failed");
 }
 
+/// Resumes a SIGSTOPped server when dropped, even when an assertion failed.
+pub struct Continue(pub u32);
+
+impl Drop for Continue {
+    fn drop(&mut self) {
+        signal(self.0, "CONT");
+    }
+}
+
 /// A direct connection to one node, for inspecting and breaking it.
 pub async fn node(port: &str) -> redis::aio::MultiplexedConnection {
     try_node(port).await.unwrap_or_else(|e| panic!("cannot connect to 127.0.0.1:{port}: {e}"))
@@ -156,4 +165,34 @@ where
     None
 }
 
+/// Polls `check` on this thread until it holds or `limit` passes; returns how long it took.
+pub fn eventually_blocking(limit: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// GET on loopback: the status and the whole response, or `None` when nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    Some((status, response))
+}
+
 pub mod proxy;
+pub mod serve;

@@ -15,6 +15,15 @@ pub enum State {
 }
 
 impl State {
+    /// The state as a metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::Open => "open",
+            State::HalfOpen => "half_open",
+        }
+    }
+
     pub fn as_gauge(self) -> f64 {
         match self {
             State::Closed => 0.0,
@@ -100,6 +109,19 @@ impl Breaker {
     }
 
     /// The probe's outcome: close, or stay open for another cooldown.
+    /// Opens a closed breaker at once: a health probe found Redis unavailable, so
+    /// calls need not each wait for their own timeouts to find it out. Returns
+    /// whether this call opened it.
+    pub fn trip(&self) -> bool {
+        let mut inner = self.lock();
+        if inner.state != State::Closed {
+            return false;
+        }
+        inner.state = State::Open;
+        inner.open_until = Instant::now() + self.cooldown;
+        true
+    }
+
     pub fn probe_finished(&self, recovered: bool) {
         let mut inner = self.lock();
         inner.consecutive_failures = 0;
@@ -133,5 +155,8 @@ mod tests {
         assert_eq!(b.route(), Route::Probe);
         b.probe_finished(true);
         assert_eq!(b.route(), Route::Redis);
+        assert!(b.trip(), "a failed health probe opens it at once");
+        assert!(!b.trip(), "once");
+        assert_eq!(b.route(), Route::Database);
     }
 }

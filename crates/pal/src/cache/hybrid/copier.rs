@@ -82,7 +82,7 @@ async fn flush(receiver: Arc<Mutex<mpsc::Receiver<Copy>>>, store: Arc<HybridStor
         }
         let rows: Vec<SessionRow<'_>> = batch.iter().map(|c| (c.key.as_str(), &c.data[..], c.expires_at)).collect();
         let outcome = store.put_many(&rows).await;
-        metrics::histogram!("pal_cache_copy_batch_rows").record(batch.len() as f64);
+        metrics::histogram!(crate::telemetry::HYBRID_COPY_BATCH_ROWS).record(batch.len() as f64);
         for copy in batch {
             let _ = copy.committed.send(outcome.clone());
         }

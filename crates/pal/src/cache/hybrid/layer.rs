@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::PROVIDER;
-use super::breaker::State as BreakerState;
+use super::breaker::{Route, State as BreakerState};
 use super::recovery;
 use super::state::{HybridConfig, HybridStats, Shared, expiry, remaining};
 use super::store::{HybridStore, StoredEntry};
@@ -76,19 +76,14 @@ impl CacheService for HybridCache {
         match inner.on_redis(true, || inner.redis.get(key)).await {
             Some(Ok(Some(value))) => {
                 inner.stats.redis_hits.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("pal_cache_hits_total").increment(1);
                 Ok(Some(value))
             }
             Some(Ok(None)) => {
                 inner.stats.redis_misses.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("pal_cache_misses_total").increment(1);
                 Ok(inner.load(key).await?.map(StoredEntry::into_bytes))
             }
             Some(Err(e)) => Err(e),
-            None => {
-                inner.fell_back();
-                Ok(inner.db.get(key).await?.map(StoredEntry::into_bytes))
-            }
+            None => inner.fallback("get", async { Ok(inner.db.get(key).await?.map(StoredEntry::into_bytes)) }).await,
         }
     }
 
@@ -110,12 +105,15 @@ impl CacheService for HybridCache {
             Some(Ok(())) => copy.map_or(Ok(()), |copy| inner.database_write(copy)),
             Some(Err(e)) => Err(e),
             None => {
-                inner.fell_back();
-                match copy {
-                    Some(copy) => copy?,
-                    None => inner.copier.put(key, value, expires_at).await?,
-                }
-                inner.journal(key).await
+                inner
+                    .fallback("set", async {
+                        match copy {
+                            Some(copy) => copy?,
+                            None => inner.copier.put(key, value, expires_at).await?,
+                        }
+                        inner.journal(key).await
+                    })
+                    .await
             }
         }
     }
@@ -127,11 +125,7 @@ impl CacheService for HybridCache {
         let in_db = inner.db.delete(key).await?;
         match inner.on_redis(true, || inner.redis.delete(key)).await {
             Some(result) => Ok(result? || in_db),
-            None => {
-                inner.fell_back();
-                inner.journal(key).await?;
-                Ok(in_db)
-            }
+            None => inner.fallback("delete", async { inner.journal(key).await.map(|()| in_db) }).await,
         }
     }
 
@@ -141,10 +135,12 @@ impl CacheService for HybridCache {
         match inner.on_redis(false, || inner.redis.incr(key, by, ttl_on_create)).await {
             Some(result) => result,
             None => {
-                inner.fell_back();
-                let value = inner.db.incr(key, by, expiry(ttl_on_create)).await?;
-                inner.journal(key).await?;
-                Ok(value)
+                inner
+                    .fallback("incr", async {
+                        let value = inner.db.incr(key, by, expiry(ttl_on_create)).await?;
+                        inner.journal(key).await.map(|()| value)
+                    })
+                    .await
             }
         }
     }
@@ -166,10 +162,12 @@ impl CacheService for HybridCache {
             }
             Some(Err(e)) => Err(e),
             None => {
-                inner.fell_back();
-                let touched = inner.db.touch(key, expires_at).await?;
-                inner.journal(key).await?;
-                Ok(touched)
+                inner
+                    .fallback("touch", async {
+                        let touched = inner.db.touch(key, expires_at).await?;
+                        inner.journal(key).await.map(|()| touched)
+                    })
+                    .await
             }
         }
     }
@@ -187,10 +185,7 @@ impl CacheService for HybridCache {
             Some(Ok(Some(left))) => Ok(Some(left)),
             Some(Ok(None)) => from_db().await,
             Some(Err(e)) => Err(e),
-            None => {
-                inner.fell_back();
-                from_db().await
-            }
+            None => inner.fallback("ttl", from_db()).await,
         }
     }
 
@@ -202,6 +197,40 @@ impl CacheService for HybridCache {
         match (redis, database) {
             (_, Err(e)) if e.kind() == ErrorKind::Config => Err(e),
             (Ok(()), _) | (Err(_), Ok(())) => Ok(()),
+            (Err(redis), Err(_)) => Err(redis),
+        }
+    }
+
+    /// Degraded, naming the part that is down, while one side answers: with Redis
+    /// down every call costs a database round trip; with the database down writes
+    /// keep only their Redis copy. A Redis that fails the probe opens the breaker,
+    /// so calls stop waiting for Redis timeouts until the cooldown's probe.
+    async fn health(&self) -> Result<Option<String>> {
+        let (redis, database) = tokio::join!(self.inner.redis.ping(), self.inner.db.check_schema());
+        match (redis, database) {
+            (_, Err(e)) if e.kind() == ErrorKind::Config => Err(e),
+            (Ok(()), Ok(())) => {
+                // Without traffic no call would close the breaker after its cooldown:
+                // the probe does what the first call would.
+                if self.inner.breaker.route() == Route::Probe {
+                    self.inner.breaker_changed();
+                    self.inner.clone().probe().await;
+                }
+                Ok(match self.inner.breaker.state() {
+                    BreakerState::Closed => None,
+                    _ => Some("Redis answers again; the circuit breaker still sends calls to the database".to_string()),
+                })
+            }
+            (Err(e), Ok(())) => {
+                if e.is_temporary() && self.inner.breaker.trip() {
+                    self.inner.breaker_changed();
+                    tracing::warn!(error = %e, "redis-hybrid: Redis failed its health probe, circuit breaker open: serving from the database");
+                }
+                Ok(Some(format!("Redis is unavailable, every call is served by the database: {e}")))
+            }
+            (Ok(()), Err(e)) => {
+                Ok(Some(format!("the database is unavailable, writes keep only their Redis copy: {e}")))
+            }
             (Err(redis), Err(_)) => Err(redis),
         }
     }

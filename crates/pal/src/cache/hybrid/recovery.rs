@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::breaker::State as BreakerState;
 use super::state::{Shared, remaining};
 use crate::error::{ErrorKind, Result};
+use crate::telemetry;
 
 /// Journaled keys read per round trip while draining.
 const DRAIN_BATCH: i64 = 500;
@@ -72,7 +73,7 @@ impl Shared {
             Err(_) => false,
         };
         self.breaker.probe_finished(recovered);
-        self.set_gauges();
+        self.breaker_changed();
     }
 
     /// Invalidates journaled keys in Redis. A counter that kept counting in the
@@ -99,7 +100,7 @@ impl Shared {
         }
         let size = self.db.journal_size().await?;
         self.stats.journal_size.store(size, Ordering::Relaxed);
-        metrics::gauge!("pal_cache_journal_size").set(size as f64);
+        metrics::gauge!(telemetry::HYBRID_JOURNAL_SIZE).set(size as f64);
         self.mark_reconciled();
         Ok(drained)
     }
@@ -107,8 +108,8 @@ impl Shared {
     /// Physically deletes expired values and counters; returns how many rows.
     pub(super) async fn purge(&self) -> Result<u64> {
         let (values, counters) = self.db.purge_expired().await?;
-        metrics::counter!("pal_cache_purged_rows_total", "table" => "sessions").increment(values);
-        metrics::counter!("pal_cache_purged_rows_total", "table" => "cache_counters").increment(counters);
+        metrics::counter!(telemetry::HYBRID_PURGED_ROWS, "table" => "sessions").increment(values);
+        metrics::counter!(telemetry::HYBRID_PURGED_ROWS, "table" => "cache_counters").increment(counters);
         self.stats.purged_rows.fetch_add(values + counters, Ordering::Relaxed);
         Ok(values + counters)
     }

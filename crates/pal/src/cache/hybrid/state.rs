@@ -17,6 +17,7 @@ use crate::cache::{CacheService, Ttl};
 use crate::error::Result;
 use crate::retry;
 use crate::session::SessionRecord;
+use crate::telemetry;
 
 /// The wait before the first retry on Redis; later ones double, up to the cap.
 const FIRST_RETRY: Duration = Duration::from_millis(10);
@@ -38,8 +39,8 @@ pub struct HybridConfig {
     pub purge_interval: Duration,
 }
 
-/// Counts of what the hybrid did, for tests and operators; the same figures go to
-/// the `metrics` facade.
+/// Counts of what this instance did, for tests; operators read the same figures
+/// (summed over instances) from the `metrics` facade.
 #[derive(Debug, Default)]
 pub struct HybridStats {
     pub redis_hits: AtomicU64,
@@ -99,8 +100,11 @@ impl Shared {
         }
     }
 
-    pub(super) fn set_gauges(&self) {
-        metrics::gauge!("pal_cache_breaker_state").set(self.breaker.state().as_gauge());
+    /// Called at every change of the breaker's state.
+    pub(super) fn breaker_changed(&self) {
+        let state = self.breaker.state();
+        metrics::gauge!(telemetry::HYBRID_BREAKER_STATE).set(state.as_gauge());
+        metrics::counter!(telemetry::HYBRID_BREAKER_TRANSITIONS, "to" => state.label()).increment(1);
     }
 
     pub(super) fn is_reconciled(&self) -> bool {
@@ -139,7 +143,7 @@ impl Shared {
             Route::Redis => {}
             Route::Database => return None,
             Route::Probe => {
-                self.set_gauges();
+                self.breaker_changed();
                 tokio::spawn(self.clone().probe());
                 return None;
             }
@@ -158,7 +162,7 @@ impl Shared {
                 }
                 Err(e) if e.is_temporary() => {
                     if self.breaker.failure() {
-                        self.set_gauges();
+                        self.breaker_changed();
                         tracing::warn!(error = %e, "redis-hybrid: Redis unavailable, circuit breaker open: serving from the database");
                     }
                     if self.breaker.state() != BreakerState::Closed {
@@ -172,9 +176,15 @@ impl Shared {
         }
     }
 
-    pub(super) fn fell_back(&self) {
+    /// Runs `work`, the database's part of a call Redis could not serve, counted and
+    /// timed as a fallback of `op`.
+    pub(super) async fn fallback<T>(&self, op: &'static str, work: impl Future<Output = Result<T>>) -> Result<T> {
         self.stats.fallbacks.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("pal_cache_fallbacks_total").increment(1);
+        metrics::counter!(telemetry::HYBRID_FALLBACKS, "op" => op).increment(1);
+        let started = std::time::Instant::now();
+        let outcome = work.await;
+        metrics::histogram!(telemetry::HYBRID_FALLBACK_DURATION, "op" => op).record(started.elapsed().as_secs_f64());
+        outcome
     }
 
     /// A write reached Redis; its database copy did or did not. A database that is
@@ -190,7 +200,7 @@ impl Shared {
             }
             Err(e) if e.is_temporary() => {
                 self.stats.database_write_failures.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("pal_cache_database_write_failures_total").increment(1);
+                metrics::counter!(telemetry::HYBRID_DATABASE_WRITE_FAILURES).increment(1);
                 if !self.database_degraded.swap(true, Ordering::Relaxed) {
                     tracing::warn!(error = %e, "redis-hybrid: database copy not written; Redis holds the data alone");
                 }
@@ -229,6 +239,7 @@ impl Shared {
         if self.redis.set(key, record.data.clone(), ttl).await.is_err() {
             return;
         }
+        metrics::counter!(telemetry::HYBRID_REPOPULATIONS).increment(1);
         let unchanged = matches!(self.db.get(key).await, Ok(Some(StoredEntry::Value(now))) if now.data == record.data);
         if !unchanged {
             let _ = self.redis.delete(key).await;

@@ -19,7 +19,7 @@ use crate::db::migrate::{self, Ddl};
 use crate::db::rows::Each;
 use crate::db::sqlx_error;
 use crate::db::tls::{TlsMode, UrlTlsSettings};
-use crate::db::{DatabaseService, DbSettings, Dialect, Row, Transaction, Value};
+use crate::db::{DatabaseService, DbSettings, Dialect, PoolUsage, Row, Transaction, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tls::Transport;
 
@@ -85,6 +85,8 @@ pub(crate) struct NetworkDatabase<D: Driver> {
     tls: UrlTlsSettings,
     /// Whether the last call that reached a verdict could not reach the server.
     unreachable: AtomicBool,
+    /// How long calls wait for a connection, when metrics are on.
+    acquire_wait: Option<metrics::Histogram>,
 }
 
 impl<D: Driver> NetworkDatabase<D>
@@ -92,6 +94,7 @@ where
     for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
 {
     pub(crate) fn new(pool: Pool<D::Db>, driver: D, settings: &DbSettings) -> Self {
+        let driver_provider = driver.provider();
         NetworkDatabase {
             pool,
             driver: Arc::new(driver),
@@ -99,13 +102,20 @@ where
             tx_retries: settings.tx_max_retries,
             tls: settings.tls.clone(),
             unreachable: AtomicBool::new(false),
+            acquire_wait: settings
+                .metrics
+                .then(|| metrics::histogram!(crate::telemetry::DB_ACQUIRE_DURATION, "provider" => driver_provider)),
         }
     }
 
     async fn acquire(&self) -> Result<PoolConnection<D::Db>> {
         let unreachable = self.unreachable.load(Ordering::Relaxed);
         let driver = &self.driver;
+        let started = std::time::Instant::now();
         let conn = pool::acquire(&self.pool, driver.provider(), unreachable, |e| driver.map_err(e)).await;
+        if let Some(wait) = &self.acquire_wait {
+            wait.record(started.elapsed().as_secs_f64());
+        }
         self.observe(conn)
     }
 
@@ -205,6 +215,10 @@ where
 
     fn transaction_retries(&self) -> u32 {
         self.tx_retries
+    }
+
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        Some(pool::usage(&self.pool))
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 use sqlx::Database;
 use sqlx::pool::{PoolConnection, PoolOptions};
 
-use crate::db::PoolSettings;
 use crate::db::deadline::timed_out;
+use crate::db::{PoolSettings, PoolUsage};
 use crate::error::{Error, ErrorKind, Result};
 
 /// How long past `DB_STATEMENT_TIMEOUT_MS` the client waits before giving up on a
@@ -88,4 +88,10 @@ pub(crate) async fn bounded_on<DB: Database, T>(
 /// How long the client waits for one statement on a server dialect.
 pub(crate) fn client_limit(statement_timeout: Duration) -> Duration {
     statement_timeout + CLIENT_GRACE
+}
+
+/// The pool's connections now.
+pub(crate) fn usage<DB: Database>(pool: &sqlx::Pool<DB>) -> PoolUsage {
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+    PoolUsage { in_use: pool.size().saturating_sub(idle), idle }
 }

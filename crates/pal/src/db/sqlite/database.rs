@@ -188,6 +188,11 @@ impl DatabaseService for SqliteDatabase {
     async fn transport(&self) -> Result<crate::tls::Transport> {
         Ok(crate::tls::Transport::InProcess)
     }
+
+    fn pool_usage(&self) -> Option<crate::db::PoolUsage> {
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        Some(crate::db::PoolUsage { in_use: self.pool.size().saturating_sub(idle), idle })
+    }
 }
 
 struct SqliteTransaction {

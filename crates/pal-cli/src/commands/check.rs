@@ -1,0 +1,141 @@
+//! `pal check`: the configured providers' health, and with `--url` the
+//! monitoring signals of a running pal.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use pal::factory::{build_cache, build_database};
+use pal::health::{PROBE_TIMEOUT, Probe, Status, probe_all};
+use pal::{CacheService, DatabaseService, Error, ErrorKind, Result, Settings};
+use serde_json::json;
+
+use super::signals;
+use crate::cli::CheckArgs;
+use crate::output::Out;
+
+pub async fn run(args: &CheckArgs, settings: &Settings) -> Result<ExitCode> {
+    if !args.window.is_finite() || args.window <= 0.0 || args.window > 3600.0 {
+        return Err(Error::new(ErrorKind::InvalidInput, "--window takes seconds between 0 and 3600"));
+    }
+    let cache = build_cache(settings).await?;
+    let db = build_database(settings).await?;
+    let targets = [settings.cache.config.target(), settings.db.url.redacted().to_string()];
+    let scrape = async {
+        match &args.url {
+            Some(url) => Some(signals::measure(url, Duration::from_secs_f64(args.window)).await),
+            None => None,
+        }
+    };
+    let ((mut probes, transports), signals) =
+        tokio::join!(async { tokio::join!(probe_all(&cache, &db, PROBE_TIMEOUT), transports(&cache, &db)) }, scrape);
+    let signals = signals.transpose()?.unwrap_or_default();
+    let notes = deeper_checks(settings, &cache, &db, &mut probes).await;
+
+    let healthy = probes.iter().all(|p| p.status == Status::Healthy);
+    let alerting = signals.iter().any(|s| s.alerting);
+    let mut out = Out::new();
+    if args.json {
+        let checks: Vec<_> = probes
+            .iter()
+            .zip(&targets)
+            .zip(&transports)
+            .map(|((probe, target), transport)| json!({ "target": target, "transport": transport, "probe": probe }))
+            .collect();
+        let doc = json!({
+            "status": pal::health::overall(&probes),
+            "checks": checks,
+            "signals": signals,
+            "notes": notes,
+            "warnings": settings.warnings,
+        });
+        out.line(doc)?;
+    } else {
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED).set_header([
+            "role",
+            "provider",
+            "target",
+            "transport",
+            "status",
+            "latency",
+        ]);
+        for ((probe, target), transport) in probes.iter().zip(targets).zip(transports) {
+            let status = match (&probe.status, &probe.error) {
+                (Status::Healthy, _) => "healthy".to_string(),
+                (Status::Degraded, why) => format!("DEGRADED: {}", why.as_deref().unwrap_or("")),
+                (Status::Down, why) => format!("DOWN: {}", why.as_deref().unwrap_or("")),
+            };
+            table.add_row([
+                probe.role.to_string(),
+                probe.provider.to_string(),
+                target,
+                transport,
+                status,
+                format!("{:.1} ms", probe.latency_ms),
+            ]);
+        }
+        out.line(table)?;
+        if !signals.is_empty() {
+            let mut table = Table::new();
+            table.load_preset(UTF8_FULL_CONDENSED).set_header(["signal", "last window", "alert when", "state"]);
+            for s in &signals {
+                let state = if s.alerting { "ALERT" } else { "ok" };
+                table.add_row([s.name.to_string(), s.shown(), s.threshold.to_string(), state.to_string()]);
+            }
+            out.line(table)?;
+        }
+        for note in &notes {
+            out.line(format!("note: {note}"))?;
+        }
+        for warning in &settings.warnings {
+            out.line(format!("warning: {warning}"))?;
+        }
+    }
+    out.finish()?;
+    Ok(if healthy && !alerting { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// What a ping cannot tell: a cache holding data sealed under other keys, a
+/// database with migrations pending. Returns notes worth printing.
+async fn deeper_checks(
+    settings: &Settings,
+    cache: &Arc<dyn CacheService>,
+    db: &Arc<dyn DatabaseService>,
+    probes: &mut [Probe],
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(probe) = probes.iter_mut().find(|p| p.role == "cache" && p.serving()) {
+        match cache.check_configuration().await {
+            Ok(found) => notes.extend(found),
+            Err(e) => probe.fail(e.to_string()),
+        }
+    }
+    if let Some(database) = probes.iter_mut().find(|p| p.role == "database" && p.serving()) {
+        match pal::db::migrate::pending(db.as_ref()).await {
+            Ok(pending) if pending.is_empty() => {}
+            Ok(pending) if settings.db.auto_migrate => notes.push(format!(
+                "migrations pending: {}; DB_AUTO_MIGRATE applies them when a command starts",
+                pending.join(", ")
+            )),
+            Ok(pending) => database.fail(format!("migrations pending: {}: run `pal migrate`", pending.join(", "))),
+            Err(e) => database.fail(format!("cannot read the applied migrations: {e}")),
+        }
+    }
+    notes
+}
+
+/// How each connection is protected, as the cache and the database report it;
+/// `-` where the server could not be asked (its row says why).
+pub async fn transports(cache: &Arc<dyn CacheService>, db: &Arc<dyn DatabaseService>) -> [String; 2] {
+    let (c, d) = tokio::join!(bounded(cache.transport()), bounded(db.transport()));
+    [c, d]
+}
+
+async fn bounded(transport: impl Future<Output = Result<pal::tls::Transport>>) -> String {
+    match tokio::time::timeout(PROBE_TIMEOUT, transport).await {
+        Ok(Ok(transport)) => transport.to_string(),
+        _ => "-".to_string(),
+    }
+}

@@ -1,0 +1,111 @@
+//! Metrics around any cache: latency, calls and errors per operation, hits and
+//! misses. Applied by the factory to every provider unless `METRICS_ENABLED=false`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use metrics::Counter;
+
+use super::capabilities::Capabilities;
+use super::service::CacheService;
+use super::ttl::Ttl;
+use crate::error::Result;
+use crate::telemetry::{CACHE_DURATION, CACHE_ERRORS, CACHE_HITS, CACHE_MISSES, CACHE_OPERATIONS, OpMetrics};
+
+const NAMES: [&str; 3] = [CACHE_DURATION, CACHE_OPERATIONS, CACHE_ERRORS];
+
+pub struct Instrumented {
+    inner: Arc<dyn CacheService>,
+    get: OpMetrics,
+    hits: Counter,
+    misses: Counter,
+    set: OpMetrics,
+    delete: OpMetrics,
+    incr: OpMetrics,
+    touch: OpMetrics,
+    ttl: OpMetrics,
+}
+
+/// Wraps `inner` so every call is measured under its provider's name.
+pub fn instrumented(inner: Arc<dyn CacheService>) -> Arc<dyn CacheService> {
+    let provider = inner.provider();
+    let op = |name| OpMetrics::new(NAMES, provider, name);
+    Arc::new(Instrumented {
+        get: op("get"),
+        hits: metrics::counter!(CACHE_HITS, "provider" => provider),
+        misses: metrics::counter!(CACHE_MISSES, "provider" => provider),
+        set: op("set"),
+        delete: op("delete"),
+        incr: op("incr"),
+        touch: op("touch"),
+        ttl: op("ttl"),
+        inner,
+    })
+}
+
+async fn measured<T>(metrics: &OpMetrics, call: impl Future<Output = Result<T>>) -> Result<T> {
+    let started = Instant::now();
+    let outcome = call.await;
+    metrics.record(started.elapsed(), &outcome);
+    outcome
+}
+
+#[async_trait]
+impl CacheService for Instrumented {
+    fn provider(&self) -> &'static str {
+        self.inner.provider()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        let outcome = measured(&self.get, self.inner.get(key)).await;
+        match &outcome {
+            Ok(Some(_)) => self.hits.increment(1),
+            Ok(None) => self.misses.increment(1),
+            Err(_) => {}
+        }
+        outcome
+    }
+
+    async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
+        measured(&self.set, self.inner.set(key, value, ttl)).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        measured(&self.delete, self.inner.delete(key)).await
+    }
+
+    async fn incr(&self, key: &str, by: i64, ttl_on_create: Ttl) -> Result<i64> {
+        measured(&self.incr, self.inner.incr(key, by, ttl_on_create)).await
+    }
+
+    async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
+        measured(&self.touch, self.inner.touch(key, ttl)).await
+    }
+
+    async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
+        measured(&self.ttl, self.inner.ttl(key)).await
+    }
+
+    // Probes are not traffic: they would dilute the hit rate and the latency.
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+
+    async fn health(&self) -> Result<Option<String>> {
+        self.inner.health().await
+    }
+
+    async fn transport(&self) -> Result<crate::tls::Transport> {
+        self.inner.transport().await
+    }
+
+    async fn check_configuration(&self) -> Result<Vec<String>> {
+        self.inner.check_configuration().await
+    }
+}

@@ -1,0 +1,157 @@
+//! Metrics around any database: latency, calls and errors per operation
+//! (transactions included), and the pool's connections. Applied by the factory
+//! to every provider unless `METRICS_ENABLED=false`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use metrics::Gauge;
+
+use super::service::{DatabaseService, Dialect, PoolUsage, Transaction};
+use super::value::{Row, Value};
+use crate::error::Result;
+use crate::telemetry::{DB_CONNECTIONS, DB_DURATION, DB_ERRORS, DB_OPERATIONS, OpMetrics};
+use crate::tls::Transport;
+
+const NAMES: [&str; 3] = [DB_DURATION, DB_OPERATIONS, DB_ERRORS];
+
+struct Ops {
+    query: OpMetrics,
+    execute: OpMetrics,
+    begin: OpMetrics,
+    tx_query: OpMetrics,
+    tx_execute: OpMetrics,
+    commit: OpMetrics,
+    rollback: OpMetrics,
+    in_use: Gauge,
+    idle: Gauge,
+}
+
+pub struct Instrumented {
+    inner: Arc<dyn DatabaseService>,
+    ops: Arc<Ops>,
+}
+
+/// Wraps `inner` so every call is measured under its provider's name.
+pub fn instrumented(inner: Arc<dyn DatabaseService>) -> Arc<dyn DatabaseService> {
+    let provider = inner.provider();
+    let op = |name| OpMetrics::new(NAMES, provider, name);
+    let ops = Ops {
+        query: op("query"),
+        execute: op("execute"),
+        begin: op("begin"),
+        tx_query: op("tx_query"),
+        tx_execute: op("tx_execute"),
+        commit: op("commit"),
+        rollback: op("rollback"),
+        in_use: metrics::gauge!(DB_CONNECTIONS, "provider" => provider, "state" => "in_use"),
+        idle: metrics::gauge!(DB_CONNECTIONS, "provider" => provider, "state" => "idle"),
+    };
+    Arc::new(Instrumented { inner, ops: Arc::new(ops) })
+}
+
+async fn measured<T>(metrics: &OpMetrics, call: impl Future<Output = Result<T>>) -> Result<T> {
+    let started = Instant::now();
+    let outcome = call.await;
+    metrics.record(started.elapsed(), &outcome);
+    outcome
+}
+
+impl Instrumented {
+    /// The pool as this call left it: sampled on every call, so the gauges are as
+    /// fresh as the traffic without a task of their own.
+    fn sample_pool(&self) {
+        if let Some(usage) = self.inner.pool_usage() {
+            self.ops.in_use.set(f64::from(usage.in_use));
+            self.ops.idle.set(f64::from(usage.idle));
+        }
+    }
+}
+
+#[async_trait]
+impl DatabaseService for Instrumented {
+    fn provider(&self) -> &'static str {
+        self.inner.provider()
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.inner.dialect()
+    }
+
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        let outcome = measured(&self.ops.query, self.inner.query(sql, params)).await;
+        self.sample_pool();
+        outcome
+    }
+
+    async fn query_each(
+        &self,
+        sql: &str,
+        params: &[Value],
+        each: &mut (dyn FnMut(Row) -> Result<()> + Send),
+    ) -> Result<u64> {
+        let outcome = measured(&self.ops.query, self.inner.query_each(sql, params, each)).await;
+        self.sample_pool();
+        outcome
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        let outcome = measured(&self.ops.execute, self.inner.execute(sql, params)).await;
+        self.sample_pool();
+        outcome
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Transaction>> {
+        let tx = measured(&self.ops.begin, self.inner.begin()).await;
+        self.sample_pool();
+        Ok(Box::new(InstrumentedTx { inner: tx?, ops: self.ops.clone() }))
+    }
+
+    // Probes are not traffic.
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+
+    async fn transport(&self) -> Result<Transport> {
+        self.inner.transport().await
+    }
+
+    async fn migrate(&self) -> Result<Vec<String>> {
+        self.inner.migrate().await
+    }
+
+    fn transaction_retries(&self) -> u32 {
+        self.inner.transaction_retries()
+    }
+
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        self.inner.pool_usage()
+    }
+}
+
+struct InstrumentedTx {
+    inner: Box<dyn Transaction>,
+    ops: Arc<Ops>,
+}
+
+#[async_trait]
+impl Transaction for InstrumentedTx {
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        measured(&self.ops.tx_query, self.inner.query(sql, params)).await
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        measured(&self.ops.tx_execute, self.inner.execute(sql, params)).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        let InstrumentedTx { inner, ops } = *self;
+        measured(&ops.commit, inner.commit()).await
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<()> {
+        let InstrumentedTx { inner, ops } = *self;
+        measured(&ops.rollback, inner.rollback()).await
+    }
+}

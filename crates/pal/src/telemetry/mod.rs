@@ -1,0 +1,115 @@
+//! What every instrumentation layer shares: the names of pal's metrics, and
+//! handles registered once per provider and operation, so a call records through
+//! a handle instead of looking its series up by name and labels each time.
+//!
+//! pal records through the [`metrics`] facade; which exporter (if any) collects
+//! them is the application's choice, made before the providers are built:
+//! handles taken before a recorder is installed record nothing.
+
+use std::time::Duration;
+
+use metrics::{Counter, Histogram};
+
+use crate::env::Var;
+use crate::error::{Error, Result};
+
+pub const VARS: &[Var] = &[Var::new(
+    "METRICS_ENABLED",
+    Some("true"),
+    "Record metrics (latency, calls, errors, hits, fallbacks) through the `metrics` facade; false removes the layer",
+)];
+
+/// Latency of each call, in seconds, by `provider` and `op`.
+pub const CACHE_DURATION: &str = "pal_cache_operation_duration_seconds";
+/// Calls by `provider`, `op` and `outcome` (`ok` or `error`).
+pub const CACHE_OPERATIONS: &str = "pal_cache_operations_total";
+/// Failed calls by `provider`, `op` and `kind` (the [`ErrorKind`](crate::ErrorKind) label).
+pub const CACHE_ERRORS: &str = "pal_cache_errors_total";
+/// `get` calls that found the key, by `provider`.
+pub const CACHE_HITS: &str = "pal_cache_hits_total";
+/// `get` calls that did not, by `provider`.
+pub const CACHE_MISSES: &str = "pal_cache_misses_total";
+
+pub const DB_DURATION: &str = "pal_db_operation_duration_seconds";
+pub const DB_OPERATIONS: &str = "pal_db_operations_total";
+pub const DB_ERRORS: &str = "pal_db_errors_total";
+/// How long calls waited for a pooled connection, in seconds, by `provider`.
+pub const DB_ACQUIRE_DURATION: &str = "pal_db_pool_acquire_duration_seconds";
+/// Connections of the pool, by `provider` and `state` (`in_use` or `idle`).
+pub const DB_CONNECTIONS: &str = "pal_db_pool_connections";
+
+/// Calls of redis-hybrid served by the database, by `op`.
+pub const HYBRID_FALLBACKS: &str = "pal_hybrid_fallbacks_total";
+/// Latency of the database call of a fallback, in seconds, by `op`.
+pub const HYBRID_FALLBACK_DURATION: &str = "pal_hybrid_fallback_duration_seconds";
+/// Values read from the database on a Redis miss and put back into Redis.
+pub const HYBRID_REPOPULATIONS: &str = "pal_hybrid_repopulations_total";
+/// 0 closed (Redis used), 1 open (database only), 2 half-open (one probe on Redis).
+pub const HYBRID_BREAKER_STATE: &str = "pal_hybrid_breaker_state";
+/// Breaker changes, by the state `to` which it went.
+pub const HYBRID_BREAKER_TRANSITIONS: &str = "pal_hybrid_breaker_transitions_total";
+/// Keys changed in the database while Redis was unavailable, not yet invalidated in Redis.
+pub const HYBRID_JOURNAL_SIZE: &str = "pal_hybrid_journal_size";
+/// Writes that reached Redis but not their database copy.
+pub const HYBRID_DATABASE_WRITE_FAILURES: &str = "pal_hybrid_database_write_failures_total";
+/// Expired rows deleted, by `table`.
+pub const HYBRID_PURGED_ROWS: &str = "pal_hybrid_purged_rows_total";
+/// Rows per batch of the write-behind copy.
+pub const HYBRID_COPY_BATCH_ROWS: &str = "pal_hybrid_copy_batch_rows";
+
+/// Whether each provider answers (1) or not (0), by `role` and `provider`.
+pub const PROVIDER_UP: &str = "pal_provider_up";
+/// Whether a provider that answers does so with a part of it down (1), by `role` and `provider`.
+pub const PROVIDER_DEGRADED: &str = "pal_provider_degraded";
+
+/// Histogram buckets (seconds) for every `_seconds` metric: fine enough around
+/// the thresholds that matter (1 ms, 10 ms, 100 ms) to tell them apart.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    10.0,
+];
+
+/// The series of one operation of one provider.
+pub(crate) struct OpMetrics {
+    provider: &'static str,
+    op: &'static str,
+    duration: Histogram,
+    ok: Counter,
+    error: Counter,
+    errors: &'static str,
+}
+
+impl OpMetrics {
+    pub(crate) fn new(names: [&'static str; 3], provider: &'static str, op: &'static str) -> OpMetrics {
+        let [duration, operations, errors] = names;
+        OpMetrics {
+            provider,
+            op,
+            duration: metrics::histogram!(duration, "provider" => provider, "op" => op),
+            ok: metrics::counter!(operations, "provider" => provider, "op" => op, "outcome" => "ok"),
+            error: metrics::counter!(operations, "provider" => provider, "op" => op, "outcome" => "error"),
+            errors,
+        }
+    }
+
+    /// Records one call that took `elapsed`. Errors are rare, so their per-kind
+    /// series is looked up when one happens rather than registered for every kind.
+    pub(crate) fn record<T>(&self, elapsed: Duration, outcome: &Result<T>) {
+        self.duration.record(elapsed.as_secs_f64());
+        match outcome {
+            Ok(_) => self.ok.increment(1),
+            Err(e) => {
+                self.error.increment(1);
+                self.count_error(e);
+            }
+        }
+    }
+
+    fn count_error(&self, e: &Error) {
+        metrics::counter!(self.errors, "provider" => self.provider, "op" => self.op, "kind" => e.kind().label())
+            .increment(1);
+    }
+}
+
+#[cfg(feature = "prometheus")]
+pub mod prometheus;

@@ -1,0 +1,63 @@
+//! A Prometheus recorder for pal's metrics, for applications that serve
+//! `/metrics` (as `pal serve` does): the exporter is a well-kept crate; pal adds
+//! the buckets and the descriptions.
+
+pub use metrics_exporter_prometheus::PrometheusHandle;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
+
+use super::*;
+use crate::error::ErrorKind;
+
+/// A builder with pal's latency buckets on every `_seconds` histogram, to add
+/// an HTTP listener or global labels to.
+pub fn builder() -> Result<PrometheusBuilder> {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_string()), LATENCY_BUCKETS)
+        .map_err(|e| Error::new(ErrorKind::Config, format!("metrics buckets: {e}")))
+}
+
+/// A recorder with pal's buckets, not yet installed.
+pub fn recorder() -> Result<PrometheusRecorder> {
+    Ok(builder()?.build_recorder())
+}
+
+/// Installs the recorder for the whole process and describes pal's metrics.
+/// Call it before building the providers: they take their handles when built.
+pub fn install() -> Result<PrometheusHandle> {
+    let recorder = recorder()?;
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder)
+        .map_err(|_| Error::new(ErrorKind::Config, "a metrics recorder is already installed in this process"))?;
+    describe();
+    Ok(handle)
+}
+
+/// The `# HELP` line of each metric.
+pub fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_histogram!(CACHE_DURATION, Unit::Seconds, "Latency of cache calls, by provider and operation");
+    describe_counter!(CACHE_OPERATIONS, "Cache calls, by provider, operation and outcome (ok, error)");
+    describe_counter!(CACHE_ERRORS, "Failed cache calls, by provider, operation and error kind");
+    describe_counter!(CACHE_HITS, "Cache gets that found the key, by provider");
+    describe_counter!(CACHE_MISSES, "Cache gets that did not find the key, by provider");
+    describe_histogram!(DB_DURATION, Unit::Seconds, "Latency of database calls, by provider and operation");
+    describe_counter!(DB_OPERATIONS, "Database calls, by provider, operation and outcome (ok, error)");
+    describe_counter!(DB_ERRORS, "Failed database calls, by provider, operation and error kind");
+    describe_histogram!(DB_ACQUIRE_DURATION, Unit::Seconds, "Wait for a pooled database connection, by provider");
+    describe_gauge!(DB_CONNECTIONS, "Connections of the database pool, by provider and state (in_use, idle)");
+    describe_counter!(HYBRID_FALLBACKS, "redis-hybrid calls served by the database, by operation");
+    describe_histogram!(
+        HYBRID_FALLBACK_DURATION,
+        Unit::Seconds,
+        "Database latency of redis-hybrid calls served by the database, by operation"
+    );
+    describe_counter!(HYBRID_REPOPULATIONS, "Values read from the database on a Redis miss and put back into Redis");
+    describe_gauge!(HYBRID_BREAKER_STATE, "redis-hybrid circuit breaker: 0 closed, 1 open, 2 half-open");
+    describe_counter!(HYBRID_BREAKER_TRANSITIONS, "redis-hybrid circuit breaker changes, by the state entered");
+    describe_gauge!(HYBRID_JOURNAL_SIZE, "Keys changed while Redis was unavailable and not yet invalidated in it");
+    describe_counter!(HYBRID_DATABASE_WRITE_FAILURES, "Writes that reached Redis but not their database copy");
+    describe_counter!(HYBRID_PURGED_ROWS, "Expired rows deleted from the database, by table");
+    describe_histogram!(HYBRID_COPY_BATCH_ROWS, "Rows per batch of the write-behind database copy");
+    describe_gauge!(PROVIDER_UP, "Whether the provider answers its probe, by role and provider");
+    describe_gauge!(PROVIDER_DEGRADED, "Whether the provider serves with a part of it down, by role and provider");
+}
