@@ -2,7 +2,7 @@
 //! misses. Applied by the factory to every provider unless `METRICS_ENABLED=false`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -45,13 +45,6 @@ pub fn instrumented(inner: Arc<dyn CacheService>) -> Arc<dyn CacheService> {
     })
 }
 
-async fn measured<T>(metrics: &OpMetrics, call: impl Future<Output = Result<T>>) -> Result<T> {
-    let started = Instant::now();
-    let outcome = call.await;
-    metrics.record(started.elapsed(), &outcome);
-    outcome
-}
-
 #[async_trait]
 impl CacheService for Instrumented {
     fn provider(&self) -> &'static str {
@@ -63,7 +56,7 @@ impl CacheService for Instrumented {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        let outcome = measured(&self.get, self.inner.get(key)).await;
+        let outcome = self.get.measure(self.inner.get(key)).await;
         match &outcome {
             Ok(Some(_)) => self.hits.increment(1),
             Ok(None) => self.misses.increment(1),
@@ -73,23 +66,23 @@ impl CacheService for Instrumented {
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
-        measured(&self.set, self.inner.set(key, value, ttl)).await
+        self.set.measure(self.inner.set(key, value, ttl)).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
-        measured(&self.delete, self.inner.delete(key)).await
+        self.delete.measure(self.inner.delete(key)).await
     }
 
     async fn incr(&self, key: &str, by: i64, ttl_on_create: Ttl) -> Result<i64> {
-        measured(&self.incr, self.inner.incr(key, by, ttl_on_create)).await
+        self.incr.measure(self.inner.incr(key, by, ttl_on_create)).await
     }
 
     async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
-        measured(&self.touch, self.inner.touch(key, ttl)).await
+        self.touch.measure(self.inner.touch(key, ttl)).await
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
-        measured(&self.ttl, self.inner.ttl(key)).await
+        self.ttl.measure(self.inner.ttl(key)).await
     }
 
     // Probes are not traffic: they would dilute the hit rate and the latency.

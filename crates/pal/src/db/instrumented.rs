@@ -3,7 +3,6 @@
 //! to every provider unless `METRICS_ENABLED=false`.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use async_trait::async_trait;
 use metrics::Gauge;
@@ -51,13 +50,6 @@ pub fn instrumented(inner: Arc<dyn DatabaseService>) -> Arc<dyn DatabaseService>
     Arc::new(Instrumented { inner, ops: Arc::new(ops) })
 }
 
-async fn measured<T>(metrics: &OpMetrics, call: impl Future<Output = Result<T>>) -> Result<T> {
-    let started = Instant::now();
-    let outcome = call.await;
-    metrics.record(started.elapsed(), &outcome);
-    outcome
-}
-
 impl Instrumented {
     /// The pool as this call left it: sampled on every call, so the gauges are as
     /// fresh as the traffic without a task of their own.
@@ -80,7 +72,7 @@ impl DatabaseService for Instrumented {
     }
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-        let outcome = measured(&self.ops.query, self.inner.query(sql, params)).await;
+        let outcome = self.ops.query.measure(self.inner.query(sql, params)).await;
         self.sample_pool();
         outcome
     }
@@ -91,19 +83,19 @@ impl DatabaseService for Instrumented {
         params: &[Value],
         each: &mut (dyn FnMut(Row) -> Result<()> + Send),
     ) -> Result<u64> {
-        let outcome = measured(&self.ops.query, self.inner.query_each(sql, params, each)).await;
+        let outcome = self.ops.query.measure(self.inner.query_each(sql, params, each)).await;
         self.sample_pool();
         outcome
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
-        let outcome = measured(&self.ops.execute, self.inner.execute(sql, params)).await;
+        let outcome = self.ops.execute.measure(self.inner.execute(sql, params)).await;
         self.sample_pool();
         outcome
     }
 
     async fn begin(&self) -> Result<Box<dyn Transaction>> {
-        let tx = measured(&self.ops.begin, self.inner.begin()).await;
+        let tx = self.ops.begin.measure(self.inner.begin()).await;
         self.sample_pool();
         Ok(Box::new(InstrumentedTx { inner: tx?, ops: self.ops.clone() }))
     }
@@ -138,20 +130,20 @@ struct InstrumentedTx {
 #[async_trait]
 impl Transaction for InstrumentedTx {
     async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-        measured(&self.ops.tx_query, self.inner.query(sql, params)).await
+        self.ops.tx_query.measure(self.inner.query(sql, params)).await
     }
 
     async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        measured(&self.ops.tx_execute, self.inner.execute(sql, params)).await
+        self.ops.tx_execute.measure(self.inner.execute(sql, params)).await
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
         let InstrumentedTx { inner, ops } = *self;
-        measured(&ops.commit, inner.commit()).await
+        ops.commit.measure(inner.commit()).await
     }
 
     async fn rollback(self: Box<Self>) -> Result<()> {
         let InstrumentedTx { inner, ops } = *self;
-        measured(&ops.rollback, inner.rollback()).await
+        ops.rollback.measure(inner.rollback()).await
     }
 }

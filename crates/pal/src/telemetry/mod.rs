@@ -92,6 +92,14 @@ impl OpMetrics {
         }
     }
 
+    /// Runs `call`, timed and counted.
+    pub(crate) async fn measure<T>(&self, call: impl Future<Output = Result<T>>) -> Result<T> {
+        let started = std::time::Instant::now();
+        let outcome = call.await;
+        self.record(started.elapsed(), &outcome);
+        outcome
+    }
+
     /// Records one call that took `elapsed`. Errors are rare, so their per-kind
     /// series is looked up when one happens rather than registered for every kind.
     pub(crate) fn record<T>(&self, elapsed: Duration, outcome: &Result<T>) {
