@@ -53,6 +53,9 @@ pub enum Command {
     /// Run SQL on the configured database.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Log an audit event, read the latest ones, see what waits to be delivered.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Measure the configured providers against their raw clients.
     ///
     /// For the configured cache: pal as configured, pal without sealing (when
@@ -173,4 +176,39 @@ pub enum DbCommand {
     /// waits for it to end before exiting 130, so an interrupted write changes
     /// nothing, or is reported as done when the server had finished it.
     Exec { sql: String, params: Vec<String> },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Log one event through the audit log (AUDIT_… variables) and deliver it
+    /// before exiting; prints its id. Exit status 3 when it could only be spooled.
+    Log {
+        action: String,
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        ip: Option<String>,
+        /// Details, as a JSON document.
+        #[arg(long)]
+        details: Option<String>,
+    },
+    /// Print the latest events, oldest first.
+    Tail {
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        action: Option<String>,
+        /// Only events at or after this time (RFC 3339, such as 2026-11-26T10:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// How many events at most.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
+        /// One JSON object per event instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Events stored, the latest one, and events waiting in the local spool
+    /// (exit status 1 while some wait).
+    Status,
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::audit::{AuditSink, SqlAuditSink};
 use crate::cache::{BuildContext, CacheService, Sealed, prefixed};
 use crate::crypto::Sealer;
 use crate::db::DatabaseService;
@@ -95,6 +96,14 @@ pub fn build_session_store(settings: &Settings, db: Arc<dyn DatabaseService>) ->
         Some(sealer) => Arc::new(SealedSessionStore::new(store, sealer)),
         None => store,
     })
+}
+
+/// The audit log on the configured database (`AUDIT_…` variables), its flusher
+/// started. Call [`AuditLog::shutdown`](crate::audit::AuditLog::shutdown) before the
+/// process exits.
+pub async fn build_audit_log(settings: &Settings, db: Arc<dyn DatabaseService>) -> Result<crate::audit::AuditLog> {
+    let sink: Arc<dyn AuditSink> = Arc::new(SqlAuditSink::new(db));
+    crate::audit::AuditLog::start(sink, settings.audit.clone()).await
 }
 
 /// Run by `scripts/test` in a build with only the `sqlite` family:

@@ -1,5 +1,6 @@
 //! What each command does, through the abstraction only.
 
+mod audit;
 mod cache;
 mod check;
 mod db;
@@ -25,6 +26,7 @@ pub async fn run(command: Command, settings: &Settings, tools: &ToolSettings) ->
         Command::Serve => run_server(settings, tools).await,
         Command::Cache(cmd) => cache::run(cmd, build_cache(settings).await?).await,
         Command::Db(cmd) => db::run(cmd, settings).await,
+        Command::Audit(cmd) => audit::run(cmd, settings).await,
         Command::Keygen => keygen(),
         Command::Vars { format } => vars(format),
         Command::Bench(args) => crate::bench::run(&args, settings).await,
@@ -105,6 +107,7 @@ async fn run_server(settings: &Settings, tools: &ToolSettings) -> Result<ExitCod
     }
     let [cache_transport, db_transport] = check::transports(&cache, &db).await;
     tracing::info!(cache = %cache_transport, database = %db_transport, "transport");
+    let audit = std::sync::Arc::new(factory::build_audit_log(settings, db.clone()).await?);
     let health = Health::start(cache.clone(), db.clone()).await;
     for probe in health.snapshot().0.iter().filter(|p| p.status != Status::Healthy) {
         // Starting anyway lets the service recover when the provider does; /readyz reports it meanwhile.
@@ -122,6 +125,10 @@ async fn run_server(settings: &Settings, tools: &ToolSettings) -> Result<ExitCod
         }
     }
     let addr = SocketAddr::new(tools.bind, tools.port);
-    serve(addr, tools.metrics_addr, AppState { cache, db, health, metrics }).await?;
+    let served = serve(addr, tools.metrics_addr, AppState { cache, db, health, metrics }).await;
+    // After the last request: everything it logged is delivered, or spooled for the next start.
+    let report = audit.shutdown().await?;
+    tracing::info!(delivered = report.delivered, spooled = report.spooled, "audit log closed");
+    served?;
     Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::db::{DatabaseService, DatabaseServiceExt, Dialect, Value};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 
 /// One audit record. The id makes writes idempotent: a batch retried after a
 /// timeout never duplicates events.
@@ -23,6 +23,7 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// An event of `action` now, with a fresh UUIDv7 id (time-ordered).
     pub fn new(action: impl Into<String>) -> Self {
         AuditEvent {
             id: Uuid::now_v7(),
@@ -32,6 +33,64 @@ impl AuditEvent {
             ip: None,
             details: serde_json::Value::Null,
         }
+    }
+
+    /// Who did it (the `actor` column).
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.actor = Some(subject.into());
+        self
+    }
+
+    pub fn ip(mut self, ip: impl Into<String>) -> Self {
+        self.ip = Some(ip.into());
+        self
+    }
+
+    /// Details as JSON; a value that cannot be represented as JSON (a map with
+    /// non-string keys, a failing `Serialize`) is an `InvalidInput` error.
+    pub fn details(mut self, details: impl Serialize) -> Result<Self> {
+        self.details = serde_json::to_value(details)
+            .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("audit details are not JSON: {e}")))?;
+        Ok(self)
+    }
+
+    /// Refuses what no database would store as given: an empty action, NUL bytes
+    /// (PostgreSQL rejects them in text), text over 1 KiB in the short fields, and
+    /// details larger than `max_details_bytes` as JSON.
+    pub fn validate(&self, max_details_bytes: usize) -> Result<()> {
+        let invalid = |why: String| Err(Error::new(ErrorKind::InvalidInput, format!("audit event: {why}")));
+        if self.action.trim().is_empty() {
+            return invalid("the action is empty".into());
+        }
+        for (field, text) in [("action", Some(&self.action)), ("subject", self.actor.as_ref()), ("ip", self.ip.as_ref())] {
+            let Some(text) = text else { continue };
+            if text.contains('\0') {
+                return invalid(format!("the {field} contains a NUL byte"));
+            }
+            if text.len() > SHORT_FIELD_BYTES {
+                return invalid(format!("the {field} is {} bytes, over {SHORT_FIELD_BYTES}", text.len()));
+            }
+        }
+        let size = serde_json::to_vec(&self.details).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > max_details_bytes {
+            return invalid(format!("the details are {size} bytes as JSON, over AUDIT_MAX_DETAILS_BYTES ({max_details_bytes})"));
+        }
+        if contains_nul(&self.details) {
+            return invalid("the details contain a NUL character (PostgreSQL's JSON cannot store it)".into());
+        }
+        Ok(())
+    }
+}
+
+/// Longest subject, action or ip.
+const SHORT_FIELD_BYTES: usize = 1024;
+
+fn contains_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(contains_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
     }
 }
 

@@ -7,6 +7,7 @@ mod vars;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::audit::AuditSettings;
 use crate::cache::{CacheConfig, CacheProvider};
 use crate::crypto::{self, SealingKeys};
 use crate::db::DbSettings;
@@ -21,6 +22,7 @@ pub use vars::{owned_prefixes, variables};
 pub struct Settings {
     pub cache: CacheSettings,
     pub db: DbSettings,
+    pub audit: AuditSettings,
     /// `METRICS_ENABLED`: whether the factory adds the instrumentation layers.
     pub metrics: bool,
     /// Problems that do not stop start-up, such as an unknown `CACHE_…` variable.
@@ -68,13 +70,14 @@ impl Settings {
         let cache = cache_settings(&mut env);
         let database = env.choice("DB_PROVIDER", &registry::database_names(), registry::database);
         let db = DbSettings::read(&mut env, database.map(|e| e.provider));
+        let audit = AuditSettings::read(&mut env);
         let metrics = env.bool("METRICS_ENABLED");
         let extra = read(&mut env);
         let warnings = env.finish()?;
         match (cache, db) {
             (Some(cache), Some(mut db)) => {
                 db.metrics = metrics;
-                Ok((Settings { cache, db, metrics, warnings }, extra))
+                Ok((Settings { cache, db, audit, metrics, warnings }, extra))
             }
             // Each reader records why it has nothing, so this is not reached.
             _ => Err(ConfigError::Contradiction("the configuration is incomplete".into()).into()),

@@ -55,6 +55,7 @@ pub fn variables() -> Vec<Var> {
         });
     }
     vars.extend(DATABASES.iter().flat_map(|e| e.provider.vars.iter().cloned()));
+    vars.extend(crate::audit::VARS.iter().cloned());
     vars.extend(crate::telemetry::VARS.iter().cloned());
     vars
 }
@@ -62,7 +63,7 @@ pub fn variables() -> Vec<Var> {
 /// Prefixes of the variables above. A variable with one of these prefixes that is
 /// not in the table is most likely a typo, and is reported as a warning.
 pub fn owned_prefixes() -> Vec<&'static str> {
-    let mut prefixes = vec!["CACHE_", "DB_", "METRICS_"];
+    let mut prefixes = vec!["CACHE_", "DB_", "METRICS_", "AUDIT_"];
     prefixes.extend(CACHES.iter().flat_map(|e| e.provider.var_prefixes.iter().copied()));
     prefixes
 }

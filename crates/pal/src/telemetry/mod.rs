@@ -57,6 +57,23 @@ pub const HYBRID_PURGED_ROWS: &str = "pal_hybrid_purged_rows_total";
 /// Rows per batch of the write-behind copy.
 pub const HYBRID_COPY_BATCH_ROWS: &str = "pal_hybrid_copy_batch_rows";
 
+/// Audit events in memory, not yet delivered.
+pub const AUDIT_PENDING: &str = "pal_audit_pending";
+/// Age of the oldest audit event in memory, in seconds.
+pub const AUDIT_OLDEST_PENDING: &str = "pal_audit_oldest_pending_seconds";
+/// Time to store one batch, in seconds.
+pub const AUDIT_FLUSH_DURATION: &str = "pal_audit_flush_duration_seconds";
+/// Events per stored batch.
+pub const AUDIT_BATCH_EVENTS: &str = "pal_audit_batch_events";
+/// Batches that failed and were tried again.
+pub const AUDIT_RETRIES: &str = "pal_audit_retries_total";
+/// Events written to the local spool.
+pub const AUDIT_SPOOLED: &str = "pal_audit_spooled_total";
+/// Events dropped by `AUDIT_OVERFLOW=drop`.
+pub const AUDIT_DROPPED: &str = "pal_audit_dropped_total";
+/// Events stored in the database.
+pub const AUDIT_DELIVERED: &str = "pal_audit_delivered_total";
+
 /// Whether each provider answers (1) or not (0), by `role` and `provider`.
 pub const PROVIDER_UP: &str = "pal_provider_up";
 /// Whether a provider that answers does so with a part of it down (1), by `role` and `provider`.

@@ -58,6 +58,14 @@ pub fn describe() {
     describe_counter!(HYBRID_DATABASE_WRITE_FAILURES, "Writes that reached Redis but not their database copy");
     describe_counter!(HYBRID_PURGED_ROWS, "Expired rows deleted from the database, by table");
     describe_histogram!(HYBRID_COPY_BATCH_ROWS, "Rows per batch of the write-behind database copy");
+    describe_gauge!(AUDIT_PENDING, "Audit events in memory, not yet delivered");
+    describe_gauge!(AUDIT_OLDEST_PENDING, Unit::Seconds, "Age of the oldest audit event in memory");
+    describe_histogram!(AUDIT_FLUSH_DURATION, Unit::Seconds, "Time to store one batch of audit events");
+    describe_histogram!(AUDIT_BATCH_EVENTS, "Audit events per stored batch");
+    describe_counter!(AUDIT_RETRIES, "Audit batches that failed and were tried again");
+    describe_counter!(AUDIT_SPOOLED, "Audit events written to the local spool");
+    describe_counter!(AUDIT_DROPPED, "Audit events dropped by AUDIT_OVERFLOW=drop");
+    describe_counter!(AUDIT_DELIVERED, "Audit events stored in the database");
     describe_gauge!(PROVIDER_UP, "Whether the provider answers its probe, by role and provider");
     describe_gauge!(PROVIDER_DEGRADED, "Whether the provider serves with a part of it down, by role and provider");
 }
