@@ -56,7 +56,12 @@ pub async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
             }
             if let Some(since) = since {
                 let since: DateTime<Utc> = DateTime::parse_from_rfc3339(&since)
-                    .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("--since takes RFC 3339 (2026-11-26T10:00:00Z): {e}")))?
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::InvalidInput,
+                            format!("--since takes RFC 3339 (2026-11-26T10:00:00Z): {e}"),
+                        )
+                    })?
                     .with_timezone(&Utc);
                 params.push(Value::Timestamp(since));
                 sql.push_str(&format!(" AND occurred_at >= ${}", params.len()));
@@ -74,11 +79,25 @@ pub async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
                 }
             } else {
                 let mut table = Table::new();
-                table.load_preset(UTF8_FULL_CONDENSED).set_header(["occurred_at", "subject", "action", "ip", "details", "id"]);
+                table.load_preset(UTF8_FULL_CONDENSED).set_header([
+                    "occurred_at",
+                    "subject",
+                    "action",
+                    "ip",
+                    "details",
+                    "id",
+                ]);
                 for row in &rows {
                     let event = json_of(row)?;
                     let text = |k: &str| event[k].as_str().unwrap_or("").to_string();
-                    table.add_row([text("occurred_at"), text("subject"), text("action"), text("ip"), event["details"].to_string(), text("id")]);
+                    table.add_row([
+                        text("occurred_at"),
+                        text("subject"),
+                        text("action"),
+                        text("ip"),
+                        event["details"].to_string(),
+                        text("id"),
+                    ]);
                 }
                 out.line(table)?;
             }
@@ -91,8 +110,16 @@ pub async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
             let stored: i64 = row.get("n")?;
             let latest: Option<DateTime<Utc>> = row.get("latest")?;
             let mut out = Out::new();
-            out.line(format!("stored in {}: {stored} events, the latest at {}", db.provider(), latest.map_or("-".to_string(), |t| t.to_rfc3339())))?;
-            out.line(format!("spooled in {}: {}", settings.audit.spool_dir.display(), spooled.map_or("no spool".to_string(), |n| format!("{n} events waiting"))))?;
+            out.line(format!(
+                "stored in {}: {stored} events, the latest at {}",
+                db.provider(),
+                latest.map_or("-".to_string(), |t| t.to_rfc3339())
+            ))?;
+            out.line(format!(
+                "spooled in {}: {}",
+                settings.audit.spool_dir.display(),
+                spooled.map_or("no spool".to_string(), |n| format!("{n} events waiting"))
+            ))?;
             out.line("pending in memory: per process; a running `pal serve` reports pal_audit_pending and pal_audit_oldest_pending_seconds at /metrics")?;
             out.finish()?;
             if spooled.unwrap_or(0) > 0 {
@@ -110,5 +137,7 @@ fn json_of(row: &pal::Row) -> Result<serde_json::Value> {
     let action: String = row.get("action")?;
     let ip: Option<String> = row.get("ip")?;
     let details: serde_json::Value = row.get("details")?;
-    Ok(serde_json::json!({ "id": id, "occurred_at": at.to_rfc3339(), "subject": actor, "action": action, "ip": ip, "details": details }))
+    Ok(
+        serde_json::json!({ "id": id, "occurred_at": at.to_rfc3339(), "subject": actor, "action": action, "ip": ip, "details": details }),
+    )
 }

@@ -8,11 +8,7 @@ use crate::env::{Env, Var};
 pub const VARS: &[Var] = &[
     Var::new("AUDIT_BUFFER_SIZE", Some("100"), "Audit events per batch: a full batch is written at once"),
     Var::new("AUDIT_FLUSH_INTERVAL_MS", Some("5000"), "Longest an audit event waits for its batch to be written"),
-    Var::new(
-        "AUDIT_MAX_PENDING",
-        Some("100000"),
-        "Audit events held in memory before AUDIT_OVERFLOW applies",
-    ),
+    Var::new("AUDIT_MAX_PENDING", Some("100000"), "Audit events held in memory before AUDIT_OVERFLOW applies"),
     Var::new(
         "AUDIT_OVERFLOW",
         Some("spool"),

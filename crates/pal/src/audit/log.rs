@@ -122,54 +122,33 @@ impl AuditLog {
             // Everything goes through the spool: its order is the delivery order.
             return shared.spool_one(event).await;
         }
+        let mut event = event;
         loop {
             let room = shared.room.notified();
-            {
-                let mut queue = shared.lock();
-                let full = queue.events.len() >= shared.settings.max_pending;
-                let spilling = queue.spool_backlog > 0;
-                if !spilling && !full {
-                    queue.events.push_back(event);
-                    let depth = queue.events.len();
-                    drop(queue);
-                    metrics::gauge!(AUDIT_PENDING).set(depth as f64);
-                    if depth >= shared.settings.buffer_size {
-                        shared.work.notify_one();
-                    }
-                    return Ok(());
-                }
-                match shared.settings.overflow {
-                    Overflow::Drop if !spilling => {
-                        drop(queue);
-                        let dropped = shared.dropped.fetch_add(1, Ordering::Relaxed);
-                        metrics::counter!(AUDIT_DROPPED).increment(1);
-                        if dropped.is_power_of_two() {
-                            tracing::warn!(dropped = dropped + 1, "audit: AUDIT_MAX_PENDING reached, events dropped (AUDIT_OVERFLOW=drop)");
-                        }
-                        return Ok(());
-                    }
-                    _ => {}
-                }
-                if spilling || shared.settings.overflow == Overflow::Spool {
-                    queue.spool_backlog += 1;
-                    drop(queue);
+            match shared.admit(event) {
+                Admit::Queued | Admit::Dropped => return Ok(()),
+                Admit::Spool(event) => {
                     let appended = shared.spool_one(event).await;
                     if appended.is_err() {
                         shared.lock().spool_backlog -= 1;
                     }
                     return appended;
                 }
+                Admit::Wait(back) => {
+                    // AUDIT_OVERFLOW=block: wait for the flusher to make room.
+                    event = back;
+                    shared.work.notify_one();
+                    room.await;
+                }
             }
-            // Overflow::Block: wait for the flusher to make room.
-            shared.work.notify_one();
-            room.await;
         }
     }
 
     pub async fn status(&self) -> Result<AuditStatus> {
         let shared = &self.shared;
+        let pending = shared.lock().events.len() as u64;
         Ok(AuditStatus {
-            pending: shared.lock().events.len() as u64,
+            pending,
             spooled: match &shared.spool {
                 Some(spool) => spool.len().await?,
                 None => 0,
@@ -231,7 +210,51 @@ impl AuditLog {
     }
 }
 
+/// What `log()` does with an event, decided under the queue's lock.
+enum Admit {
+    Queued,
+    Dropped,
+    /// To the spool; counted in the backlog already.
+    Spool(AuditEvent),
+    Wait(AuditEvent),
+}
+
 impl Shared {
+    fn admit(&self, event: AuditEvent) -> Admit {
+        let mut queue = self.lock();
+        let full = queue.events.len() >= self.settings.max_pending;
+        let spilling = queue.spool_backlog > 0;
+        if !spilling && !full {
+            queue.events.push_back(event);
+            let depth = queue.events.len();
+            drop(queue);
+            metrics::gauge!(AUDIT_PENDING).set(depth as f64);
+            if depth >= self.settings.buffer_size {
+                self.work.notify_one();
+            }
+            return Admit::Queued;
+        }
+        match self.settings.overflow {
+            _ if spilling => {}
+            Overflow::Spool => {}
+            Overflow::Block => return Admit::Wait(event),
+            Overflow::Drop => {
+                drop(queue);
+                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(AUDIT_DROPPED).increment(1);
+                if dropped.is_power_of_two() {
+                    tracing::warn!(
+                        dropped = dropped + 1,
+                        "audit: AUDIT_MAX_PENDING reached, events dropped (AUDIT_OVERFLOW=drop)"
+                    );
+                }
+                return Admit::Dropped;
+            }
+        }
+        queue.spool_backlog += 1;
+        Admit::Spool(event)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -275,6 +298,11 @@ impl Shared {
                     return;
                 }
                 Err(e) => {
+                    // The batch is the oldest of what waits, in memory or in the spool.
+                    if let Some(first) = events.first() {
+                        let age = (Utc::now() - first.occurred_at).num_milliseconds().max(0) as f64 / 1e3;
+                        metrics::gauge!(AUDIT_OLDEST_PENDING).set(age);
+                    }
                     let retries = self.retries.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!(AUDIT_RETRIES).increment(1);
                     if retries.is_power_of_two() || !e.is_temporary() {

@@ -84,13 +84,19 @@ impl Spool {
 
     /// Forgets every event up to `seq`: the database has them.
     pub async fn remove_through(&self, seq: i64) -> Result<()> {
-        sqlx::query("DELETE FROM spool WHERE seq <= ?").bind(seq).execute(&self.pool).await.map_err(|e| failed("delete", e))?;
+        sqlx::query("DELETE FROM spool WHERE seq <= ?")
+            .bind(seq)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| failed("delete", e))?;
         Ok(())
     }
 
     pub async fn len(&self) -> Result<u64> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM spool").fetch_one(&self.pool).await.map_err(|e| failed("count", e))?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM spool")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| failed("count", e))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }

@@ -1,0 +1,135 @@
+//! The audit log across process boundaries: a SIGTERMed process delivers every
+//! event it held in memory before it exits, and `pal serve` delivers at start-up
+//! what an earlier process left in the spool, then closes the log on SIGTERM.
+
+mod suite;
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use pal::audit::{AuditEvent, AuditLog, AuditSink, SqlAuditSink};
+use pal::{DatabaseService, Settings, Value};
+use suite::servers;
+use support::serve::Serve;
+
+fn settings(vars: &[(&str, &str)]) -> pal::audit::AuditSettings {
+    let mut all = vec![("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")];
+    all.extend_from_slice(vars);
+    Settings::from_vars(all).unwrap_or_else(|e| panic!("{e}")).audit
+}
+
+async fn count(db: &Arc<dyn DatabaseService>, tag: &str) -> i64 {
+    let rows = db
+        .query(
+            "SELECT COUNT(DISTINCT id) AS n, COUNT(*) AS total FROM audit_log WHERE action = $1",
+            &[Value::Text(tag.into())],
+        )
+        .await
+        .unwrap();
+    let (distinct, total): (i64, i64) = (rows[0].get("n").unwrap(), rows[0].get("total").unwrap());
+    assert_eq!(distinct, total, "an event is stored twice");
+    total
+}
+
+/// The child's part: 1 000 events held in memory (the interval is an hour), then
+/// a graceful shutdown on SIGTERM.
+async fn child_holds_events_until_sigterm(url: &str, spool: &str, tag: &str) {
+    let db = servers::database("postgresql", url, &[]).await;
+    let vars = [("AUDIT_FLUSH_INTERVAL_MS", "3600000"), ("AUDIT_BUFFER_SIZE", "10000"), ("AUDIT_SPOOL_DIR", spool)];
+    let log = AuditLog::start(Arc::new(SqlAuditSink::new(db)), settings(&vars)).await.unwrap();
+    for seq in 0..1000 {
+        log.log(AuditEvent::new(tag).details(serde_json::json!({ "seq": seq })).unwrap()).await.unwrap();
+    }
+    println!("READY {}", log.status().await.unwrap().pending);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+    term.recv().await;
+    let report = log.shutdown().await.unwrap();
+    println!("CLOSED delivered={} spooled={}", report.delivered, report.spooled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_delivers_every_pending_event_before_exit() {
+    if let (Ok(url), Ok(spool), Ok(tag)) = (
+        std::env::var("PAL_AUDIT_CHILD_URL"),
+        std::env::var("PAL_AUDIT_CHILD_SPOOL"),
+        std::env::var("PAL_AUDIT_CHILD_TAG"),
+    ) {
+        return child_holds_events_until_sigterm(&url, &spool, &tag).await;
+    }
+    let (url, _schema) = servers::guarded_postgres_schema().await;
+    let db = servers::database("postgresql", &url, &[]).await;
+    db.migrate().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tag = format!("audit-term-{}", uuid::Uuid::new_v4().simple());
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "sigterm_delivers_every_pending_event_before_exit", "--nocapture"])
+        .env("PAL_AUDIT_CHILD_URL", &url)
+        .env("PAL_AUDIT_CHILD_SPOOL", dir.path())
+        .env("PAL_AUDIT_CHILD_TAG", &tag)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
+    let ready = lines.by_ref().find(|l| l.starts_with("READY")).expect("the child logged its events");
+    assert_eq!(ready, "READY 1000", "all held in memory");
+    assert_eq!(count(&db, &tag).await, 0, "nothing delivered before the signal");
+    support::signal(child.id(), "TERM");
+    let closed = lines.find(|l| l.starts_with("CLOSED")).expect("the child closed its audit log");
+    assert!(child.wait().unwrap().success());
+    assert_eq!(closed, "CLOSED delivered=1000 spooled=0");
+    assert_eq!(count(&db, &tag).await, 1000);
+}
+
+/// A database that never answers, for leaving events in a spool.
+struct Unreachable;
+
+#[async_trait]
+impl AuditSink for Unreachable {
+    async fn insert_batch(&self, _events: &[AuditEvent]) -> pal::Result<()> {
+        Err(pal::Error::new(pal::ErrorKind::Connection, "the database is down"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pal_serve_delivers_what_an_earlier_process_spooled_and_closes_the_log_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool").display().to_string();
+    let tag = format!("audit-serve-{}", uuid::Uuid::new_v4().simple());
+    {
+        let vars = [
+            ("AUDIT_DURABILITY", "spooled"),
+            ("AUDIT_SPOOL_DIR", spool.as_str()),
+            ("AUDIT_SHUTDOWN_TIMEOUT_MS", "100"),
+        ];
+        let log = AuditLog::start(Arc::new(Unreachable), settings(&vars)).await.unwrap();
+        for seq in 0..50 {
+            log.log(AuditEvent::new(&tag).details(serde_json::json!({ "seq": seq })).unwrap()).await.unwrap();
+        }
+        let report = log.shutdown().await.unwrap();
+        assert_eq!(report.spooled, 50, "the database was down: all 50 wait in the spool");
+    }
+    let url = format!("sqlite://{}", dir.path().join("pal.db").display());
+    let vars = [
+        ("CACHE_PROVIDER", "memory"),
+        ("DB_PROVIDER", "sqlite"),
+        ("DATABASE_URL", url.as_str()),
+        ("AUDIT_SPOOL_DIR", spool.as_str()),
+    ];
+    let serve = tokio::task::block_in_place(|| Serve::start(&vars));
+    let db = servers::database("sqlite", &url, &[]).await;
+    let started = Instant::now();
+    while count(&db, &tag).await < 50 {
+        assert!(started.elapsed() < Duration::from_secs(15), "pal serve did not deliver the spooled events");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, output) = tokio::task::block_in_place(|| serve.stop());
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("delivering events spooled by an earlier run"), "{output}");
+    assert!(output.contains("audit log closed"), "{output}");
+    assert_eq!(pal::audit::spooled(std::path::Path::new(&spool)).await.unwrap(), Some(0));
+}
