@@ -6,9 +6,9 @@
 mod config;
 mod log;
 mod sink;
-#[cfg(feature = "sqlite")]
+#[cfg(feature = "_audit_spool")]
 mod spool;
-#[cfg(not(feature = "sqlite"))]
+#[cfg(not(feature = "_audit_spool"))]
 #[path = "no_spool.rs"]
 mod spool;
 

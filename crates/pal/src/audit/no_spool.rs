@@ -1,4 +1,4 @@
-//! Without the `sqlite` feature there is no spool: a configuration that needs
+//! Without the embedded database's feature there is no spool: a configuration that needs
 //! one is refused when the audit log starts.
 
 use std::path::Path;
@@ -10,7 +10,7 @@ pub enum Spool {}
 
 impl Spool {
     pub async fn open(_dir: &Path) -> Result<Spool> {
-        Err(Error::not_built("AUDIT_SPOOL_DIR", "the audit spool", "sqlite"))
+        Err(Error::not_built("AUDIT_SPOOL_DIR", "the audit spool", crate::db::sqlite::PROVIDER.feature))
     }
 
     pub async fn append(&self, _event: AuditEvent) -> Result<()> {
