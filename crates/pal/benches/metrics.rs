@@ -55,12 +55,10 @@ async fn compare(
             let which = (round + k) % 2;
             let cache = caches[which].clone();
             let rate = if concurrent {
-                let keys = keys.clone();
                 common::round(move |t, i| {
-                    let (cache, keys) = (cache.clone(), keys.clone());
+                    let cache = cache.clone();
                     async move {
                         cache.get(&common::key("bench:metrics:", t, i, KEYS)).await.unwrap();
-                        drop(keys);
                     }
                 })
                 .await

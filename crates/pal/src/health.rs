@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
 
 use crate::cache::CacheService;
 use crate::db::DatabaseService;
@@ -30,25 +31,43 @@ impl Status {
 }
 
 /// The outcome of probing one provider.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Probe {
     pub role: &'static str,
     pub provider: &'static str,
     pub status: Status,
-    /// Whether it serves fully: `status` is `healthy`.
-    pub healthy: bool,
     pub latency_ms: f64,
     /// Why it is degraded or down.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// As JSON, with `healthy` beside `status` for readers that only need a yes or no.
+impl Serialize for Probe {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut probe = serializer.serialize_struct("Probe", 6)?;
+        probe.serialize_field("role", self.role)?;
+        probe.serialize_field("provider", self.provider)?;
+        probe.serialize_field("status", &self.status)?;
+        probe.serialize_field("healthy", &self.healthy())?;
+        probe.serialize_field("latency_ms", &self.latency_ms)?;
+        match &self.error {
+            Some(error) => probe.serialize_field("error", error)?,
+            None => probe.skip_field("error")?,
+        }
+        probe.end()
+    }
 }
 
 impl Probe {
     /// Marks the provider down for `why` (a check beyond the probe failed).
     pub fn fail(&mut self, why: String) {
         self.status = Status::Down;
-        self.healthy = false;
         self.error = Some(why);
+    }
+
+    /// Whether it serves fully: `status` is `healthy`.
+    pub fn healthy(&self) -> bool {
+        self.status == Status::Healthy
     }
 
     /// Whether the provider serves, fully or degraded.
@@ -76,7 +95,7 @@ async fn probe(
         Ok(Err(e)) => (Status::Down, Some(e.to_string())),
         Err(_) => (Status::Down, Some(format!("no answer within {} ms", deadline.as_millis()))),
     };
-    Probe { role, provider, status, healthy: status == Status::Healthy, latency_ms, error }
+    Probe { role, provider, status, latency_ms, error }
 }
 
 /// Probes the cache and the database concurrently, each bounded by `deadline`.

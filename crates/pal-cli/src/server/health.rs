@@ -44,9 +44,10 @@ impl Health {
     }
 
     fn record(&self, probes: Vec<Probe>) {
+        let (before, _) = self.snapshot();
         for probe in &probes {
-            let before = self.snapshot().0.into_iter().find(|p| p.role == probe.role).map(|p| p.status);
-            if before != Some(probe.status) {
+            let was = before.iter().find(|p| p.role == probe.role).map(|p| p.status);
+            if was != Some(probe.status) {
                 let why = probe.error.as_deref().unwrap_or("");
                 match probe.status {
                     Status::Healthy => tracing::info!(role = probe.role, provider = probe.provider, "healthy again"),

@@ -300,8 +300,7 @@ impl Shared {
                 Err(e) => {
                     // The batch is the oldest of what waits, in memory or in the spool.
                     if let Some(first) = events.first() {
-                        let age = (Utc::now() - first.occurred_at).num_milliseconds().max(0) as f64 / 1e3;
-                        metrics::gauge!(AUDIT_OLDEST_PENDING).set(age);
+                        metrics::gauge!(AUDIT_OLDEST_PENDING).set(age_seconds(first));
                     }
                     let retries = self.retries.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!(AUDIT_RETRIES).increment(1);
@@ -317,9 +316,13 @@ impl Shared {
     fn publish_backlog(&self) {
         let queue = self.lock();
         metrics::gauge!(AUDIT_PENDING).set(queue.events.len() as f64);
-        let oldest = queue.events.front().map(|e| (Utc::now() - e.occurred_at).num_milliseconds().max(0) as f64 / 1e3);
-        metrics::gauge!(AUDIT_OLDEST_PENDING).set(oldest.unwrap_or(0.0));
+        metrics::gauge!(AUDIT_OLDEST_PENDING).set(queue.events.front().map_or(0.0, age_seconds));
     }
+}
+
+/// How long ago `event` happened, in seconds (0 for one stamped in the future).
+fn age_seconds(event: &AuditEvent) -> f64 {
+    (Utc::now() - event.occurred_at).num_milliseconds().max(0) as f64 / 1e3
 }
 
 /// Writes every batch there is (a full one, or on the interval what has come),
