@@ -11,10 +11,9 @@ mod common;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::{ROUND, ROUNDS, TASKS, median};
+use common::{ROUND, ROUNDS, Session, TASKS, median, session};
 use pal::{CacheService, CacheServiceExt, Settings, Ttl};
 use redis::aio::MultiplexedConnection;
-use serde::{Deserialize, Serialize};
 
 const KEYS: usize = 10_000;
 
@@ -23,23 +22,6 @@ enum Op {
     Get,
     Set,
     Session,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Session {
-    user_id: u64,
-    email: String,
-    roles: Vec<String>,
-    csrf: String,
-}
-
-fn session() -> Session {
-    Session {
-        user_id: 42,
-        email: "ana@example.com".into(),
-        roles: vec!["user".into(), "billing".into()],
-        csrf: "b3f1c2d4e5f60718293a4b5c6d7e8f90".into(),
-    }
 }
 
 #[derive(Clone)]

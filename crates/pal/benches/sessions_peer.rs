@@ -12,9 +12,8 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use common::{ROUNDS, median, round_of};
+use common::{ROUNDS, Session, median, round_of, session};
 use pal::{CacheService, CacheServiceExt, Settings, Ttl};
-use serde::{Deserialize, Serialize};
 use tower_sessions_core::SessionStore;
 use tower_sessions_core::session::{Id, Record};
 use tower_sessions_redis_store::RedisStore;
@@ -24,23 +23,6 @@ const SEALING: [(&str, &str); 2] = [
     ("CACHE_KEY_SECRET", "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc="),
     ("CACHE_ENCRYPTION_KEYS", "b1:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg="),
 ];
-
-#[derive(Serialize, Deserialize)]
-struct Session {
-    user_id: u64,
-    email: String,
-    roles: Vec<String>,
-    csrf: String,
-}
-
-fn session() -> Session {
-    Session {
-        user_id: 42,
-        email: "ana@example.com".into(),
-        roles: vec!["user".into(), "billing".into()],
-        csrf: "b3f1c2d4e5f60718293a4b5c6d7e8f90".into(),
-    }
-}
 
 async fn pal(sealed: bool) -> Arc<dyn CacheService> {
     let mut vars =

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 pub const TASKS: usize = 50;
 pub const ROUND: Duration = Duration::from_millis(1000);
 pub const ROUNDS: usize = 9;
@@ -60,4 +62,23 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 /// Spreads task `task`'s `i`-th operation over `keys` keys.
 pub fn key(prefix: &str, task: usize, i: usize, keys: usize) -> String {
     format!("{prefix}{}", (task * 7919 + i) % keys)
+}
+
+/// A small session, as the reference service stores one: what the session
+/// benchmarks write and read.
+#[derive(Serialize, Deserialize)]
+pub struct Session {
+    pub user_id: u64,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub csrf: String,
+}
+
+pub fn session() -> Session {
+    Session {
+        user_id: 42,
+        email: "ana@example.com".into(),
+        roles: vec!["user".into(), "billing".into()],
+        csrf: "b3f1c2d4e5f60718293a4b5c6d7e8f90".into(),
+    }
 }
