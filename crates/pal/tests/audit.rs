@@ -9,7 +9,6 @@ mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -330,11 +329,7 @@ async fn child_logs_until_killed(spool: &str, url: &str, tag: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn spooled_events_acknowledged_before_a_sigkill_are_delivered_after_the_restart() {
-    if let (Ok(spool), Ok(url), Ok(tag)) = (
-        std::env::var("PAL_AUDIT_CHILD_SPOOL"),
-        std::env::var("PAL_AUDIT_CHILD_URL"),
-        std::env::var("PAL_AUDIT_CHILD_TAG"),
-    ) {
+    if let Some((url, spool, tag)) = support::audit_child_args() {
         return child_logs_until_killed(&spool, &url, &tag).await;
     }
     let (url, _schema) = servers::guarded_postgres_schema().await;
@@ -342,19 +337,8 @@ async fn spooled_events_acknowledged_before_a_sigkill_are_delivered_after_the_re
     db.migrate().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tag = run_tag();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "spooled_events_acknowledged_before_a_sigkill_are_delivered_after_the_restart",
-            "--nocapture",
-        ])
-        .env("PAL_AUDIT_CHILD_SPOOL", dir.path())
-        .env("PAL_AUDIT_CHILD_URL", &url)
-        .env("PAL_AUDIT_CHILD_TAG", &tag)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let test = "spooled_events_acknowledged_before_a_sigkill_are_delivered_after_the_restart";
+    let mut child = support::spawn_audit_child(test, &url, dir.path(), &tag);
     let stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         BufReader::new(stdout)

@@ -6,7 +6,6 @@ mod suite;
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,11 +52,7 @@ async fn child_holds_events_until_sigterm(url: &str, spool: &str, tag: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_delivers_every_pending_event_before_exit() {
-    if let (Ok(url), Ok(spool), Ok(tag)) = (
-        std::env::var("PAL_AUDIT_CHILD_URL"),
-        std::env::var("PAL_AUDIT_CHILD_SPOOL"),
-        std::env::var("PAL_AUDIT_CHILD_TAG"),
-    ) {
+    if let Some((url, spool, tag)) = support::audit_child_args() {
         return child_holds_events_until_sigterm(&url, &spool, &tag).await;
     }
     let (url, _schema) = servers::guarded_postgres_schema().await;
@@ -65,15 +60,8 @@ async fn sigterm_delivers_every_pending_event_before_exit() {
     db.migrate().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tag = format!("audit-term-{}", uuid::Uuid::new_v4().simple());
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "sigterm_delivers_every_pending_event_before_exit", "--nocapture"])
-        .env("PAL_AUDIT_CHILD_URL", &url)
-        .env("PAL_AUDIT_CHILD_SPOOL", dir.path())
-        .env("PAL_AUDIT_CHILD_TAG", &tag)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        support::spawn_audit_child("sigterm_delivers_every_pending_event_before_exit", &url, dir.path(), &tag);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
     let ready = lines.by_ref().find(|l| l.starts_with("READY")).expect("the child logged its events");
     assert_eq!(ready, "READY 1000", "all held in memory");

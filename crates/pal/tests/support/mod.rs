@@ -194,5 +194,27 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, response))
 }
 
+/// The part an audit test plays in a child process it starts (`spawn_audit_child`):
+/// the database URL, the spool directory and the run's tag, or `None` in the test
+/// proper.
+pub fn audit_child_args() -> Option<(String, String, String)> {
+    let var = |name| std::env::var(name).ok();
+    Some((var("PAL_AUDIT_CHILD_URL")?, var("PAL_AUDIT_CHILD_SPOOL")?, var("PAL_AUDIT_CHILD_TAG")?))
+}
+
+/// Runs the test `test` of this binary again as a child process that plays the
+/// part `audit_child_args` hands it; its standard output is piped.
+pub fn spawn_audit_child(test: &str, url: &str, spool: &Path, tag: &str) -> std::process::Child {
+    Command::new(std::env::current_exe().expect("the test binary has a path"))
+        .args(["--exact", test, "--nocapture"])
+        .env("PAL_AUDIT_CHILD_URL", url)
+        .env("PAL_AUDIT_CHILD_SPOOL", spool)
+        .env("PAL_AUDIT_CHILD_TAG", tag)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the test binary runs")
+}
+
 pub mod proxy;
 pub mod serve;
