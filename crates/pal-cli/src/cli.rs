@@ -169,13 +169,31 @@ pub enum DbCommand {
         /// name gets :2, :3… (id, id:2). NaN and infinities are strings.
         #[arg(long)]
         json: bool,
+        /// Read through the read path: a usable replica of DB_REPLICA_URL, else the
+        /// primary (as the library's `read` routes).
+        #[arg(long)]
+        replica: bool,
+        /// With --replica: a replica serves the query only once it has replayed this
+        /// consistency token (printed by `pal db exec`), else the primary does.
+        #[arg(long, value_name = "TOKEN", requires = "replica")]
+        after: Option<String>,
     },
     /// Run a statement and print the number of rows it changed.
     ///
     /// Ctrl-C stops the statement on the server (PostgreSQL, MySQL/MariaDB) and
     /// waits for it to end before exiting 130, so an interrupted write changes
     /// nothing, or is reported as done when the server had finished it.
-    Exec { sql: String, params: Vec<String> },
+    ///
+    /// The primary's consistency token after the write is printed on stderr (where
+    /// the database keeps positions): `pal db query --replica --after TOKEN` reads
+    /// what it wrote.
+    Exec {
+        sql: String,
+        params: Vec<String>,
+        /// Also print the consistency token on stdout, on the line after the count.
+        #[arg(long)]
+        token: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

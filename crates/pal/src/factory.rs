@@ -68,6 +68,7 @@ pub async fn build_database(settings: &Settings) -> Result<Arc<dyn DatabaseServi
     let entry = registry::database(name)
         .ok_or_else(|| Error::new(ErrorKind::Config, format!("DB_PROVIDER={name} is not a registered provider")))?;
     let db = (entry.connect)(&settings.db)?;
+    let db = crate::db::with_replicas(&settings.db, entry.connect, db)?;
     Ok(match settings.metrics {
         true => crate::db::instrumented(db),
         false => db,

@@ -102,9 +102,25 @@ async fn probe(
 pub async fn probe_all(cache: &Arc<dyn CacheService>, db: &Arc<dyn DatabaseService>, deadline: Duration) -> Vec<Probe> {
     let (c, d) = tokio::join!(
         probe("cache", cache.provider(), deadline, cache.health()),
-        probe("database", db.provider(), deadline, async { db.ping().await.map(|()| None) })
+        probe("database", db.provider(), deadline, async {
+            db.ping().await?;
+            Ok(replicas_missing(&db.replicas().await))
+        })
     );
     vec![c, d]
+}
+
+/// Why the database is degraded when some of its read replicas get no reads:
+/// the primary serves them, so it still serves fully, with less capacity.
+fn replicas_missing(replicas: &[crate::db::ReplicaStatus]) -> Option<String> {
+    let missing: Vec<String> = replicas
+        .iter()
+        .filter(|r| r.state != crate::db::ReplicaState::Usable)
+        .map(|r| {
+            format!("replica {} {}: {}", r.name, r.state.as_str(), r.error.as_deref().unwrap_or("not checked yet"))
+        })
+        .collect();
+    (!missing.is_empty()).then(|| format!("{}; its reads go to the primary", missing.join("; ")))
 }
 
 /// The worst status of `probes`.

@@ -32,6 +32,7 @@ pub async fn run(args: &CheckArgs, settings: &Settings) -> Result<ExitCode> {
         tokio::join!(async { tokio::join!(probe_all(&cache, &db, PROBE_TIMEOUT), transports(&cache, &db)) }, scrape);
     let signals = signals.transpose()?.unwrap_or_default();
     let notes = deeper_checks(settings, &cache, &db, &mut probes).await;
+    let replicas = db.replicas().await;
 
     let healthy = probes.iter().all(|p| p.status == Status::Healthy);
     let alerting = signals.iter().any(|s| s.alerting);
@@ -46,6 +47,7 @@ pub async fn run(args: &CheckArgs, settings: &Settings) -> Result<ExitCode> {
         let doc = json!({
             "status": pal::health::overall(&probes),
             "checks": checks,
+            "replicas": replicas,
             "signals": signals,
             "notes": notes,
             "warnings": settings.warnings,
@@ -77,6 +79,16 @@ pub async fn run(args: &CheckArgs, settings: &Settings) -> Result<ExitCode> {
             ]);
         }
         out.line(table)?;
+        if !replicas.is_empty() {
+            let mut table = Table::new();
+            table.load_preset(UTF8_FULL_CONDENSED).set_header(["read replica", "state", "lag", "why"]);
+            for r in &replicas {
+                let lag = r.lag_ms.map_or_else(|| "unknown".to_string(), |ms| format!("{ms} ms"));
+                let why = r.error.clone().unwrap_or_default();
+                table.add_row([r.name.clone(), r.state.as_str().to_string(), lag, why]);
+            }
+            out.line(table)?;
+        }
         if !signals.is_empty() {
             let mut table = Table::new();
             table.load_preset(UTF8_FULL_CONDENSED).set_header(["signal", "last window", "alert when", "state"]);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use pal::db::{Dialect, Value};
+use pal::db::{ConsistencyToken, Dialect, Value};
 use pal::factory::{self, build_database};
 use pal::{DatabaseService, Error, Result, Settings};
 
@@ -20,15 +20,20 @@ pub async fn run(cmd: DbCommand, settings: &Settings) -> Result<ExitCode> {
     // Tagged, so that Ctrl-C can find the statement on the server and stop it there.
     let tag = format!("pal:{}", uuid::Uuid::new_v4().simple());
     let outcome = match cmd {
-        DbCommand::Query { sql, params, json } => {
+        DbCommand::Query { sql, params, json, replica, after } => {
             let (sql, params) = (format!("/* {tag} */ {sql}"), parse_params(&params)?);
-            interruptible(&db, &tag, print_rows(&db, &sql, &params, json)).await
+            let path = match replica {
+                true => Path::Read(after.as_deref().map(ConsistencyToken::from_str).transpose()?),
+                false => Path::Primary,
+            };
+            interruptible(&db, &tag, print_rows(&db, &sql, &params, json, path)).await
         }
-        DbCommand::Exec { sql, params } => {
+        DbCommand::Exec { sql, params, token } => {
             let (sql, params) = (format!("/* {tag} */ {sql}"), parse_params(&params)?);
             interruptible(&db, &tag, async {
                 let changed = db.execute(&sql, &params).await?;
-                output::line(changed)
+                output::line(changed)?;
+                print_token(&db, token).await
             })
             .await
         }
@@ -85,15 +90,47 @@ async fn cancel(db: &Arc<dyn DatabaseService>, tag: &str) -> Result<()> {
     }
 }
 
+/// The primary's position after a write: on stderr, and with `--token` on stdout.
+/// The write has happened whatever becomes of this, so failing to read the
+/// position is reported, not an error.
+async fn print_token(db: &Arc<dyn DatabaseService>, on_stdout: bool) -> Result<()> {
+    match db.write_position().await {
+        Ok(Some(token)) => {
+            output::note(format!("consistency token: {token}"));
+            if on_stdout {
+                output::line(token)?;
+            }
+        }
+        Ok(None) if on_stdout => output::note(format!("{} keeps no write positions: no token", db.provider())),
+        Ok(None) => {}
+        Err(e) => output::note(format!("the write is done, but its consistency token could not be read: {e}")),
+    }
+    Ok(())
+}
+
+/// Where a query goes.
+enum Path {
+    Primary,
+    /// The read path, with the token a replica must have replayed.
+    Read(Option<ConsistencyToken>),
+}
+
 /// Rows as they arrive: as JSON, one object per line, never held whole in memory;
 /// as a table, which needs every row to size its columns.
-async fn print_rows(db: &Arc<dyn DatabaseService>, sql: &str, params: &[Value], json: bool) -> Result<()> {
+async fn print_rows(db: &Arc<dyn DatabaseService>, sql: &str, params: &[Value], json: bool, path: Path) -> Result<()> {
     let mut out = Out::new();
     if json {
-        db.query_each(sql, params, &mut |row| out.line(row.to_json())).await?;
+        let mut each = |row: pal::Row| out.line(row.to_json());
+        match &path {
+            Path::Primary => db.query_each(sql, params, &mut each).await?,
+            Path::Read(after) => db.read_each(sql, params, after.as_ref(), &mut each).await?,
+        };
         return out.finish();
     }
-    let rows = db.query(sql, params).await?;
+    let rows = match &path {
+        Path::Primary => db.query(sql, params).await?,
+        Path::Read(after) => db.read(sql, params, after.as_ref()).await?,
+    };
     let Some(first) = rows.first() else {
         out.line("(0 rows)")?;
         return out.finish();

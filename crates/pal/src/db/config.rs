@@ -18,8 +18,22 @@ pub type Connect = fn(&DbSettings) -> Result<Arc<dyn DatabaseService>>;
 /// `DB_REPLICA_URL` and `DB_AUTO_MIGRATE` mention the providers in their help,
 /// which the settings complete from the registry.
 pub fn vars() -> impl Iterator<Item = &'static Var> {
-    URL_VARS[..2].iter().chain(POOL_VARS).chain(&URL_VARS[2..]).chain(RETRY_VARS)
+    URL_VARS[..2].iter().chain(REPLICA_VARS).chain(POOL_VARS).chain(&URL_VARS[2..]).chain(RETRY_VARS)
 }
+
+const REPLICA_VARS: &[Var] = &[
+    Var::new("DB_REPLICA_CHECK_INTERVAL_MS", Some("1000"), "How often each replica's health and lag are checked"),
+    Var::new(
+        "DB_REPLICA_MAX_LAG_MS",
+        Some("5000"),
+        "A replica further behind than this (or not applying changes) gets no reads until it catches up; 0: no limit",
+    ),
+    Var::new(
+        "DB_REPLICA_WAIT_MS",
+        Some("200"),
+        "How long a read with a consistency token waits for a replica to replay it before going to the primary",
+    ),
+];
 
 const POOL_VARS: &[Var] = &[
     Var::new("DB_POOL_MAX", Some("10"), "Maximum connections in the database pool"),
@@ -34,7 +48,10 @@ const RETRY_VARS: &[Var] =
 
 const URL_VARS: &[Var] = &[
     Var::secret("DATABASE_URL", "Database URL"),
-    Var::secret("DB_REPLICA_URL", "Read replica URL for read/write splitting (same scheme as DATABASE_URL)"),
+    Var::secret(
+        "DB_REPLICA_URL",
+        "Read replica URLs, comma-separated, for read/write splitting (same scheme as DATABASE_URL)",
+    ),
     Var::new("DB_AUTO_MIGRATE", None, "Apply migrations at start-up"),
 ];
 
@@ -43,16 +60,32 @@ const URL_VARS: &[Var] = &[
 pub struct DbSettings {
     pub provider: &'static DbProvider,
     pub url: ConnUrl,
-    pub replica_url: Option<ConnUrl>,
     /// TLS as `DATABASE_URL` asks for it, checked; in-process for an embedded database.
     pub tls: UrlTlsSettings,
-    /// TLS as `DB_REPLICA_URL` asks for it.
-    pub replica_tls: Option<UrlTlsSettings>,
+    /// `DB_REPLICA_URL`, each with its TLS as its URL asks for it.
+    pub replicas: Vec<ReplicaTarget>,
+    pub replication: ReplicationSettings,
     pub pool: PoolSettings,
     pub auto_migrate: bool,
     pub tx_max_retries: u32,
     /// `METRICS_ENABLED`: whether the adapter records what only it can see (pool acquire waits).
     pub metrics: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplicaTarget {
+    pub url: ConnUrl,
+    pub tls: UrlTlsSettings,
+}
+
+/// How reads are routed among replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReplicationSettings {
+    pub check_interval: Duration,
+    /// `None`: any lag is accepted, and so is a replica that applies nothing.
+    pub max_lag: Option<Duration>,
+    pub wait: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +117,14 @@ impl DbSettings {
             ));
         }
         let tx_max_retries = env.int("DB_TX_MAX_RETRIES", 0u32, 100);
+        let replication = ReplicationSettings {
+            check_interval: env.millis("DB_REPLICA_CHECK_INTERVAL_MS"),
+            max_lag: match env.int("DB_REPLICA_MAX_LAG_MS", 0u64, 86_400_000) {
+                0 => None,
+                ms => Some(Duration::from_millis(ms)),
+            },
+            wait: Duration::from_millis(env.int("DB_REPLICA_WAIT_MS", 0u64, 60_000)),
+        };
         let auto_migrate = env.opt_bool("DB_AUTO_MIGRATE");
         let provider = provider?;
         let schemes = provider.url_schemes;
@@ -98,26 +139,36 @@ impl DbSettings {
                 }
             },
         };
-        let replica_url = env.url("DB_REPLICA_URL", schemes);
-        if replica_url.is_some() && !provider.capabilities.replicas {
+        let replica_urls = env.urls("DB_REPLICA_URL", schemes);
+        if !replica_urls.is_empty() && !provider.capabilities.replicas {
             env.contradiction(format!(
-                "DB_REPLICA_URL is set but DB_PROVIDER={} has no replicas: unset DB_REPLICA_URL",
+                "DB_REPLICA_URL is set but DB_PROVIDER={} has no replicas pal can route reads to: unset DB_REPLICA_URL",
                 provider.name
             ));
         }
         let tls = url.as_ref().and_then(|url| tls_of(env, "DATABASE_URL", provider, url));
-        let replica_tls = replica_url.as_ref().and_then(|url| tls_of(env, "DB_REPLICA_URL", provider, url));
+        let replicas = replica_urls
+            .into_iter()
+            .filter_map(|url| Some(ReplicaTarget { tls: tls_of(env, "DB_REPLICA_URL", provider, &url)?, url }))
+            .collect();
         Some(DbSettings {
             provider,
             url: url?,
             tls: tls?,
-            replica_tls,
-            replica_url,
+            replicas,
+            replication,
             pool,
             auto_migrate: auto_migrate.unwrap_or(provider.capabilities.embedded),
             tx_max_retries,
             metrics: true,
         })
+    }
+}
+
+impl DbSettings {
+    /// The settings a replica's adapter is opened with: the primary's, on its URL.
+    pub fn for_replica(&self, replica: &ReplicaTarget) -> DbSettings {
+        DbSettings { url: replica.url.clone(), tls: replica.tls.clone(), replicas: Vec::new(), ..self.clone() }
     }
 }
 

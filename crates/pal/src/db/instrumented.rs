@@ -3,10 +3,12 @@
 //! to every provider unless `METRICS_ENABLED=false`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use metrics::Gauge;
 
+use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
 use super::service::{DatabaseService, Dialect, PoolUsage, Transaction};
 use super::value::{Row, Value};
 use crate::error::Result;
@@ -17,6 +19,7 @@ const NAMES: [&str; 3] = [DB_DURATION, DB_OPERATIONS, DB_ERRORS];
 
 struct Ops {
     query: OpMetrics,
+    read: OpMetrics,
     execute: OpMetrics,
     begin: OpMetrics,
     tx_query: OpMetrics,
@@ -38,6 +41,7 @@ pub fn instrumented(inner: Arc<dyn DatabaseService>) -> Arc<dyn DatabaseService>
     let op = |name| OpMetrics::new(NAMES, provider, name);
     let ops = Ops {
         query: op("query"),
+        read: op("read"),
         execute: op("execute"),
         begin: op("begin"),
         tx_query: op("tx_query"),
@@ -86,6 +90,40 @@ impl DatabaseService for Instrumented {
         let outcome = self.ops.query.measure(self.inner.query_each(sql, params, each)).await;
         self.sample_pool();
         outcome
+    }
+
+    async fn read(&self, sql: &str, params: &[Value], after: Option<&ConsistencyToken>) -> Result<Vec<Row>> {
+        let outcome = self.ops.read.measure(self.inner.read(sql, params, after)).await;
+        self.sample_pool();
+        outcome
+    }
+
+    async fn read_each(
+        &self,
+        sql: &str,
+        params: &[Value],
+        after: Option<&ConsistencyToken>,
+        each: &mut (dyn FnMut(Row) -> Result<()> + Send),
+    ) -> Result<u64> {
+        let outcome = self.ops.read.measure(self.inner.read_each(sql, params, after, each)).await;
+        self.sample_pool();
+        outcome
+    }
+
+    async fn write_position(&self) -> Result<Option<ConsistencyToken>> {
+        self.inner.write_position().await
+    }
+
+    async fn replica_lag(&self) -> Result<ReplicaLag> {
+        self.inner.replica_lag().await
+    }
+
+    async fn replayed(&self, token: &ConsistencyToken, wait: Duration) -> Result<bool> {
+        self.inner.replayed(token, wait).await
+    }
+
+    async fn replicas(&self) -> Vec<ReplicaStatus> {
+        self.inner.replicas().await
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 
+use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
 use super::value::{Row, Value};
 use crate::error::{ErrorKind, Result};
 use crate::retry;
@@ -47,6 +48,56 @@ pub trait DatabaseService: Send + Sync + 'static {
         let count = rows.len() as u64;
         rows.into_iter().try_for_each(each)?;
         Ok(count)
+    }
+
+    /// Runs a query on the read path: a replica when `DB_REPLICA_URL` is set and
+    /// one is usable, else the primary. With `after`, a replica serves it only
+    /// once it has replayed that position (read-your-writes across requests);
+    /// one that has not within `DB_REPLICA_WAIT_MS` leaves it to the primary.
+    /// Without replicas it is [`query`](Self::query).
+    async fn read(&self, sql: &str, params: &[Value], after: Option<&ConsistencyToken>) -> Result<Vec<Row>> {
+        let _ = after;
+        self.query(sql, params).await
+    }
+
+    /// [`read`](Self::read), handing rows to `each` as they arrive.
+    async fn read_each(
+        &self,
+        sql: &str,
+        params: &[Value],
+        after: Option<&ConsistencyToken>,
+        each: &mut (dyn FnMut(Row) -> Result<()> + Send),
+    ) -> Result<u64> {
+        let _ = after;
+        self.query_each(sql, params, each).await
+    }
+
+    /// The primary's position now: every write acknowledged before this call is
+    /// at or before it, so a read presenting it sees them. `None` where the
+    /// provider keeps no such position (SQLite, CockroachDB, a MariaDB without
+    /// binary log).
+    async fn write_position(&self) -> Result<Option<ConsistencyToken>> {
+        Ok(None)
+    }
+
+    /// This server as a replica: how far behind its primary it is. An error when
+    /// it is not a replica or the provider cannot tell.
+    async fn replica_lag(&self) -> Result<ReplicaLag> {
+        Err(crate::Error::unsupported(self.provider(), "replication lag"))
+    }
+
+    /// This server as a replica: whether it has replayed `token`, waiting for it
+    /// up to `wait`.
+    async fn replayed(&self, token: &ConsistencyToken, wait: Duration) -> Result<bool> {
+        let _ = (token, wait);
+        Err(crate::Error::unsupported(self.provider(), "replication positions"))
+    }
+
+    /// The replicas [`read`](Self::read) may use, as their last check left them;
+    /// empty without `DB_REPLICA_URL`.
+    /// After their first check, which a new process waits for.
+    async fn replicas(&self) -> Vec<ReplicaStatus> {
+        Vec::new()
     }
 
     /// Runs a statement and returns the number of rows it changed.

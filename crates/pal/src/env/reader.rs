@@ -197,6 +197,29 @@ impl Env {
         }
     }
 
+    /// A comma-separated list of URLs (a comma inside one is written `%2C`).
+    /// Unset gives an empty list.
+    pub fn urls(&mut self, name: &'static str, schemes: &[&str]) -> Vec<ConnUrl> {
+        let Some(raw) = self.get(name).map(str::to_string) else {
+            return Vec::new();
+        };
+        let mut urls = Vec::new();
+        for (i, item) in raw.split(',').map(str::trim).enumerate() {
+            match ConnUrl::parse(item, schemes) {
+                Ok(url) => urls.push(url),
+                Err(reason) => {
+                    let redacted = if item.contains("://") { redact_text(item) } else { "***".to_string() };
+                    self.fail(ConfigError::MalformedUrl {
+                        var: name,
+                        redacted,
+                        reason: format!("URL {}: {reason}", i + 1),
+                    });
+                }
+            }
+        }
+        urls
+    }
+
     /// A comma-separated list of `host[:port]`. Unset gives an empty list.
     pub fn hosts(&mut self, name: &'static str, default_port: u16) -> Vec<HostPort> {
         let Some(raw) = self.get(name).map(str::to_string) else {

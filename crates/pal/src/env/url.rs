@@ -12,6 +12,7 @@ pub struct ConnUrl {
     raw: SecretString,
     redacted: String,
     scheme: String,
+    address: String,
 }
 
 impl ConnUrl {
@@ -21,7 +22,12 @@ impl ConnUrl {
         if !schemes.is_empty() && !schemes.contains(&scheme.as_str()) {
             return Err(format!("scheme {scheme:?} is not accepted here; expected one of: {}", schemes.join(", ")));
         }
-        Ok(ConnUrl { raw: SecretString::from(raw.to_string()), redacted: redact_text(raw), scheme })
+        let address = match (parsed.host_str(), parsed.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            (None, _) => parsed.path().to_string(),
+        };
+        Ok(ConnUrl { raw: SecretString::from(raw.to_string()), redacted: redact_text(raw), scheme, address })
     }
 
     /// The URL with its credentials, for handing to a driver and nothing else.
@@ -35,6 +41,12 @@ impl ConnUrl {
 
     pub fn scheme(&self) -> &str {
         &self.scheme
+    }
+
+    /// `host:port` as written (or the path of a file URL): names a server in logs
+    /// and metrics without credentials.
+    pub fn address(&self) -> &str {
+        &self.address
     }
 }
 

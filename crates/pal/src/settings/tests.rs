@@ -285,3 +285,25 @@ fn bad_sealing_keys_are_rejected_without_echoing_them() {
         "{both}"
     );
 }
+
+#[test]
+fn replica_urls_are_a_list_checked_one_by_one() {
+    let pg = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "postgresql"), ("DATABASE_URL", "postgres://p/app")];
+    fn with<'a>(pg: &[(&'a str, &'a str)], replicas: &'a str) -> Vec<(&'a str, &'a str)> {
+        [pg, &[("DB_REPLICA_URL", replicas)]].concat()
+    }
+    let ok = settings(&with(&pg, "postgres://r1:5433/app, postgres://u:pw@r2/app?sslmode=disable")).unwrap();
+    let names: Vec<&str> = ok.db.replicas.iter().map(|r| r.url.address()).collect();
+    assert_eq!(names, ["r1:5433", "r2"]);
+    assert_eq!(ok.db.replication.max_lag, Some(std::time::Duration::from_millis(5000)));
+
+    let text = error_text(&with(&pg, "postgres://r1/app,mysql://u:s3cret@r2/app"));
+    assert!(text.contains("DB_REPLICA_URL") && text.contains("URL 2"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    let off = settings(&[&with(&pg, "postgres://r1/app")[..], &[("DB_REPLICA_MAX_LAG_MS", "0")]].concat()).unwrap();
+    assert_eq!(off.db.replication.max_lag, None);
+
+    let crdb = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "cockroachdb"), ("DATABASE_URL", "postgres://c/app")];
+    let text = error_text(&[&crdb[..], &[("DB_REPLICA_URL", "postgres://c2/app")]].concat());
+    assert!(text.contains("DB_PROVIDER=cockroachdb has no replicas"), "{text}");
+}

@@ -37,6 +37,15 @@ pub const DB_ERRORS: &str = "pal_db_errors_total";
 pub const DB_ACQUIRE_DURATION: &str = "pal_db_pool_acquire_duration_seconds";
 /// Connections of the pool, by `provider` and `state` (`in_use` or `idle`).
 pub const DB_CONNECTIONS: &str = "pal_db_pool_connections";
+/// Reads on the read path, by `served_by` (a replica's `host:port`, or `primary`)
+/// and `reason` (`replica`; for the primary `no_replica`, `behind` or `failed`).
+pub const DB_REPLICA_READS: &str = "pal_db_replica_reads_total";
+/// Whether each replica gets reads (1) or not (0), by `replica`.
+pub const DB_REPLICA_USABLE: &str = "pal_db_replica_usable";
+/// Each replica's lag at its last check, in seconds, by `replica`.
+pub const DB_REPLICA_LAG: &str = "pal_db_replica_lag_seconds";
+/// Replica state changes, by `replica` and the state `to` which it went.
+pub const DB_REPLICA_TRANSITIONS: &str = "pal_db_replica_transitions_total";
 
 /// Calls of redis-hybrid served by the database, by `op`.
 pub const HYBRID_FALLBACKS: &str = "pal_hybrid_fallbacks_total";

@@ -45,6 +45,10 @@ pub fn describe() {
     describe_counter!(DB_ERRORS, "Failed database calls, by provider, operation and error kind");
     describe_histogram!(DB_ACQUIRE_DURATION, Unit::Seconds, "Wait for a pooled database connection, by provider");
     describe_gauge!(DB_CONNECTIONS, "Connections of the database pool, by provider and state (in_use, idle)");
+    describe_counter!(DB_REPLICA_READS, "Reads on the read path, by who served them (a replica or primary) and why");
+    describe_gauge!(DB_REPLICA_USABLE, "Whether a read replica gets reads (1) or not (0), by replica");
+    describe_gauge!(DB_REPLICA_LAG, Unit::Seconds, "A read replica's lag at its last check, by replica");
+    describe_counter!(DB_REPLICA_TRANSITIONS, "Read replica state changes, by replica and new state");
     describe_counter!(HYBRID_FALLBACKS, "redis-hybrid calls served by the database, by operation");
     describe_histogram!(
         HYBRID_FALLBACK_DURATION,

@@ -37,6 +37,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "db::rows",
             "db::sqlx_error",
             "db::deadline",
+            "db::position",
         ],
     ),
     (
@@ -53,7 +54,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("stores over the traits", &["session", "audit"]),
-    ("layers", &["cache::prefix", "cache::sealed", "cache::instrumented", "cache::hybrid", "db::instrumented"]),
+    (
+        "layers",
+        &["cache::prefix", "cache::sealed", "cache::instrumented", "cache::hybrid", "db::instrumented", "db::replica"],
+    ),
     ("assembly", &["registry", "settings", "factory", "health"]),
 ];
 

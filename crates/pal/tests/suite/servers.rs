@@ -22,6 +22,16 @@ pub const POSTGRES_FAULT_PORT: u16 = 55432;
 pub const MARIADB_FAULT: &str = "mysql://root@127.0.0.1:53306";
 pub const MARIADB_FAULT_PORT: u16 = 53306;
 
+/// Replicated pairs, each a primary and a replica of it that tests may stop and start
+/// alone (`scripts/services`: pg_replication with pg_replica, a streaming replica;
+/// mariadb_replication with mariadb_replica, GTID replication).
+pub const PG_PRIMARY: &str = "postgres://postgres@127.0.0.1:55434/postgres";
+pub const PG_REPLICA: &str = "postgres://postgres@127.0.0.1:55435/postgres";
+pub const PG_REPLICA_PORT: u16 = 55435;
+pub const MARIADB_PRIMARY: &str = "mysql://root@127.0.0.1:53308";
+pub const MARIADB_REPLICA: &str = "mysql://root@127.0.0.1:53309";
+pub const MARIADB_REPLICA_PORT: u16 = 53309;
+
 /// Schemas and databases the tests create start with this; ones older than an hour
 /// are leftovers of interrupted runs and are swept.
 const PREFIX: &str = "pal_t_";

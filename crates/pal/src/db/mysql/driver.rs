@@ -13,7 +13,7 @@ use sqlx::error::DatabaseError;
 
 use super::{PROVIDER, decode};
 use crate::db::migrate::Ddl;
-use crate::db::network::{Driver, NetworkDatabase, pool};
+use crate::db::network::{Driver, NetworkDatabase, Replication, pool};
 use crate::db::placeholders::prepare;
 use crate::db::rows::{Each, RowBuilder};
 use crate::db::sqlx_error;
@@ -101,6 +101,10 @@ impl Driver for MySqlDriver {
 
     fn ddl(&self) -> Ddl {
         Ddl::Autocommit
+    }
+
+    fn replication(&self) -> Option<&'static Replication> {
+        Some(&super::replication::REPLICATION)
     }
 
     fn tls_version_sql(&self) -> Option<&'static str> {

@@ -6,6 +6,8 @@
 mod decode;
 #[cfg(feature = "mysql")]
 mod driver;
+#[cfg(feature = "mysql")]
+mod replication;
 
 use crate::db::tls::{TlsMode, UrlTls};
 use crate::db::{DbCapabilities, DbProvider};

@@ -4,6 +4,9 @@
 //! binding parameters, decoding rows, how a transaction begins.
 
 pub(crate) mod pool;
+mod replication;
+
+pub(crate) use replication::{Replication, not_a_replica};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +19,7 @@ use sqlx::{Database, Executor, Pool};
 
 use crate::db::deadline::timed_out;
 use crate::db::migrate::{self, Ddl};
+use crate::db::position::{ConsistencyToken, ReplicaLag};
 use crate::db::rows::Each;
 use crate::db::sqlx_error;
 use crate::db::tls::{TlsMode, UrlTlsSettings};
@@ -37,6 +41,10 @@ pub(crate) trait Driver: Send + Sync + 'static {
     /// the session: no row, NULL or empty when the session is not encrypted.
     /// `None` when the server cannot tell.
     fn tls_version_sql(&self) -> Option<&'static str>;
+    /// How the server reports replication positions; `None` where it keeps none.
+    fn replication(&self) -> Option<&'static Replication> {
+        None
+    }
 
     /// Runs a query and hands each row to `each` as it arrives; returns how many.
     fn fetch_each<'c>(
@@ -211,6 +219,27 @@ where
             _ => None,
         });
         Ok(self.tls.transport(version.is_some(), version))
+    }
+
+    async fn write_position(&self) -> Result<Option<ConsistencyToken>> {
+        match self.driver.replication() {
+            Some(replication) => replication.position(self).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn replica_lag(&self) -> Result<ReplicaLag> {
+        match self.driver.replication() {
+            Some(replication) => replication.lag(self).await,
+            None => Err(Error::unsupported(self.provider(), "this server keeps no replication positions")),
+        }
+    }
+
+    async fn replayed(&self, token: &ConsistencyToken, wait: Duration) -> Result<bool> {
+        match self.driver.replication() {
+            Some(replication) => replication.replayed(self, token, wait).await,
+            None => Err(Error::unsupported(self.provider(), "this server keeps no replication positions")),
+        }
     }
 
     fn transaction_retries(&self) -> u32 {

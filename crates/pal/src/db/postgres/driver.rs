@@ -11,7 +11,7 @@ use sqlx::{Arguments, AssertSqlSafe, Either, Executor, Postgres, SqlSafeStr, Sta
 use super::params::PgParam;
 use super::{COCKROACHDB, POSTGRESQL, decode};
 use crate::db::migrate::Ddl;
-use crate::db::network::{Driver, NetworkDatabase, pool};
+use crate::db::network::{Driver, NetworkDatabase, Replication, pool};
 use crate::db::placeholders::prepare;
 use crate::db::rows::{Each, RowBuilder};
 use crate::db::tls::TlsMode;
@@ -135,6 +135,14 @@ impl Driver for PgDriver {
         match self.flavor {
             Flavor::Postgres => Some("SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl"),
             // CockroachDB has no pg_stat_ssl.
+            Flavor::Cockroach => None,
+        }
+    }
+
+    fn replication(&self) -> Option<&'static Replication> {
+        match self.flavor {
+            Flavor::Postgres => Some(&super::replication::REPLICATION),
+            // CockroachDB replicates inside the cluster: every node reads consistently.
             Flavor::Cockroach => None,
         }
     }

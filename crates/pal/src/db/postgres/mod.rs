@@ -11,6 +11,8 @@ mod numeric;
 #[cfg(feature = "postgres")]
 mod params;
 #[cfg(feature = "postgres")]
+mod replication;
+#[cfg(feature = "postgres")]
 mod types;
 
 use crate::db::tls::{TlsMode, UrlTls};
@@ -58,7 +60,7 @@ pub static COCKROACHDB: DbProvider = DbProvider {
     default_url: None,
     vars: &[],
     tls: Some(&TLS),
-    capabilities: DbCapabilities { embedded: false, replicas: true },
+    capabilities: DbCapabilities { embedded: false, replicas: false },
 };
 
 #[cfg(feature = "postgres")]

@@ -1,0 +1,471 @@
+//! Read replicas through `DB_REPLICA_URL`, on real replicated pairs
+//! (`scripts/services`: pg_replication, a streaming replica made with
+//! pg_basebackup; mariadb_replication, GTID replication): read-your-writes by
+//! position while the replica applies nothing, a replica killed under load, a
+//! replica that lags, and the database suite with every read on the replica path.
+
+#[macro_use]
+mod suite;
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use pal::db::{ConsistencyToken, Dialect, PoolUsage, ReplicaState, ReplicaStatus, Transaction};
+use pal::tls::Transport;
+use pal::{DatabaseService, Result, Row, Value};
+use suite::db::DbSubject;
+use suite::servers::{self, database, exclusive};
+use support::eventually;
+
+/// One replicated pair, and how to stop its replica applying changes.
+struct Pair {
+    provider: &'static str,
+    primary: &'static str,
+    replica: &'static str,
+    /// The `scripts/services` name of the replica alone.
+    replica_service: &'static str,
+    /// Tests that stop the replica, or stop it applying, hold this lock.
+    lock: &'static str,
+    /// Stops the replica applying changes, and starts it again.
+    pause: &'static [&'static str],
+    resume: &'static [&'static str],
+    /// Makes the replica apply changes late, and on time again.
+    delay: &'static [&'static str],
+    undelay: &'static [&'static str],
+}
+
+const POSTGRES: Pair = Pair {
+    provider: "postgresql",
+    primary: servers::PG_PRIMARY,
+    replica: servers::PG_REPLICA,
+    replica_service: "pg_replica",
+    lock: "pg_replication",
+    pause: &["SELECT pg_wal_replay_pause()"],
+    resume: &["SELECT pg_wal_replay_resume()"],
+    // Replay paused while the primary writes: the replica receives and falls behind.
+    delay: &["SELECT pg_wal_replay_pause()"],
+    undelay: &["SELECT pg_wal_replay_resume()"],
+};
+
+const MARIADB: Pair = Pair {
+    provider: "mysql",
+    primary: servers::MARIADB_PRIMARY,
+    replica: servers::MARIADB_REPLICA,
+    replica_service: "mariadb_replica",
+    lock: "mariadb_replication",
+    pause: &["STOP SLAVE SQL_THREAD"],
+    resume: &["START SLAVE SQL_THREAD"],
+    // Delayed replication: the SQL thread runs, a fixed time behind the primary.
+    delay: &["STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY = 3", "START SLAVE"],
+    undelay: &["STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY = 0", "START SLAVE"],
+};
+
+/// A schema (PostgreSQL) or database (MariaDB) of the test's own, created on the
+/// primary and seen on the replica: the URLs of both sides, and a direct handle
+/// on each.
+struct Namespace {
+    primary_url: String,
+    replica_url: String,
+    primary: Arc<dyn DatabaseService>,
+    replica: Arc<dyn DatabaseService>,
+    name: String,
+}
+
+impl Namespace {
+    async fn new(pair: &Pair) -> Namespace {
+        let name = format!("pal_r_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let admin = database(pair.provider, pair.primary, &[("DB_POOL_MAX", "2")]).await;
+        let (primary_url, replica_url) = match admin.dialect() {
+            Dialect::Postgres => {
+                admin.execute(&format!("CREATE SCHEMA {name}"), &[]).await.unwrap();
+                let option = format!("?options=-c%20search_path%3D{name}");
+                (format!("{}{option}", pair.primary), format!("{}{option}", pair.replica))
+            }
+            _ => {
+                admin.execute(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"), &[]).await.unwrap();
+                (format!("{}/{name}", pair.primary), format!("{}/{name}", pair.replica))
+            }
+        };
+        let primary = database(pair.provider, &primary_url, &[]).await;
+        // The replica has the namespace once it has replayed its creation.
+        let token = primary.write_position().await.unwrap().expect("the primary keeps positions");
+        let replica_admin = database(pair.provider, pair.replica, &[("DB_POOL_MAX", "1")]).await;
+        assert!(
+            replica_admin.replayed(&token, Duration::from_secs(30)).await.unwrap(),
+            "the replica did not replay the creation of {name} within 30 s"
+        );
+        let replica = database(pair.provider, &replica_url, &[("DB_POOL_MAX", "2")]).await;
+        Namespace { primary_url, replica_url, primary, replica, name }
+    }
+
+    /// pal as an application builds it: the primary, with the replica for reads.
+    async fn routed(&self, pair: &Pair, extra: &[(&str, &str)]) -> Arc<dyn DatabaseService> {
+        let mut vars = vec![("DB_REPLICA_URL", self.replica_url.as_str())];
+        vars.extend_from_slice(extra);
+        database(pair.provider, &self.primary_url, &vars).await
+    }
+
+    async fn drop_it(self) {
+        let sql = match self.primary.dialect() {
+            Dialect::Postgres => format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+            _ => format!("DROP DATABASE IF EXISTS {}", self.name),
+        };
+        let _ = self.primary.execute(&sql, &[]).await;
+    }
+}
+
+async fn on_replica(pair: &Pair, statements: &[&str]) -> Result<()> {
+    let replica = database(pair.provider, pair.replica, &[("DB_POOL_MAX", "1")]).await;
+    for sql in statements {
+        replica.execute(sql, &[]).await?;
+    }
+    Ok(())
+}
+
+/// Runs `change` on the replica, and `undo` when dropped, on a runtime of its own,
+/// so a failed assertion never leaves the shared pair changed.
+struct Changed {
+    pair: &'static Pair,
+    undo: &'static [&'static str],
+}
+
+impl Changed {
+    async fn new(pair: &'static Pair, change: &[&str], undo: &'static [&'static str]) -> Changed {
+        on_replica(pair, change).await.unwrap();
+        Changed { pair, undo }
+    }
+
+    async fn paused(pair: &'static Pair) -> Changed {
+        Changed::new(pair, pair.pause, pair.resume).await
+    }
+}
+
+impl Drop for Changed {
+    fn drop(&mut self) {
+        let (pair, undo) = (self.pair, self.undo);
+        let undone = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(on_replica(pair, undo))
+        })
+        .join();
+        assert!(matches!(undone, Ok(Ok(_))), "the replica was not set back: {undone:?}");
+    }
+}
+
+async fn replica_reads(db: &Arc<dyn DatabaseService>) -> u64 {
+    db.replicas().await.iter().map(|r| r.reads).sum()
+}
+
+async fn read_v(db: &Arc<dyn DatabaseService>, after: Option<&ConsistencyToken>) -> i64 {
+    let rows = db.read("SELECT v FROM kv WHERE k = 1", &[], after).await.unwrap();
+    rows[0].get::<i64>("v").unwrap()
+}
+
+/// A table `kv` with one row, seen by the replica.
+async fn one_row(db: &Arc<dyn DatabaseService>, ns: &Namespace) -> ConsistencyToken {
+    db.execute("CREATE TABLE kv (k INTEGER PRIMARY KEY, v BIGINT NOT NULL)", &[]).await.unwrap();
+    db.execute("INSERT INTO kv (k, v) VALUES (1, 0)", &[]).await.unwrap();
+    let token = db.write_position().await.unwrap().unwrap();
+    assert!(ns.replica.replayed(&token, Duration::from_secs(30)).await.unwrap());
+    token
+}
+
+/// Replication stopped on the replica: a read presenting the token of the write
+/// before it never returns the old value (1 000 writes, each read at once); reads
+/// without a token are the replica's, old values and all; replication resumed,
+/// tokened reads return to the replica.
+async fn tokens_give_read_your_writes_while_the_replica_applies_nothing(pair: &'static Pair) {
+    let _held = exclusive(pair.lock);
+    let ns = Namespace::new(pair).await;
+    let db = ns
+        .routed(
+            pair,
+            &[("DB_REPLICA_MAX_LAG_MS", "0"), ("DB_REPLICA_WAIT_MS", "0"), ("DB_REPLICA_CHECK_INTERVAL_MS", "100")],
+        )
+        .await;
+    let first = one_row(&db, &ns).await;
+    let before = replica_reads(&db).await;
+    assert_eq!(read_v(&db, Some(&first)).await, 0);
+    assert_eq!(replica_reads(&db).await, before + 1, "a caught-up replica serves tokened reads");
+
+    let paused = Changed::paused(pair).await;
+    let before = replica_reads(&db).await;
+    let mut last = first;
+    for i in 1..=1000_i64 {
+        db.execute("UPDATE kv SET v = $1 WHERE k = 1", &[i.into()]).await.unwrap();
+        last = db.write_position().await.unwrap().unwrap();
+        assert_eq!(read_v(&db, Some(&last)).await, i, "read {i} with its write's token returned an older value");
+    }
+    assert_eq!(replica_reads(&db).await, before, "the stopped replica served none of the tokened reads");
+    for _ in 0..20 {
+        assert_eq!(read_v(&db, None).await, 0, "reads without a token are the replica's");
+    }
+    assert_eq!(replica_reads(&db).await, before + 20);
+
+    drop(paused);
+    let before = replica_reads(&db).await;
+    let back = eventually(Duration::from_secs(30), || async {
+        read_v(&db, Some(&last)).await == 1000 && replica_reads(&db).await > before
+    })
+    .await;
+    assert!(back.is_some(), "tokened reads did not return to the resumed replica");
+    ns.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_tokens_give_read_your_writes_while_replay_is_paused() {
+    tokens_give_read_your_writes_while_the_replica_applies_nothing(&POSTGRES).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mariadb_tokens_give_read_your_writes_while_the_sql_thread_is_stopped() {
+    tokens_give_read_your_writes_while_the_replica_applies_nothing(&MARIADB).await;
+}
+
+/// The replica stopped under read load: no caller sees an error, the primary
+/// serves; started again, it gets reads within two check intervals.
+async fn a_replica_killed_under_load_costs_readers_nothing(pair: &'static Pair) {
+    const INTERVAL: Duration = Duration::from_millis(500);
+    let _held = exclusive(pair.lock);
+    let ns = Namespace::new(pair).await;
+    let db = ns.routed(pair, &[("DB_REPLICA_CHECK_INTERVAL_MS", "500"), ("DB_POOL_ACQUIRE_TIMEOUT_MS", "2000")]).await;
+    one_row(&db, &ns).await;
+    assert!(
+        eventually(Duration::from_secs(10), || async { db.replicas().await[0].state == ReplicaState::Usable })
+            .await
+            .is_some()
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (served, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let readers: Vec<_> = (0..8)
+        .map(|_| {
+            let (db, stop, served, failed) = (db.clone(), stop.clone(), served.clone(), failed.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    match db.read("SELECT v FROM kv WHERE k = 1", &[], None).await {
+                        Ok(rows) if rows.len() == 1 => served.fetch_add(1, Ordering::Relaxed),
+                        other => {
+                            eprintln!("read failed: {other:?}");
+                            failed.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let restart = servers::Restart(pair.replica_service);
+    tokio::task::spawn_blocking(move || servers::services("stop", pair.replica_service)).await.unwrap();
+    let during = replica_reads(&db).await;
+    let served_before = served.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(served.load(Ordering::Relaxed) > served_before + 50, "the primary served the reads");
+    assert_eq!(replica_reads(&db).await, during, "nothing was served by the stopped replica");
+    assert_eq!(db.replicas().await[0].state, ReplicaState::Down);
+
+    tokio::task::spawn_blocking(move || drop(restart)).await.unwrap();
+    let started = Instant::now();
+    let before = replica_reads(&db).await;
+    let back = eventually(Duration::from_secs(20), || async { replica_reads(&db).await > before }).await;
+    stop.store(true, Ordering::Relaxed);
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "callers saw errors while the replica was down");
+    assert!(back.is_some(), "the replica got no reads after it came back");
+    let took = started.elapsed();
+    assert!(took < 2 * INTERVAL, "the replica was used again {took:?} after it answered; the interval is {INTERVAL:?}");
+    ns.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_replica_killed_under_load_costs_readers_nothing() {
+    a_replica_killed_under_load_costs_readers_nothing(&POSTGRES).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mariadb_replica_killed_under_load_costs_readers_nothing() {
+    a_replica_killed_under_load_costs_readers_nothing(&MARIADB).await;
+}
+
+/// Beyond `DB_REPLICA_MAX_LAG_MS` the replica gets no reads; caught up, it does again.
+async fn a_lagging_replica_is_skipped_until_it_catches_up(pair: &'static Pair) {
+    let _held = exclusive(pair.lock);
+    let ns = Namespace::new(pair).await;
+    let db = ns.routed(pair, &[("DB_REPLICA_MAX_LAG_MS", "1500"), ("DB_REPLICA_CHECK_INTERVAL_MS", "100")]).await;
+    one_row(&db, &ns).await;
+    assert!(
+        eventually(Duration::from_secs(10), || async { db.replicas().await[0].state == ReplicaState::Usable })
+            .await
+            .is_some()
+    );
+
+    let delayed = Changed::new(pair, pair.delay, pair.undelay).await;
+    let writing = Arc::new(AtomicBool::new(true));
+    let writer = {
+        let (db, writing) = (db.clone(), writing.clone());
+        tokio::spawn(async move {
+            let mut i = 0_i64;
+            while writing.load(Ordering::Relaxed) {
+                i += 1;
+                db.execute("UPDATE kv SET v = $1 WHERE k = 1", &[i.into()]).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let lagging = eventually(Duration::from_secs(15), || async {
+        matches!(db.replicas().await.as_slice(), [r] if r.state == ReplicaState::Lagging)
+    })
+    .await;
+    assert!(lagging.is_some(), "the replica was not skipped: {:?}", db.replicas().await);
+    let status = &db.replicas().await[0];
+    assert!(status.error.as_deref().unwrap_or("").contains("DB_REPLICA_MAX_LAG_MS=1500"), "{status:?}");
+    let before = replica_reads(&db).await;
+    for _ in 0..20 {
+        read_v(&db, None).await;
+    }
+    assert_eq!(replica_reads(&db).await, before, "the lagging replica served reads");
+
+    drop(delayed);
+    let usable =
+        eventually(Duration::from_secs(15), || async { db.replicas().await[0].state == ReplicaState::Usable }).await;
+    assert!(usable.is_some(), "the replica was not used again after catching up: {:?}", db.replicas().await);
+    let before = replica_reads(&db).await;
+    read_v(&db, None).await;
+    assert_eq!(replica_reads(&db).await, before + 1);
+    writing.store(false, Ordering::Relaxed);
+    writer.await.unwrap();
+    ns.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_lagging_replica_is_skipped_until_it_catches_up() {
+    a_lagging_replica_is_skipped_until_it_catches_up(&POSTGRES).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mariadb_lagging_replica_is_skipped_until_it_catches_up() {
+    a_lagging_replica_is_skipped_until_it_catches_up(&MARIADB).await;
+}
+
+/// A token from elsewhere is refused as input; a replica URL that names the
+/// primary is reported, not read from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_tokens_are_refused_and_a_primary_is_no_replica() {
+    let ns = Namespace::new(&POSTGRES).await;
+    let db = ns.routed(&POSTGRES, &[]).await;
+    let gtid: ConsistencyToken = "gtid:0-1-5".parse().unwrap();
+    let err = db.read("SELECT 1", &[], Some(&gtid)).await.unwrap_err();
+    assert_eq!(err.kind(), pal::ErrorKind::InvalidInput, "{err}");
+
+    let wrong = database(POSTGRES.provider, &ns.primary_url, &[("DB_REPLICA_URL", &ns.primary_url)]).await;
+    let status = wrong.replicas().await;
+    assert_eq!(status[0].state, ReplicaState::Down);
+    assert!(status[0].error.as_deref().unwrap_or("").contains("not a replica"), "{status:?}");
+    assert_eq!(wrong.read("SELECT 1 AS one", &[], None).await.unwrap()[0].get::<i64>("one").unwrap(), 1);
+    ns.drop_it().await;
+}
+
+/// The database suite with every query sent down the read path, with the token
+/// of the primary's position just before, so each case reads its own writes
+/// through the replica.
+struct ReadsOnReplica {
+    inner: Arc<dyn DatabaseService>,
+}
+
+impl ReadsOnReplica {
+    async fn token(&self) -> Result<Option<ConsistencyToken>> {
+        self.inner.write_position().await
+    }
+}
+
+#[async_trait]
+impl DatabaseService for ReadsOnReplica {
+    fn provider(&self) -> &'static str {
+        self.inner.provider()
+    }
+    fn dialect(&self) -> Dialect {
+        self.inner.dialect()
+    }
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        let token = self.token().await?;
+        self.inner.read(sql, params, token.as_ref()).await
+    }
+    async fn query_each(
+        &self,
+        sql: &str,
+        params: &[Value],
+        each: &mut (dyn FnMut(Row) -> Result<()> + Send),
+    ) -> Result<u64> {
+        let token = self.token().await?;
+        self.inner.read_each(sql, params, token.as_ref(), each).await
+    }
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.inner.execute(sql, params).await
+    }
+    async fn begin(&self) -> Result<Box<dyn Transaction>> {
+        self.inner.begin().await
+    }
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+    async fn transport(&self) -> Result<Transport> {
+        self.inner.transport().await
+    }
+    async fn migrate(&self) -> Result<Vec<String>> {
+        self.inner.migrate().await
+    }
+    async fn replicas(&self) -> Vec<ReplicaStatus> {
+        self.inner.replicas().await
+    }
+    fn transaction_retries(&self) -> u32 {
+        self.inner.transaction_retries()
+    }
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        self.inner.pool_usage()
+    }
+}
+
+async fn replicated_subject(pair: &'static Pair) -> DbSubject {
+    let ns = Namespace::new(pair).await;
+    let routed = ns.routed(pair, &[("DB_REPLICA_WAIT_MS", "2000")]).await;
+    routed.migrate().await.unwrap();
+    let db: Arc<dyn DatabaseService> = Arc::new(ReadsOnReplica { inner: routed });
+    DbSubject { db, guard: None, teardown: Some(Box::pin(ns.drop_it())) }
+}
+
+mod postgres_through_replica {
+    use super::*;
+
+    async fn subject() -> DbSubject {
+        replicated_subject(&POSTGRES).await
+    }
+
+    db_conformance!(subject);
+}
+
+mod mariadb_through_replica {
+    use super::*;
+
+    async fn subject() -> DbSubject {
+        replicated_subject(&MARIADB).await
+    }
+
+    db_conformance!(subject);
+}
+
+/// The suite's reads really reach the replica (the routing counter shows them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_reads_on_the_replica() {
+    for pair in [&POSTGRES, &MARIADB] {
+        let subject = replicated_subject(pair).await;
+        suite::db::aggregates_and_text_parameters(&subject).await;
+        let reads = replica_reads(&subject.db).await;
+        assert!(reads > 0, "{}: no read reached the replica", pair.provider);
+        subject.finish().await;
+    }
+}
