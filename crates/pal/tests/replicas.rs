@@ -278,6 +278,11 @@ async fn a_replica_killed_under_load_costs_readers_nothing(pair: &'static Pair) 
     assert_eq!(failed.load(Ordering::Relaxed), 0, "callers saw errors while the replica was down");
     assert!(back.is_some(), "the replica got no reads after it came back");
     let took = started.elapsed();
+    eprintln!(
+        "{}: {} reads served, 0 failed; replica used again {took:?} after it answered",
+        pair.provider,
+        served.load(Ordering::Relaxed)
+    );
     assert!(took < 2 * INTERVAL, "the replica was used again {took:?} after it answered; the interval is {INTERVAL:?}");
     ns.drop_it().await;
 }
