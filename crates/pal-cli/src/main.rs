@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         }
     };
     environment.extend(pal::env::process_vars());
-    let (settings, tools) = match Settings::read_with(environment, vars::VARS, ToolSettings::read) {
+    let (settings, tools) = match Settings::read_with(environment, &vars::declared(), ToolSettings::read) {
         Ok(both) => both,
         Err(e) => {
             output::note(e);

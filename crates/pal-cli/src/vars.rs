@@ -7,6 +7,8 @@ use std::net::IpAddr;
 use pal::env::{Env, Var};
 use pal::error::ConfigError;
 
+use crate::server::app::config::{self as service, ServiceSettings};
+
 pub const VARS: &[Var] = &[
     Var::new("BIND", Some("127.0.0.1"), "pal serve: address to listen on"),
     Var::new("PORT", Some("8080"), "pal serve: port to listen on"),
@@ -39,6 +41,8 @@ pub struct ToolSettings {
     pub log_format: LogFormat,
     /// Where `/metrics` listens when not on `BIND:PORT`.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// The reference service's routes.
+    pub service: ServiceSettings,
 }
 
 impl ToolSettings {
@@ -61,7 +65,8 @@ impl ToolSettings {
             })
             .unwrap_or(LogFormat::Text);
         let metrics_addr = metrics_addr(env, bind, port);
-        ToolSettings { bind, port, log_filter: env.string("RUST_LOG"), log_format, metrics_addr }
+        let service = ServiceSettings::read(env, bind);
+        ToolSettings { bind, port, log_filter: env.string("RUST_LOG"), log_format, metrics_addr, service }
     }
 }
 
@@ -105,9 +110,14 @@ pub fn dotenv_file() -> Result<BTreeMap<String, String>, String> {
     iter.map(|item| item.map_err(|e| format!(".env: {}", pal::error::redact_text(&e.to_string())))).collect()
 }
 
+/// The tool's own variables: the listener and logs, then the reference service's.
+pub fn declared() -> Vec<Var> {
+    VARS.iter().chain(service::VARS).cloned().collect()
+}
+
 /// Every variable: the library's, then the tool's own.
 pub fn all() -> Vec<Var> {
-    pal::settings::variables().into_iter().chain(VARS.iter().cloned()).collect()
+    pal::settings::variables().into_iter().chain(declared()).collect()
 }
 
 fn default_shown(var: &Var) -> String {

@@ -15,6 +15,7 @@ use pal::{Error, ErrorKind, Result, Settings};
 
 use crate::cli::{Command, VarsFormat};
 use crate::output::{self, Out};
+use crate::server::app::codes::LogSender;
 use crate::server::{AppState, Health, serve};
 use crate::vars::ToolSettings;
 
@@ -125,7 +126,19 @@ async fn run_server(settings: &Settings, tools: &ToolSettings) -> Result<ExitCod
         }
     }
     let addr = SocketAddr::new(tools.bind, tools.port);
-    let served = serve(addr, tools.metrics_addr, AppState { cache, db, health, metrics }).await;
+    if tools.service.expose_codes {
+        tracing::warn!("DEV_EXPOSE_CODES=true: one-time codes are returned in responses; never in production");
+    }
+    let state = AppState {
+        cache,
+        db,
+        health,
+        metrics,
+        audit: audit.clone(),
+        sender: std::sync::Arc::new(LogSender),
+        service: std::sync::Arc::new(tools.service.clone()),
+    };
+    let served = serve(addr, tools.metrics_addr, state).await;
     // After the last request: everything it logged is delivered, or spooled for the next start.
     let report = audit.shutdown().await?;
     tracing::info!(delivered = report.delivered, spooled = report.spooled, "audit log closed");

@@ -1,6 +1,7 @@
 //! The reference HTTP service. Its handlers see only the abstraction: the same
 //! binary runs on every provider combination.
 
+pub mod app;
 mod health;
 
 use std::net::SocketAddr;
@@ -14,28 +15,37 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use pal::audit::AuditLog;
 use pal::health::Status;
 use pal::telemetry::prometheus::PrometheusHandle;
 use pal::{CacheService, DatabaseService, Error, ErrorKind, Result};
 
+use app::codes::CodeSender;
+use app::config::ServiceSettings;
 pub use health::Health;
 
-/// What every handler can reach: the two services, as trait objects.
+/// What every handler can reach: the services, as trait objects.
 #[derive(Clone)]
 pub struct AppState {
     pub cache: Arc<dyn CacheService>,
     pub db: Arc<dyn DatabaseService>,
     pub health: Arc<Health>,
-    /// `/metrics` on this listener, unless metrics are off or listen elsewhere.
+    /// This process's metrics, unless they are off.
     pub metrics: Option<PrometheusHandle>,
+    pub audit: Arc<AuditLog>,
+    pub sender: Arc<dyn CodeSender>,
+    pub service: Arc<ServiceSettings>,
 }
 
-pub fn router(state: AppState) -> Router {
-    let mut router = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz));
-    if let Some(handle) = state.metrics.clone() {
-        router = router.route("/metrics", get(move || render(handle.clone())));
+/// Every route; `/metrics` among them when `metrics_here` (it may have a listener
+/// of its own).
+pub fn router(state: AppState, metrics_here: bool) -> Router {
+    let mut ops = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz));
+    if let Some(handle) = state.metrics.clone().filter(|_| metrics_here) {
+        ops = ops.route("/metrics", get(move || render(handle.clone())));
     }
-    router.with_state(state)
+    let service = state.service.clone();
+    app::finish(ops.merge(app::routes(&service)), &service).with_state(state)
 }
 
 /// Liveness: the process runs and answers. Deliberately checks no provider, so an
@@ -82,10 +92,10 @@ async fn bind(addr: SocketAddr, vars: &str) -> Result<TcpListener> {
 
 /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish. With
 /// `metrics_addr`, `/metrics` gets a listener of its own there.
-pub async fn serve(addr: SocketAddr, metrics_addr: Option<SocketAddr>, mut state: AppState) -> Result<()> {
+pub async fn serve(addr: SocketAddr, metrics_addr: Option<SocketAddr>, state: AppState) -> Result<()> {
     let listener = bind(addr, "BIND, PORT").await?;
     let local = listener.local_addr().map_err(|e| Error::new(ErrorKind::Backend, e.to_string()))?;
-    let separate = match (metrics_addr, state.metrics.take()) {
+    let separate = match (metrics_addr, state.metrics.clone()) {
         (Some(at), Some(handle)) => {
             let listener = bind(at, "METRICS_BIND, METRICS_PORT").await?;
             tracing::info!(local = %at, "metrics served on their own listener");
@@ -93,14 +103,12 @@ pub async fn serve(addr: SocketAddr, metrics_addr: Option<SocketAddr>, mut state
             // Stopped when the main listener has drained: a scrape needs no draining.
             Some(tokio::spawn(async move { axum::serve(listener, app).await }))
         }
-        (None, handle) => {
-            state.metrics = handle;
-            None
-        }
-        (Some(_), None) => None,
+        _ => None,
     };
     tracing::info!(%local, cache = state.cache.provider(), database = state.db.provider(), "pal serving");
-    axum::serve(listener, router(state))
+    // The peer's address is the client address rate limits count by.
+    let app = router(state, separate.is_none()).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| Error::new(ErrorKind::Backend, format!("server error: {e}")))?;

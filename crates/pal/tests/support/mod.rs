@@ -216,5 +216,7 @@ pub fn spawn_audit_child(test: &str, url: &str, spool: &Path, tag: &str) -> std:
         .expect("the test binary runs")
 }
 
+pub mod http;
 pub mod proxy;
 pub mod serve;
+pub mod service;

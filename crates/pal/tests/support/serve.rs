@@ -1,6 +1,9 @@
 //! `pal serve` as a child process of a test.
 
+use std::io::Read;
 use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::{free_port, http_get};
@@ -9,12 +12,29 @@ use super::{free_port, http_get};
 pub struct Serve {
     pub child: Child,
     pub port: u16,
+    /// Everything it printed so far, read as it comes: a pipe nobody reads fills
+    /// up, and then the server blocks on its next log line.
+    output: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+/// Reads `from` to its end into `into`.
+fn drain(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                return;
+            }
+            into.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    })
 }
 
 impl Serve {
     pub fn start(vars: &[(&str, &str)]) -> Serve {
         let port = free_port();
-        let child = super::pal_command()
+        let mut child = super::pal_command()
             .envs(vars.iter().copied())
             .env("PORT", port.to_string())
             .arg("serve")
@@ -22,11 +42,16 @@ impl Serve {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut serve = Serve { child, port };
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            drain(child.stdout.take().unwrap(), output.clone()),
+            drain(child.stderr.take().unwrap(), output.clone()),
+        ];
+        let mut serve = Serve { child, port, output, readers };
         let deadline = Instant::now() + Duration::from_secs(20);
         while http_get(port, "/healthz").is_none() {
             if let Some(status) = serve.child.try_wait().unwrap() {
-                panic!("pal serve exited with {status} before listening");
+                panic!("pal serve exited with {status} before listening:\n{}", serve.output());
             }
             assert!(Instant::now() < deadline, "pal serve did not start");
             std::thread::sleep(Duration::from_millis(50));
@@ -44,13 +69,19 @@ impl Serve {
         );
     }
 
+    /// What it printed so far, standard output and error interleaved.
+    pub fn output(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
     /// Stops the server and returns its exit code and everything it printed.
     pub fn stop(mut self) -> (Option<i32>, String) {
         self.sigterm();
-        let out = std::mem::replace(&mut self.child, std::process::Command::new("true").spawn().unwrap())
-            .wait_with_output()
-            .unwrap();
-        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        let status = self.child.wait().unwrap();
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        (status.code(), self.output())
     }
 }
 

@@ -1,0 +1,268 @@
+//! One-time codes: a pending request (an enrollment or a verification) lives in
+//! the cache under its id until its code is used or it expires, so any instance
+//! can finish what another started. Codes reach people through a [`CodeSender`].
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use pal::{CacheService, Error, ErrorKind, Ttl};
+
+use super::audit::{self, Action};
+use super::errors::ApiError;
+use super::limits::{self, Scope};
+use crate::server::AppState;
+
+/// Wrong codes a pending request survives; the next attempt ends it.
+pub const MAX_ATTEMPTS: i64 = 5;
+
+/// Digits of a code: a million possibilities against five attempts.
+const DIGITS: u32 = 6;
+
+/// Longest email address (RFC 5321's path limit), as the users table stores it.
+const MAX_EMAIL_BYTES: usize = 320;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Enrollment,
+    Verification,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Enrollment => "enrollment",
+            Purpose::Verification => "verification",
+        }
+    }
+}
+
+/// Delivers a code to the address it was asked for. A real deployment sends mail
+/// or a text; the built-in [`LogSender`] writes it to the log.
+#[async_trait]
+pub trait CodeSender: Send + Sync + 'static {
+    async fn send(&self, to: &str, code: &str, purpose: Purpose, request_id: &str) -> pal::Result<()>;
+}
+
+/// "Delivers" codes as log lines, naming the pending request and not the address.
+pub struct LogSender;
+
+#[async_trait]
+impl CodeSender for LogSender {
+    async fn send(&self, _to: &str, code: &str, purpose: Purpose, request_id: &str) -> pal::Result<()> {
+        tracing::info!(purpose = purpose.as_str(), id = request_id, code, "one-time code");
+        Ok(())
+    }
+}
+
+/// A request waiting for its code. The code itself is not kept: a digest bound to
+/// the request's id is, so a value copied to another id does not match.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Pending {
+    pub email: String,
+    /// The account a verification is for.
+    pub user_id: Option<String>,
+    digest: String,
+    /// A verification for an address with no account: it looks the same from
+    /// outside, and no code ever completes it.
+    decoy: bool,
+}
+
+impl Pending {
+    /// Whether `code` completes this request, compared in constant time (a decoy
+    /// takes the same comparison).
+    pub fn matches(&self, id: &str, code: &str) -> bool {
+        let equal: bool = digest(id, code).as_bytes().ct_eq(self.digest.as_bytes()).into();
+        equal && !self.decoy
+    }
+}
+
+fn digest(id: &str, code: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(id.as_bytes());
+    hasher.update([0]);
+    hasher.update(code.as_bytes());
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh code, uniform over every `DIGITS`-digit string, from a CSPRNG.
+pub fn new_code() -> String {
+    let n = rand::rng().random_range(0..10u32.pow(DIGITS));
+    format!("{n:0width$}", width = DIGITS as usize)
+}
+
+/// The address as stored: trimmed and lowercased, since emails compare byte for byte.
+pub fn email(raw: &str) -> Result<String, ApiError> {
+    let email = raw.trim().to_lowercase();
+    let well_formed = email.len() <= MAX_EMAIL_BYTES
+        && email.chars().all(|c| !c.is_whitespace() && !c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && local.len() <= 64
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
+        });
+    if !well_formed {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_email",
+            "email must be an address such as someone@example.com",
+        ));
+    }
+    Ok(email)
+}
+
+/// Pending requests of one purpose in the cache.
+pub struct Requests<'a> {
+    pub cache: &'a dyn CacheService,
+    pub purpose: Purpose,
+    pub ttl: Duration,
+}
+
+impl Requests<'_> {
+    fn key(&self, id: &str) -> String {
+        format!("{}:{id}", self.purpose.as_str())
+    }
+
+    fn attempts_key(&self, id: &str) -> String {
+        format!("attempts:{}:{id}", self.purpose.as_str())
+    }
+
+    /// The internal id of a request, from the id its client holds: only ids this
+    /// service could have made reach the cache.
+    pub fn internal_id(&self, public: &str) -> Option<String> {
+        let id = uuid::Uuid::parse_str(public).ok()?;
+        Some(format!("{}-{}", self.purpose.as_str(), id.simple()))
+    }
+
+    /// Stores a new request and returns its public id and its code. A `decoy`
+    /// stands for a verification of an address with no account.
+    pub async fn start(
+        &self,
+        email: String,
+        user_id: Option<String>,
+        decoy: bool,
+    ) -> Result<(String, String), ApiError> {
+        let public = uuid::Uuid::new_v4();
+        let id = format!("{}-{}", self.purpose.as_str(), public.simple());
+        let code = new_code();
+        let pending = Pending { email, user_id, digest: digest(&id, &code), decoy };
+        let json = serde_json::to_vec(&pending).map_err(|e| Error::new(ErrorKind::Backend, e.to_string()))?;
+        self.cache.set(&self.key(&id), Bytes::from(json), ttl(self.ttl)?).await?;
+        Ok((public.to_string(), code))
+    }
+
+    pub async fn load(&self, id: &str) -> Result<Option<Pending>, ApiError> {
+        let Some(bytes) = self.cache.get(&self.key(id)).await? else { return Ok(None) };
+        let pending = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::new(ErrorKind::Integrity, format!("a pending {} does not decode: {e}", self.purpose.as_str()))
+        })?;
+        Ok(Some(pending))
+    }
+
+    /// Counts one attempt and returns how many there were, on every instance.
+    pub async fn attempt(&self, id: &str) -> Result<i64, ApiError> {
+        Ok(self.cache.incr(&self.attempts_key(id), 1, ttl(self.ttl)?).await?)
+    }
+
+    /// Ends the request. Returns whether it was still there: of two attempts racing
+    /// with the right code, only the one that removed it goes on.
+    pub async fn finish(&self, id: &str) -> Result<bool, ApiError> {
+        let existed = self.cache.delete(&self.key(id)).await?;
+        self.cache.delete(&self.attempts_key(id)).await?;
+        Ok(existed)
+    }
+}
+
+/// Checks a code for the pending request `public_id`, counting the attempt on
+/// every instance and the account's rate limit; returns the request's internal
+/// id and what it holds. A wrong code is `invalid_code`; the fifth wrong one, or
+/// any attempt after it, closes the request with `too_many_attempts`; an unknown
+/// or expired id is `not_found`. A decoy fails as a wrong code does.
+pub async fn redeem(
+    state: &AppState,
+    requests: &Requests<'_>,
+    public_id: &str,
+    code: &str,
+    ip: std::net::IpAddr,
+) -> Result<(String, Pending), ApiError> {
+    let gone = || ApiError::not_found("no such request, or it expired");
+    let id = requests.internal_id(public_id).ok_or_else(gone)?;
+    let pending = requests.load(&id).await?.ok_or_else(gone)?;
+    limits::check(state, Scope::Account, &pending.email, ip).await?;
+    let attempts = requests.attempt(&id).await?;
+    let right = attempts <= MAX_ATTEMPTS && pending.matches(&id, code);
+    if right {
+        return Ok((id, pending));
+    }
+    let failed = match requests.purpose {
+        Purpose::Enrollment => Action::EnrollmentFailed,
+        Purpose::Verification => Action::VerificationFailed,
+    };
+    let closed = attempts >= MAX_ATTEMPTS;
+    let reason = if closed { "too_many_attempts" } else { "wrong_code" };
+    audit::record(
+        state,
+        failed,
+        pending.user_id.as_deref(),
+        ip,
+        serde_json::json!({ "id": public_id, "reason": reason }),
+    )
+    .await;
+    if closed {
+        requests.finish(&id).await?;
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many wrong codes: this request is closed; start again",
+        ));
+    }
+    Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_code", "the code is wrong"))
+}
+
+/// A configured duration as a cache TTL (the settings keep it within a TTL's range).
+pub fn ttl(duration: Duration) -> Result<Ttl, ApiError> {
+    Ok(Ttl::new(duration)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_have_six_digits() {
+        for _ in 0..1000 {
+            let code = new_code();
+            assert_eq!(code.len(), 6);
+            assert!(code.chars().all(|c| c.is_ascii_digit()));
+        }
+    }
+
+    #[test]
+    fn a_code_matches_only_its_own_request_and_never_a_decoy() {
+        let id = "verification-1";
+        let pending = |decoy| Pending { email: "a@b.io".into(), user_id: None, digest: digest(id, "123456"), decoy };
+        assert!(pending(false).matches(id, "123456"));
+        assert!(!pending(false).matches(id, "123457"));
+        assert!(!pending(false).matches("verification-2", "123456"));
+        assert!(!pending(true).matches(id, "123456"));
+    }
+
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        assert_eq!(email("  Alice@Example.COM ").unwrap(), "alice@example.com");
+        for bad in ["", "alice", "@example.com", "alice@", "alice@example", "a b@example.com", "a@b@c.io", "a@.io"] {
+            assert!(email(bad).is_err(), "{bad:?}");
+        }
+        assert!(email(&format!("{}@example.com", "a".repeat(65))).is_err());
+    }
+}

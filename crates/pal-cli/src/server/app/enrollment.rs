@@ -1,0 +1,118 @@
+//! Enrollment: an address asks for an account, proves it holds the address with
+//! the one-time code sent to it, and gets a user in the database.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::audit::{self, Action};
+use super::codes::{self, Purpose, Requests};
+use super::errors::{ApiError, ApiJson, ErrorBody};
+use super::limits::{self, ClientIp, Scope};
+use super::users;
+use crate::server::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EmailRequest {
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CodeRequest {
+    #[schema(example = "042137")]
+    pub code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentStarted {
+    pub enrollment_id: String,
+    /// Seconds the code stays valid.
+    pub expires_in: u64,
+    /// The code itself, only with `DEV_EXPOSE_CODES=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Enrolled {
+    pub user_id: String,
+    pub email: String,
+}
+
+pub(super) fn requests(state: &AppState, purpose: Purpose) -> Requests<'_> {
+    Requests { cache: state.cache.as_ref(), purpose, ttl: state.service.code_ttl }
+}
+
+/// Starts an enrollment: a one-time code goes to the address. An address that
+/// already has an account gets one too, and learns it only by confirming, so the
+/// route does not tell strangers which addresses are enrolled.
+#[utoipa::path(
+    post,
+    path = "/v1/enrollments",
+    tag = "enrollment",
+    request_body = EmailRequest,
+    responses(
+        (status = 202, body = EnrollmentStarted),
+        (status = 400, body = ErrorBody, description = "invalid_email, invalid_json"),
+        (status = 429, body = ErrorBody, description = "rate_limited, with Retry-After"),
+        (status = 503, body = ErrorBody),
+    )
+)]
+pub async fn start(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<EmailRequest>,
+) -> Result<(StatusCode, Json<EnrollmentStarted>), ApiError> {
+    limits::check(&state, Scope::Ip, &ip.0.to_string(), ip.0).await?;
+    let email = codes::email(&body.email)?;
+    limits::check(&state, Scope::Account, &email, ip.0).await?;
+    let (id, code) = requests(&state, Purpose::Enrollment).start(email.clone(), None, false).await?;
+    state.sender.send(&email, &code, Purpose::Enrollment, &id).await?;
+    audit::record(&state, Action::CodeSent, None, ip.0, json!({ "purpose": "enrollment", "id": id })).await;
+    let started = EnrollmentStarted {
+        enrollment_id: id,
+        expires_in: state.service.code_ttl.as_secs(),
+        code: state.service.expose_codes.then_some(code),
+    };
+    Ok((StatusCode::ACCEPTED, Json(started)))
+}
+
+/// Confirms an enrollment with its code and creates the user.
+#[utoipa::path(
+    post,
+    path = "/v1/enrollments/{id}/confirm",
+    tag = "enrollment",
+    params(("id" = String, Path, description = "enrollment_id")),
+    request_body = CodeRequest,
+    responses(
+        (status = 201, body = Enrolled),
+        (status = 400, body = ErrorBody, description = "invalid_code"),
+        (status = 404, body = ErrorBody, description = "no such enrollment, or it expired"),
+        (status = 409, body = ErrorBody, description = "already_enrolled"),
+        (status = 429, body = ErrorBody, description = "rate_limited or too_many_attempts"),
+        (status = 503, body = ErrorBody),
+    )
+)]
+pub async fn confirm(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Path(public_id): Path<String>,
+    ApiJson(body): ApiJson<CodeRequest>,
+) -> Result<(StatusCode, Json<Enrolled>), ApiError> {
+    limits::check(&state, Scope::Ip, &ip.0.to_string(), ip.0).await?;
+    let requests = requests(&state, Purpose::Enrollment);
+    let (id, pending) = codes::redeem(&state, &requests, &public_id, &body.code, ip.0).await?;
+    let user_id = uuid::Uuid::new_v4().to_string();
+    if !users::create(state.db.as_ref(), &user_id, &pending.email).await? {
+        requests.finish(&id).await?;
+        return Err(ApiError::new(StatusCode::CONFLICT, "already_enrolled", "this address already has an account"));
+    }
+    // After the insert: a failed insert leaves the enrollment to be confirmed again.
+    requests.finish(&id).await?;
+    audit::record(&state, Action::Enrolled, Some(&user_id), ip.0, json!({ "id": public_id })).await;
+    Ok((StatusCode::CREATED, Json(Enrolled { user_id, email: pending.email })))
+}

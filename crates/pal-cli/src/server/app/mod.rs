@@ -1,0 +1,74 @@
+//! The reference service: enrollment, sign-in by one-time code, sessions, rate
+//! limits and an audit trail, written against `CacheService`, `DatabaseService`
+//! and `AuditLog` only. Nothing a request leaves behind stays in this process:
+//! pending codes, attempts, rate-limit counters and sessions live in the cache,
+//! users and audit events in the database, so instances scale out behind any
+//! load balancer.
+
+pub mod audit;
+pub mod codes;
+pub mod config;
+mod enrollment;
+mod errors;
+mod limits;
+mod observe;
+mod openapi;
+mod page;
+mod session;
+mod status;
+mod users;
+mod verification;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{delete, get, post};
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
+use tower::timeout::TimeoutLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+use super::AppState;
+use config::ServiceSettings;
+
+/// The service's routes, each bounded by the request deadline and sharing one
+/// limit of requests in flight; a request over the limit is shed at once (503
+/// `overloaded`) rather than queued, so latency stays bounded under any load.
+pub fn routes(service: &ServiceSettings) -> Router<AppState> {
+    let bounded = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(limits::stopped))
+        .layer(LoadShedLayer::new())
+        .layer(GlobalConcurrencyLimitLayer::new(service.max_in_flight))
+        .layer(TimeoutLayer::new(service.request_timeout));
+    Router::new()
+        .route("/v1/enrollments", post(enrollment::start))
+        .route("/v1/enrollments/{id}/confirm", post(enrollment::confirm))
+        .route("/v1/verifications", post(verification::start))
+        .route("/v1/verifications/{id}/complete", post(verification::complete))
+        .route("/v1/session", get(session::show).delete(session::logout))
+        .route("/v1/session/refresh", post(session::refresh))
+        .route("/v1/sessions", delete(session::logout_everywhere))
+        .route("/v1/audit", get(audit::own_events))
+        .route("/", get(page::index))
+        .route("/v1/status", get(status::status))
+        .route("/openapi.json", get(openapi::document))
+        .layer(bounded)
+}
+
+/// What every route gets, the operators' ones included: a request id (the
+/// client's `x-request-id`, or a new one) echoed in the response, one log line,
+/// JSON errors for every route and for none, and the body size limit.
+pub fn finish(router: Router<AppState>, service: &ServiceSettings) -> Router<AppState> {
+    router.fallback(errors::no_route).layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(middleware::from_fn(observe::access_log))
+            .layer(middleware::from_fn(errors::json_errors))
+            .layer(DefaultBodyLimit::max(service.max_body_bytes))
+            .layer(RequestBodyLimitLayer::new(service.max_body_bytes)),
+    )
+}

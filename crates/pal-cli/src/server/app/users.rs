@@ -1,0 +1,39 @@
+//! The `users` table (created by pal's migrations on every dialect), through
+//! `DatabaseService` only.
+
+use chrono::Utc;
+
+use pal::{DatabaseService, ErrorKind, Result, Row, Value};
+
+/// The account of `email`, read on the primary: an account enrolled a moment ago
+/// must be found, which a lagging replica might not.
+pub async fn id_of(db: &dyn DatabaseService, email: &str) -> Result<Option<String>> {
+    let rows = db.query("SELECT id FROM users WHERE email = $1", &[email.into()]).await?;
+    rows.first().map(|row| text(row, "id")).transpose()
+}
+
+/// Creates a verified user; `Ok(false)` when the address already has one.
+pub async fn create(db: &dyn DatabaseService, id: &str, email: &str) -> Result<bool> {
+    let now = Utc::now();
+    let inserted = db
+        .execute(
+            "INSERT INTO users (id, email, verified, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
+            &[id.into(), email.into(), true.into(), now.into(), now.into()],
+        )
+        .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::UniqueViolation => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A text column, also where the dialect hands it over as bytes (MySQL reads
+/// columns with a binary collation, such as `users.id`, as bytes).
+pub fn text(row: &Row, column: &str) -> Result<String> {
+    match row.value(column) {
+        Some(Value::Bytes(bytes)) => String::from_utf8(bytes.clone())
+            .map_err(|_| pal::Error::new(ErrorKind::Integrity, format!("column {column} is not UTF-8"))),
+        _ => row.get(column),
+    }
+}

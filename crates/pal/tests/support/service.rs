@@ -1,0 +1,62 @@
+//! The reference service's flows, as a client goes through them, for the tests
+//! that drive `pal serve`.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::http::Api;
+use super::serve::Serve;
+
+/// An address no other test uses.
+pub fn unique_email() -> String {
+    format!("u{}@example.com", &uuid::Uuid::new_v4().simple().to_string()[..16])
+}
+
+/// `pal serve` with `vars`, codes exposed in responses, audit events delivered
+/// every 100 ms, a spool and a key prefix of its own (tests share servers).
+pub fn start(vars: &[(&str, &str)], dir: &Path, prefix: &str) -> Serve {
+    let spool = dir.join("spool").display().to_string();
+    let mut all: Vec<(&str, &str)> = vec![
+        ("DEV_EXPOSE_CODES", "true"),
+        ("AUDIT_FLUSH_INTERVAL_MS", "100"),
+        ("AUDIT_SPOOL_DIR", &spool),
+        ("CACHE_KEY_PREFIX", prefix),
+        ("DB_AUTO_MIGRATE", "true"),
+        ("RUST_LOG", "info"),
+    ];
+    // The caller's values win over these defaults.
+    all.retain(|(name, _)| !vars.iter().any(|(n, _)| n == name));
+    all.extend_from_slice(vars);
+    Serve::start(&all)
+}
+
+/// Enrolls `email`; returns the new user's id.
+pub fn enroll(api: Api, email: &str) -> String {
+    let started = api.post("/v1/enrollments", None, json!({ "email": email }));
+    assert_eq!(started.status, 202, "{}", started.text());
+    let body = started.json();
+    let id = body["enrollment_id"].as_str().unwrap();
+    let code = body["code"].as_str().expect("DEV_EXPOSE_CODES returns the code");
+    let confirmed = api.post(&format!("/v1/enrollments/{id}/confirm"), None, json!({ "code": code }));
+    assert_eq!(confirmed.status, 201, "{}", confirmed.text());
+    let body = confirmed.json();
+    assert_eq!(body["email"], email.to_lowercase());
+    body["user_id"].as_str().unwrap().to_string()
+}
+
+/// Starts a verification: its id and code.
+pub fn start_verification(api: Api, email: &str) -> (String, String) {
+    let started = api.post("/v1/verifications", None, json!({ "email": email }));
+    assert_eq!(started.status, 202, "{}", started.text());
+    let body = started.json();
+    (body["verification_id"].as_str().unwrap().to_string(), body["code"].as_str().unwrap().to_string())
+}
+
+/// Signs `email` in: a bearer token.
+pub fn sign_in(api: Api, email: &str) -> String {
+    let (id, code) = start_verification(api, email);
+    let done = api.post(&format!("/v1/verifications/{id}/complete"), None, json!({ "code": code }));
+    assert_eq!(done.status, 200, "{}", done.text());
+    done.json()["token"].as_str().unwrap().to_string()
+}
