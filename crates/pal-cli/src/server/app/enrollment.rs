@@ -67,9 +67,7 @@ pub async fn start(
     ip: ClientIp,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> Result<(StatusCode, Json<EnrollmentStarted>), ApiError> {
-    limits::check(&state, Scope::Ip, &ip.0.to_string(), ip.0).await?;
-    let email = codes::email(&body.email)?;
-    limits::check(&state, Scope::Account, &email, ip.0).await?;
+    let email = limits::address(&state, ip.0, &body.email).await?;
     let (id, code) = requests(&state, Purpose::Enrollment).start(email.clone(), None, false).await?;
     state.sender.send(&email, &code, Purpose::Enrollment, &id).await?;
     audit::record(&state, Action::CodeSent, None, ip.0, json!({ "purpose": "enrollment", "id": id })).await;

@@ -91,6 +91,15 @@ pub async fn check(state: &AppState, scope: Scope, subject: &str, ip: IpAddr) ->
     .retry_after(seconds))
 }
 
+/// What every route that sends a code checks first: the client's limit, then
+/// the address (normalized, as the account limit counts it) and its limit.
+pub async fn address(state: &AppState, ip: IpAddr, raw: &str) -> Result<String, ApiError> {
+    check(state, Scope::Ip, &ip.to_string(), ip).await?;
+    let email = super::codes::email(raw)?;
+    check(state, Scope::Account, &email, ip).await?;
+    Ok(email)
+}
+
 /// The answer when a tower layer stops a request: shed because too many are in
 /// flight, or past its deadline.
 pub async fn stopped(error: BoxError) -> ApiError {

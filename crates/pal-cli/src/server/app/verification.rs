@@ -55,9 +55,7 @@ pub async fn start(
     ip: ClientIp,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> Result<(StatusCode, Json<VerificationStarted>), ApiError> {
-    limits::check(&state, Scope::Ip, &ip.0.to_string(), ip.0).await?;
-    let email = codes::email(&body.email)?;
-    limits::check(&state, Scope::Account, &email, ip.0).await?;
+    let email = limits::address(&state, ip.0, &body.email).await?;
     let user_id = users::id_of(state.db.as_ref(), &email).await?;
     let known = user_id.is_some();
     let (id, code) = requests(&state, Purpose::Verification).start(email.clone(), user_id.clone(), !known).await?;
