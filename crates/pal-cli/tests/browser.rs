@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
 fn free_port() -> u16 {
@@ -76,7 +77,6 @@ fn chromedriver() -> (Killed, u16) {
 }
 
 async fn browser(driver_port: u16) -> Client {
-    pal::tls::install_crypto_provider();
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".into(),
@@ -85,8 +85,7 @@ async fn browser(driver_port: u16) -> Client {
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,900"],
         }),
     );
-    ClientBuilder::rustls()
-        .unwrap()
+    ClientBuilder::new(HttpConnector::new())
         .capabilities(capabilities)
         .connect(&format!("http://127.0.0.1:{driver_port}"))
         .await
