@@ -1,12 +1,9 @@
 //! pal's alert rules (`deploy/prometheus/`) with Prometheus' own tools: promtool
 //! checks them and runs their unit tests (each of the four alerts just past and
-//! just under its threshold), and a real Prometheus on loopback scrapes a
-//! redis-hybrid on PostgreSQL under steady load while its Redis is killed and
-//! restarted: the fallback alert fires, then clears.
-//!
-//! The process scraped here drives the load through the library with pal's
-//! recorder: `pal serve` renders the same recorder at `/metrics`, but has no
-//! route that calls the cache yet.
+//! just under its threshold), and a real Prometheus on loopback scrapes
+//! `pal serve` (redis-hybrid on PostgreSQL) at `/metrics` while clients read
+//! their sessions and its Redis is killed and restarted: the fallback alert
+//! fires, then clears, and no client sees an error.
 
 #[macro_use]
 mod suite;
@@ -17,9 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use pal::{Settings, Ttl};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::http::Api;
 
 fn deploy() -> std::path::PathBuf {
     support::root().join("deploy/prometheus")
@@ -64,29 +59,6 @@ fn fast_rules() -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// Serves the recorder's text on every request, as `/metrics` does.
-async fn metrics_endpoint(handle: pal::telemetry::prometheus::PrometheusHandle) -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let handle = handle.clone();
-            tokio::spawn(async move {
-                let mut request = [0u8; 4096];
-                let _ = stream.read(&mut request).await;
-                let body = handle.render();
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes()).await;
-                let _ = stream.write_all(body.as_bytes()).await;
-            });
-        }
-    });
-    port
 }
 
 struct Prometheus {
@@ -163,7 +135,6 @@ async fn a_real_prometheus_fires_the_fallback_alert_when_redis_dies_and_clears_i
     let _exclusive = support::exclusive_redis_fault();
     support::ensure("redis");
     let _restore = support::Restore("redis");
-    let handle = pal::telemetry::prometheus::install().unwrap();
     let (db_url, _schema) = suite::servers::guarded_postgres_schema().await;
     let port = support::port("REDIS_FAULT_PORT");
     let redis_url = format!("redis://127.0.0.1:{port}");
@@ -176,33 +147,42 @@ async fn a_real_prometheus_fires_the_fallback_alert_when_redis_dies_and_clears_i
         ("CACHE_BREAKER_COOLDOWN_MS", "500"),
         ("DB_PROVIDER", "postgresql"),
         ("DATABASE_URL", &db_url),
-        ("DB_AUTO_MIGRATE", "true"),
+        ("RATE_LIMIT_IP_PER_MINUTE", "0"),
+        ("RATE_LIMIT_ACCOUNT_PER_MINUTE", "0"),
     ]);
-    let cache = pal::factory::build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap();
-    let target = metrics_endpoint(handle).await;
-    let prometheus = Prometheus::start(target);
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = suite::namespace();
+    let serve = tokio::task::block_in_place(|| support::service::start(&vars, dir.path(), &prefix));
+    let api = Api { port: serve.port };
+    let email = support::service::unique_email();
+    let token = tokio::task::block_in_place(|| {
+        support::service::enroll(api, &email);
+        support::service::sign_in(api, &email)
+    });
+    let prometheus = Prometheus::start(serve.port);
 
-    // A steady load: a write and a read every 5 ms.
+    // A steady load: a client reads its session every 5 ms, each read three
+    // cache calls (the session, the user's epoch, its time to live).
     let stop = Arc::new(AtomicBool::new(false));
-    let errors = Arc::new(AtomicU64::new(0));
+    let (reads, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let load = {
-        let (cache, stop, errors) = (cache.clone(), stop.clone(), errors.clone());
-        tokio::spawn(async move {
-            let ttl = Ttl::from_secs(120).unwrap();
-            let mut i = 0u64;
+        let (stop, reads, errors) = (stop.clone(), reads.clone(), errors.clone());
+        std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                let key = format!("alerts:{}", i % 50);
-                if cache.set(&key, Bytes::from(i.to_string()), ttl).await.is_err() || cache.get(&key).await.is_err() {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                }
-                i += 1;
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                match api.try_send("GET", "/v1/session", Some(&token), None) {
+                    Ok(r) if r.status == 200 => reads.fetch_add(1, Ordering::Relaxed),
+                    other => {
+                        eprintln!("GET /v1/session: {other:?}");
+                        errors.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
+                std::thread::sleep(Duration::from_millis(5));
             }
         })
     };
 
     let up = support::eventually(Duration::from_secs(20), || prometheus.scraping()).await;
-    assert!(up.is_some(), "Prometheus never scraped the target: {}", prometheus.log());
+    assert!(up.is_some(), "Prometheus never scraped pal serve: {}", prometheus.log());
     // A few evaluations with Redis healthy: the alert stays silent.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(prometheus.alert_states("PalFallbackRateHigh").await, Some(vec![]), "fires with Redis up");
@@ -216,7 +196,7 @@ async fn a_real_prometheus_fires_the_fallback_alert_when_redis_dies_and_clears_i
     assert!(fired.is_some(), "PalFallbackRateHigh never fired with Redis dead: {}", prometheus.log());
     eprintln!("PalFallbackRateHigh firing {:?} after the kill", killed.elapsed());
 
-    support::ensure("redis");
+    tokio::task::spawn_blocking(|| support::ensure("redis")).await.unwrap();
     let back = Instant::now();
     let cleared = support::eventually(Duration::from_secs(25), || async {
         prometheus.alert_states("PalFallbackRateHigh").await.is_some_and(|s| s.is_empty())
@@ -226,7 +206,10 @@ async fn a_real_prometheus_fires_the_fallback_alert_when_redis_dies_and_clears_i
     eprintln!("PalFallbackRateHigh cleared {:?} after Redis came back", back.elapsed());
 
     stop.store(true, Ordering::Relaxed);
-    load.await.unwrap();
-    assert_eq!(errors.load(Ordering::Relaxed), 0, "the load saw errors: the hybrid should have served every call");
+    load.join().unwrap();
+    eprintln!("{} session reads", reads.load(Ordering::Relaxed));
+    assert_eq!(errors.load(Ordering::Relaxed), 0, "clients saw errors: the hybrid should have served every call");
+    let (code, output) = tokio::task::block_in_place(|| serve.stop());
+    assert_eq!(code, Some(0), "{output}");
     assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
 }
