@@ -27,6 +27,7 @@ struct Pair {
     replica: &'static str,
     /// The `scripts/services` name of the replica alone.
     replica_service: &'static str,
+    replica_port: u16,
     /// Tests that stop the replica, or stop it applying, hold this lock.
     lock: &'static str,
     /// Stops the replica applying changes, and starts it again.
@@ -42,6 +43,7 @@ const POSTGRES: Pair = Pair {
     primary: servers::PG_PRIMARY,
     replica: servers::PG_REPLICA,
     replica_service: "pg_replica",
+    replica_port: servers::PG_REPLICA_PORT,
     lock: "pg_replication",
     pause: &["SELECT pg_wal_replay_pause()"],
     resume: &["SELECT pg_wal_replay_resume()"],
@@ -55,6 +57,7 @@ const MARIADB: Pair = Pair {
     primary: servers::MARIADB_PRIMARY,
     replica: servers::MARIADB_REPLICA,
     replica_service: "mariadb_replica",
+    replica_port: servers::MARIADB_REPLICA_PORT,
     lock: "mariadb_replication",
     pause: &["STOP SLAVE SQL_THREAD"],
     resume: &["START SLAVE SQL_THREAD"],
@@ -295,6 +298,92 @@ async fn postgres_replica_killed_under_load_costs_readers_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mariadb_replica_killed_under_load_costs_readers_nothing() {
     a_replica_killed_under_load_costs_readers_nothing(&MARIADB).await;
+}
+
+/// The server listening on `port` and its child processes (a PostgreSQL
+/// postmaster's backends and its WAL receiver), so that all of it can be frozen.
+fn server_processes(port: u16) -> Vec<u32> {
+    let ss = std::process::Command::new("ss").args(["-ltnpH", &format!("sport = :{port}")]).output().unwrap();
+    let text = String::from_utf8_lossy(&ss.stdout);
+    let pid: u32 = text
+        .split("pid=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("nothing listens on {port}: {text}"));
+    let children = std::process::Command::new("pgrep").args(["-P", &pid.to_string()]).output().unwrap();
+    let mut pids = vec![pid];
+    pids.extend(String::from_utf8_lossy(&children.stdout).lines().filter_map(|l| l.trim().parse::<u32>().ok()));
+    pids
+}
+
+/// The replica frozen (SIGSTOP) under read load: reads waiting on it go to the
+/// primary once a check finds it down, not at their statement timeout; none
+/// fails; thawed, it gets reads again.
+async fn a_hung_replica_holds_no_read_for_long(pair: &'static Pair) {
+    let _held = exclusive(pair.lock);
+    let ns = Namespace::new(pair).await;
+    let db = ns.routed(pair, &[("DB_REPLICA_CHECK_INTERVAL_MS", "500")]).await;
+    one_row(&db, &ns).await;
+    assert!(
+        eventually(Duration::from_secs(10), || async { db.replicas().await[0].state == ReplicaState::Usable })
+            .await
+            .is_some()
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (failed, slowest_ms) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (db, stop, failed, slowest_ms) = (db.clone(), stop.clone(), failed.clone(), slowest_ms.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    if let Err(e) = db.read("SELECT v FROM kv WHERE k = 1", &[], None).await {
+                        eprintln!("read failed: {e}");
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    slowest_ms.fetch_max(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let frozen: Vec<support::Continue> = server_processes(pair.replica_port)
+        .into_iter()
+        .map(|pid| {
+            support::signal(pid, "STOP");
+            support::Continue(pid)
+        })
+        .collect();
+    let down =
+        eventually(Duration::from_secs(10), || async { db.replicas().await[0].state == ReplicaState::Down }).await;
+    assert!(down.is_some(), "the frozen replica was not found down: {:?}", db.replicas().await);
+    // Frozen well beyond the check's bound, so a read that waited for the thaw shows.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    drop(frozen);
+    let before = replica_reads(&db).await;
+    let back = eventually(Duration::from_secs(20), || async { replica_reads(&db).await > before }).await;
+    stop.store(true, Ordering::Relaxed);
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    let slowest = Duration::from_millis(slowest_ms.load(Ordering::Relaxed));
+    eprintln!("{}: found down {down:?} after the freeze; slowest read {slowest:?}", pair.provider);
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "callers saw errors while the replica was frozen");
+    assert!(back.is_some(), "the thawed replica got no reads");
+    assert!(slowest < Duration::from_millis(2500), "a read waited {slowest:?} on the frozen replica");
+    ns.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_hung_replica_holds_no_read_for_long() {
+    a_hung_replica_holds_no_read_for_long(&POSTGRES).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mariadb_hung_replica_holds_no_read_for_long() {
+    a_hung_replica_holds_no_read_for_long(&MARIADB).await;
 }
 
 /// Beyond `DB_REPLICA_MAX_LAG_MS` the replica gets no reads; caught up, it does again.

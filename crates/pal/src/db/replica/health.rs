@@ -1,12 +1,14 @@
 //! Each replica's health and lag, checked in the background every
 //! `DB_REPLICA_CHECK_INTERVAL_MS`. A change of state is logged once and counted.
 
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use metrics::{Counter, Gauge};
-use tokio::sync::OnceCell;
+use tokio::sync::futures::Notified;
+use tokio::sync::{Notify, OnceCell};
 
 use crate::db::position::{ReplicaLag, ReplicaState, ReplicaStatus};
 use crate::db::{DatabaseService, ReplicationSettings};
@@ -34,6 +36,8 @@ pub(super) struct Replica {
     checked: Mutex<Checked>,
     reads: AtomicU64,
     meters: Option<Meters>,
+    /// Woken when it goes down, so reads waiting on it give up at once.
+    down: Notify,
 }
 
 impl Replica {
@@ -51,11 +55,21 @@ impl Replica {
             }
         });
         let checked = Checked { state: ReplicaState::Unchecked, lag: None, error: None, caught_up: None };
-        Replica { name, db, checked: Mutex::new(checked), reads: AtomicU64::new(0), meters }
+        Replica { name, db, checked: Mutex::new(checked), reads: AtomicU64::new(0), meters, down: Notify::new() }
     }
 
     pub(super) fn db(&self) -> &dyn DatabaseService {
         self.db.as_ref()
+    }
+
+    /// Completes when the replica is found down after this call: a read that
+    /// waits on a replica which stopped answering (hung, cut off) goes to the
+    /// primary then, not at the end of its statement timeout.
+    pub(super) fn gone_down(&self) -> Pin<Box<Notified<'_>>> {
+        let mut notified = Box::pin(self.down.notified());
+        // Registered now, so a `notify_waiters` before the first poll still reaches it.
+        notified.as_mut().enable();
+        notified
     }
 
     pub(super) fn usable(&self) -> bool {
@@ -162,6 +176,9 @@ impl Replica {
         }
         if before == state {
             return;
+        }
+        if state == ReplicaState::Down {
+            self.down.notify_waiters();
         }
         if let Some(m) = &self.meters {
             match state {

@@ -22,7 +22,7 @@ use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
 use super::service::{DatabaseService, Dialect, PoolUsage, Transaction};
 use super::value::{Row, Value};
 use super::{DbSettings, ReplicationSettings};
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::telemetry::DB_REPLICA_READS;
 use crate::tls::Transport;
 
@@ -134,6 +134,11 @@ impl Replicated {
     }
 }
 
+/// A read given up because its replica was found down while it waited.
+fn stopped_answering() -> Error {
+    Error::new(ErrorKind::Timeout, "the replica stopped answering during the read")
+}
+
 impl Drop for Replicated {
     fn drop(&mut self) {
         self.checker.abort();
@@ -168,7 +173,12 @@ impl DatabaseService for Replicated {
             Ok(replica) => replica,
             Err(why) => return self.primary_serves(why).query(sql, params).await,
         };
-        match replica.db().query(sql, params).await {
+        let went_down = replica.gone_down();
+        let outcome = tokio::select! {
+            rows = replica.db().query(sql, params) => rows,
+            () = went_down => Err(stopped_answering()),
+        };
+        match outcome {
             Ok(rows) => {
                 replica.served();
                 Ok(rows)
@@ -195,13 +205,15 @@ impl DatabaseService for Replicated {
         // Rows already handed over cannot be taken back: the primary may only
         // take over a read that failed before its first row.
         let mut delivered = false;
-        let outcome = replica
-            .db()
-            .query_each(sql, params, &mut |row| {
-                delivered = true;
-                each(row)
-            })
-            .await;
+        let mut counted = |row| {
+            delivered = true;
+            each(row)
+        };
+        let went_down = replica.gone_down();
+        let outcome = tokio::select! {
+            count = replica.db().query_each(sql, params, &mut counted) => count,
+            () = went_down => Err(stopped_answering()),
+        };
         match outcome {
             Ok(count) => {
                 replica.served();
