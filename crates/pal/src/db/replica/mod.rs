@@ -39,12 +39,18 @@ pub(crate) fn connect(
     if settings.replicas.is_empty() {
         return Ok(primary);
     }
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+        Error::new(
+            ErrorKind::Config,
+            "DB_REPLICA_URL: replicas are checked on a Tokio runtime; build the database within one",
+        )
+    })?;
     let mut replicas = Vec::with_capacity(settings.replicas.len());
     for target in &settings.replicas {
         let db = connect(&settings.for_replica(target))?;
         replicas.push(Replica::new(target.url.address().to_string(), db, settings.metrics));
     }
-    Ok(Arc::new(Replicated::new(primary, replicas, settings.replication.clone(), settings.metrics)))
+    Ok(Arc::new(Replicated::new(primary, replicas, settings.replication.clone(), settings.metrics, &runtime)))
 }
 
 /// Why a read went to the primary.
@@ -96,9 +102,10 @@ impl Replicated {
         replicas: Vec<Replica>,
         settings: ReplicationSettings,
         metrics: bool,
+        runtime: &tokio::runtime::Handle,
     ) -> Self {
         let replicas = Arc::new(health::Replicas::new(replicas, settings));
-        let checker = tokio::spawn(health::check_forever(Arc::downgrade(&replicas)));
+        let checker = runtime.spawn(health::check_forever(Arc::downgrade(&replicas)));
         Replicated { primary, replicas, next: AtomicUsize::new(0), primary_reads: PrimaryReads::new(metrics), checker }
     }
 
