@@ -60,7 +60,15 @@ pub async fn start(
     let known = user_id.is_some();
     let (id, code) = requests(&state, Purpose::Verification).start(email.clone(), user_id.clone(), !known).await?;
     if let Some(user_id) = &user_id {
-        state.sender.send(&email, &code, Purpose::Verification, &id).await?;
+        // Delivered apart from the answer: a sender that takes its time (mail,
+        // SMS) must not make an address with an account slower to answer than
+        // one without.
+        let (sender, to, sent_code, sent_id) = (state.sender.clone(), email.clone(), code.clone(), id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = sender.send(&to, &sent_code, Purpose::Verification, &sent_id).await {
+                tracing::error!(id = sent_id.as_str(), error = %e, "the sign-in code was not sent");
+            }
+        });
         let details = json!({ "purpose": "verification", "id": id });
         audit::record(&state, Action::CodeSent, Some(user_id), ip.0, details).await;
     }
