@@ -324,7 +324,7 @@ async fn a_hung_replica_holds_no_read_for_long(pair: &'static Pair) {
     let _held = exclusive(pair.lock);
     let ns = Namespace::new(pair).await;
     let db = ns.routed(pair, &[("DB_REPLICA_CHECK_INTERVAL_MS", "500")]).await;
-    one_row(&db, &ns).await;
+    let token = one_row(&db, &ns).await;
     assert!(
         eventually(Duration::from_secs(10), || async { db.replicas().await[0].state == ReplicaState::Usable })
             .await
@@ -333,13 +333,15 @@ async fn a_hung_replica_holds_no_read_for_long(pair: &'static Pair) {
 
     let stop = Arc::new(AtomicBool::new(false));
     let (failed, slowest_ms) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    // Half the readers present a token, so the wait for a position is frozen too.
     let readers: Vec<_> = (0..4)
-        .map(|_| {
+        .map(|i| {
             let (db, stop, failed, slowest_ms) = (db.clone(), stop.clone(), failed.clone(), slowest_ms.clone());
+            let after = (i % 2 == 0).then(|| token.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let started = Instant::now();
-                    if let Err(e) = db.read("SELECT v FROM kv WHERE k = 1", &[], None).await {
+                    if let Err(e) = db.read("SELECT v FROM kv WHERE k = 1", &[], after.as_ref()).await {
                         eprintln!("read failed: {e}");
                         failed.fetch_add(1, Ordering::Relaxed);
                     }

@@ -124,7 +124,12 @@ impl Replicated {
                 continue;
             }
             let Some(token) = after else { return Ok(Ok(replica)) };
-            match replica.db().replayed(token, wait).await {
+            let went_down = replica.gone_down();
+            let replayed = tokio::select! {
+                replayed = replica.db().replayed(token, wait) => replayed,
+                () = went_down => Err(stopped_answering()),
+            };
+            match replayed {
                 Ok(true) => return Ok(Ok(replica)),
                 Ok(false) => why = Fallback::Behind,
                 Err(e) if e.kind() == ErrorKind::InvalidInput => return Err(e),
