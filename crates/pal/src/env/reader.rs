@@ -184,17 +184,7 @@ impl Env {
     /// A URL whose scheme must be one of `schemes`. Returns `None` when unset.
     pub fn url(&mut self, name: &'static str, schemes: &[&str]) -> Option<ConnUrl> {
         let raw = self.get_or_default(name)?.to_string();
-        match ConnUrl::parse(&raw, schemes) {
-            Ok(url) => Some(url),
-            Err(reason) => {
-                // Without `scheme://` nothing tells where a password sits (a typo such as
-                // `postgres//app:pw@db`), so a secret value is not shown at all.
-                let secret = self.is_secret(name);
-                let redacted = if secret && !raw.contains("://") { "***".to_string() } else { redact_text(&raw) };
-                self.fail(ConfigError::MalformedUrl { var: name, redacted, reason });
-                None
-            }
-        }
+        self.parse_url(name, &raw, schemes, None)
     }
 
     /// A comma-separated list of URLs (a comma inside one is written `%2C`).
@@ -205,19 +195,34 @@ impl Env {
         };
         let mut urls = Vec::new();
         for (i, item) in raw.split(',').map(str::trim).enumerate() {
-            match ConnUrl::parse(item, schemes) {
-                Ok(url) => urls.push(url),
-                Err(reason) => {
-                    let redacted = if item.contains("://") { redact_text(item) } else { "***".to_string() };
-                    self.fail(ConfigError::MalformedUrl {
-                        var: name,
-                        redacted,
-                        reason: format!("URL {}: {reason}", i + 1),
-                    });
-                }
-            }
+            urls.extend(self.parse_url(name, item, schemes, Some(i + 1)));
         }
         urls
+    }
+
+    /// One URL of `name` (the `position`th of its list), or a reported error.
+    fn parse_url(
+        &mut self,
+        name: &'static str,
+        raw: &str,
+        schemes: &[&str],
+        position: Option<usize>,
+    ) -> Option<ConnUrl> {
+        match ConnUrl::parse(raw, schemes) {
+            Ok(url) => Some(url),
+            Err(reason) => {
+                // Without `scheme://` nothing tells where a password sits (a typo such as
+                // `postgres//app:pw@db`), so a secret value is not shown at all.
+                let secret = self.is_secret(name);
+                let redacted = if secret && !raw.contains("://") { "***".to_string() } else { redact_text(raw) };
+                let reason = match position {
+                    Some(n) => format!("URL {n}: {reason}"),
+                    None => reason,
+                };
+                self.fail(ConfigError::MalformedUrl { var: name, redacted, reason });
+                None
+            }
+        }
     }
 
     /// A comma-separated list of `host[:port]`. Unset gives an empty list.

@@ -1,18 +1,16 @@
 //! Each replica's health and lag, checked in the background every
 //! `DB_REPLICA_CHECK_INTERVAL_MS`. A change of state is logged once and counted.
 
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use metrics::{Counter, Gauge};
-use tokio::sync::futures::Notified;
 use tokio::sync::{Notify, OnceCell};
 
 use crate::db::position::{ReplicaLag, ReplicaState, ReplicaStatus};
 use crate::db::{DatabaseService, ReplicationSettings};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind, Result};
 use crate::telemetry::{DB_REPLICA_LAG, DB_REPLICA_READS, DB_REPLICA_TRANSITIONS, DB_REPLICA_USABLE};
 
 struct Checked {
@@ -35,25 +33,32 @@ pub(super) struct Replica {
     db: Arc<dyn DatabaseService>,
     checked: Mutex<Checked>,
     reads: AtomicU64,
-    meters: Option<Meters>,
+    /// No-op handles when metrics are off, like the router's own.
+    meters: Meters,
     /// Woken when it goes down, so reads waiting on it give up at once.
     down: Notify,
 }
 
 impl Replica {
     pub(super) fn new(name: String, db: Arc<dyn DatabaseService>, metrics: bool) -> Self {
-        let meters = metrics.then(|| {
-            let label = name.clone();
-            let to = |state: ReplicaState| {
-                metrics::counter!(DB_REPLICA_TRANSITIONS, "replica" => label.clone(), "to" => state.as_str())
-            };
-            Meters {
-                reads: metrics::counter!(DB_REPLICA_READS, "served_by" => label.clone(), "reason" => "replica"),
-                usable: metrics::gauge!(DB_REPLICA_USABLE, "replica" => label.clone()),
-                lag: metrics::gauge!(DB_REPLICA_LAG, "replica" => label.clone()),
-                transitions: [to(ReplicaState::Usable), to(ReplicaState::Lagging), to(ReplicaState::Down)],
+        let meters = match metrics {
+            true => {
+                let label = name.clone();
+                let to = |state: ReplicaState| metrics::counter!(DB_REPLICA_TRANSITIONS, "replica" => label.clone(), "to" => state.as_str());
+                Meters {
+                    reads: metrics::counter!(DB_REPLICA_READS, "served_by" => label.clone(), "reason" => "replica"),
+                    usable: metrics::gauge!(DB_REPLICA_USABLE, "replica" => label.clone()),
+                    lag: metrics::gauge!(DB_REPLICA_LAG, "replica" => label.clone()),
+                    transitions: [to(ReplicaState::Usable), to(ReplicaState::Lagging), to(ReplicaState::Down)],
+                }
             }
-        });
+            false => Meters {
+                reads: Counter::noop(),
+                usable: Gauge::noop(),
+                lag: Gauge::noop(),
+                transitions: [Counter::noop(), Counter::noop(), Counter::noop()],
+            },
+        };
         let checked = Checked { state: ReplicaState::Unchecked, lag: None, error: None, caught_up: None };
         Replica { name, db, checked: Mutex::new(checked), reads: AtomicU64::new(0), meters, down: Notify::new() }
     }
@@ -62,14 +67,18 @@ impl Replica {
         self.db.as_ref()
     }
 
-    /// Completes when the replica is found down after this call: a read that
-    /// waits on a replica which stopped answering (hung, cut off) goes to the
-    /// primary then, not at the end of its statement timeout.
-    pub(super) fn gone_down(&self) -> Pin<Box<Notified<'_>>> {
-        let mut notified = Box::pin(self.down.notified());
-        // Registered now, so a `notify_waiters` before the first poll still reaches it.
-        notified.as_mut().enable();
-        notified
+    /// Runs `work` on this replica, given up (a `Timeout` error) when a check
+    /// finds the replica down meanwhile: a read waiting on a replica that stopped
+    /// answering (hung, cut off) goes to the primary then, not at the end of its
+    /// statement timeout.
+    pub(super) async fn unless_down<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        let mut went_down = std::pin::pin!(self.down.notified());
+        // Registered before `work` starts, so a `notify_waiters` while it runs reaches it.
+        went_down.as_mut().enable();
+        tokio::select! {
+            outcome = work => outcome,
+            () = went_down => Err(Error::new(ErrorKind::Timeout, "the replica stopped answering during the read")),
+        }
     }
 
     pub(super) fn usable(&self) -> bool {
@@ -78,9 +87,7 @@ impl Replica {
 
     pub(super) fn served(&self) {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        if let Some(m) = &self.meters {
-            m.reads.increment(1);
-        }
+        self.meters.reads.increment(1);
     }
 
     /// A read or a token check failed on it: no more reads until a check finds it
@@ -168,11 +175,9 @@ impl Replica {
         *checked = Checked { state, lag, error, caught_up };
         let error = checked.error.clone();
         drop(checked);
-        if let Some(m) = &self.meters {
-            m.usable.set(if state == ReplicaState::Usable { 1.0 } else { 0.0 });
-            if let Some(lag) = lag {
-                m.lag.set(lag.as_secs_f64());
-            }
+        self.meters.usable.set(if state == ReplicaState::Usable { 1.0 } else { 0.0 });
+        if let Some(lag) = lag {
+            self.meters.lag.set(lag.as_secs_f64());
         }
         if before == state {
             return;
@@ -180,13 +185,11 @@ impl Replica {
         if state == ReplicaState::Down {
             self.down.notify_waiters();
         }
-        if let Some(m) = &self.meters {
-            match state {
-                ReplicaState::Usable => m.transitions[0].increment(1),
-                ReplicaState::Lagging => m.transitions[1].increment(1),
-                ReplicaState::Down => m.transitions[2].increment(1),
-                ReplicaState::Unchecked => {}
-            }
+        match state {
+            ReplicaState::Usable => self.meters.transitions[0].increment(1),
+            ReplicaState::Lagging => self.meters.transitions[1].increment(1),
+            ReplicaState::Down => self.meters.transitions[2].increment(1),
+            ReplicaState::Unchecked => {}
         }
         let replica = self.name.as_str();
         match state {

@@ -124,12 +124,7 @@ impl Replicated {
                 continue;
             }
             let Some(token) = after else { return Ok(Ok(replica)) };
-            let went_down = replica.gone_down();
-            let replayed = tokio::select! {
-                replayed = replica.db().replayed(token, wait) => replayed,
-                () = went_down => Err(stopped_answering()),
-            };
-            match replayed {
+            match replica.unless_down(replica.db().replayed(token, wait)).await {
                 Ok(true) => return Ok(Ok(replica)),
                 Ok(false) => why = Fallback::Behind,
                 Err(e) if e.kind() == ErrorKind::InvalidInput => return Err(e),
@@ -144,11 +139,6 @@ impl Replicated {
         self.primary_reads.count(why);
         self.primary.as_ref()
     }
-}
-
-/// A read given up because its replica was found down while it waited.
-fn stopped_answering() -> Error {
-    Error::new(ErrorKind::Timeout, "the replica stopped answering during the read")
 }
 
 impl Drop for Replicated {
@@ -185,12 +175,7 @@ impl DatabaseService for Replicated {
             Ok(replica) => replica,
             Err(why) => return self.primary_serves(why).query(sql, params).await,
         };
-        let went_down = replica.gone_down();
-        let outcome = tokio::select! {
-            rows = replica.db().query(sql, params) => rows,
-            () = went_down => Err(stopped_answering()),
-        };
-        match outcome {
+        match replica.unless_down(replica.db().query(sql, params)).await {
             Ok(rows) => {
                 replica.served();
                 Ok(rows)
@@ -221,11 +206,7 @@ impl DatabaseService for Replicated {
             delivered = true;
             each(row)
         };
-        let went_down = replica.gone_down();
-        let outcome = tokio::select! {
-            count = replica.db().query_each(sql, params, &mut counted) => count,
-            () = went_down => Err(stopped_answering()),
-        };
+        let outcome = replica.unless_down(replica.db().query_each(sql, params, &mut counted)).await;
         match outcome {
             Ok(count) => {
                 replica.served();
