@@ -82,9 +82,21 @@ pub struct CheckArgs {
     /// The /metrics address of a running pal, such as http://127.0.0.1:8080/metrics.
     #[arg(long)]
     pub url: Option<String>,
-    /// Seconds between the two reads of --url.
-    #[arg(long, default_value_t = 5.0, requires = "url")]
+    /// Seconds between the two reads of --url: more than 0 (a rate needs two reads
+    /// some time apart), at most 3600.
+    #[arg(long, default_value_t = 5.0, requires = "url", value_parser = window_seconds, allow_negative_numbers = true)]
     pub window: f64,
+}
+
+fn window_seconds(raw: &str) -> Result<f64, String> {
+    let seconds: f64 = raw.parse().map_err(|_| format!("{raw:?} is not a number of seconds"))?;
+    match seconds.is_finite() && seconds > 0.0 && seconds <= 3600.0 {
+        true => Ok(seconds),
+        false => Err(format!(
+            "{raw} is out of range: the window must be more than 0 seconds (a rate needs two reads some time apart) \
+             and at most 3600, such as 0.5 or 30"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -130,7 +142,7 @@ pub enum CacheCommand {
     /// or a file the stored bytes exactly. Exit status 1 when it is missing, 3 when
     /// it cannot be read (tampered, or sealed under a key no longer configured).
     Get { key: String },
-    /// Delete KEY; prints whether it existed.
+    /// Delete KEY; prints "deleted", or exit status 1 when it was not there.
     Del { key: String },
     /// Add to the counter at KEY and print the new value.
     Incr {

@@ -34,7 +34,12 @@ fn main() -> ExitCode {
         }
     };
     environment.extend(pal::env::process_vars());
-    let (settings, tools) = match Settings::read_with(environment, &vars::declared(), ToolSettings::read) {
+    // Each command validates only what it uses: a database tool needs no cache
+    // configuration, and only `pal serve` reads the listener's variables.
+    let serves = matches!(cli.command, cli::Command::Serve);
+    let parts = commands::parts(&cli.command);
+    let read = |env: &mut pal::env::Env| ToolSettings::read(env, serves);
+    let (settings, tools) = match Settings::read_parts(environment, &vars::declared(), parts, read) {
         Ok(both) => both,
         Err(e) => {
             output::note(e);
@@ -49,8 +54,11 @@ fn main() -> ExitCode {
         vars::LogFormat::Json => logs.json().flatten_event(true).init(),
         vars::LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
     }
-    for warning in &settings.warnings {
-        tracing::warn!("{warning}");
+    // `pal check` reports them in its own output (and JSON), once.
+    if !matches!(cli.command, cli::Command::Check(_)) {
+        for warning in &settings.warnings {
+            tracing::warn!("{warning}");
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -2,15 +2,18 @@
 //! `--help`, the README table and `.env.example` all come from here.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
 use pal::env::{Env, Var};
-use pal::error::ConfigError;
 
 use crate::server::app::config::{self as service, ServiceSettings};
 
 pub const VARS: &[Var] = &[
-    Var::new("BIND", Some("127.0.0.1"), "pal serve: address to listen on"),
+    Var::new(
+        "BIND",
+        Some("127.0.0.1"),
+        "pal serve: address to listen on (an IP address, or a host name: every address it resolves to)",
+    ),
     Var::new("PORT", Some("8080"), "pal serve: port to listen on"),
     Var::new(
         "METRICS_BIND",
@@ -35,28 +38,29 @@ pub enum LogFormat {
 /// What the tools read beside the library's settings.
 #[derive(Debug, Clone)]
 pub struct ToolSettings {
-    pub bind: IpAddr,
-    pub port: u16,
     pub log_filter: String,
     pub log_format: LogFormat,
+    /// `pal serve`'s listeners and routes; read (and validated) only for `pal serve`.
+    pub serve: Option<ServeSettings>,
+}
+
+/// Where `pal serve` listens and what its routes allow.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// Every address `BIND` names: an IP address, or each address a host name
+    /// resolves to (`localhost`: 127.0.0.1 and ::1), as other servers listen.
+    pub bind: Vec<IpAddr>,
+    pub port: u16,
     /// Where `/metrics` listens when not on `BIND:PORT`.
-    pub metrics_addr: Option<std::net::SocketAddr>,
+    pub metrics_addr: Option<Vec<SocketAddr>>,
     /// The reference service's routes.
     pub service: ServiceSettings,
 }
 
 impl ToolSettings {
-    pub fn read(env: &mut Env) -> ToolSettings {
-        let raw = env.string("BIND");
-        let bind = raw.parse().unwrap_or_else(|_| {
-            env.fail(ConfigError::InvalidValue {
-                var: "BIND",
-                value: raw,
-                reason: "expected an IP address such as 127.0.0.1 or 0.0.0.0".into(),
-            });
-            IpAddr::from([127, 0, 0, 1])
-        });
-        let port = env.int("PORT", 1u16, u16::MAX);
+    /// `serves`: whether the command is `pal serve`; other commands neither need
+    /// nor validate its variables.
+    pub fn read(env: &mut Env, serves: bool) -> ToolSettings {
         let log_format = env
             .choice("LOG_FORMAT", &["text", "json"], |v| match v {
                 "text" => Some(LogFormat::Text),
@@ -64,38 +68,77 @@ impl ToolSettings {
                 _ => None,
             })
             .unwrap_or(LogFormat::Text);
-        let metrics_addr = metrics_addr(env, bind, port);
-        let service = ServiceSettings::read(env, bind);
-        ToolSettings { bind, port, log_filter: env.string("RUST_LOG"), log_format, metrics_addr, service }
+        let serve = serves.then(|| ServeSettings::read(env));
+        ToolSettings { log_filter: env.string("RUST_LOG"), log_format, serve }
+    }
+}
+
+impl ServeSettings {
+    fn read(env: &mut Env) -> ServeSettings {
+        let raw = env.string("BIND");
+        let bind = addresses(env, "BIND", &raw).unwrap_or_else(|| vec![IpAddr::from([127, 0, 0, 1])]);
+        let port = env.int("PORT", 1u16, u16::MAX);
+        let metrics_addr = metrics_addr(env, &bind, port);
+        let service = ServiceSettings::read(env, &bind);
+        ServeSettings { bind, port, metrics_addr, service }
+    }
+}
+
+/// The addresses `raw` names: itself when it is an IP address, else every address
+/// the host name resolves to (IPv4 first), once each. Records why when there is none.
+fn addresses(env: &mut Env, var: &'static str, raw: &str) -> Option<Vec<IpAddr>> {
+    if let Ok(ip) = raw.parse::<IpAddr>() {
+        return Some(vec![ip]);
+    }
+    let resolved = (raw, 0u16).to_socket_addrs().map(|found| found.map(|a| a.ip()).collect::<Vec<_>>());
+    match resolved {
+        Ok(mut found) if !found.is_empty() => {
+            found.sort_by_key(|ip| ip.is_ipv6());
+            found.dedup();
+            Some(found)
+        }
+        Ok(_) => {
+            env.invalid(
+                var,
+                raw,
+                "the host name resolves to no address; use an IP address such as 127.0.0.1 or 0.0.0.0",
+            );
+            None
+        }
+        Err(e) => {
+            env.invalid(
+                var,
+                raw,
+                format!("expected an IP address such as 127.0.0.1 or 0.0.0.0, or a host name that resolves ({e})"),
+            );
+            None
+        }
     }
 }
 
 /// `METRICS_BIND` and `METRICS_PORT`: either one asks for a listener of its own;
 /// the other then defaults to `BIND`, or to `PORT + 1`.
-fn metrics_addr(env: &mut Env, bind: IpAddr, port: u16) -> Option<std::net::SocketAddr> {
+fn metrics_addr(env: &mut Env, bind: &[IpAddr], port: u16) -> Option<Vec<SocketAddr>> {
     let raw_bind = env.string("METRICS_BIND");
     let raw_port = env.string("METRICS_PORT");
     if raw_bind.is_empty() && raw_port.is_empty() {
         return None;
     }
     let metrics_bind = match raw_bind.as_str() {
-        "" => bind,
-        raw => raw.parse().unwrap_or_else(|_| {
-            env.invalid("METRICS_BIND", raw, "expected an IP address such as 127.0.0.1 or 0.0.0.0");
-            bind
-        }),
+        "" => bind.to_vec(),
+        raw => addresses(env, "METRICS_BIND", raw).unwrap_or_else(|| bind.to_vec()),
     };
     let metrics_port = match raw_port.as_str() {
         "" => port.checked_add(1).unwrap_or(port),
         _ => env.int("METRICS_PORT", 1u16, u16::MAX),
     };
-    if metrics_bind == bind && metrics_port == port {
+    if metrics_port == port && metrics_bind.iter().any(|ip| bind.contains(ip)) {
         env.contradiction(format!(
-            "METRICS_BIND/METRICS_PORT name the address of BIND:PORT ({bind}:{port}): leave both empty to serve \
+            "METRICS_BIND/METRICS_PORT name an address of BIND:PORT (port {port}): leave both empty to serve \
              /metrics there, or choose another port"
         ));
     }
-    Some(std::net::SocketAddr::new(metrics_bind, metrics_port))
+    Some(metrics_bind.into_iter().map(|ip| SocketAddr::new(ip, metrics_port)).collect())
 }
 
 /// The variables of `./.env`, when the file exists. A line that cannot be read is

@@ -92,7 +92,9 @@ fn every_configuration_error_exits_2() {
         ("bad tool variable", [&memory[..], &[("BIND", "everywhere")]].concat(), "BIND"),
     ];
     for (class, vars, names) in cases {
-        let out = pal(&vars, &["check"]);
+        // The listener's variables are `pal serve`'s alone.
+        let command = if names == "BIND" { "serve" } else { "check" };
+        let out = pal(&vars, &[command]);
         let msg = text(&out);
         assert_eq!(out.status.code(), Some(2), "{class}: {msg}");
         assert!(msg.contains(names), "{class}: the message names {names:?}: {msg}");
@@ -332,5 +334,96 @@ mod first_hour {
         };
         let (a, b) = (id(pal(&[], &["keygen"])), id(pal(&[], &["keygen"])));
         assert_ne!(a, b);
+    }
+}
+
+/// The answers an operator met in the first hour: one rule for "no", each command
+/// validating only what it uses, host names where servers accept them, warnings once.
+mod answers {
+    use super::*;
+
+    #[test]
+    fn deleting_a_missing_key_is_a_no_like_get_and_ttl() {
+        let key = format!("pal-cli-del-{}", std::process::id());
+        let vars = [
+            ("CACHE_PROVIDER", "redis"),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("CACHE_INSECURE_NO_ENCRYPTION", "true"),
+            ("DB_PROVIDER", "sqlite"),
+            ("DATABASE_URL", "sqlite::memory:"),
+        ];
+        let out = pal(&vars, &["cache", "set", &key, "v", "--ttl", "60"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let out = pal(&vars, &["cache", "del", &key]);
+        assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).trim()), (Some(0), "deleted"));
+        for args in [["cache", "del", &key], ["cache", "get", &key], ["cache", "ttl", &key]] {
+            let out = pal(&vars, &args);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+            assert!(text(&out).contains("not found"), "{args:?}: {}", text(&out));
+        }
+    }
+
+    #[test]
+    fn a_command_validates_only_the_providers_it_uses() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("parts.db").display());
+        // CACHE_PROVIDER defaults to redis: no REDIS_URL, no sealing keys, and a bad cache variable.
+        let database_only =
+            [("DB_PROVIDER", "sqlite"), ("DATABASE_URL", url.as_str()), ("CACHE_MEMORY_MAX_ENTRIES", "x")];
+        let commands: [&[&str]; 5] = [
+            &["migrate"],
+            &["db", "query", "SELECT 1 AS one"],
+            &["db", "exec", "SELECT 1"],
+            &["audit", "tail"],
+            &["purge"],
+        ];
+        for args in commands {
+            let out = pal(&database_only, args);
+            assert_eq!(out.status.code(), Some(0), "{args:?} needs no cache configuration: {}", text(&out));
+        }
+        // DB_PROVIDER defaults to postgresql, with no DATABASE_URL: the memory cache needs none.
+        let cache_only = [("CACHE_PROVIDER", "memory"), ("DB_POOL_MAX", "lots")];
+        let out = pal(&cache_only, &["cache", "get", "k"]);
+        assert_eq!(out.status.code(), Some(1), "a missing key, not a configuration error: {}", text(&out));
+        // A cache that keeps data in the database brings the database's variables with it.
+        let hybrid = [("CACHE_PROVIDER", "redis-hybrid"), ("REDIS_URL", "redis://127.0.0.1:1"), KEYS[0], KEYS[1]];
+        let out = pal(&[&hybrid[..], &[("DB_PROVIDER", "postgresql")]].concat(), &["cache", "get", "k"]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains("DATABASE_URL must be set"), "{}", text(&out));
+        // `pal check` checks both.
+        let out = pal(&database_only, &["check"]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains("REDIS_URL"), "{}", text(&out));
+        // The listener's variables are `pal serve`'s: a bad BIND stops it alone.
+        let out = pal(&[EMBEDDED, &[("BIND", "no such host")]].concat(), &["cache", "get", "k"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let out = pal(&[EMBEDDED, &[("BIND", "no such host")]].concat(), &["serve"]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains("BIND=\"no such host\""), "{}", text(&out));
+    }
+
+    #[test]
+    fn bind_takes_a_host_name() {
+        let (_server, port) = serve(&[EMBEDDED, &[("BIND", "localhost")]].concat());
+        let (status, body) = http_get(port, "/healthz").expect("listening on 127.0.0.1");
+        assert_eq!(status, 200, "{body}");
+    }
+
+    #[test]
+    fn a_check_window_must_be_longer_than_zero_and_says_so() {
+        for window in ["0", "-1", "3601", "NaN"] {
+            let out = pal(EMBEDDED, &["check", "--url", "http://127.0.0.1:1/metrics", "--window", window]);
+            assert_eq!(out.status.code(), Some(2), "--window {window}: {}", text(&out));
+            assert!(text(&out).contains("more than 0 seconds"), "--window {window}: {}", text(&out));
+        }
+    }
+
+    #[test]
+    fn an_unknown_variable_is_reported_once() {
+        let vars = [EMBEDDED, &[("CACHE_PROVDER", "redis")]].concat();
+        for args in [&["check"][..], &["check", "--json"], &["cache", "get", "k"], &["db", "query", "SELECT 1 AS a"]] {
+            let out = pal(&vars, args);
+            assert_eq!(text(&out).matches("CACHE_PROVDER").count(), 1, "{args:?}: {}", text(&out));
+        }
     }
 }

@@ -29,7 +29,7 @@ pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
 /// The configured cache without the sealing layer, whatever the sealing
 /// variables say: for measuring what sealing costs (`pal bench`), never for data.
 pub async fn build_cache_unsealed(settings: &Settings) -> Result<Arc<dyn CacheService>> {
-    let cache = &settings.cache;
+    let cache = settings.cache_settings()?;
     // A cache that keeps data in the database applies `DB_AUTO_MIGRATE` itself, so
     // no entry point can build it over tables that do not exist yet.
     let database = match cache.config.needs_database() {
@@ -64,11 +64,12 @@ pub async fn build_cache_unsealed(settings: &Settings) -> Result<Arc<dyn CacheSe
 
 /// Builds the configured database. Like the cache, it connects at first use.
 pub async fn build_database(settings: &Settings) -> Result<Arc<dyn DatabaseService>> {
-    let name = settings.db.provider.name;
+    let db_settings = settings.db_settings()?;
+    let name = db_settings.provider.name;
     let entry = registry::database(name)
         .ok_or_else(|| Error::new(ErrorKind::Config, format!("DB_PROVIDER={name} is not a registered provider")))?;
-    let db = (entry.connect)(&settings.db)?;
-    let db = crate::db::with_replicas(&settings.db, entry.connect, db)?;
+    let db = (entry.connect)(db_settings)?;
+    let db = crate::db::with_replicas(db_settings, entry.connect, db)?;
     Ok(match settings.metrics {
         true => crate::db::instrumented(db),
         false => db,
@@ -77,7 +78,7 @@ pub async fn build_database(settings: &Settings) -> Result<Arc<dyn DatabaseServi
 
 /// Applies pending migrations when `DB_AUTO_MIGRATE` is on; returns their names.
 pub async fn auto_migrate(settings: &Settings, db: &dyn DatabaseService) -> Result<Vec<String>> {
-    if !settings.db.auto_migrate {
+    if !settings.db_settings()?.auto_migrate {
         return Ok(Vec::new());
     }
     db.migrate().await
@@ -85,7 +86,7 @@ pub async fn auto_migrate(settings: &Settings, db: &dyn DatabaseService) -> Resu
 
 /// The sealer for `CACHE_KEY_SECRET` / `CACHE_ENCRYPTION_KEYS`, when they are set.
 pub fn sealer(settings: &Settings) -> Result<Option<Arc<Sealer>>> {
-    settings.cache.sealing.as_ref().map(|keys| keys.sealer()).transpose()
+    settings.cache_settings()?.sealing.as_ref().map(|keys| keys.sealer()).transpose()
 }
 
 /// Durable sessions on the configured database, sealed like the cache when

@@ -129,7 +129,7 @@ async fn memory_and_sqlite_counts_are_exact() {
     let sampled: Vec<f64> =
         ["in_use", "idle"].iter().map(|state| total(&d.1, "pal_db_pool_connections", &[p, ("state", state)])).collect();
     let opened = sampled.iter().sum::<f64>();
-    assert!((1.0..=f64::from(settings.db.pool.max)).contains(&opened), "{sampled:?}");
+    assert!((1.0..=f64::from(settings.db_settings().unwrap().pool.max)).contains(&opened), "{sampled:?}");
 }
 
 #[tokio::test]

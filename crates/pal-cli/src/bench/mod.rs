@@ -72,7 +72,7 @@ pub async fn run(args: &BenchArgs, settings: &Settings) -> Result<ExitCode> {
         let pal = build_cache(settings).await?;
         pal.ping().await?;
         cache_side.push(Contestant::new("pal", true, 0, Client::Pal(pal)));
-        if settings.cache.sealing.is_some() {
+        if settings.cache_settings()?.sealing.is_some() {
             cache_side.push(Contestant::new(
                 "pal plaintext",
                 false,
@@ -80,7 +80,7 @@ pub async fn run(args: &BenchArgs, settings: &Settings) -> Result<ExitCode> {
                 Client::Pal(build_cache_unsealed(settings).await?),
             ));
         }
-        match settings.cache.config.peer() {
+        match settings.cache_settings()?.config.peer() {
             Some(peer) => {
                 if let Peer::Redis(url) = &peer {
                     redis_url = Some(url.expose().to_string());
@@ -92,7 +92,7 @@ pub async fn run(args: &BenchArgs, settings: &Settings) -> Result<ExitCode> {
             }
             None => notes.push(format!(
                 "CACHE_PROVIDER={} has no single server a raw client could be compared with",
-                settings.cache.provider.name
+                settings.cache_settings()?.provider.name
             )),
         }
     }
@@ -100,7 +100,7 @@ pub async fn run(args: &BenchArgs, settings: &Settings) -> Result<ExitCode> {
     if args.ops.contains(&Op::DbSession) {
         let db = build_database(settings).await?;
         let pending = pal::db::migrate::pending(db.as_ref()).await?;
-        if !pending.is_empty() && !settings.db.auto_migrate {
+        if !pending.is_empty() && !settings.db_settings()?.auto_migrate {
             return Err(Error::new(
                 ErrorKind::Config,
                 format!("the database lacks migrations ({}): run `pal migrate` first", pending.join(", ")),
@@ -109,7 +109,11 @@ pub async fn run(args: &BenchArgs, settings: &Settings) -> Result<ExitCode> {
         pal::factory::auto_migrate(settings, db.as_ref()).await?;
         let dialect = db.dialect();
         db_side.push(contestant::pal_sessions(build_session_store(settings, db)?, 3));
-        match raw_sql::RawSessions::connect(dialect, settings.db.url.expose(), settings.db.pool.max) {
+        match raw_sql::RawSessions::connect(
+            dialect,
+            settings.db_settings()?.url.expose(),
+            settings.db_settings()?.pool.max,
+        ) {
             Ok(raw) => db_side.push(contestant::raw_sessions(raw, 4)),
             Err(why) => notes.push(format!("no raw sqlx pool to compare with: {why}")),
         }

@@ -110,9 +110,9 @@ impl Report {
         Report {
             started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            cache_provider: settings.cache.provider.name.to_string(),
-            sealed: settings.cache.sealing.is_some(),
-            database_provider: settings.db.provider.name.to_string(),
+            cache_provider: settings.cache.as_ref().map_or("-", |c| c.provider.name).to_string(),
+            sealed: settings.cache.as_ref().is_some_and(|c| c.sealing.is_some()),
+            database_provider: settings.db.as_ref().map_or("-", |d| d.provider.name).to_string(),
             value_bytes: args.value_bytes,
             rounds: args.rounds,
             round_ms: args.round_ms,

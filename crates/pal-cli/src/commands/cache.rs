@@ -36,7 +36,11 @@ pub async fn run(cmd: CacheCommand, cache: Arc<dyn CacheService>) -> Result<Exit
             }
             None => return missing(&key),
         },
-        CacheCommand::Del { key } => output::line(if cache.delete(&key).await? { "deleted" } else { "not found" })?,
+        CacheCommand::Del { key } => match cache.delete(&key).await? {
+            true => output::line("deleted")?,
+            // As for `get` and `ttl`: the answer is no, which is not a failure.
+            false => return missing(&key),
+        },
         CacheCommand::Incr { key, by, ttl } => output::line(cache.incr(&key, by, Ttl::from_secs(ttl.seconds)?).await?)?,
         CacheCommand::Ttl { key } => match cache.ttl(&key).await? {
             // Written without an expiry by another client.

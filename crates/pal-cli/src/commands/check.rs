@@ -8,7 +8,7 @@ use std::time::Duration;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use pal::factory::{build_cache, build_database};
 use pal::health::{PROBE_TIMEOUT, Probe, Status, probe_all};
-use pal::{CacheService, DatabaseService, Error, ErrorKind, Result, Settings};
+use pal::{CacheService, DatabaseService, Result, Settings};
 use serde_json::json;
 
 use super::signals;
@@ -16,12 +16,9 @@ use crate::cli::CheckArgs;
 use crate::output::Out;
 
 pub async fn run(args: &CheckArgs, settings: &Settings) -> Result<ExitCode> {
-    if !args.window.is_finite() || args.window <= 0.0 || args.window > 3600.0 {
-        return Err(Error::new(ErrorKind::InvalidInput, "--window takes seconds between 0 and 3600"));
-    }
     let cache = build_cache(settings).await?;
     let db = build_database(settings).await?;
-    let targets = [settings.cache.config.target(), settings.db.url.redacted().to_string()];
+    let targets = [settings.cache_settings()?.config.target(), settings.db_settings()?.url.redacted().to_string()];
     let scrape = async {
         match &args.url {
             Some(url) => Some(signals::measure(url, Duration::from_secs_f64(args.window)).await),
@@ -127,7 +124,7 @@ async fn deeper_checks(
     if let Some(database) = probes.iter_mut().find(|p| p.role == "database" && p.serving()) {
         match pal::db::migrate::pending(db.as_ref()).await {
             Ok(pending) if pending.is_empty() => {}
-            Ok(pending) if settings.db.auto_migrate => notes.push(format!(
+            Ok(pending) if settings.db.as_ref().is_some_and(|d| d.auto_migrate) => notes.push(format!(
                 "migrations pending: {}; DB_AUTO_MIGRATE applies them when a command starts",
                 pending.join(", ")
             )),

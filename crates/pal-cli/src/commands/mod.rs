@@ -34,6 +34,18 @@ pub async fn run(command: Command, settings: &Settings, tools: &ToolSettings) ->
     }
 }
 
+/// The parts of the configuration `command` uses: the others are neither read
+/// nor validated.
+pub fn parts(command: &Command) -> pal::settings::Parts {
+    use pal::settings::Parts;
+    match command {
+        Command::Check(_) | Command::Serve | Command::Bench(_) => Parts::ALL,
+        Command::Migrate | Command::Purge | Command::Db(_) | Command::Audit(_) => Parts::DATABASE,
+        Command::Cache(_) => Parts::CACHE,
+        Command::Keygen | Command::Vars { .. } => Parts::NONE,
+    }
+}
+
 /// Prints every variable; needs no configuration.
 pub fn vars(format: VarsFormat) -> Result<ExitCode> {
     let text = match format {
@@ -76,7 +88,10 @@ async fn purge(settings: &Settings) -> Result<ExitCode> {
 }
 
 async fn run_server(settings: &Settings, tools: &ToolSettings) -> Result<ExitCode> {
-    if tools.metrics_addr.is_some() && !settings.metrics {
+    let Some(serving) = &tools.serve else {
+        return Err(Error::new(ErrorKind::Config, "the listener's variables (BIND, PORT…) were not read"));
+    };
+    if serving.metrics_addr.is_some() && !settings.metrics {
         return Err(Error::new(
             ErrorKind::Config,
             "METRICS_BIND/METRICS_PORT ask for a /metrics listener, but METRICS_ENABLED=false turns metrics off",
@@ -125,8 +140,8 @@ async fn run_server(settings: &Settings, tools: &ToolSettings) -> Result<ExitCod
             ),
         }
     }
-    let addr = SocketAddr::new(tools.bind, tools.port);
-    if tools.service.expose_codes {
+    let addrs: Vec<SocketAddr> = serving.bind.iter().map(|ip| SocketAddr::new(*ip, serving.port)).collect();
+    if serving.service.expose_codes {
         tracing::warn!("DEV_EXPOSE_CODES=true: one-time codes are returned in responses; never in production");
     }
     let state = AppState {
@@ -136,9 +151,9 @@ async fn run_server(settings: &Settings, tools: &ToolSettings) -> Result<ExitCod
         metrics,
         audit: audit.clone(),
         sender: std::sync::Arc::new(LogSender),
-        service: std::sync::Arc::new(tools.service.clone()),
+        service: std::sync::Arc::new(serving.service.clone()),
     };
-    let served = serve(addr, tools.metrics_addr, state).await;
+    let served = serve(&addrs, serving.metrics_addr.as_deref(), state).await;
     // After the last request: everything it logged is delivered, or spooled for the next start.
     let report = audit.shutdown().await?;
     tracing::info!(delivered = report.delivered, spooled = report.spooled, "audit log closed");

@@ -90,33 +90,54 @@ async fn bind(addr: SocketAddr, vars: &str) -> Result<TcpListener> {
         .map_err(|e| Error::new(ErrorKind::Config, format!("cannot listen on {addr} ({vars}): {e}")))
 }
 
-/// Serves until SIGINT or SIGTERM, then lets in-flight requests finish. With
-/// `metrics_addr`, `/metrics` gets a listener of its own there.
-pub async fn serve(addr: SocketAddr, metrics_addr: Option<SocketAddr>, state: AppState) -> Result<()> {
-    let listener = bind(addr, "BIND, PORT").await?;
-    let local = listener.local_addr().map_err(|e| Error::new(ErrorKind::Backend, e.to_string()))?;
-    let separate = match (metrics_addr, state.metrics.clone()) {
-        (Some(at), Some(handle)) => {
-            let listener = bind(at, "METRICS_BIND, METRICS_PORT").await?;
-            tracing::info!(local = %at, "metrics served on their own listener");
-            let app = Router::new().route("/metrics", get(move || render(handle.clone())));
-            // Stopped when the main listener has drained: a scrape needs no draining.
-            Some(tokio::spawn(async move { axum::serve(listener, app).await }))
-        }
-        _ => None,
-    };
-    tracing::info!(%local, cache = state.cache.provider(), database = state.db.provider(), "pal serving");
-    // The peer's address is the client address rate limits count by.
-    let app = router(state, separate.is_none()).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| Error::new(ErrorKind::Backend, format!("server error: {e}")))?;
-    if let Some(task) = separate {
-        task.abort();
+/// Serves on every address of `addrs` until SIGINT or SIGTERM, then lets
+/// in-flight requests finish. With `metrics_addrs`, `/metrics` gets listeners of
+/// its own there.
+pub async fn serve(addrs: &[SocketAddr], metrics_addrs: Option<&[SocketAddr]>, state: AppState) -> Result<()> {
+    let mut listeners = Vec::with_capacity(addrs.len());
+    for addr in addrs {
+        listeners.push(bind(*addr, "BIND, PORT").await?);
     }
+    let mut separate = Vec::new();
+    if let (Some(at), Some(handle)) = (metrics_addrs, state.metrics.clone()) {
+        let app = Router::new().route("/metrics", get(move || render(handle.clone())));
+        for addr in at {
+            let listener = bind(*addr, "METRICS_BIND, METRICS_PORT").await?;
+            tracing::info!(local = %addr, "metrics served on their own listener");
+            // Stopped when the main listeners have drained: a scrape needs no draining.
+            separate.push(tokio::spawn(axum::serve(listener, app.clone()).into_future()));
+        }
+    }
+    for listener in &listeners {
+        let local = listener.local_addr().map_err(|e| Error::new(ErrorKind::Backend, e.to_string()))?;
+        tracing::info!(%local, cache = state.cache.provider(), database = state.db.provider(), "pal serving");
+    }
+    // The peer's address is the client address rate limits count by.
+    let app = router(state, separate.is_empty()).into_make_service_with_connect_info::<SocketAddr>();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut servers = tokio::task::JoinSet::new();
+    for listener in listeners {
+        let mut stopped = stopped.clone();
+        let drained = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        servers.spawn(axum::serve(listener, app.clone()).with_graceful_shutdown(drained).into_future());
+    }
+    let outcome = tokio::select! {
+        () = shutdown_signal() => Ok(()),
+        // A listener that stops on its own (it does not, but for an I/O error) stops them all.
+        Some(ended) = servers.join_next() => ended.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())),
+    };
+    let _ = stop.send(true);
+    let mut outcome = outcome.map_err(|e| Error::new(ErrorKind::Backend, format!("server error: {e}")));
+    while let Some(ended) = servers.join_next().await {
+        if let Ok(Err(e)) = ended {
+            outcome = outcome.and(Err(Error::new(ErrorKind::Backend, format!("server error: {e}"))));
+        }
+    }
+    separate.iter().for_each(tokio::task::JoinHandle::abort);
     tracing::info!("pal stopped");
-    Ok(())
+    outcome
 }
 
 async fn shutdown_signal() {

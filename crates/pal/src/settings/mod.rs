@@ -20,8 +20,10 @@ pub use vars::{owned_prefixes, variables};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Settings {
-    pub cache: CacheSettings,
-    pub db: DbSettings,
+    /// `None` when the program read only the database's part ([`Parts`]).
+    pub cache: Option<CacheSettings>,
+    /// `None` when the program read only the cache's part and the cache needs no database.
+    pub db: Option<DbSettings>,
     pub audit: AuditSettings,
     /// `METRICS_ENABLED`: whether the factory adds the instrumentation layers.
     pub metrics: bool,
@@ -65,24 +67,91 @@ impl Settings {
         extra: &[Var],
         read: impl FnOnce(&mut Env) -> T,
     ) -> Result<(Settings, T), ConfigErrors> {
+        Settings::read_parts(vars, extra, Parts::ALL, read)
+    }
+
+    /// [`read_with`](Self::read_with) for a program that uses only some parts:
+    /// the variables of a part it does not use are neither validated nor
+    /// required, so a database tool does not need `REDIS_URL` or sealing keys. A
+    /// cache that keeps data in the database (redis-hybrid) brings the database
+    /// part with it.
+    pub fn read_parts<T>(
+        vars: BTreeMap<String, String>,
+        extra: &[Var],
+        parts: Parts,
+        read: impl FnOnce(&mut Env) -> T,
+    ) -> Result<(Settings, T), ConfigErrors> {
         let mut env = Env::new(vars, variables().into_iter().chain(extra.iter().cloned()));
         env.warn_unknown(&owned_prefixes());
-        let cache = cache_settings(&mut env);
-        let database = env.choice("DB_PROVIDER", &registry::database_names(), registry::database);
-        let db = DbSettings::read(&mut env, database.map(|e| e.provider));
+        let cache = match parts.cache {
+            true => Some(cache_settings(&mut env)),
+            false => None,
+        };
+        let database_needed =
+            parts.database || cache.as_ref().is_some_and(|c| c.as_ref().is_some_and(|c| c.config.needs_database()));
+        let db = match database_needed {
+            true => {
+                let database = env.choice("DB_PROVIDER", &registry::database_names(), registry::database);
+                Some(DbSettings::read(&mut env, database.map(|e| e.provider)))
+            }
+            false => None,
+        };
         let audit = AuditSettings::read(&mut env);
         let metrics = env.bool("METRICS_ENABLED");
         let extra = read(&mut env);
         let warnings = env.finish()?;
-        match (cache, db) {
-            (Some(cache), Some(mut db)) => {
-                db.metrics = metrics;
-                Ok((Settings { cache, db, audit, metrics, warnings }, extra))
-            }
-            // Each reader records why it has nothing, so this is not reached.
-            _ => Err(ConfigError::Contradiction("the configuration is incomplete".into()).into()),
-        }
+        // Each reader records why it has nothing, so a part that was read and came
+        // back empty has already failed `finish`.
+        let incomplete = || ConfigErrors::from(ConfigError::Contradiction("the configuration is incomplete".into()));
+        let cache = cache.map(|c| c.ok_or_else(incomplete)).transpose()?;
+        let db = db
+            .map(|d| {
+                d.map(|mut d| {
+                    d.metrics = metrics;
+                    d
+                })
+                .ok_or_else(incomplete)
+            })
+            .transpose()?;
+        Ok((Settings { cache, db, audit, metrics, warnings }, extra))
     }
+
+    /// The cache's settings, or a `Config` error when this program did not read
+    /// them (see [`Parts`]).
+    pub fn cache_settings(&self) -> crate::Result<&CacheSettings> {
+        self.cache.as_ref().ok_or_else(|| not_read("cache", "CACHE_PROVIDER"))
+    }
+
+    /// The database's settings, or a `Config` error when this program did not read
+    /// them (see [`Parts`]).
+    pub fn db_settings(&self) -> crate::Result<&DbSettings> {
+        self.db.as_ref().ok_or_else(|| not_read("database", "DB_PROVIDER"))
+    }
+}
+
+fn not_read(part: &str, var: &str) -> crate::Error {
+    crate::Error::new(
+        crate::ErrorKind::Config,
+        format!(
+            "the {part} was not configured: this program read its settings without the {part} part ({var} and its variables)"
+        ),
+    )
+}
+
+/// The parts of the configuration a program uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    pub cache: bool,
+    pub database: bool,
+}
+
+impl Parts {
+    pub const ALL: Parts = Parts { cache: true, database: true };
+    /// The cache alone (with the database when the cache keeps data there).
+    pub const CACHE: Parts = Parts { cache: true, database: false };
+    pub const DATABASE: Parts = Parts { cache: false, database: true };
+    /// Neither provider: the audit, metrics and a tool's own variables only.
+    pub const NONE: Parts = Parts { cache: false, database: false };
 }
 
 /// Selects the cache provider and reads every provider's variables, so a bad

@@ -22,12 +22,16 @@ const KEYS: [(&str, &str); 2] = [
 #[test]
 fn embedded_defaults_need_nothing_else() {
     let s = settings(EMBEDDED).unwrap();
-    assert_eq!(s.cache.provider.name, "memory");
-    assert_eq!(s.db.provider.name, "sqlite");
-    assert_eq!(s.db.url.expose(), "sqlite://pal.db");
-    assert!(s.db.auto_migrate, "the embedded database migrates itself by default");
-    assert!(s.cache.config.target().starts_with("in-process, max 100000 entries, "), "{}", s.cache.config.target());
-    assert_eq!(s.db.pool.max, 10);
+    assert_eq!(s.cache_settings().unwrap().provider.name, "memory");
+    assert_eq!(s.db_settings().unwrap().provider.name, "sqlite");
+    assert_eq!(s.db_settings().unwrap().url.expose(), "sqlite://pal.db");
+    assert!(s.db_settings().unwrap().auto_migrate, "the embedded database migrates itself by default");
+    assert!(
+        s.cache_settings().unwrap().config.target().starts_with("in-process, max 100000 entries, "),
+        "{}",
+        s.cache_settings().unwrap().config.target()
+    );
+    assert_eq!(s.db_settings().unwrap().pool.max, 10);
     assert!(s.warnings.is_empty());
 }
 
@@ -36,11 +40,11 @@ fn original_design_defaults() {
     let s =
         settings(&[("REDIS_URL", "redis://127.0.0.1:6379"), ("DATABASE_URL", "postgres://127.0.0.1/app"), PLAINTEXT])
             .unwrap();
-    assert_eq!(s.cache.provider.name, "redis");
-    assert_eq!(s.db.provider.name, "postgresql");
-    assert_eq!(s.cache.config.target(), "redis://127.0.0.1:6379");
-    assert!(!s.cache.config.needs_database(), "plain Redis needs no database");
-    assert!(!s.db.auto_migrate);
+    assert_eq!(s.cache_settings().unwrap().provider.name, "redis");
+    assert_eq!(s.db_settings().unwrap().provider.name, "postgresql");
+    assert_eq!(s.cache_settings().unwrap().config.target(), "redis://127.0.0.1:6379");
+    assert!(!s.cache_settings().unwrap().config.needs_database(), "plain Redis needs no database");
+    assert!(!s.db_settings().unwrap().auto_migrate);
     let hybrid = settings(&[
         ("CACHE_PROVIDER", "redis-hybrid"),
         ("REDIS_URL", "redis://127.0.0.1:6379"),
@@ -48,7 +52,7 @@ fn original_design_defaults() {
         PLAINTEXT,
     ])
     .unwrap();
-    assert!(hybrid.cache.config.needs_database(), "the fallback is on by default");
+    assert!(hybrid.cache_settings().unwrap().config.needs_database(), "the fallback is on by default");
 }
 
 #[test]
@@ -78,7 +82,7 @@ fn unknown_provider_names_the_variable_and_every_accepted_value() {
 #[test]
 fn provider_names_are_case_insensitive() {
     let s = settings(&[("CACHE_PROVIDER", "Memory"), ("DB_PROVIDER", " SQLite ")]).unwrap();
-    assert_eq!(s.cache.provider.name, "memory");
+    assert_eq!(s.cache_settings().unwrap().provider.name, "memory");
 }
 
 #[test]
@@ -155,7 +159,7 @@ fn host_lists_are_validated() {
     let text = error_text(&[&base[..], &[("REDIS_CLUSTER_NODES", "127.0.0.1:7000,,host:port")]].concat());
     assert!(text.contains("empty entry") && text.contains("port \"port\" is not a number"), "{text}");
     let s = settings(&[&base[..], &[("REDIS_CLUSTER_NODES", "127.0.0.1:7000, [::1]:7001,redis-3")]].concat()).unwrap();
-    assert_eq!(s.cache.config.target(), "cluster via 127.0.0.1:7000,[::1]:7001,redis-3:6379");
+    assert_eq!(s.cache_settings().unwrap().config.target(), "cluster via 127.0.0.1:7000,[::1]:7001,redis-3:6379");
 }
 
 #[test]
@@ -167,7 +171,7 @@ fn sentinel_settings() {
         PLAINTEXT,
     ])
     .unwrap();
-    assert_eq!(s.cache.config.target(), "sentinel mymaster via 10.0.0.1:26379,10.0.0.2:26380");
+    assert_eq!(s.cache_settings().unwrap().config.target(), "sentinel mymaster via 10.0.0.1:26379,10.0.0.2:26380");
 }
 
 #[test]
@@ -180,7 +184,7 @@ fn keydb_from_host_and_port() {
         PLAINTEXT,
     ])
     .unwrap();
-    assert_eq!(s.cache.config.target(), "redis://kdb:6380");
+    assert_eq!(s.cache_settings().unwrap().config.target(), "redis://kdb:6380");
     let text = error_text(&[
         ("CACHE_PROVIDER", "keydb"),
         ("DB_PROVIDER", "sqlite"),
@@ -201,7 +205,7 @@ fn bad_booleans_and_numbers() {
 #[test]
 fn empty_values_mean_default() {
     let s = settings(&[EMBEDDED, &[("DB_POOL_MAX", ""), ("REDIS_URL", "  ")]].concat()).unwrap();
-    assert_eq!(s.db.pool.max, 10);
+    assert_eq!(s.db_settings().unwrap().pool.max, 10);
 }
 
 #[test]
@@ -229,13 +233,13 @@ fn sealing_is_required_for_caches_outside_the_process() {
         assert!(text.contains("pal keygen") && text.contains("CACHE_INSECURE_NO_ENCRYPTION=true"), "{text}");
     }
     let s = settings(EMBEDDED).unwrap();
-    assert!(s.cache.sealing.is_none(), "the in-process cache may run without sealing");
+    assert!(s.cache_settings().unwrap().sealing.is_none(), "the in-process cache may run without sealing");
 }
 
 #[test]
 fn sealing_keys_are_decoded_in_order() {
     let s = settings(&[EMBEDDED, &KEYS].concat()).unwrap();
-    let keys = s.cache.sealing.unwrap();
+    let keys = s.cache_settings().unwrap().sealing.clone().unwrap();
     let ids: Vec<&str> = keys.encryption_keys.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(ids, ["k2", "k1"], "the first key seals");
     assert!(keys.key_secret.len() >= 32);
@@ -293,17 +297,47 @@ fn replica_urls_are_a_list_checked_one_by_one() {
         [pg, &[("DB_REPLICA_URL", replicas)]].concat()
     }
     let ok = settings(&with(&pg, "postgres://r1:5433/app, postgres://u:pw@r2/app?sslmode=disable")).unwrap();
-    let names: Vec<&str> = ok.db.replicas.iter().map(|r| r.url.address()).collect();
+    let names: Vec<&str> = ok.db_settings().unwrap().replicas.iter().map(|r| r.url.address()).collect();
     assert_eq!(names, ["r1:5433", "r2"]);
-    assert_eq!(ok.db.replication.max_lag, Some(std::time::Duration::from_millis(5000)));
+    assert_eq!(ok.db_settings().unwrap().replication.max_lag, Some(std::time::Duration::from_millis(5000)));
 
     let text = error_text(&with(&pg, "postgres://r1/app,mysql://u:s3cret@r2/app"));
     assert!(text.contains("DB_REPLICA_URL") && text.contains("URL 2"), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
     let off = settings(&[&with(&pg, "postgres://r1/app")[..], &[("DB_REPLICA_MAX_LAG_MS", "0")]].concat()).unwrap();
-    assert_eq!(off.db.replication.max_lag, None);
+    assert_eq!(off.db_settings().unwrap().replication.max_lag, None);
 
     let crdb = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "cockroachdb"), ("DATABASE_URL", "postgres://c/app")];
     let text = error_text(&[&crdb[..], &[("DB_REPLICA_URL", "postgres://c2/app")]].concat());
     assert!(text.contains("DB_PROVIDER=cockroachdb has no replicas"), "{text}");
+}
+
+fn parts(vars: &[(&str, &str)], parts: Parts) -> Result<Settings, ConfigErrors> {
+    let map = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Settings::read_parts(map, &[], parts, |_| ()).map(|(s, ())| s)
+}
+
+#[tokio::test]
+async fn a_part_not_read_is_neither_validated_nor_built() {
+    // The default cache (redis) without REDIS_URL or sealing keys, and a bad cache variable.
+    let db_only = [("DB_PROVIDER", "sqlite"), ("CACHE_MEMORY_MAX_ENTRIES", "x")];
+    let s = parts(&db_only, Parts::DATABASE).unwrap();
+    assert!(s.cache.is_none() && s.db.is_some());
+    let err = crate::factory::build_cache(&s).await.err().expect("the cache was not read");
+    assert_eq!(err.kind(), crate::ErrorKind::Config);
+    assert!(err.to_string().contains("the cache was not configured"), "{err}");
+    assert!(parts(&db_only, Parts::ALL).is_err(), "all parts validate the cache too");
+
+    // The default database (postgresql) without DATABASE_URL, and a bad database variable.
+    let cache_only = [("CACHE_PROVIDER", "memory"), ("DB_POOL_MAX", "lots")];
+    let s = parts(&cache_only, Parts::CACHE).unwrap();
+    assert!(s.cache.is_some() && s.db.is_none());
+    assert!(crate::factory::build_database(&s).await.is_err());
+
+    // A cache that keeps data in the database brings the database's part.
+    let hybrid = [("CACHE_PROVIDER", "redis-hybrid"), ("REDIS_URL", "redis://h"), PLAINTEXT];
+    let text = parts(&hybrid, Parts::CACHE).expect_err("the database part is needed").to_string();
+    assert!(text.contains("DATABASE_URL must be set"), "{text}");
+    let with_db = [&hybrid[..], &[("DB_PROVIDER", "sqlite")]].concat();
+    assert!(parts(&with_db, Parts::CACHE).unwrap().db.is_some());
 }

@@ -56,13 +56,13 @@ pub struct ServiceSettings {
 }
 
 impl ServiceSettings {
-    /// `bind` is the listener's address, which decides whether codes may be exposed.
-    pub fn read(env: &mut Env, bind: IpAddr) -> ServiceSettings {
+    /// `bind` is the listener's addresses, which decides whether codes may be exposed.
+    pub fn read(env: &mut Env, bind: &[IpAddr]) -> ServiceSettings {
         let expose_codes = env.bool("DEV_EXPOSE_CODES");
-        if expose_codes && !bind.is_loopback() {
+        if let Some(outside) = bind.iter().find(|ip| !ip.is_loopback()).filter(|_| expose_codes) {
             env.contradiction(format!(
                 "DEV_EXPOSE_CODES=true returns one-time codes in HTTP responses, which is allowed only on a loopback \
-                 listener, but BIND={bind}: set BIND=127.0.0.1 or leave DEV_EXPOSE_CODES unset"
+                 listener, but BIND listens on {outside}: set BIND=127.0.0.1 or leave DEV_EXPOSE_CODES unset"
             ));
         }
         ServiceSettings {
