@@ -37,6 +37,14 @@ fn settings(provider: &str, url: &str) -> Result<Settings, pal::error::ConfigErr
     Settings::from_vars([("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", provider), ("DATABASE_URL", url)])
 }
 
+/// A connection refused for the reason the test expects, not for any other: the
+/// kind is `Connection` and the message names the cause.
+fn refused(err: &pal::Error, causes: &[&str]) {
+    assert_eq!(err.kind(), pal::ErrorKind::Connection, "{err}");
+    let text = err.to_string();
+    assert!(causes.iter().all(|c| text.contains(c)), "expected {causes:?} in: {text}");
+}
+
 async fn database(provider: &str, url: &str) -> Arc<dyn DatabaseService> {
     build_database(&settings(provider, url).unwrap_or_else(|e| panic!("{e}"))).await.unwrap()
 }
@@ -111,7 +119,8 @@ async fn postgres_require_encrypts_without_verifying_and_disable_is_refused_by_t
     assert!(transport.starts_with("tls, server not verified (TLSv1."), "{transport}");
     // As libpq: require with a root certificate verifies the chain, so the wrong CA fails.
     let wrong = format!("sslmode=require&sslrootcert={}", file("other-ca.pem"));
-    assert!(database("postgresql", &pg_url("127.0.0.1", "postgres", &wrong)).await.ping().await.is_err());
+    let err = database("postgresql", &pg_url("127.0.0.1", "postgres", &wrong)).await.ping().await.unwrap_err();
+    refused(&err, &["UnknownIssuer", "did not verify"]);
     // The default, prefer, encrypts when the server offers it.
     let db = database("postgresql", &pg_url("127.0.0.1", "postgres", "")).await;
     assert!(db.transport().await.unwrap().to_string().starts_with("tls, server not verified"));
@@ -129,9 +138,10 @@ async fn postgres_client_certificates_authenticate() {
     assert!(db.transport().await.unwrap().to_string().contains("client certificate"));
     // Without a certificate, or with one from another CA, the role is refused.
     let bare = database("postgresql", &pg_url("127.0.0.1", "pal_cert", &verify_full())).await;
-    assert!(bare.ping().await.is_err());
+    refused(&bare.ping().await.unwrap_err(), &["requires a valid client certificate"]);
     let stranger = with("stranger.pem", "stranger.key");
-    assert!(database("postgresql", &pg_url("127.0.0.1", "pal_cert", &stranger)).await.ping().await.is_err());
+    let err = database("postgresql", &pg_url("127.0.0.1", "pal_cert", &stranger)).await.ping().await.unwrap_err();
+    refused(&err, &["UnknownCA"]);
 }
 
 #[tokio::test]
@@ -145,7 +155,9 @@ async fn mariadb_verify_identity_is_encrypted_and_a_wrong_ca_is_refused() {
     let err = database("mysql", &mariadb_url(&other)).await.ping().await.unwrap_err();
     assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
     // The server requires secure transport: plaintext is refused, never used silently.
-    assert!(database("mysql", &mariadb_url("ssl-mode=DISABLED")).await.ping().await.is_err());
+    // The TLS user is created REQUIRE SSL: the server denies it a plaintext login.
+    let err = database("mysql", &mariadb_url("ssl-mode=DISABLED")).await.ping().await.unwrap_err();
+    refused(&err, &["Access denied"]);
 }
 
 #[test]
