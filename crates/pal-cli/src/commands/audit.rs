@@ -40,8 +40,8 @@ pub async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
             warn_elsewhere(log.status().await.map(|s| s.elsewhere), dir);
             if report.spooled > 0 {
                 output::note(format!(
-                    "the database did not take it within AUDIT_SHUTDOWN_TIMEOUT_MS: {} events wait in {}",
-                    report.spooled,
+                    "the database did not take it within AUDIT_SHUTDOWN_TIMEOUT_MS: {} for it in {}",
+                    waiting(report.spooled),
                     dir.display()
                 ));
                 return Ok(ExitCode::from(3));
@@ -55,8 +55,8 @@ pub async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
             let report = log.shutdown().await?;
             if report.spooled > 0 {
                 output::note(format!(
-                    "the database did not take them within AUDIT_SHUTDOWN_TIMEOUT_MS: {} wait in {}",
-                    events(report.spooled),
+                    "the database did not take them within AUDIT_SHUTDOWN_TIMEOUT_MS: {} for it in {}",
+                    waiting(report.spooled),
                     dir.display()
                 ));
                 return Ok(ExitCode::from(3));
@@ -154,14 +154,15 @@ async fn stored(db: &dyn DatabaseService) -> Result<String> {
     let row = rows.first().ok_or_else(|| Error::new(ErrorKind::Backend, "no answer to COUNT(*)"))?;
     let stored: i64 = row.get("n")?;
     let latest: Option<DateTime<Utc>> = row.get("latest")?;
-    Ok(format!("{stored} events, the latest at {}", latest.map_or("-".to_string(), |t| t.to_rfc3339())))
+    let stored = u64::try_from(stored).unwrap_or(0);
+    Ok(format!("{}, the latest at {}", events(stored), latest.map_or("-".to_string(), |t| t.to_rfc3339())))
 }
 
 /// One line of `pal audit status` for a spool: whose events it holds, how many,
 /// and what delivers them.
 fn describe(spool: &SpoolFile, target: &DbTarget) -> String {
     let name = spool.path.file_name().map_or_else(|| spool.path.display().to_string(), |n| n.display().to_string());
-    let waiting = format!("{} waiting", events(spool.events));
+    let waiting = waiting(spool.events);
     let adopt = format!("deliver them with `pal audit adopt {name}` and DATABASE_URL naming their database");
     match (&spool.target, &spool.set_aside) {
         (None, _) => format!("{name}: {waiting}, written before spools were bound to a database; {adopt}"),
@@ -183,15 +184,19 @@ fn events(n: u64) -> String {
     }
 }
 
+fn waiting(n: u64) -> String {
+    format!("{} waiting", events(n))
+}
+
 /// Warns, without changing the exit status, about events other spools of the
 /// directory hold for other databases.
 fn warn_elsewhere(elsewhere: Result<u64>, dir: &std::path::Path) {
     match elsewhere {
         Ok(0) => {}
         Ok(n) => output::note(format!(
-            "{} in other spools of {} wait for other databases or for an operator: `pal audit status` lists them",
-            events(n),
-            dir.display()
+            "other spools of {} hold {} for other databases or for an operator: `pal audit status` lists them",
+            dir.display(),
+            waiting(n)
         )),
         Err(e) => output::note(format!("the other spools of {} cannot be counted: {e}", dir.display())),
     }

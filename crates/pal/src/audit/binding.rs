@@ -20,11 +20,24 @@ pub(super) enum Verdict {
     Same(Option<String>),
     /// Another server answers: the events spooled for the earlier one were moved
     /// aside (how many), and the spool now belongs to this one.
-    SetAside(u64),
+    SetAside(u64, String),
 }
 
 /// Asks the sink's server who it is and checks it against `spool`'s binding.
-pub(super) async fn check(sink: &dyn AuditSink, spool: Option<&Spool>, target: &DbTarget) -> Result<Verdict> {
+///
+/// When another server answers, the events written for the one recorded are set
+/// aside: those an earlier process left (up to `started_through`, the spool's last
+/// sequence when this process opened it), and, when this process had itself seen
+/// a server (`seen`), those it spooled since. Events a process takes before it
+/// ever reached a server are for the database it is configured for, as they would
+/// be with an empty spool.
+pub(super) async fn check(
+    sink: &dyn AuditSink,
+    spool: Option<&Spool>,
+    target: &DbTarget,
+    seen: Option<&str>,
+    started_through: i64,
+) -> Result<Verdict> {
     let now = match sink.server_identity().await {
         Ok(Some(now)) => now,
         Ok(None) => return Ok(Verdict::Same(None)),
@@ -34,15 +47,21 @@ pub(super) async fn check(sink: &dyn AuditSink, spool: Option<&Spool>, target: &
     let Some(spool) = spool else { return Ok(Verdict::Same(Some(now))) };
     let recorded = spool.record_server(&now).await?;
     let Some(before) = recorded.filter(|before| *before != now) else { return Ok(Verdict::Same(Some(now))) };
-    let through = spool.last_seq().await?;
-    if through == 0 {
-        tracing::info!(%target, %before, %now, "audit: another server answers for this database; its spool was empty");
-        spool.rebind_server(&now).await?;
+    let through = match seen {
+        Some(_) => spool.last_seq().await?,
+        None => started_through,
+    };
+    let waiting = spool.first_seq().await?.is_some_and(|first| first <= through);
+    let moved = match waiting {
+        true => set_aside(spool, target, &before, &now, through).await?,
+        false => 0,
+    };
+    spool.rebind_server(&now).await?;
+    if moved == 0 {
+        tracing::info!(%target, %before, %now, "audit: another server answers for this database; none of the spooled events were written for the earlier one");
         return Ok(Verdict::Same(Some(now)));
     }
-    let moved = set_aside(spool, target, &before, &now, through).await?;
-    spool.rebind_server(&now).await?;
-    Ok(Verdict::SetAside(moved))
+    Ok(Verdict::SetAside(moved, now))
 }
 
 /// Moves the events up to `through` into the spool of `target` for server `before`.

@@ -52,14 +52,24 @@ impl Shared {
     /// One attempt: checks the server first when that is due, then stores the batch.
     async fn attempt(&self, events: &[AuditEvent]) -> Result<Attempt> {
         if !self.verified.load(Ordering::Acquire) {
-            match binding::check(self.sink.as_ref(), self.spool.as_ref(), &self.target).await? {
+            let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let checked = binding::check(
+                self.sink.as_ref(),
+                self.spool.as_ref(),
+                &self.target,
+                seen.as_deref(),
+                self.started_through,
+            )
+            .await?;
+            match checked {
                 Verdict::Same(server) => {
                     if server.is_some() {
                         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = server;
                     }
                     self.verified.store(true, Ordering::Release);
                 }
-                Verdict::SetAside(moved) => {
+                Verdict::SetAside(moved, server) => {
+                    *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(server);
                     {
                         let mut queue = self.lock();
                         queue.spool_backlog = queue.spool_backlog.saturating_sub(moved);

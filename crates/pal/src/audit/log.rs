@@ -67,8 +67,11 @@ pub(super) struct Shared {
     /// Whether the server was checked to be the one the spool is bound to, since
     /// the last failure (after which another may answer).
     pub(super) verified: AtomicBool,
-    /// The server's identity as last checked, for a spool opened at shutdown.
+    /// The server's identity as this process last checked it (for a spool opened
+    /// at shutdown, and to tell what this process spooled for which server).
     pub(super) seen: Mutex<Option<String>>,
+    /// The spool's last sequence when it was opened: what earlier processes left.
+    pub(super) started_through: i64,
     pub(super) delivered: AtomicU64,
     pub(super) dropped: AtomicU64,
     pub(super) retries: AtomicU64,
@@ -91,9 +94,9 @@ impl AuditLog {
             true => Some(Spool::open(&path, &target).await?),
             false => None,
         };
-        let leftover = match &spool {
-            Some(spool) => spool.len().await?,
-            None => 0,
+        let (leftover, started_through) = match &spool {
+            Some(spool) => (spool.len().await?, spool.last_seq().await?),
+            None => (0, 0),
         };
         if leftover > 0 {
             tracing::info!(events = leftover, %target, "audit: delivering events spooled by an earlier run");
@@ -109,6 +112,7 @@ impl AuditLog {
             closed: AtomicBool::new(false),
             verified: AtomicBool::new(false),
             seen: Mutex::new(None),
+            started_through,
             delivered: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             retries: AtomicU64::new(0),

@@ -70,6 +70,10 @@ impl Spool {
         match *self {}
     }
 
+    pub async fn first_seq(&self) -> Result<Option<i64>> {
+        match *self {}
+    }
+
     pub async fn last_seq(&self) -> Result<i64> {
         match *self {}
     }

@@ -205,6 +205,11 @@ impl Spool {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// The sequence number of the oldest event.
+    pub async fn first_seq(&self) -> Result<Option<i64>> {
+        sqlx::query_scalar("SELECT MIN(seq) FROM spool").fetch_one(&self.pool).await.map_err(|e| failed("read", e))
+    }
+
     /// The sequence number of the newest event (0 when empty).
     pub async fn last_seq(&self) -> Result<i64> {
         sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM spool")
