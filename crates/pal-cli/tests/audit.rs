@@ -169,9 +169,11 @@ impl Drop for PgDatabase {
     }
 }
 
-/// A name no other run uses.
-fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+/// A name no other run uses, in the shape the library's tests sweep when an
+/// interrupted run left it (`pal_t_<seconds>_…`).
+fn unique(what: &str) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    format!("pal_t_{now}_{what}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
 /// A TCP forwarder on a fixed loopback port to a server: "the server at that
@@ -229,8 +231,8 @@ impl Drop for Forward {
 #[test]
 fn an_event_spooled_for_a_database_that_is_down_waits_for_it_and_reaches_only_it() {
     let pg = port("PG_PORT");
-    let first = PgDatabase::create(pg, &unique("pal_spool_first"));
-    let other = PgDatabase::create(pg, &unique("pal_spool_other"));
+    let first = PgDatabase::create(pg, &unique("first"));
+    let other = PgDatabase::create(pg, &unique("other"));
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool").display().to_string();
     // The first database, as its clients reach it: at an address that is down for now.
@@ -272,7 +274,7 @@ fn an_event_spooled_for_a_database_that_is_down_waits_for_it_and_reaches_only_it
 /// first are refused, set aside and reported, and go where the operator says.
 #[test]
 fn another_server_at_the_same_address_is_refused_what_was_spooled_for_the_first() {
-    let name = unique("pal_spool_moved");
+    let name = unique("moved");
     let (first_port, second_port) = (port("PG_PORT"), port("PG_PRIMARY_PORT"));
     let first = PgDatabase::create(first_port, &name);
     let second = PgDatabase::create(second_port, &name);
