@@ -50,7 +50,7 @@ pub async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
         AuditCommand::Adopt { file } => {
             let target = db.target();
             let moved = pal::audit::adopt(dir, &file, &target).await?;
-            output::line(format!("{} of {} now wait for {target}", events(moved), file.display()))?;
+            output::line(format!("moved {} from {} to the spool of {target}", events(moved), file.display()))?;
             let log = factory::build_audit_log(settings, db).await?;
             let report = log.shutdown().await?;
             if report.spooled > 0 {
