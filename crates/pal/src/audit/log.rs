@@ -84,8 +84,9 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Starts the flusher. Opens the spool when the settings use one, and delivers
-    /// whatever an earlier process left in it before anything logged now.
+    /// Starts the flusher. Opens the spool of the sink's database when the settings
+    /// use one, and delivers whatever an earlier process left in it before anything
+    /// logged now. Other spools of the directory are counted, not opened for delivery.
     pub async fn start(sink: Arc<dyn AuditSink>, settings: AuditSettings) -> Result<AuditLog> {
         let target = sink.target();
         let path = spools::path_for(&settings.spool_dir, &target);
