@@ -238,7 +238,16 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Events stored, the latest one, and events waiting in the local spool
-    /// (exit status 1 while some wait).
+    /// Events stored, the latest one, and every spool of AUDIT_SPOOL_DIR with the
+    /// database its events wait for (exit status 1 while some wait, for this
+    /// database or another).
     Status,
+    /// Deliver the events of a spool to the configured database: one written
+    /// before spools were bound to a database (audit-spool.db), one set aside
+    /// because another server answered at its database's address, or one whose
+    /// database moved. Exit status 3 when they could only be spooled.
+    Adopt {
+        /// The spool file: a path, or a name in AUDIT_SPOOL_DIR.
+        file: std::path::PathBuf,
+    },
 }

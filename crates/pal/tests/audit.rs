@@ -174,6 +174,14 @@ impl AuditSink for Gate {
         }
         self.inner.insert_batch(events).await
     }
+
+    fn target(&self) -> pal::db::DbTarget {
+        self.inner.target()
+    }
+
+    async fn server_identity(&self) -> pal::Result<Option<String>> {
+        self.inner.server_identity().await
+    }
 }
 
 async fn gated(overflow: &str) -> (Arc<AuditLog>, Arc<Gate>, Arc<dyn DatabaseService>, tempfile::TempDir) {

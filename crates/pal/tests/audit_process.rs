@@ -1,6 +1,7 @@
 //! The audit log across process boundaries: a SIGTERMed process delivers every
 //! event it held in memory before it exits, and `pal serve` delivers at start-up
-//! what an earlier process left in the spool, then closes the log on SIGTERM.
+//! what an earlier process left in the spool for its database, then closes the log
+//! on SIGTERM; what other spools hold for other databases it reports.
 
 mod suite;
 mod support;
@@ -73,13 +74,17 @@ async fn sigterm_delivers_every_pending_event_before_exit() {
     assert_eq!(count(&db, &tag).await, 1000);
 }
 
-/// A database that never answers, for leaving events in a spool.
-struct Unreachable;
+/// A database that never answers, for leaving events in the spool of its target.
+struct Unreachable(pal::db::DbTarget);
 
 #[async_trait]
 impl AuditSink for Unreachable {
     async fn insert_batch(&self, _events: &[AuditEvent]) -> pal::Result<()> {
         Err(pal::Error::new(pal::ErrorKind::Connection, "the database is down"))
+    }
+
+    fn target(&self) -> pal::db::DbTarget {
+        self.0.clone()
     }
 }
 
@@ -88,20 +93,22 @@ async fn pal_serve_delivers_what_an_earlier_process_spooled_and_closes_the_log_o
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool").display().to_string();
     let tag = format!("audit-serve-{}", uuid::Uuid::new_v4().simple());
+    let url = format!("sqlite://{}", dir.path().join("pal.db").display());
     {
         let vars = [
             ("AUDIT_DURABILITY", "spooled"),
             ("AUDIT_SPOOL_DIR", spool.as_str()),
             ("AUDIT_SHUTDOWN_TIMEOUT_MS", "100"),
         ];
-        let log = AuditLog::start(Arc::new(Unreachable), settings(&vars)).await.unwrap();
+        // The database `pal serve` is configured with, down when the events were logged.
+        let target = servers::database("sqlite", &url, &[]).await.target();
+        let log = AuditLog::start(Arc::new(Unreachable(target)), settings(&vars)).await.unwrap();
         for seq in 0..50 {
             log.log(AuditEvent::new(&tag).details(serde_json::json!({ "seq": seq })).unwrap()).await.unwrap();
         }
         let report = log.shutdown().await.unwrap();
         assert_eq!(report.spooled, 50, "the database was down: all 50 wait in the spool");
     }
-    let url = format!("sqlite://{}", dir.path().join("pal.db").display());
     let vars = [
         ("CACHE_PROVIDER", "memory"),
         ("DB_PROVIDER", "sqlite"),
@@ -119,5 +126,47 @@ async fn pal_serve_delivers_what_an_earlier_process_spooled_and_closes_the_log_o
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("delivering events spooled by an earlier run"), "{output}");
     assert!(output.contains("audit log closed"), "{output}");
-    assert_eq!(pal::audit::spooled(std::path::Path::new(&spool)).await.unwrap(), Some(0));
+    let spools = pal::audit::spools(std::path::Path::new(&spool)).await.unwrap();
+    assert_eq!(spools.len(), 1, "{spools:?}");
+    assert_eq!(spools[0].events, 0, "{spools:?}");
+}
+
+/// Events another database waits for, in the same spool directory: `pal serve`
+/// leaves them alone and says how many at /metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pal_serve_reports_the_events_other_spools_hold_for_other_databases() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool").display().to_string();
+    let tag = format!("audit-elsewhere-{}", uuid::Uuid::new_v4().simple());
+    {
+        let elsewhere = format!("sqlite://{}", dir.path().join("elsewhere.db").display());
+        let target = servers::database("sqlite", &elsewhere, &[]).await.target();
+        let vars = [
+            ("AUDIT_DURABILITY", "spooled"),
+            ("AUDIT_SPOOL_DIR", spool.as_str()),
+            ("AUDIT_SHUTDOWN_TIMEOUT_MS", "100"),
+        ];
+        let log = AuditLog::start(Arc::new(Unreachable(target)), settings(&vars)).await.unwrap();
+        for _ in 0..3 {
+            log.log(AuditEvent::new(&tag)).await.unwrap();
+        }
+        assert_eq!(log.shutdown().await.unwrap().spooled, 3);
+    }
+    let url = format!("sqlite://{}", dir.path().join("pal.db").display());
+    let vars = [
+        ("CACHE_PROVIDER", "memory"),
+        ("DB_PROVIDER", "sqlite"),
+        ("DATABASE_URL", url.as_str()),
+        ("AUDIT_SPOOL_DIR", spool.as_str()),
+    ];
+    let serve = tokio::task::block_in_place(|| Serve::start(&vars));
+    let (status, metrics) = support::http_get(serve.port, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    let gauge = metrics.lines().find(|l| l.starts_with("pal_audit_spooled_elsewhere ")).unwrap_or_default();
+    assert_eq!(gauge, "pal_audit_spooled_elsewhere 3", "{metrics}");
+    let (code, output) = tokio::task::block_in_place(|| serve.stop());
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("other spools of AUDIT_SPOOL_DIR"), "{output}");
+    let db = servers::database("sqlite", &url, &[]).await;
+    assert_eq!(count(&db, &tag).await, 0, "they were written for another database");
 }

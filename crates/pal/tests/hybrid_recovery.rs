@@ -143,6 +143,9 @@ impl DatabaseService for Counting {
     fn dialect(&self) -> Dialect {
         self.inner.dialect()
     }
+    fn target(&self) -> pal::db::DbTarget {
+        self.inner.target()
+    }
     async fn query(&self, sql: &str, params: &[Value]) -> pal::Result<Vec<Row>> {
         self.statements.fetch_add(1, Ordering::Relaxed);
         self.inner.query(sql, params).await

@@ -487,6 +487,9 @@ impl DatabaseService for ReadsOnReplica {
     fn dialect(&self) -> Dialect {
         self.inner.dialect()
     }
+    fn target(&self) -> pal::db::DbTarget {
+        self.inner.target()
+    }
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         let token = self.token().await?;
         self.inner.read(sql, params, token.as_ref()).await

@@ -1,11 +1,12 @@
-//! `pal audit …`: log an event, read the latest, and see what is waiting.
+//! `pal audit …`: log an event, read the latest, see what is waiting and for
+//! which database, and deliver a spool to the database the operator names.
 
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use pal::audit::AuditEvent;
-use pal::db::Value;
+use pal::audit::{AuditEvent, SpoolFile};
+use pal::db::{DatabaseService, DbTarget, Value};
 use pal::factory::{self, build_database};
 use pal::{Error, ErrorKind, Result, Settings};
 
@@ -13,6 +14,7 @@ use crate::cli::AuditCommand;
 use crate::output::{self, Out};
 
 pub async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
+    let dir = &settings.audit.spool_dir;
     let db = build_database(settings).await?;
     factory::auto_migrate(settings, db.as_ref()).await?;
     match cmd {
@@ -33,17 +35,33 @@ pub async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
             let log = factory::build_audit_log(settings, db).await?;
             log.log(event).await?;
             let report = log.shutdown().await?;
-            match report.spooled {
-                0 => output::line(id)?,
-                n => {
-                    output::line(id)?;
-                    output::note(format!(
-                        "the database did not take it within AUDIT_SHUTDOWN_TIMEOUT_MS: {n} events wait in {}",
-                        settings.audit.spool_dir.display()
-                    ));
-                    return Ok(ExitCode::from(3));
-                }
+            output::line(id)?;
+            // Its own exit status stays about its own event.
+            warn_elsewhere(log.status().await.map(|s| s.elsewhere), dir);
+            if report.spooled > 0 {
+                output::note(format!(
+                    "the database did not take it within AUDIT_SHUTDOWN_TIMEOUT_MS: {} for it in {}",
+                    waiting(report.spooled),
+                    dir.display()
+                ));
+                return Ok(ExitCode::from(3));
             }
+        }
+        AuditCommand::Adopt { file } => {
+            let target = db.target();
+            let moved = pal::audit::adopt(dir, &file, &target).await?;
+            output::line(format!("moved {} from {} to the spool of {target}", events(moved), file.display()))?;
+            let log = factory::build_audit_log(settings, db).await?;
+            let report = log.shutdown().await?;
+            if report.spooled > 0 {
+                output::note(format!(
+                    "the database did not take them within AUDIT_SHUTDOWN_TIMEOUT_MS: {} for it in {}",
+                    waiting(report.spooled),
+                    dir.display()
+                ));
+                return Ok(ExitCode::from(3));
+            }
+            output::line(format!("delivered {} to {target}", events(report.delivered)))?;
         }
         AuditCommand::Tail { subject, action, since, limit, json } => {
             let mut sql = String::from("SELECT id, occurred_at, actor, action, ip, details FROM audit_log WHERE 1 = 1");
@@ -104,30 +122,84 @@ pub async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
             out.finish()?;
         }
         AuditCommand::Status => {
-            let spooled = pal::audit::spooled(&settings.audit.spool_dir).await?;
-            let rows = db.query("SELECT COUNT(*) AS n, MAX(occurred_at) AS latest FROM audit_log", &[]).await?;
-            let row = rows.first().ok_or_else(|| Error::new(ErrorKind::Backend, "no answer to COUNT(*)"))?;
-            let stored: i64 = row.get("n")?;
-            let latest: Option<DateTime<Utc>> = row.get("latest")?;
+            let target = db.target();
+            let spools = pal::audit::spools(dir).await?;
+            let stored = stored(db.as_ref()).await;
             let mut out = Out::new();
-            out.line(format!(
-                "stored in {}: {stored} events, the latest at {}",
-                db.provider(),
-                latest.map_or("-".to_string(), |t| t.to_rfc3339())
-            ))?;
-            out.line(format!(
-                "spooled in {}: {}",
-                settings.audit.spool_dir.display(),
-                spooled.map_or("no spool".to_string(), |n| format!("{n} events waiting"))
-            ))?;
+            match &stored {
+                Ok(line) => out.line(format!("stored in {target}: {line}"))?,
+                Err(e) => out.line(format!("stored in {target}: cannot be read ({e})"))?,
+            }
+            match spools.is_empty() {
+                true => out.line(format!("spooled in {}: no spool", dir.display()))?,
+                false => out.line(format!("spooled in {}:", dir.display()))?,
+            }
+            for spool in &spools {
+                out.line(format!("  {}", describe(spool, &target)))?;
+            }
             out.line("pending in memory: per process; a running `pal serve` reports pal_audit_pending and pal_audit_oldest_pending_seconds at /metrics")?;
             out.finish()?;
-            if spooled.unwrap_or(0) > 0 {
+            stored?;
+            if spools.iter().any(|spool| spool.events > 0) {
                 return Ok(ExitCode::FAILURE);
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Events stored in `audit_log`, and the latest one's time.
+async fn stored(db: &dyn DatabaseService) -> Result<String> {
+    let rows = db.query("SELECT COUNT(*) AS n, MAX(occurred_at) AS latest FROM audit_log", &[]).await?;
+    let row = rows.first().ok_or_else(|| Error::new(ErrorKind::Backend, "no answer to COUNT(*)"))?;
+    let stored: i64 = row.get("n")?;
+    let latest: Option<DateTime<Utc>> = row.get("latest")?;
+    let stored = u64::try_from(stored).unwrap_or(0);
+    Ok(format!("{}, the latest at {}", events(stored), latest.map_or("-".to_string(), |t| t.to_rfc3339())))
+}
+
+/// One line of `pal audit status` for a spool: whose events it holds, how many,
+/// and what delivers them.
+fn describe(spool: &SpoolFile, target: &DbTarget) -> String {
+    let name = spool.path.file_name().map_or_else(|| spool.path.display().to_string(), |n| n.display().to_string());
+    let waiting = waiting(spool.events);
+    let adopt = format!("deliver them with `pal audit adopt {name}` and DATABASE_URL naming their database");
+    match (&spool.target, &spool.set_aside) {
+        (None, _) => format!("{name}: {waiting}, written before spools were bound to a database; {adopt}"),
+        (Some(for_db), Some(why)) => format!(
+            "{name}: {waiting} for {for_db} as served by {}, set aside: {why}; {adopt}",
+            spool.server.as_deref().unwrap_or("an unknown server")
+        ),
+        (Some(for_db), None) if spool.is_for(target) => format!("{name}: {waiting} for {for_db} (this database)"),
+        (Some(for_db), None) => {
+            format!("{name}: {waiting} for {for_db} (another database: delivered by a pal configured for it)")
+        }
+    }
+}
+
+fn events(n: u64) -> String {
+    match n {
+        1 => "1 event".to_string(),
+        n => format!("{n} events"),
+    }
+}
+
+fn waiting(n: u64) -> String {
+    format!("{} waiting", events(n))
+}
+
+/// Warns, without changing the exit status, about events other spools of the
+/// directory hold for other databases.
+fn warn_elsewhere(elsewhere: Result<u64>, dir: &std::path::Path) {
+    match elsewhere {
+        Ok(0) => {}
+        Ok(n) => output::note(format!(
+            "other spools of {} hold {} for other databases or for an operator: `pal audit status` lists them",
+            dir.display(),
+            waiting(n)
+        )),
+        Err(e) => output::note(format!("the other spools of {} cannot be counted: {e}", dir.display())),
+    }
 }
 
 fn json_of(row: &pal::Row) -> Result<serde_json::Value> {

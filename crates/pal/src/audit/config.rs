@@ -19,7 +19,11 @@ pub const VARS: &[Var] = &[
         Some("buffered"),
         "buffered (delivered unless the process dies abruptly) | spooled (on local disk before log() returns)",
     ),
-    Var::new("AUDIT_SPOOL_DIR", Some(".pal-audit"), "Directory of the audit spool (an SQLite file in WAL mode)"),
+    Var::new(
+        "AUDIT_SPOOL_DIR",
+        Some(".pal-audit"),
+        "Directory of the audit spools: one SQLite file in WAL mode per database, named after it",
+    ),
     Var::new(
         "AUDIT_SHUTDOWN_TIMEOUT_MS",
         Some("10000"),

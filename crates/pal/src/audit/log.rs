@@ -7,24 +7,17 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use tokio::sync::Notify;
 
 use super::config::{AuditSettings, Durability, Overflow};
+use super::flush::flush_loop;
 use super::sink::{AuditEvent, AuditSink};
 use super::spool::Spool;
+use super::spools;
+use crate::db::DbTarget;
 use crate::error::{Error, ErrorKind, Result};
-use crate::retry;
-use crate::telemetry::{
-    AUDIT_BATCH_EVENTS, AUDIT_DELIVERED, AUDIT_DROPPED, AUDIT_FLUSH_DURATION, AUDIT_OLDEST_PENDING, AUDIT_PENDING,
-    AUDIT_RETRIES, AUDIT_SPOOLED,
-};
-
-/// Waits between failed deliveries: from 50 ms, doubling to 5 s.
-const FIRST_RETRY: Duration = Duration::from_millis(50);
-const RETRY_CAP: Duration = Duration::from_secs(5);
+use crate::telemetry::{AUDIT_DROPPED, AUDIT_PENDING, AUDIT_SPOOLED, AUDIT_SPOOLED_ELSEWHERE};
 
 /// What an audit log has done, for `pal audit status` and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,6 +29,10 @@ pub struct AuditStatus {
     pub delivered: u64,
     pub dropped: u64,
     pub retries: u64,
+    /// Events in the other spools of `AUDIT_SPOOL_DIR`, which this log does not
+    /// deliver (for other databases, set aside, or from before spools were bound),
+    /// as last counted: at start, after setting events aside, and every minute.
+    pub elsewhere: u64,
 }
 
 /// What shutdown left behind.
@@ -47,27 +44,38 @@ pub struct ShutdownReport {
     pub spooled: u64,
 }
 
-struct Queue {
-    events: VecDeque<AuditEvent>,
+pub(super) struct Queue {
+    pub(super) events: VecDeque<AuditEvent>,
     /// Events sent to the spool (committed or on their way) and not delivered yet.
     /// While there are any, new events go to the spool too, behind them, so every
     /// producer's events stay in order.
-    spool_backlog: u64,
+    pub(super) spool_backlog: u64,
 }
 
-struct Shared {
-    sink: Arc<dyn AuditSink>,
-    settings: AuditSettings,
-    spool: Option<Spool>,
-    queue: Mutex<Queue>,
+pub(super) struct Shared {
+    pub(super) sink: Arc<dyn AuditSink>,
+    /// The database the spool is bound to: the sink's.
+    pub(super) target: DbTarget,
+    pub(super) settings: AuditSettings,
+    pub(super) spool: Option<Spool>,
+    pub(super) queue: Mutex<Queue>,
     /// Wakes the flusher: a batch is full, or shutdown began.
-    work: Notify,
+    pub(super) work: Notify,
     /// Wakes blocked producers: the flusher made room.
-    room: Notify,
-    closed: AtomicBool,
-    delivered: AtomicU64,
-    dropped: AtomicU64,
-    retries: AtomicU64,
+    pub(super) room: Notify,
+    pub(super) closed: AtomicBool,
+    /// Whether the server was checked to be the one the spool is bound to, since
+    /// the last failure (after which another may answer).
+    pub(super) verified: AtomicBool,
+    /// The server's identity as this process last checked it (for a spool opened
+    /// at shutdown, and to tell what this process spooled for which server).
+    pub(super) seen: Mutex<Option<String>>,
+    /// The spool's last sequence when it was opened: what earlier processes left.
+    pub(super) started_through: i64,
+    pub(super) delivered: AtomicU64,
+    pub(super) dropped: AtomicU64,
+    pub(super) retries: AtomicU64,
+    pub(super) elsewhere: AtomicU64,
 }
 
 pub struct AuditLog {
@@ -76,34 +84,42 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Starts the flusher. Opens the spool when the settings use one, and delivers
-    /// whatever an earlier process left in it before anything logged now.
+    /// Starts the flusher. Opens the spool of the sink's database when the settings
+    /// use one, and delivers whatever an earlier process left in it before anything
+    /// logged now. Other spools of the directory are counted, not opened for delivery.
     pub async fn start(sink: Arc<dyn AuditSink>, settings: AuditSettings) -> Result<AuditLog> {
+        let target = sink.target();
+        let path = spools::path_for(&settings.spool_dir, &target);
         // A spool left by an earlier run is delivered whatever the settings are now.
-        let left_before = settings.spool_dir.join("audit-spool.db").exists();
-        let spool = match settings.uses_spool() || left_before {
-            true => Some(Spool::open(&settings.spool_dir).await?),
+        let spool = match settings.uses_spool() || path.exists() {
+            true => Some(Spool::open(&path, &target).await?),
             false => None,
         };
-        let leftover = match &spool {
-            Some(spool) => spool.len().await?,
-            None => 0,
+        let (leftover, started_through) = match &spool {
+            Some(spool) => (spool.len().await?, spool.last_seq().await?),
+            None => (0, 0),
         };
         if leftover > 0 {
-            tracing::info!(events = leftover, "audit: delivering events spooled by an earlier run");
+            tracing::info!(events = leftover, %target, "audit: delivering events spooled by an earlier run");
         }
         let shared = Arc::new(Shared {
             sink,
+            target,
             spool,
             queue: Mutex::new(Queue { events: VecDeque::new(), spool_backlog: leftover }),
             settings,
             work: Notify::new(),
             room: Notify::new(),
             closed: AtomicBool::new(false),
+            verified: AtomicBool::new(false),
+            seen: Mutex::new(None),
+            started_through,
             delivered: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             retries: AtomicU64::new(0),
+            elsewhere: AtomicU64::new(0),
         });
+        shared.survey().await;
         let flusher = tokio::spawn(flush_loop(shared.clone()));
         Ok(AuditLog { shared, flusher: tokio::sync::Mutex::new(Some(flusher)) })
     }
@@ -156,6 +172,7 @@ impl AuditLog {
             delivered: shared.delivered.load(Ordering::Relaxed),
             dropped: shared.dropped.load(Ordering::Relaxed),
             retries: shared.retries.load(Ordering::Relaxed),
+            elsewhere: shared.elsewhere.load(Ordering::Relaxed),
         })
     }
 
@@ -185,12 +202,17 @@ impl AuditLog {
                 left.len() as u64
             }
             (None, false) => {
-                let spool = Spool::open(&shared.settings.spool_dir).await.map_err(|e| {
+                let path = spools::path_for(&shared.settings.spool_dir, &shared.target);
+                let spool = Spool::open(&path, &shared.target).await.map_err(|e| {
                     Error::new(
                         ErrorKind::Backend,
                         format!("{} audit events were not delivered and cannot be spooled: {e}", left.len()),
                     )
                 })?;
+                let seen = shared.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                if let Some(server) = seen {
+                    spool.record_server(&server).await?;
+                }
                 spool.append_all(&left).await?;
                 left.len() as u64
             }
@@ -203,7 +225,8 @@ impl AuditLog {
             tracing::warn!(
                 events = spooled,
                 dir = %shared.settings.spool_dir.display(),
-                "audit: undelivered events left in the spool; the next start delivers them"
+                target = %shared.target,
+                "audit: undelivered events left in the spool; the next start for this database delivers them"
             );
         }
         Ok(ShutdownReport { delivered, spooled })
@@ -255,7 +278,7 @@ impl Shared {
         Admit::Spool(event)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -267,116 +290,24 @@ impl Shared {
         Ok(())
     }
 
-    /// The next batch in delivery order: memory first (older), then the spool.
-    /// Returns the events and, for a spool batch, the sequence to remove through.
-    async fn next_batch(&self) -> Result<(Vec<AuditEvent>, Option<i64>)> {
-        let size = self.settings.buffer_size;
-        {
-            let queue = self.lock();
-            if !queue.events.is_empty() {
-                return Ok((queue.events.iter().take(size).cloned().collect(), None));
-            }
-        }
-        let Some(spool) = &self.spool else { return Ok((Vec::new(), None)) };
-        let (events, last) = spool.oldest(size).await?;
-        if events.is_empty() {
-            return Ok((Vec::new(), None));
-        }
-        Ok((events, Some(last)))
-    }
-
-    /// Delivers one batch, retrying with capped, jittered backoff until it is
-    /// stored; the batch stays first in line meanwhile, so order holds.
-    async fn deliver(&self, events: &[AuditEvent]) {
-        let mut delays = retry::backoff(FIRST_RETRY, RETRY_CAP, usize::MAX);
-        loop {
-            let started = Instant::now();
-            match self.sink.insert_batch(events).await {
-                Ok(()) => {
-                    metrics::histogram!(AUDIT_FLUSH_DURATION).record(started.elapsed().as_secs_f64());
-                    metrics::histogram!(AUDIT_BATCH_EVENTS).record(events.len() as f64);
-                    return;
-                }
-                Err(e) => {
-                    // The batch is the oldest of what waits, in memory or in the spool.
-                    if let Some(first) = events.first() {
-                        metrics::gauge!(AUDIT_OLDEST_PENDING).set(age_seconds(first));
-                    }
-                    let retries = self.retries.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!(AUDIT_RETRIES).increment(1);
-                    if retries.is_power_of_two() || !e.is_temporary() {
-                        tracing::warn!(error = %e, events = events.len(), "audit: batch not stored, retrying");
-                    }
-                    tokio::time::sleep(delays.next().unwrap_or(RETRY_CAP)).await;
+    /// Counts the events of the other spools of the directory into `elsewhere` and
+    /// its gauge, warning when the count changes to a number above zero.
+    pub(super) async fn survey(&self) {
+        let dir = &self.settings.spool_dir;
+        match spools::waiting_elsewhere(dir, &self.target).await {
+            Ok(events) => {
+                let before = self.elsewhere.swap(events, Ordering::Relaxed);
+                metrics::gauge!(AUDIT_SPOOLED_ELSEWHERE).set(events as f64);
+                if events > 0 && events != before {
+                    tracing::warn!(
+                        events,
+                        dir = %dir.display(),
+                        "audit: events in other spools of AUDIT_SPOOL_DIR wait for other databases or for an \
+                         operator; `pal audit status` lists them"
+                    );
                 }
             }
+            Err(e) => tracing::warn!(error = %e, "audit: the other spools of AUDIT_SPOOL_DIR cannot be counted"),
         }
-    }
-
-    fn publish_backlog(&self) {
-        let queue = self.lock();
-        metrics::gauge!(AUDIT_PENDING).set(queue.events.len() as f64);
-        metrics::gauge!(AUDIT_OLDEST_PENDING).set(queue.events.front().map_or(0.0, age_seconds));
-    }
-}
-
-/// How long ago `event` happened, in seconds (0 for one stamped in the future).
-fn age_seconds(event: &AuditEvent) -> f64 {
-    (Utc::now() - event.occurred_at).num_milliseconds().max(0) as f64 / 1e3
-}
-
-/// Writes every batch there is (a full one, or on the interval what has come),
-/// then waits for a full batch, the interval or shutdown. After shutdown began it
-/// returns once nothing is left.
-async fn flush_loop(shared: Arc<Shared>) {
-    loop {
-        loop {
-            let (events, through) = match shared.next_batch().await {
-                Ok(batch) => batch,
-                Err(e) => {
-                    tracing::warn!(error = %e, "audit: the spool cannot be read; retrying");
-                    tokio::time::sleep(RETRY_CAP).await;
-                    continue;
-                }
-            };
-            if events.is_empty() {
-                break;
-            }
-            shared.deliver(&events).await;
-            let delivered = events.len();
-            match through {
-                None => {
-                    shared.lock().events.drain(..delivered);
-                    shared.room.notify_waiters();
-                }
-                Some(seq) => {
-                    // Delivered but not yet forgotten: a crash here redelivers the batch,
-                    // which the sink's idempotence on the event id absorbs.
-                    if let Some(spool) = &shared.spool {
-                        while let Err(e) = spool.remove_through(seq).await {
-                            tracing::warn!(error = %e, "audit: delivered events cannot be removed from the spool; retrying");
-                            tokio::time::sleep(RETRY_CAP).await;
-                        }
-                    }
-                    let mut queue = shared.lock();
-                    queue.spool_backlog = queue.spool_backlog.saturating_sub(delivered as u64);
-                }
-            }
-            shared.delivered.fetch_add(delivered as u64, Ordering::Relaxed);
-            metrics::counter!(AUDIT_DELIVERED).increment(delivered as u64);
-            shared.publish_backlog();
-        }
-        if shared.closed.load(Ordering::Acquire) {
-            let empty = shared.lock().events.is_empty();
-            let spool_empty = match &shared.spool {
-                Some(spool) => spool.len().await.map(|n| n == 0).unwrap_or(false),
-                None => true,
-            };
-            if empty && spool_empty {
-                return;
-            }
-            continue;
-        }
-        let _ = tokio::time::timeout(shared.settings.flush_interval, shared.work.notified()).await;
     }
 }

@@ -4,13 +4,50 @@
 use std::path::Path;
 
 use super::sink::AuditEvent;
+use crate::db::DbTarget;
 use crate::error::{Error, Result};
 
 pub enum Spool {}
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub key: String,
+    pub target: String,
+    pub server: Option<String>,
+    pub note: Option<String>,
+}
+
+fn not_built() -> Error {
+    Error::not_built("AUDIT_SPOOL_DIR", "the audit spool", crate::db::sqlite::PROVIDER.feature)
+}
+
 impl Spool {
-    pub async fn open(_dir: &Path) -> Result<Spool> {
-        Err(Error::not_built("AUDIT_SPOOL_DIR", "the audit spool", crate::db::sqlite::PROVIDER.feature))
+    pub async fn open(_path: &Path, _target: &DbTarget) -> Result<Spool> {
+        Err(not_built())
+    }
+
+    pub async fn create(_path: &Path, _binding: &Binding) -> Result<Spool> {
+        Err(not_built())
+    }
+
+    pub async fn open_file(_path: &Path) -> Result<Spool> {
+        Err(not_built())
+    }
+
+    pub fn path(&self) -> &Path {
+        match *self {}
+    }
+
+    pub async fn binding(&self) -> Result<Option<Binding>> {
+        match *self {}
+    }
+
+    pub async fn record_server(&self, _server: &str) -> Result<Option<String>> {
+        match *self {}
+    }
+
+    pub async fn rebind_server(&self, _server: &str) -> Result<()> {
+        match *self {}
     }
 
     pub async fn append(&self, _event: AuditEvent) -> Result<()> {
@@ -30,6 +67,22 @@ impl Spool {
     }
 
     pub async fn len(&self) -> Result<u64> {
+        match *self {}
+    }
+
+    pub async fn first_seq(&self) -> Result<Option<i64>> {
+        match *self {}
+    }
+
+    pub async fn last_seq(&self) -> Result<i64> {
+        match *self {}
+    }
+
+    pub async fn move_into(&self, _to: &Spool, _through: i64) -> Result<u64> {
+        match *self {}
+    }
+
+    pub async fn close(&self) {
         match *self {}
     }
 }

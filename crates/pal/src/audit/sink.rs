@@ -1,13 +1,14 @@
 //! Audit events and their durable sink in the `audit_log` table of any database.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::db::{DatabaseService, DatabaseServiceExt, Dialect, Value};
+use crate::db::{DatabaseService, DatabaseServiceExt, DbTarget, Dialect, Value};
 use crate::error::{Error, ErrorKind, Result};
 
 /// One audit record. The id makes writes idempotent: a batch retried after a
@@ -104,11 +105,24 @@ pub trait AuditSink: Send + Sync + 'static {
     /// Stores the events atomically (all or none). Events whose id is already stored
     /// are skipped, so retrying a batch is safe.
     async fn insert_batch(&self, events: &[AuditEvent]) -> Result<()>;
+
+    /// The database the events go to, named without reaching it: the local spool
+    /// is bound to it, and only a sink with the same target delivers what it holds.
+    fn target(&self) -> DbTarget;
+
+    /// The server's own identity (see [`DatabaseService::server_identity`]): a spool
+    /// keeps the first it met and refuses to deliver to another. `Ok(None)` for a
+    /// sink that cannot tell.
+    async fn server_identity(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// [`AuditSink`] on the `audit_log` table of any [`DatabaseService`].
 pub struct SqlAuditSink {
     db: Arc<dyn DatabaseService>,
+    /// Whether the server was found unable to tell who it is (warned once).
+    unidentified: AtomicBool,
 }
 
 /// Rows per INSERT statement. Measured on PostgreSQL: 100 rows take 2.5-4 ms, 500 rows
@@ -119,7 +133,7 @@ const COLUMNS: usize = 6;
 
 impl SqlAuditSink {
     pub fn new(db: Arc<dyn DatabaseService>) -> Self {
-        SqlAuditSink { db }
+        SqlAuditSink { db, unidentified: AtomicBool::new(false) }
     }
 }
 
@@ -156,6 +170,23 @@ fn params(events: &[AuditEvent]) -> Vec<Value> {
 
 #[async_trait]
 impl AuditSink for SqlAuditSink {
+    fn target(&self) -> DbTarget {
+        self.db.target()
+    }
+
+    async fn server_identity(&self) -> Result<Option<String>> {
+        match self.db.server_identity().await {
+            Err(e) if e.kind() == ErrorKind::Unsupported => {
+                if !self.unidentified.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, target = %self.db.target(), "audit: the server cannot tell who it is; \
+                        the spool is bound to its address alone");
+                }
+                Ok(None)
+            }
+            other => other,
+        }
+    }
+
     async fn insert_batch(&self, events: &[AuditEvent]) -> Result<()> {
         if events.is_empty() {
             return Ok(());

@@ -2,8 +2,11 @@
 //! file in WAL mode with `synchronous=FULL`, so a committed append survives a
 //! crash of the process and of the machine; appends from concurrent callers are
 //! committed together (group commit), sharing one fsync.
+//!
+//! A spool belongs to one database: it records the [`DbTarget`] it is named after
+//! and, once reached, the server's own identity (see [`super::spools`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -11,6 +14,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
 use super::sink::AuditEvent;
+use crate::db::DbTarget;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Appends waiting for the writer; each gets the outcome of its commit.
@@ -22,35 +26,136 @@ const GROUP: usize = 512;
 pub struct Spool {
     pool: SqlitePool,
     appends: mpsc::Sender<Append>,
+    path: PathBuf,
+}
+
+/// What a spool file says of itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// [`DbTarget::key`] of the database its events are for.
+    pub key: String,
+    /// [`DbTarget::description`] of it.
+    pub target: String,
+    /// The server's identity, recorded when it was first reached.
+    pub server: Option<String>,
+    /// Why the events were set aside, for a spool of events refused by the server now at the address.
+    pub note: Option<String>,
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Backend, format!("audit spool: {what}: {e}"))
 }
 
+async fn connect(path: &Path, create: bool) -> Result<SqlitePool> {
+    let unusable = |e: &dyn std::fmt::Display| {
+        Error::new(ErrorKind::Config, format!("AUDIT_SPOOL_DIR: the spool {} cannot be opened: {e}", path.display()))
+    };
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+        .map_err(|e| unusable(&e))?
+        .create_if_missing(create)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(std::time::Duration::from_secs(10));
+    SqlitePoolOptions::new().max_connections(2).connect_with(options).await.map_err(|e| unusable(&e))
+}
+
 impl Spool {
-    /// Opens (creating) `dir/audit-spool.db`.
-    pub async fn open(dir: &Path) -> Result<Spool> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::new(ErrorKind::Config, format!("AUDIT_SPOOL_DIR {} cannot be created: {e}", dir.display()))
-        })?;
-        let path = dir.join("audit-spool.db");
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(|e| Error::new(ErrorKind::Config, format!("AUDIT_SPOOL_DIR {}: {e}", dir.display())))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(2).connect_with(options).await.map_err(|e| {
-            Error::new(ErrorKind::Config, format!("AUDIT_SPOOL_DIR {}: the spool cannot be opened: {e}", dir.display()))
-        })?;
-        sqlx::query("CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL)")
+    /// Opens (creating) the spool of `target` at `path`, refusing a file bound to
+    /// another database.
+    pub async fn open(path: &Path, target: &DbTarget) -> Result<Spool> {
+        Spool::create(path, &Binding { key: target.key(), target: target.to_string(), server: None, note: None }).await
+    }
+
+    /// Opens (creating) a spool bound as `binding` says.
+    pub async fn create(path: &Path, binding: &Binding) -> Result<Spool> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::new(ErrorKind::Config, format!("AUDIT_SPOOL_DIR {} cannot be created: {e}", dir.display()))
+            })?;
+        }
+        let pool = connect(path, true).await?;
+        for ddl in [
+            "CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS binding (only INTEGER PRIMARY KEY CHECK (only = 1), key TEXT NOT NULL, \
+             target TEXT NOT NULL, server TEXT, note TEXT)",
+        ] {
+            sqlx::query(ddl).execute(&pool).await.map_err(|e| failed("create", e))?;
+        }
+        sqlx::query("INSERT INTO binding VALUES (1, ?, ?, ?, ?) ON CONFLICT (only) DO NOTHING")
+            .bind(&binding.key)
+            .bind(&binding.target)
+            .bind(&binding.server)
+            .bind(&binding.note)
             .execute(&pool)
             .await
-            .map_err(|e| failed("create", e))?;
+            .map_err(|e| failed("bind", e))?;
+        let spool = Spool::started(pool, path);
+        match spool.binding().await? {
+            Some(found) if found.key == binding.key => Ok(spool),
+            found => Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "AUDIT_SPOOL_DIR: {} holds events for {}, not for {}: it was renamed; give it its name back, \
+                     or deliver its events with `pal audit adopt`",
+                    path.display(),
+                    found.map_or("an unknown database".to_string(), |b| b.target),
+                    binding.target
+                ),
+            )),
+        }
+    }
+
+    /// Opens an existing spool file, whatever it is bound to (or a spool from
+    /// before spools were bound).
+    pub async fn open_file(path: &Path) -> Result<Spool> {
+        Ok(Spool::started(connect(path, false).await?, path))
+    }
+
+    fn started(pool: SqlitePool, path: &Path) -> Spool {
         let (appends, queue) = mpsc::channel(GROUP * 4);
         tokio::spawn(write_groups(pool.clone(), queue));
-        Ok(Spool { pool, appends })
+        Spool { pool, appends, path: path.to_path_buf() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `None` for a spool written before spools were bound to a database.
+    pub async fn binding(&self) -> Result<Option<Binding>> {
+        let bound: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'binding'")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| failed("read", e))?;
+        if bound == 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT key, target, server, note FROM binding WHERE only = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| failed("read", e))?;
+        Ok(row.map(|row| Binding { key: row.get(0), target: row.get(1), server: row.get(2), note: row.get(3) }))
+    }
+
+    /// Records the server's identity, unless one is recorded already; returns the one recorded.
+    pub async fn record_server(&self, server: &str) -> Result<Option<String>> {
+        sqlx::query("UPDATE binding SET server = ? WHERE only = 1 AND server IS NULL")
+            .bind(server)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| failed("bind", e))?;
+        Ok(self.binding().await?.and_then(|b| b.server))
+    }
+
+    /// Binds the spool to another server: what it holds has been moved aside.
+    pub async fn rebind_server(&self, server: &str) -> Result<()> {
+        sqlx::query("UPDATE binding SET server = ? WHERE only = 1")
+            .bind(server)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| failed("bind", e))?;
+        Ok(())
     }
 
     /// Returns once `event` is committed to disk.
@@ -99,14 +204,60 @@ impl Spool {
             .map_err(|e| failed("count", e))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+
+    /// The sequence number of the oldest event.
+    pub async fn first_seq(&self) -> Result<Option<i64>> {
+        sqlx::query_scalar("SELECT MIN(seq) FROM spool").fetch_one(&self.pool).await.map_err(|e| failed("read", e))
+    }
+
+    /// The sequence number of the newest event (0 when empty).
+    pub async fn last_seq(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM spool")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| failed("read", e))
+    }
+
+    /// Moves the events up to `through`, in order, behind those of `to`; returns how
+    /// many. Each piece is committed in `to` before it leaves this spool, under this
+    /// spool's write lock, so a concurrent mover cannot take it twice; a crash in
+    /// between leaves a piece in both, which the sink's idempotence absorbs.
+    pub async fn move_into(&self, to: &Spool, through: i64) -> Result<u64> {
+        let mut moved = 0;
+        loop {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| failed("move", e))?;
+            let rows = sqlx::query("SELECT seq, event FROM spool WHERE seq <= ? ORDER BY seq LIMIT ?")
+                .bind(through)
+                .bind(GROUP as i64)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| failed("move", e))?;
+            let Some(last) = rows.last().map(|row| row.get::<i64, _>(0)) else { return Ok(moved) };
+            let events: Vec<String> = rows.iter().map(|row| row.get(1)).collect();
+            insert_encoded(&to.pool, &events).await?;
+            sqlx::query("DELETE FROM spool WHERE seq <= ?")
+                .bind(last)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| failed("move", e))?;
+            tx.commit().await.map_err(|e| failed("move", e))?;
+            moved += events.len() as u64;
+        }
+    }
+
+    /// Closes the file, so it can be removed.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
 }
 
 async fn insert<'a>(pool: &SqlitePool, events: impl Iterator<Item = &'a AuditEvent>) -> Result<()> {
     let encoded: Vec<String> =
         events.map(|e| serde_json::to_string(e).map_err(|e| failed("encode", e))).collect::<Result<_>>()?;
-    if encoded.is_empty() {
-        return Ok(());
-    }
+    insert_encoded(pool, &encoded).await
+}
+
+async fn insert_encoded(pool: &SqlitePool, encoded: &[String]) -> Result<()> {
     for chunk in encoded.chunks(GROUP) {
         let mut sql = QueryBuilder::<Sqlite>::new("INSERT INTO spool (event) ");
         sql.push_values(chunk, |mut row, event| {

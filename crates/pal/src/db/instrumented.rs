@@ -10,6 +10,7 @@ use metrics::Gauge;
 
 use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
 use super::service::{DatabaseService, Dialect, PoolUsage, Transaction};
+use super::target::DbTarget;
 use super::value::{Row, Value};
 use crate::error::Result;
 use crate::telemetry::{DB_CONNECTIONS, DB_DURATION, DB_ERRORS, DB_OPERATIONS, OpMetrics};
@@ -73,6 +74,14 @@ impl DatabaseService for Instrumented {
 
     fn dialect(&self) -> Dialect {
         self.inner.dialect()
+    }
+
+    fn target(&self) -> DbTarget {
+        self.inner.target()
+    }
+
+    async fn server_identity(&self) -> Result<Option<String>> {
+        self.inner.server_identity().await
     }
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {

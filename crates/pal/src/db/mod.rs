@@ -10,6 +10,7 @@ mod position;
 mod provider;
 mod replica;
 mod service;
+mod target;
 pub mod tls;
 mod value;
 
@@ -35,4 +36,5 @@ pub use position::{ConsistencyToken, PositionKind, ReplicaLag, ReplicaState, Rep
 pub use provider::{DbCapabilities, DbProvider};
 pub(crate) use replica::connect as with_replicas;
 pub use service::{DatabaseService, DatabaseServiceExt, Dialect, PoolUsage, Transaction};
+pub use target::{DbTarget, short_hash};
 pub use value::{FromValue, Row, Value};

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 
 use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
+use super::target::DbTarget;
 use super::value::{Row, Value};
 use crate::error::{ErrorKind, Result};
 use crate::retry;
@@ -31,6 +32,20 @@ pub trait DatabaseService: Send + Sync + 'static {
     fn provider(&self) -> &'static str;
 
     fn dialect(&self) -> Dialect;
+
+    /// The database this adapter is configured for, named without connecting and
+    /// without credentials: what local state kept for it (the audit spool) is
+    /// bound to.
+    fn target(&self) -> DbTarget;
+
+    /// The server's own identity, asked of it: what tells apart two servers
+    /// reached at the same address (a new cluster, a restore elsewhere).
+    /// PostgreSQL's system identifier, MySQL's `server_uuid`, an SQLite file's
+    /// inode; with the database's name. `Ok(None)` where there is nothing to ask
+    /// (an in-memory database), an `Unsupported` error where the provider cannot tell.
+    async fn server_identity(&self) -> Result<Option<String>> {
+        Err(crate::Error::unsupported(self.provider(), "server identity"))
+    }
 
     /// Runs a statement and returns its rows.
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;

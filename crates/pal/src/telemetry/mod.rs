@@ -82,6 +82,9 @@ pub const AUDIT_SPOOLED: &str = "pal_audit_spooled_total";
 pub const AUDIT_DROPPED: &str = "pal_audit_dropped_total";
 /// Events stored in the database.
 pub const AUDIT_DELIVERED: &str = "pal_audit_delivered_total";
+/// Events in the other spools of `AUDIT_SPOOL_DIR`: for other databases, set
+/// aside, or from before spools were bound to one.
+pub const AUDIT_SPOOLED_ELSEWHERE: &str = "pal_audit_spooled_elsewhere";
 
 /// Whether each provider answers (1) or not (0), by `role` and `provider`.
 pub const PROVIDER_UP: &str = "pal_provider_up";

@@ -70,6 +70,10 @@ pub fn describe() {
     describe_counter!(AUDIT_SPOOLED, "Audit events written to the local spool");
     describe_counter!(AUDIT_DROPPED, "Audit events dropped by AUDIT_OVERFLOW=drop");
     describe_counter!(AUDIT_DELIVERED, "Audit events stored in the database");
+    describe_gauge!(
+        AUDIT_SPOOLED_ELSEWHERE,
+        "Audit events in other spools of AUDIT_SPOOL_DIR, which this process does not deliver: for other databases, set aside, or unbound"
+    );
     describe_gauge!(PROVIDER_UP, "Whether the provider answers its probe, by role and provider");
     describe_gauge!(PROVIDER_DEGRADED, "Whether the provider serves with a part of it down, by role and provider");
 }

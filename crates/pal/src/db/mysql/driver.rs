@@ -11,7 +11,7 @@ use sqlx::{AssertSqlSafe, Executor, MySql};
 
 use sqlx::error::DatabaseError;
 
-use super::{PROVIDER, decode};
+use super::{PROVIDER, decode, identity};
 use crate::db::migrate::Ddl;
 use crate::db::network::{Driver, NetworkDatabase, Replication, pool};
 use crate::db::placeholders::prepare;
@@ -34,11 +34,12 @@ pub fn connect(db: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
         Some(host) => options.host(&host),
         None => options,
     };
+    let target = identity::target(PROVIDER.name, &options);
     let statement_timeout = settings.statement_timeout;
     let pool = pool::options::<MySql>(settings)
         .after_connect(move |conn, _| Box::pin(async move { limit_statements(conn, statement_timeout).await }))
         .connect_lazy_with(options);
-    Ok(Arc::new(NetworkDatabase::new(pool, MySqlDriver, db)))
+    Ok(Arc::new(NetworkDatabase::new(pool, MySqlDriver, target, db)))
 }
 
 /// Bounds every statement server-side: MariaDB's `max_statement_time` (seconds,
@@ -109,6 +110,10 @@ impl Driver for MySqlDriver {
 
     fn tls_version_sql(&self) -> Option<&'static str> {
         Some("SHOW SESSION STATUS LIKE 'Ssl_version'")
+    }
+
+    fn identity_sql(&self) -> &'static [&'static str] {
+        identity::QUERIES
     }
 
     fn fetch_each<'c>(

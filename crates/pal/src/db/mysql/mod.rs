@@ -7,6 +7,8 @@ mod decode;
 #[cfg(feature = "mysql")]
 mod driver;
 #[cfg(feature = "mysql")]
+mod identity;
+#[cfg(feature = "mysql")]
 mod replication;
 
 use crate::db::tls::{TlsMode, UrlTls};

@@ -23,7 +23,7 @@ use crate::db::position::{ConsistencyToken, ReplicaLag};
 use crate::db::rows::Each;
 use crate::db::sqlx_error;
 use crate::db::tls::{TlsMode, UrlTlsSettings};
-use crate::db::{DatabaseService, DbSettings, Dialect, PoolUsage, Row, Transaction, Value};
+use crate::db::{DatabaseService, DbSettings, DbTarget, Dialect, PoolUsage, Row, Transaction, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tls::Transport;
 
@@ -45,6 +45,11 @@ pub(crate) trait Driver: Send + Sync + 'static {
     fn replication(&self) -> Option<&'static Replication> {
         None
     }
+    /// Queries of one row and one text column that name the server and the
+    /// database (see [`DatabaseService::server_identity`]), tried in order: the
+    /// first the server runs answers, so a query for one flavour of a dialect may
+    /// stand before another's.
+    fn identity_sql(&self) -> &'static [&'static str];
 
     /// Runs a query and hands each row to `each` as it arrives; returns how many.
     fn fetch_each<'c>(
@@ -87,6 +92,7 @@ pub(crate) trait Driver: Send + Sync + 'static {
 pub(crate) struct NetworkDatabase<D: Driver> {
     pool: Pool<D::Db>,
     driver: Arc<D>,
+    target: DbTarget,
     statement_timeout: Duration,
     tx_retries: u32,
     /// What the URL asked of TLS.
@@ -101,11 +107,12 @@ impl<D: Driver> NetworkDatabase<D>
 where
     for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
 {
-    pub(crate) fn new(pool: Pool<D::Db>, driver: D, settings: &DbSettings) -> Self {
+    pub(crate) fn new(pool: Pool<D::Db>, driver: D, target: DbTarget, settings: &DbSettings) -> Self {
         let driver_provider = driver.provider();
         NetworkDatabase {
             pool,
             driver: Arc::new(driver),
+            target,
             statement_timeout: settings.pool.statement_timeout,
             tx_retries: settings.tx_max_retries,
             tls: settings.tls.clone(),
@@ -148,6 +155,25 @@ where
 
     fn dialect(&self) -> Dialect {
         self.driver.dialect()
+    }
+
+    fn target(&self) -> DbTarget {
+        self.target.clone()
+    }
+
+    async fn server_identity(&self) -> Result<Option<String>> {
+        let mut refused = None;
+        for sql in self.driver.identity_sql() {
+            match self.query(sql, &[]).await {
+                Ok(rows) => return Ok(rows.first().and_then(|row| row.values().first()).and_then(text)),
+                // Unreachable or too slow: the next query would fare no better.
+                Err(e) if matches!(e.kind(), ErrorKind::Connection | ErrorKind::Timeout) => return Err(e),
+                Err(e) => refused = Some(e),
+            }
+        }
+        // A server that refuses every query cannot tell who it is; that is no outage.
+        let why = refused.map_or_else(|| "no query".to_string(), |e| e.to_string());
+        Err(Error::unsupported(self.provider(), format!("server identity: {why}")))
     }
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
@@ -248,6 +274,15 @@ where
 
     fn pool_usage(&self) -> Option<PoolUsage> {
         Some(pool::usage(&self.pool))
+    }
+}
+
+/// A text column, which MySQL may send as bytes.
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::Text(t) => Some(t.clone()),
+        Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        _ => None,
     }
 }
 

@@ -9,7 +9,7 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow, PgSslMo
 use sqlx::{Arguments, AssertSqlSafe, Either, Executor, Postgres, SqlSafeStr, Statement};
 
 use super::params::PgParam;
-use super::{COCKROACHDB, POSTGRESQL, decode};
+use super::{COCKROACHDB, POSTGRESQL, decode, identity};
 use crate::db::migrate::Ddl;
 use crate::db::network::{Driver, NetworkDatabase, Replication, pool};
 use crate::db::placeholders::prepare;
@@ -57,8 +57,9 @@ fn connect(db: &DbSettings, flavor: Flavor) -> Result<Arc<dyn DatabaseService>> 
         })?
         // Server-side, so a runaway statement stops using the server too.
         .options([("statement_timeout", settings.statement_timeout.as_millis())]);
+    let target = identity::target(flavor.provider().name, &options);
     let pool = pool::options::<Postgres>(settings).connect_lazy_with(options);
-    Ok(Arc::new(NetworkDatabase::new(pool, PgDriver { flavor }, db)))
+    Ok(Arc::new(NetworkDatabase::new(pool, PgDriver { flavor }, target, db)))
 }
 
 /// The URL's options, with the TLS mode as pal read it: libpq's `require` with a
@@ -144,6 +145,13 @@ impl Driver for PgDriver {
             Flavor::Postgres => Some(&super::replication::REPLICATION),
             // CockroachDB replicates inside the cluster: every node reads consistently.
             Flavor::Cockroach => None,
+        }
+    }
+
+    fn identity_sql(&self) -> &'static [&'static str] {
+        match self.flavor {
+            Flavor::Postgres => identity::POSTGRES,
+            Flavor::Cockroach => identity::COCKROACH,
         }
     }
 

@@ -7,6 +7,8 @@ mod decode;
 #[cfg(feature = "postgres")]
 mod driver;
 #[cfg(feature = "postgres")]
+mod identity;
+#[cfg(feature = "postgres")]
 mod numeric;
 #[cfg(feature = "postgres")]
 mod params;

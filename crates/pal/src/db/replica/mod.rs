@@ -20,6 +20,7 @@ use metrics::Counter;
 
 use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
 use super::service::{DatabaseService, Dialect, PoolUsage, Transaction};
+use super::target::DbTarget;
 use super::value::{Row, Value};
 use super::{DbSettings, ReplicationSettings};
 use crate::error::{Error, ErrorKind, Result};
@@ -155,6 +156,14 @@ impl DatabaseService for Replicated {
 
     fn dialect(&self) -> Dialect {
         self.primary.dialect()
+    }
+
+    fn target(&self) -> DbTarget {
+        self.primary.target()
+    }
+
+    async fn server_identity(&self) -> Result<Option<String>> {
+        self.primary.server_identity().await
     }
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {

@@ -1,5 +1,6 @@
 //! The adapter on sqlx's SQLite driver.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -11,11 +12,13 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Column, Row as _, Sqlite, TypeInfo, ValueRef};
 
-use super::PROVIDER;
+use super::{PROVIDER, identity};
 use crate::db::placeholders::prepare;
 use crate::db::rows::{Each, RowBuilder};
 use crate::db::value::parse_timestamp;
-use crate::db::{DatabaseService, DbSettings, Dialect, Row, Transaction, Value, deadline, migrate, rows, sqlx_error};
+use crate::db::{
+    DatabaseService, DbSettings, DbTarget, Dialect, Row, Transaction, Value, deadline, migrate, rows, sqlx_error,
+};
 use crate::error::{Error, ErrorKind, Result};
 
 type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
@@ -23,6 +26,9 @@ type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
 pub struct SqliteDatabase {
     pool: SqlitePool,
     statement_timeout: Duration,
+    target: DbTarget,
+    /// `None` in memory.
+    file: Option<PathBuf>,
 }
 
 impl SqliteDatabase {
@@ -44,6 +50,8 @@ impl SqliteDatabase {
             .busy_timeout(settings.acquire_timeout)
             .foreign_keys(true);
         let in_memory = url.expose().contains(":memory:") || url.expose().contains("mode=memory");
+        let file = (!in_memory).then(|| options.get_filename().to_path_buf());
+        let target = identity::target(PROVIDER.name, file.as_deref());
         let mut pool = SqlitePoolOptions::new()
             .max_connections(settings.max)
             .min_connections(settings.min)
@@ -53,7 +61,12 @@ impl SqliteDatabase {
             // An in-memory database lives only while a connection to it is open.
             pool = pool.min_connections(settings.min.max(1)).idle_timeout(None).max_lifetime(None);
         }
-        Ok(SqliteDatabase { pool: pool.connect_lazy_with(options), statement_timeout: settings.statement_timeout })
+        Ok(SqliteDatabase {
+            pool: pool.connect_lazy_with(options),
+            statement_timeout: settings.statement_timeout,
+            target,
+            file,
+        })
     }
 
     /// SQLite cannot cancel a statement server-side, so the bound is applied here.
@@ -156,6 +169,18 @@ impl DatabaseService for SqliteDatabase {
 
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
+    }
+
+    fn target(&self) -> DbTarget {
+        self.target.clone()
+    }
+
+    async fn server_identity(&self) -> Result<Option<String>> {
+        let Some(file) = &self.file else { return Ok(None) };
+        // Opening the database creates the file when it is missing: what is asked
+        // about is the file the next statement reaches.
+        self.ping().await?;
+        identity::of_file(file).map(Some)
     }
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {

@@ -3,6 +3,8 @@
 
 #[cfg(feature = "sqlite")]
 mod database;
+#[cfg(feature = "sqlite")]
+mod identity;
 
 use std::sync::Arc;
 
