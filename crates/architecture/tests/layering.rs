@@ -36,6 +36,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "db::sqlx_error",
             "db::deadline",
             "db::position",
+            "db::target",
         ],
     ),
     (

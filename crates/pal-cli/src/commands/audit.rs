@@ -37,7 +37,6 @@ pub async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
             let report = log.shutdown().await?;
             output::line(id)?;
             // Its own exit status stays about its own event.
-            warn_elsewhere(log.status().await.map(|s| s.elsewhere), dir);
             if report.spooled > 0 {
                 output::note(format!(
                     "the database did not take it within AUDIT_SHUTDOWN_TIMEOUT_MS: {} for it in {}",
@@ -186,20 +185,6 @@ fn events(n: u64) -> String {
 
 fn waiting(n: u64) -> String {
     format!("{} waiting", events(n))
-}
-
-/// Warns, without changing the exit status, about events other spools of the
-/// directory hold for other databases.
-fn warn_elsewhere(elsewhere: Result<u64>, dir: &std::path::Path) {
-    match elsewhere {
-        Ok(0) => {}
-        Ok(n) => output::note(format!(
-            "other spools of {} hold {} for other databases or for an operator: `pal audit status` lists them",
-            dir.display(),
-            waiting(n)
-        )),
-        Err(e) => output::note(format!("the other spools of {} cannot be counted: {e}", dir.display())),
-    }
 }
 
 fn json_of(row: &pal::Row) -> Result<serde_json::Value> {

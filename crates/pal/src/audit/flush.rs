@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use super::binding::{self, Verdict};
-use super::log::Shared;
+use super::shared::Shared;
 use super::sink::AuditEvent;
 use crate::error::{Error, Result};
 use crate::retry;

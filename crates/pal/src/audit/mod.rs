@@ -8,6 +8,7 @@ mod binding;
 mod config;
 mod flush;
 mod log;
+mod shared;
 mod sink;
 #[cfg(feature = "_audit_spool")]
 mod spool;
