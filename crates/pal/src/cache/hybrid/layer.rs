@@ -222,9 +222,8 @@ impl CacheService for HybridCache {
                 })
             }
             (Err(e), Ok(())) => {
-                if e.is_temporary() && self.inner.breaker.trip() {
-                    self.inner.breaker_changed();
-                    tracing::warn!(error = %e, "redis-hybrid: Redis failed its health probe, circuit breaker open: serving from the database");
+                if e.is_temporary() {
+                    self.inner.redis_unavailable(&e, "at a health probe");
                 }
                 Ok(Some(format!("Redis is unavailable, every call is served by the database: {e}")))
             }
