@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use pal::{CacheService, Error, Result, Ttl};
+use pal::cache::Capabilities;
+use pal::{CacheService, Error, ErrorKind, Result, Ttl};
 
 use crate::cli::CacheCommand;
 use crate::output::{self, Out};
@@ -20,7 +21,8 @@ pub async fn run(cmd: CacheCommand, cache: Arc<dyn CacheService>) -> Result<Exit
     }
     match cmd {
         CacheCommand::Set { key, value, ttl } => {
-            cache.set(&key, value_of(value)?, Ttl::from_secs(ttl.seconds)?).await?;
+            let value = value_of(value, &cache.capabilities())?;
+            cache.set(&key, value, Ttl::from_secs(ttl.seconds)?).await?;
             output::line("OK")?;
         }
         CacheCommand::Get { key } => match cache.get(&key).await? {
@@ -49,14 +51,29 @@ pub async fn run(cmd: CacheCommand, cache: Arc<dyn CacheService>) -> Result<Exit
 }
 
 /// The value to store: the argument, or standard input, bytes as they are, for `-`.
-fn value_of(arg: String) -> Result<Bytes> {
+/// Standard input is read up to one byte past the largest value the cache takes,
+/// so an endless or huge input is refused without being held in memory.
+fn value_of(arg: String, can: &Capabilities) -> Result<Bytes> {
     if arg != "-" {
         return Ok(arg.into_bytes().into());
     }
     let mut value = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut value)
-        .map_err(|e| Error::invalid_input(format!("cannot read the value from standard input: {e}")))?;
+    let stdin = std::io::stdin();
+    let read = match can.max_value_bytes {
+        Some(max) => stdin.lock().take(max as u64 + 1).read_to_end(&mut value),
+        None => stdin.lock().read_to_end(&mut value),
+    };
+    read.map_err(|e| Error::invalid_input(format!("cannot read the value from standard input: {e}")))?;
+    if let Some(max) = can.max_value_bytes.filter(|max| value.len() > *max) {
+        return Err(Error::new(
+            ErrorKind::ValueTooLarge,
+            format!(
+                "standard input holds more than {max} bytes, the largest value this cache takes (set by {}); \
+                 nothing was stored",
+                can.max_value_source
+            ),
+        ));
+    }
     Ok(value.into())
 }
 

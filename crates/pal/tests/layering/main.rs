@@ -56,7 +56,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("stores over the traits", &["session", "audit"]),
     (
         "layers",
-        &["cache::prefix", "cache::sealed", "cache::instrumented", "cache::hybrid", "db::instrumented", "db::replica"],
+        &[
+            "cache::prefix",
+            "cache::sealed",
+            "cache::instrumented",
+            "cache::limit",
+            "cache::hybrid",
+            "db::instrumented",
+            "db::replica",
+        ],
     ),
     ("assembly", &["registry", "settings", "factory", "health"]),
 ];

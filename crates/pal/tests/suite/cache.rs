@@ -45,7 +45,8 @@ macro_rules! cache_conformance {
         $crate::cache_conformance!(@cases $subject;
             round_trip, overwrite_replaces_value_and_ttl, delete_is_idempotent, ttl_expiry, ttl_reports_remaining,
             touch_extends, incr_is_atomic, incr_sets_ttl_only_on_create, incr_rejects_non_integers,
-            incr_negative_and_overflow, binary_values, empty_value, one_mebibyte_value, unicode_keys,
+            incr_negative_and_overflow, binary_values, empty_value, one_mebibyte_value,
+            values_over_the_limit_are_refused, unicode_keys,
             ten_thousand_keys, session_round_trip, concurrent_set_get_never_tears, ping, declares_itself,
             keys_servers_would_reject, keys_differ_by_case_and_trailing_spaces);
     };
@@ -57,6 +58,10 @@ macro_rules! cache_conformance {
         }
     )*};
 }
+
+/// `CACHE_MAX_VALUE_BYTES` for the subjects: small, so the limit is cheap to
+/// reach, and above the 1 MiB the other cases store.
+pub const VALUE_LIMIT: (&str, &str) = ("CACHE_MAX_VALUE_BYTES", "1572864");
 
 fn ttl(secs: u64) -> Ttl {
     Ttl::from_secs(secs).unwrap()
@@ -213,6 +218,29 @@ pub async fn one_mebibyte_value(s: &CacheSubject) {
             c.set(&k, value.clone().into(), ttl(60)).await.unwrap();
             assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&value[..]));
         }
+    }
+}
+
+/// A value over the cache's limit fails with `ValueTooLarge` naming what sets the
+/// limit, and leaves nothing behind (on redis-hybrid, no database copy either).
+/// Where the limit is `CACHE_MAX_VALUE_BYTES`, exact whatever sealing adds, the
+/// error names the value's size, and a value of exactly the limit is stored (a
+/// provider's own limit, such as memcached's item size, also counts the key).
+pub async fn values_over_the_limit_are_refused(s: &CacheSubject) {
+    let (c, k) = (&s.cache, format!("{}limit", namespace()));
+    let can = c.capabilities();
+    let limit = can.max_value_bytes.expect("every cache the factory builds has a value limit");
+    let variable = can.max_value_source.split(',').next().unwrap();
+    let err = c.set(&k, vec![7u8; limit + 1].into(), ttl(60)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ValueTooLarge, "{err}");
+    let text = err.to_string();
+    assert!(text.contains(variable), "names {variable}: {text}");
+    assert_eq!(c.get(&k).await.unwrap(), None, "nothing was stored");
+    if variable == VALUE_LIMIT.0 {
+        assert!(text.contains(&format!("a value of {} bytes", limit + 1)), "names the size: {text}");
+        let value: Vec<u8> = (0..limit).map(|i| (i % 253) as u8).collect();
+        c.set(&k, value.clone().into(), ttl(60)).await.unwrap();
+        assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&value[..]), "a value of exactly the limit is stored");
     }
 }
 
