@@ -39,7 +39,10 @@ pub async fn run(cmd: CacheCommand, cache: Arc<dyn CacheService>) -> Result<Exit
             None => return missing(&key),
         },
         CacheCommand::Del { key } => output::line(if cache.delete(&key).await? { "deleted" } else { "not found" })?,
-        CacheCommand::Incr { key, by, ttl } => output::line(cache.incr(&key, by, Ttl::from_secs(ttl.seconds)?).await?)?,
+        CacheCommand::Incr { key, by, ttl } => {
+            let counted = cache.incr(&key, by, Ttl::from_secs(ttl.seconds)?).await;
+            output::line(counted.map_err(|e| naming_the_counter(e, &key))?)?
+        }
         CacheCommand::Ttl { key } => match cache.ttl(&key).await? {
             // Written without an expiry by another client.
             Some(Duration::MAX) => output::line("no expiry")?,
@@ -75,6 +78,23 @@ fn value_of(arg: String, can: &Capabilities) -> Result<Bytes> {
         ));
     }
     Ok(value.into())
+}
+
+/// The library names no key in its errors (a key may be a secret); the operator
+/// typed this one, so the message can say which counter it is about.
+fn naming_the_counter(e: Error, key: &str) -> Error {
+    if e.kind() != ErrorKind::NotAnInteger {
+        return e;
+    }
+    let message = match e.message().strip_prefix("counter ") {
+        Some(rest) => format!("counter {key:?} {rest}"),
+        None => format!("counter {key:?}: {}", e.message()),
+    };
+    let named = Error::new(e.kind(), message);
+    match e.provider() {
+        Some(provider) => named.with_provider(provider),
+        None => named,
+    }
 }
 
 fn missing(key: &str) -> Result<ExitCode> {

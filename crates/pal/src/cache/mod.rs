@@ -3,6 +3,7 @@
 //! declares its name, variables and capabilities) and one file per layer.
 
 mod capabilities;
+pub(crate) mod counter;
 mod provider;
 mod service;
 mod session;

@@ -27,6 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "cache::ttl",
             "cache::session",
             "cache::provider",
+            "cache::counter",
             "db::service",
             "db::value",
             "db::placeholders",

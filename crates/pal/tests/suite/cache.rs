@@ -167,6 +167,7 @@ pub async fn incr_rejects_non_integers(s: &CacheSubject) {
     c.set(&k, Bytes::from_static(b"abc"), ttl(60)).await.unwrap();
     let err = c.incr(&k, 1, ttl(60)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotAnInteger, "{err}");
+    assert!(err.message().starts_with("counter holds a value that is not a decimal"), "{err}");
     assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&b"abc"[..]), "the value is left as it was");
 }
 
@@ -175,18 +176,31 @@ pub async fn incr_negative_and_overflow(s: &CacheSubject) {
     let k = format!("{ns}n");
     let big = format!("{ns}big");
     c.set(&big, Bytes::from(i64::MAX.to_string()), ttl(60)).await.unwrap();
+    // A counter at the top of the range, counted there (a value `set` is sealed).
+    let top = format!("{ns}top");
+    assert_eq!(c.incr(&top, i64::MAX, ttl(60)).await.unwrap(), i64::MAX);
+    let err = c.incr(&top, 1, ttl(60)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotAnInteger, "{err}");
     if s.signed_counters {
         assert_eq!(c.incr(&k, -5, ttl(60)).await.unwrap(), -5);
         assert_eq!(c.incr(&k, 7, ttl(60)).await.unwrap(), 2);
         assert_eq!(c.incr(&big, 1, ttl(60)).await.unwrap_err().kind(), ErrorKind::NotAnInteger);
         assert_eq!(c.get(&big).await.unwrap().as_deref(), Some(i64::MAX.to_string().as_bytes()), "left as it was");
+        // The same words on every provider, never a driver's report.
+        assert!(err.message().starts_with("counter would overflow: adding 1 passes 9223372036854775807"), "{err}");
+        assert_eq!(c.get(&top).await.unwrap().as_deref(), Some(i64::MAX.to_string().as_bytes()), "left as it was");
+        let low = format!("{ns}low");
+        assert_eq!(c.incr(&low, i64::MIN, ttl(60)).await.unwrap(), i64::MIN);
+        let err = c.incr(&low, -1, ttl(60)).await.unwrap_err();
+        assert!(err.message().starts_with("counter would overflow: adding -1 passes -9223372036854775808"), "{err}");
     } else {
-        let err = c.incr(&k, -5, ttl(60)).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+        let refused = c.incr(&k, -5, ttl(60)).await.unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::Unsupported, "{refused}");
         assert_eq!(c.get(&k).await.unwrap(), None, "a refused decrement creates nothing");
         assert_eq!(c.incr(&k, 7, ttl(60)).await.unwrap(), 7);
         // The server counts on in unsigned space; pal reports what it cannot represent.
         assert_eq!(c.incr(&big, 1, ttl(60)).await.unwrap_err().kind(), ErrorKind::NotAnInteger);
+        assert!(err.message().starts_with("counter overflowed"), "{err}");
     }
 }
 

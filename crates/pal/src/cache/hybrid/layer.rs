@@ -234,6 +234,15 @@ impl CacheService for HybridCache {
         }
     }
 
+    /// Redis's own findings, unless the breaker keeps calls off Redis: asking a
+    /// Redis that does not answer would only wait out its timeouts.
+    async fn check_configuration(&self) -> Result<Vec<String>> {
+        match self.inner.breaker.state() {
+            BreakerState::Closed => self.inner.redis.check_configuration().await,
+            _ => Ok(Vec::new()),
+        }
+    }
+
     async fn transport(&self) -> Result<crate::tls::Transport> {
         let (redis, database) = tokio::join!(self.inner.redis.transport(), self.inner.db.transport());
         Ok(crate::tls::Transport::Parts(vec![(self.inner.redis.provider(), redis?), ("database", database?)]))
