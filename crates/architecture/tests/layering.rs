@@ -25,6 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "cache::ttl",
             "cache::session",
             "cache::provider",
+            "cache::counter",
             "db::service",
             "db::value",
             "db::placeholders",
@@ -55,7 +56,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("stores over the traits", &["session", "audit"]),
     (
         "layers",
-        &["cache::prefix", "cache::sealed", "cache::instrumented", "cache::hybrid", "db::instrumented", "db::replica"],
+        &[
+            "cache::prefix",
+            "cache::sealed",
+            "cache::instrumented",
+            "cache::limit",
+            "cache::hybrid",
+            "db::instrumented",
+            "db::replica",
+        ],
     ),
     ("assembly", &["registry", "settings", "factory", "health"]),
 ];

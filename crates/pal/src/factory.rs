@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::audit::{AuditSink, SqlAuditSink};
-use crate::cache::{BuildContext, CacheService, Sealed, prefixed};
+use crate::cache::{BuildContext, CacheService, Sealed, prefixed, value_limit};
 use crate::crypto::Sealer;
 use crate::db::DatabaseService;
 use crate::error::{Error, ErrorKind, Result};
@@ -17,13 +17,19 @@ use crate::settings::Settings;
 /// (or `ping`), not here, so a server that is briefly down does not stop start-up.
 pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
     let layered = build_cache_unsealed(settings).await?;
-    // Sealing goes outermost: outside the prefix, so the prefix (like the
-    // namespace) stays readable, and outside the hybrid, so its database copy and
-    // journal hold only hashed keys and sealed values.
-    Ok(match sealer(settings)? {
-        Some(sealer) => Arc::new(Sealed::new(layered, sealer)),
-        None => layered,
-    })
+    // Sealing goes outside the prefix, so the prefix (like the namespace) stays
+    // readable, and outside the hybrid, so its database copy and journal hold only
+    // hashed keys and sealed values.
+    let (sealed, overhead) = match sealer(settings)? {
+        Some(sealer) => {
+            let overhead = sealer.overhead();
+            (Arc::new(Sealed::new(layered, sealer)) as Arc<dyn CacheService>, overhead)
+        }
+        None => (layered, 0),
+    };
+    // The value limit goes outermost, counting what sealing adds: it refuses before
+    // sealing copies the value, and before the hybrid writes its database copy.
+    Ok(value_limit(sealed, settings.cache_settings()?.max_value_bytes, overhead))
 }
 
 /// The configured cache without the sealing layer, whatever the sealing

@@ -33,6 +33,7 @@ mod conformance {
             ("REDIS_URL", &redis_url),
             ("DB_PROVIDER", "postgresql"),
             ("DATABASE_URL", &url),
+            suite::cache::VALUE_LIMIT,
         ]);
         let cache = pal::factory::build_cache(&pal::Settings::from_vars(vars).unwrap()).await.unwrap();
         assert_eq!(cache.provider(), "redis-hybrid");

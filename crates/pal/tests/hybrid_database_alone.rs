@@ -31,6 +31,7 @@ async fn database_alone(mode: Mode) -> CacheSubject {
         ("DB_PROVIDER", "postgresql"),
         ("DATABASE_URL", &url),
         ("DB_AUTO_MIGRATE", "true"),
+        suite::cache::VALUE_LIMIT,
     ]);
     let cache = pal::factory::build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap();
     // The first call finds Redis unusable and opens the breaker for the whole case.

@@ -18,6 +18,7 @@ async fn keydb_with(sealing: &[(&str, &str)]) -> CacheSubject {
         ("DB_PROVIDER", "sqlite"),
         ("KEYDB_HOST", "127.0.0.1"),
         ("KEYDB_PORT", &port),
+        suite::cache::VALUE_LIMIT,
     ];
     vars.extend_from_slice(sealing);
     let cache = build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap();

@@ -21,8 +21,12 @@ fn servers(ports: &[String]) -> String {
 
 async fn cache_on(ports: &[String], extra: &[(&str, &str)]) -> Arc<dyn CacheService> {
     let list = servers(ports);
-    let mut vars =
-        vec![("CACHE_PROVIDER", "memcached"), ("DB_PROVIDER", "sqlite"), ("MEMCACHED_SERVERS", list.as_str())];
+    let mut vars = vec![
+        ("CACHE_PROVIDER", "memcached"),
+        ("DB_PROVIDER", "sqlite"),
+        ("MEMCACHED_SERVERS", list.as_str()),
+        suite::cache::VALUE_LIMIT,
+    ];
     vars.extend_from_slice(extra);
     // Tests about placement read keys on the servers, so they opt out of sealing.
     let vars = if extra.contains(&PLAINTEXT) { vars } else { support::sealed(&vars) };

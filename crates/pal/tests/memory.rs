@@ -9,7 +9,9 @@ use pal::factory::build_cache;
 use suite::cache::CacheSubject;
 
 async fn memory() -> CacheSubject {
-    let settings = Settings::from_vars([("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")]).unwrap();
+    let settings =
+        Settings::from_vars([("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite"), suite::cache::VALUE_LIMIT])
+            .unwrap();
     let cache = build_cache(&settings).await.unwrap();
     assert_eq!(cache.provider(), "memory");
     CacheSubject::new(cache)
@@ -22,7 +24,7 @@ mod sealed {
     use super::*;
 
     async fn memory_sealed() -> CacheSubject {
-        let mut vars = vec![("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")];
+        let mut vars = vec![("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite"), crate::suite::cache::VALUE_LIMIT];
         vars.extend(crate::support::SEALING);
         let cache = build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap();
         CacheSubject::new(cache)
@@ -78,6 +80,8 @@ async fn bytes_are_bounded_and_memory_stays_bounded() {
         ("CACHE_PROVIDER", "memory"),
         ("DB_PROVIDER", "sqlite"),
         ("CACHE_MEMORY_MAX_BYTES", "64M"),
+        // Above the byte bound, so the memory cache's own limit is the one met.
+        ("CACHE_MAX_VALUE_BYTES", "536870912"),
     ])
     .unwrap();
     let cache = build_cache(&settings).await.unwrap();

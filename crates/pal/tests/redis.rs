@@ -11,7 +11,12 @@ use suite::cache::CacheSubject;
 
 async fn redis_with(sealing: &[(&str, &str)]) -> CacheSubject {
     let url = format!("redis://127.0.0.1:{}", support::port("REDIS_PORT"));
-    let mut vars = vec![("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_URL", url.as_str())];
+    let mut vars = vec![
+        ("CACHE_PROVIDER", "redis"),
+        ("DB_PROVIDER", "sqlite"),
+        ("REDIS_URL", url.as_str()),
+        suite::cache::VALUE_LIMIT,
+    ];
     vars.extend_from_slice(sealing);
     let cache = build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap();
     assert_eq!(cache.provider(), "redis");

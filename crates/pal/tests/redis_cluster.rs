@@ -16,6 +16,7 @@ async fn cluster() -> CacheSubject {
         ("REDIS_CLUSTER_ENABLED", "true"),
         // Seeding from a subset is enough: the client discovers the rest.
         ("REDIS_CLUSTER_NODES", &nodes[..2].join(",")),
+        suite::cache::VALUE_LIMIT,
     ]))
     .unwrap();
     CacheSubject::new(build_cache(&settings).await.unwrap())

@@ -16,6 +16,7 @@ async fn sentinel() -> CacheSubject {
         ("REDIS_SENTINEL_ENABLED", "true"),
         ("REDIS_SENTINEL_MASTER", &support::port("SENTINEL_MASTER_NAME")),
         ("REDIS_SENTINEL_NODES", &nodes.join(",")),
+        suite::cache::VALUE_LIMIT,
     ]))
     .unwrap();
     CacheSubject::new(build_cache(&settings).await.unwrap())

@@ -34,7 +34,7 @@ async fn cache(extra: &[(&str, &str)]) -> Arc<dyn CacheService> {
 
 async fn redis_tls() -> CacheSubject {
     let (url, ca) = (tls_url(), file("ca.pem"));
-    CacheSubject::new(cache(&[("REDIS_URL", &url), ("REDIS_TLS_CA_FILE", &ca)]).await)
+    CacheSubject::new(cache(&[("REDIS_URL", &url), ("REDIS_TLS_CA_FILE", &ca), suite::cache::VALUE_LIMIT]).await)
 }
 
 cache_conformance!(redis_tls);
@@ -49,6 +49,7 @@ async fn redis_cluster_tls() -> CacheSubject {
             ("REDIS_CLUSTER_NODES", &nodes),
             ("REDIS_URL", "rediss://127.0.0.1"),
             ("REDIS_TLS_CA_FILE", &ca),
+            suite::cache::VALUE_LIMIT,
         ])
         .await,
     )

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use pal::{CacheService, Error, Result, Ttl};
+use pal::cache::Capabilities;
+use pal::{CacheService, Error, ErrorKind, Result, Ttl};
 
 use crate::cli::CacheCommand;
 use crate::output::{self, Out};
@@ -20,7 +21,8 @@ pub async fn run(cmd: CacheCommand, cache: Arc<dyn CacheService>) -> Result<Exit
     }
     match cmd {
         CacheCommand::Set { key, value, ttl } => {
-            cache.set(&key, value_of(value)?, Ttl::from_secs(ttl.seconds)?).await?;
+            let value = value_of(value, &cache.capabilities())?;
+            cache.set(&key, value, Ttl::from_secs(ttl.seconds)?).await?;
             output::line("OK")?;
         }
         CacheCommand::Get { key } => match cache.get(&key).await? {
@@ -41,7 +43,10 @@ pub async fn run(cmd: CacheCommand, cache: Arc<dyn CacheService>) -> Result<Exit
             // As for `get` and `ttl`: the answer is no, which is not a failure.
             false => return missing(&key),
         },
-        CacheCommand::Incr { key, by, ttl } => output::line(cache.incr(&key, by, Ttl::from_secs(ttl.seconds)?).await?)?,
+        CacheCommand::Incr { key, by, ttl } => {
+            let counted = cache.incr(&key, by, Ttl::from_secs(ttl.seconds)?).await;
+            output::line(counted.map_err(|e| naming_the_counter(e, &key))?)?
+        }
         CacheCommand::Ttl { key } => match cache.ttl(&key).await? {
             // Written without an expiry by another client.
             Some(Duration::MAX) => output::line("no expiry")?,
@@ -53,15 +58,47 @@ pub async fn run(cmd: CacheCommand, cache: Arc<dyn CacheService>) -> Result<Exit
 }
 
 /// The value to store: the argument, or standard input, bytes as they are, for `-`.
-fn value_of(arg: String) -> Result<Bytes> {
+/// Standard input is read up to one byte past the largest value the cache takes,
+/// so an endless or huge input is refused without being held in memory.
+fn value_of(arg: String, can: &Capabilities) -> Result<Bytes> {
     if arg != "-" {
         return Ok(arg.into_bytes().into());
     }
     let mut value = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut value)
-        .map_err(|e| Error::invalid_input(format!("cannot read the value from standard input: {e}")))?;
+    let stdin = std::io::stdin();
+    let read = match can.max_value_bytes {
+        Some(max) => stdin.lock().take(max as u64 + 1).read_to_end(&mut value),
+        None => stdin.lock().read_to_end(&mut value),
+    };
+    read.map_err(|e| Error::invalid_input(format!("cannot read the value from standard input: {e}")))?;
+    if let Some(max) = can.max_value_bytes.filter(|max| value.len() > *max) {
+        return Err(Error::new(
+            ErrorKind::ValueTooLarge,
+            format!(
+                "standard input holds more than {max} bytes, the largest value this cache takes (set by {}); \
+                 nothing was stored",
+                can.max_value_source
+            ),
+        ));
+    }
     Ok(value.into())
+}
+
+/// The library names no key in its errors (a key may be a secret); the operator
+/// typed this one, so the message can say which counter it is about.
+fn naming_the_counter(e: Error, key: &str) -> Error {
+    if e.kind() != ErrorKind::NotAnInteger {
+        return e;
+    }
+    let message = match e.message().strip_prefix("counter ") {
+        Some(rest) => format!("counter {key:?} {rest}"),
+        None => format!("counter {key:?}: {}", e.message()),
+    };
+    let named = Error::new(e.kind(), message);
+    match e.provider() {
+        Some(provider) => named.with_provider(provider),
+        None => named,
+    }
 }
 
 fn missing(key: &str) -> Result<ExitCode> {

@@ -15,17 +15,23 @@ pub struct Capabilities {
     /// The largest value stored; a larger one fails with `ValueTooLarge` naming
     /// the limit. `None`: no limit below what fits in memory.
     pub max_value_bytes: Option<usize>,
+    /// What sets `max_value_bytes`, for messages: a variable, or the server's own rule.
+    pub max_value_source: &'static str,
     /// How long past its TTL a key may still be read (the server's clock resolution).
     pub expiry_resolution: Duration,
 }
 
+/// The largest string value Redis stores (its `proto-max-bulk-len`, 512 MiB).
+pub const REDIS_MAX_VALUE_BYTES: usize = 512 * 1024 * 1024;
+
 impl Capabilities {
-    /// A cache outside the process with signed counters, no size limit of its own
-    /// and millisecond expiry: the common case, which providers adjust.
+    /// A Redis-protocol server: outside the process, signed counters, Redis's
+    /// value limit and millisecond expiry: the common case, which providers adjust.
     pub const SERVER: Capabilities = Capabilities {
         leaves_process: true,
         signed_counters: true,
-        max_value_bytes: None,
+        max_value_bytes: Some(REDIS_MAX_VALUE_BYTES),
+        max_value_source: "Redis's largest value, its proto-max-bulk-len",
         expiry_resolution: Duration::from_millis(1),
     };
 }

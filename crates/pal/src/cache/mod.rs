@@ -3,6 +3,7 @@
 //! declares its name, variables and capabilities) and one file per layer.
 
 mod capabilities;
+pub(crate) mod counter;
 mod provider;
 mod service;
 mod session;
@@ -17,11 +18,13 @@ pub mod redis;
 
 // Layers: the same trait in and out, around any provider.
 mod instrumented;
+pub(crate) mod limit;
 mod prefix;
 mod sealed;
 
-pub use capabilities::Capabilities;
+pub use capabilities::{Capabilities, REDIS_MAX_VALUE_BYTES};
 pub use instrumented::{Instrumented, instrumented};
+pub use limit::{ValueLimit, value_limit};
 pub use prefix::{Prefixed, prefixed};
 pub use provider::{BuildContext, CacheConfig, CacheProvider, Configure, Peer};
 pub use sealed::Sealed;

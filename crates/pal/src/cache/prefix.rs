@@ -68,4 +68,8 @@ impl CacheService for Prefixed {
     async fn transport(&self) -> Result<crate::tls::Transport> {
         self.inner.transport().await
     }
+
+    async fn check_configuration(&self) -> Result<Vec<String>> {
+        self.inner.check_configuration().await
+    }
 }

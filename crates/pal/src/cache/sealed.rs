@@ -95,15 +95,16 @@ impl CacheService for Sealed {
     /// different secret would make every stored key miss as if the cache were
     /// empty; a key id dropped from `CACHE_ENCRYPTION_KEYS` makes its values fail.
     async fn check_configuration(&self) -> Result<Vec<String>> {
+        let mut notes = self.inner.check_configuration().await?;
         if !self.inner.capabilities().leaves_process {
-            return Ok(Vec::new());
+            return Ok(notes);
         }
         let mine = KeyRecord {
             secret: self.sealer.hash_key(RECORD_KEY),
             key_ids: self.sealer.key_ids().into_iter().map(str::to_string).collect(),
         };
         let found = self.inner.get(RECORD_KEY).await?.and_then(|raw| serde_json::from_slice::<KeyRecord>(&raw).ok());
-        let notes = match &found {
+        notes.extend(match &found {
             Some(last) if last.secret != mine.secret => {
                 return Err(Error::new(
                     ErrorKind::Config,
@@ -124,7 +125,7 @@ impl CacheService for Sealed {
                 })
                 .collect(),
             None => Vec::new(),
-        };
+        });
         let record = serde_json::to_vec(&mine).map_err(|e| Error::new(ErrorKind::Backend, e.to_string()))?;
         self.inner.set(RECORD_KEY, record.into(), Ttl::from_secs(365 * 24 * 3600)?).await?;
         Ok(notes)

@@ -135,6 +135,11 @@ impl Sealer {
         Ok(out)
     }
 
+    /// How many bytes [`seal`](Self::seal) adds to a value: its header and tag.
+    pub fn overhead(&self) -> usize {
+        2 + self.keys[0].id.len() + NONCE_LEN + TAG_LEN
+    }
+
     /// Reads the header: the key that opens the value, its nonce, and where the
     /// ciphertext (with its tag) starts.
     fn header(&self, sealed: &[u8]) -> Result<(&LessSafeKey, Nonce, usize)> {

@@ -40,6 +40,8 @@ pub struct CacheSettings {
     pub key_prefix: String,
     /// Keys for hashing cache keys and sealing values; `None` stores plaintext.
     pub sealing: Option<SealingKeys>,
+    /// `CACHE_MAX_VALUE_BYTES`: the largest value, as stored.
+    pub max_value_bytes: usize,
 }
 
 impl Settings {
@@ -169,7 +171,8 @@ fn cache_settings(env: &mut Env) -> Option<CacheSettings> {
     let outside = selected.map(|e| e.provider).filter(|p| p.capabilities.leaves_process).map(|p| p.name);
     let sealing = crypto::config::read(env, outside);
     let key_prefix = env.string("CACHE_KEY_PREFIX");
-    Some(CacheSettings { provider: selected?.provider, config: config?, key_prefix, sealing })
+    let max_value_bytes = crate::cache::limit::read(env);
+    Some(CacheSettings { provider: selected?.provider, config: config?, key_prefix, sealing, max_value_bytes })
 }
 
 #[cfg(test)]

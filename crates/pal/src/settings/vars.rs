@@ -15,6 +15,7 @@ pub fn variables() -> Vec<Var> {
             .with_help(format!("Cache provider: {}", registry::cache_names().join(" | "))),
         Var::new("CACHE_KEY_PREFIX", Some(""), "Prefix added to every cache key (a namespace shared by all providers)"),
     ];
+    vars.extend(crate::cache::limit::VARS.iter().cloned());
     for var in crypto::config::VARS {
         vars.push(match var.name {
             "CACHE_INSECURE_NO_ENCRYPTION" => var.clone().with_help(format!(

@@ -45,7 +45,8 @@ macro_rules! cache_conformance {
         $crate::cache_conformance!(@cases $subject;
             round_trip, overwrite_replaces_value_and_ttl, delete_is_idempotent, ttl_expiry, ttl_reports_remaining,
             touch_extends, incr_is_atomic, incr_sets_ttl_only_on_create, incr_rejects_non_integers,
-            incr_negative_and_overflow, binary_values, empty_value, one_mebibyte_value, unicode_keys,
+            incr_negative_and_overflow, binary_values, empty_value, one_mebibyte_value,
+            values_over_the_limit_are_refused, unicode_keys,
             ten_thousand_keys, session_round_trip, concurrent_set_get_never_tears, ping, declares_itself,
             keys_servers_would_reject, keys_differ_by_case_and_trailing_spaces);
     };
@@ -57,6 +58,10 @@ macro_rules! cache_conformance {
         }
     )*};
 }
+
+/// `CACHE_MAX_VALUE_BYTES` for the subjects: small, so the limit is cheap to
+/// reach, and above the 1 MiB the other cases store.
+pub const VALUE_LIMIT: (&str, &str) = ("CACHE_MAX_VALUE_BYTES", "1572864");
 
 fn ttl(secs: u64) -> Ttl {
     Ttl::from_secs(secs).unwrap()
@@ -162,6 +167,7 @@ pub async fn incr_rejects_non_integers(s: &CacheSubject) {
     c.set(&k, Bytes::from_static(b"abc"), ttl(60)).await.unwrap();
     let err = c.incr(&k, 1, ttl(60)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotAnInteger, "{err}");
+    assert!(err.message().starts_with("counter holds a value that is not a decimal"), "{err}");
     assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&b"abc"[..]), "the value is left as it was");
 }
 
@@ -170,18 +176,31 @@ pub async fn incr_negative_and_overflow(s: &CacheSubject) {
     let k = format!("{ns}n");
     let big = format!("{ns}big");
     c.set(&big, Bytes::from(i64::MAX.to_string()), ttl(60)).await.unwrap();
+    // A counter at the top of the range, counted there (a value `set` is sealed).
+    let top = format!("{ns}top");
+    assert_eq!(c.incr(&top, i64::MAX, ttl(60)).await.unwrap(), i64::MAX);
+    let err = c.incr(&top, 1, ttl(60)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotAnInteger, "{err}");
     if s.signed_counters {
         assert_eq!(c.incr(&k, -5, ttl(60)).await.unwrap(), -5);
         assert_eq!(c.incr(&k, 7, ttl(60)).await.unwrap(), 2);
         assert_eq!(c.incr(&big, 1, ttl(60)).await.unwrap_err().kind(), ErrorKind::NotAnInteger);
         assert_eq!(c.get(&big).await.unwrap().as_deref(), Some(i64::MAX.to_string().as_bytes()), "left as it was");
+        // The same words on every provider, never a driver's report.
+        assert!(err.message().starts_with("counter would overflow: adding 1 passes 9223372036854775807"), "{err}");
+        assert_eq!(c.get(&top).await.unwrap().as_deref(), Some(i64::MAX.to_string().as_bytes()), "left as it was");
+        let low = format!("{ns}low");
+        assert_eq!(c.incr(&low, i64::MIN, ttl(60)).await.unwrap(), i64::MIN);
+        let err = c.incr(&low, -1, ttl(60)).await.unwrap_err();
+        assert!(err.message().starts_with("counter would overflow: adding -1 passes -9223372036854775808"), "{err}");
     } else {
-        let err = c.incr(&k, -5, ttl(60)).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+        let refused = c.incr(&k, -5, ttl(60)).await.unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::Unsupported, "{refused}");
         assert_eq!(c.get(&k).await.unwrap(), None, "a refused decrement creates nothing");
         assert_eq!(c.incr(&k, 7, ttl(60)).await.unwrap(), 7);
         // The server counts on in unsigned space; pal reports what it cannot represent.
         assert_eq!(c.incr(&big, 1, ttl(60)).await.unwrap_err().kind(), ErrorKind::NotAnInteger);
+        assert!(err.message().starts_with("counter overflowed"), "{err}");
     }
 }
 
@@ -213,6 +232,29 @@ pub async fn one_mebibyte_value(s: &CacheSubject) {
             c.set(&k, value.clone().into(), ttl(60)).await.unwrap();
             assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&value[..]));
         }
+    }
+}
+
+/// A value over the cache's limit fails with `ValueTooLarge` naming what sets the
+/// limit, and leaves nothing behind (on redis-hybrid, no database copy either).
+/// Where the limit is `CACHE_MAX_VALUE_BYTES`, exact whatever sealing adds, the
+/// error names the value's size, and a value of exactly the limit is stored (a
+/// provider's own limit, such as memcached's item size, also counts the key).
+pub async fn values_over_the_limit_are_refused(s: &CacheSubject) {
+    let (c, k) = (&s.cache, format!("{}limit", namespace()));
+    let can = c.capabilities();
+    let limit = can.max_value_bytes.expect("every cache the factory builds has a value limit");
+    let variable = can.max_value_source.split(',').next().unwrap();
+    let err = c.set(&k, vec![7u8; limit + 1].into(), ttl(60)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ValueTooLarge, "{err}");
+    let text = err.to_string();
+    assert!(text.contains(variable), "names {variable}: {text}");
+    assert_eq!(c.get(&k).await.unwrap(), None, "nothing was stored");
+    if variable == VALUE_LIMIT.0 {
+        assert!(text.contains(&format!("a value of {} bytes", limit + 1)), "names the size: {text}");
+        let value: Vec<u8> = (0..limit).map(|i| (i % 253) as u8).collect();
+        c.set(&k, value.clone().into(), ttl(60)).await.unwrap();
+        assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&value[..]), "a value of exactly the limit is stored");
     }
 }
 

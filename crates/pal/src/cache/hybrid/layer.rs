@@ -222,9 +222,8 @@ impl CacheService for HybridCache {
                 })
             }
             (Err(e), Ok(())) => {
-                if e.is_temporary() && self.inner.breaker.trip() {
-                    self.inner.breaker_changed();
-                    tracing::warn!(error = %e, "redis-hybrid: Redis failed its health probe, circuit breaker open: serving from the database");
+                if e.is_temporary() {
+                    self.inner.redis_unavailable(&e, "at a health probe");
                 }
                 Ok(Some(format!("Redis is unavailable, every call is served by the database: {e}")))
             }
@@ -232,6 +231,15 @@ impl CacheService for HybridCache {
                 Ok(Some(format!("the database is unavailable, writes keep only their Redis copy: {e}")))
             }
             (Err(redis), Err(_)) => Err(redis),
+        }
+    }
+
+    /// Redis's own findings, unless the breaker keeps calls off Redis: asking a
+    /// Redis that does not answer would only wait out its timeouts.
+    async fn check_configuration(&self) -> Result<Vec<String>> {
+        match self.inner.breaker.state() {
+            BreakerState::Closed => self.inner.redis.check_configuration().await,
+            _ => Ok(Vec::new()),
         }
     }
 

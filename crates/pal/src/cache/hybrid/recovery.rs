@@ -6,9 +6,11 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::breaker::State as BreakerState;
 use super::state::{Shared, remaining};
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::telemetry;
 
 /// Journaled keys read per round trip while draining.
@@ -21,7 +23,7 @@ pub(super) async fn periodic_drain(inner: Weak<Shared>) {
     loop {
         let Some(strong) = inner.upgrade() else { return };
         if strong.breaker.state() == BreakerState::Closed
-            && let Err(e) = strong.drain().await
+            && let Err(e) = strong.reconcile().await
         {
             // Missing tables are not an outage: say so once, loudly.
             if e.kind() == ErrorKind::Config && !reported {
@@ -54,6 +56,39 @@ pub(super) async fn periodic_purge(inner: Weak<Shared>) {
 }
 
 impl Shared {
+    /// A drain; the first one starts by asking Redis whether it answers at all, so
+    /// a new instance learns within `CACHE_JOURNAL_WAIT_MS` whether Redis can be
+    /// used. Without that, an empty journal would drain without Redis, and the
+    /// first calls would each wait out Redis's timeouts and retries instead.
+    async fn reconcile(&self) -> Result<usize> {
+        if !self.is_reconciled()
+            && let Err(e) = self.first_contact().await
+            && e.is_temporary()
+        {
+            self.redis_unavailable(&e, "at start-up");
+            return Err(e);
+        }
+        self.drain().await
+    }
+
+    /// Redis's answer to a ping, given up on when calls stop waiting for the
+    /// first drain (a hung Redis would otherwise hold a connect timeout).
+    async fn first_contact(&self) -> Result<()> {
+        if Instant::now() >= self.reconcile_by {
+            return self.redis.ping().await;
+        }
+        match tokio::time::timeout_at(self.reconcile_by, self.redis.ping()).await {
+            Ok(answer) => answer,
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "Redis did not answer within CACHE_JOURNAL_WAIT_MS ({} ms) of start-up",
+                    self.config.journal_wait.as_millis()
+                ),
+            )),
+        }
+    }
+
     /// After the cooldown: if Redis answers and the journal drains, close the breaker.
     pub(super) async fn probe(self: Arc<Self>) {
         let recovered = match self.redis.ping().await {

@@ -69,9 +69,11 @@ pub(super) struct Shared {
     /// Whether this instance has drained the journal once, so Redis holds nothing
     /// that changed in the database while some instance could not reach it.
     reconciled: AtomicBool,
-    reconciled_now: Notify,
+    /// Wakes the calls waiting for the first drain: it is done, or Redis cannot
+    /// be reached and there is no drain to wait for.
+    settled: Notify,
     /// Until then, calls wait for the first drain; afterwards they use the database.
-    reconcile_by: Instant,
+    pub(super) reconcile_by: Instant,
 }
 
 pub(super) fn remaining(expires_at: DateTime<Utc>) -> Option<Ttl> {
@@ -96,7 +98,7 @@ impl Shared {
             draining: tokio::sync::Mutex::new(()),
             misses: UnaryGroup::new(),
             reconciled: AtomicBool::new(false),
-            reconciled_now: Notify::new(),
+            settled: Notify::new(),
         }
     }
 
@@ -113,22 +115,38 @@ impl Shared {
 
     pub(super) fn mark_reconciled(&self) {
         if !self.reconciled.swap(true, Ordering::AcqRel) {
-            self.reconciled_now.notify_waiters();
+            self.settled.notify_waiters();
         }
     }
 
+    /// Opens the breaker because Redis did not answer: calls stop waiting for it,
+    /// the first drain included, and use the database until a probe succeeds.
+    pub(super) fn redis_unavailable(&self, e: &crate::error::Error, when: &str) {
+        if self.breaker.trip() {
+            self.breaker_changed();
+            tracing::warn!(error = %e, "redis-hybrid: Redis unavailable {when}, circuit breaker open: serving from the database");
+        }
+        self.settled.notify_waiters();
+    }
+
     /// Whether Redis may be used: the journal has been drained once. Until then a
-    /// call waits for that drain, up to `CACHE_JOURNAL_WAIT_MS` after start-up.
+    /// call waits for that drain, up to `CACHE_JOURNAL_WAIT_MS` after start-up,
+    /// unless Redis is found unavailable first.
     async fn reconciled(&self) -> bool {
         if self.is_reconciled() {
             return true;
         }
-        // Registered before the second check, so a drain finishing in between still wakes it.
-        let drained = self.reconciled_now.notified();
+        // Registered before the checks, so a drain finishing or the breaker opening
+        // in between still wakes it.
+        let settled = self.settled.notified();
         if self.is_reconciled() {
             return true;
         }
-        tokio::time::timeout_at(self.reconcile_by, drained).await.is_ok() || self.is_reconciled()
+        if self.breaker.state() != BreakerState::Closed {
+            return false;
+        }
+        let _ = tokio::time::timeout_at(self.reconcile_by, settled).await;
+        self.is_reconciled()
     }
 
     /// Runs `op` on Redis when the breaker allows it, retrying transient errors.

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use bytes::Bytes;
 
+use crate::cache::counter;
 use crate::db::{DatabaseService, DatabaseServiceExt, Dialect, Row, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::{SessionRecord, SessionRow, SessionStore, SqlSessionStore, purge_expired_rows};
@@ -120,16 +121,16 @@ impl HybridStore {
                             let next = std::str::from_utf8(&record.data)
                                 .ok()
                                 .and_then(|text| text.parse::<i64>().ok())
-                                .ok_or_else(|| not_an_integer("the value stored at the key is not a decimal integer"))?
+                                .ok_or_else(|| tagged(counter::not_an_integer()))?
                                 .checked_add(by)
-                                .ok_or_else(|| not_an_integer("increment would overflow a 64-bit integer"))?;
+                                .ok_or_else(|| tagged(counter::overflow(by)))?;
                             tx.execute("DELETE FROM sessions WHERE id = $1", &[(*key).into()]).await?;
                             let params = [(*key).into(), next.into(), record.expires_at.into()];
                             tx.execute(replace_counter(dialect), &params).await?;
                             return Ok(next);
                         }
                         Some(StoredEntry::Counter { value, .. }) if value.checked_add(by).is_none() => {
-                            return Err(not_an_integer("increment would overflow a 64-bit integer"));
+                            return Err(tagged(counter::overflow(by)));
                         }
                         _ => {}
                     }
@@ -241,8 +242,8 @@ fn replace_counter(dialect: Dialect) -> &'static str {
     }
 }
 
-fn not_an_integer(why: &str) -> Error {
-    Error::new(ErrorKind::NotAnInteger, why).with_provider(super::PROVIDER.name)
+fn tagged(e: Error) -> Error {
+    e.with_provider(super::PROVIDER.name)
 }
 
 /// Deletes expired values and counters from the hybrid's tables in `db`; returns

@@ -9,7 +9,7 @@ use tokio::sync::OnceCell;
 
 use super::PROVIDER;
 use super::keys::{StableRendezvous, wire_key};
-use crate::cache::{CacheService, Capabilities, Ttl};
+use crate::cache::{CacheService, Capabilities, Ttl, counter};
 use crate::env::HostPort;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -183,14 +183,27 @@ impl CacheService for MemcachedCache {
             .initial(delta, wire_ttl(ttl_on_create))
             .send()
             .await
-            .map_err(map_error)?;
+            .map_err(|e| match map_error(e) {
+                // The same words on every provider rather than the client's report,
+                // which names the key.
+                e if e.kind() == ErrorKind::NotAnInteger => counter::not_an_integer().with_provider(PROVIDER.name),
+                e => e,
+            })?;
         let value = result.value.ok_or_else(|| {
             Error::new(ErrorKind::Backend, format!("incr returned no value ({:?})", result.status))
                 .with_provider(PROVIDER.name)
         })?;
         i64::try_from(value).map_err(|_| {
-            Error::new(ErrorKind::NotAnInteger, format!("the counter reached {value}, beyond a 64-bit signed integer"))
-                .with_provider(PROVIDER.name)
+            // memcached counts on in unsigned space: the server holds the result.
+            Error::new(
+                ErrorKind::NotAnInteger,
+                format!(
+                    "counter overflowed: memcached counted past {}, the largest 64-bit integer, and holds {value} \
+                     now, which pal cannot return (delete it, or let it expire, to count again)",
+                    i64::MAX
+                ),
+            )
+            .with_provider(PROVIDER.name)
         })
     }
 

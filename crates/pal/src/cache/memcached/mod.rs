@@ -33,6 +33,7 @@ pub static PROVIDER: CacheProvider = CacheProvider {
         signed_counters: false,
         // The servers' default item size limit; the adapter reports MEMCACHED_MAX_ITEM_BYTES.
         max_value_bytes: Some(1024 * 1024),
+        max_value_source: "MEMCACHED_MAX_ITEM_BYTES",
         // Expiry times are whole seconds.
         expiry_resolution: Duration::from_secs(1),
     },

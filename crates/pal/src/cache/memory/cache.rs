@@ -9,7 +9,7 @@ use moka::ops::compute::{CompResult, Op};
 use moka::sync::Cache;
 
 use super::PROVIDER;
-use crate::cache::{CacheService, Capabilities, Ttl};
+use crate::cache::{CacheService, Capabilities, Ttl, counter};
 use crate::error::{Error, ErrorKind, Result};
 
 /// The stored value carries its absolute deadline, so updates that must keep the
@@ -156,11 +156,10 @@ impl CacheService for MemoryCache {
 fn add_to_counter(current: Option<&[u8]>, by: i64) -> Result<i64> {
     let current = match current {
         None => 0,
-        Some(bytes) => std::str::from_utf8(bytes).ok().and_then(|s| s.parse::<i64>().ok()).ok_or_else(|| {
-            Error::new(ErrorKind::NotAnInteger, "the value stored at the key is not a decimal integer")
-        })?,
+        Some(bytes) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(|| counter::not_an_integer().with_provider(PROVIDER.name))?,
     };
-    current
-        .checked_add(by)
-        .ok_or_else(|| Error::new(ErrorKind::NotAnInteger, "increment would overflow a 64-bit integer"))
+    current.checked_add(by).ok_or_else(|| counter::overflow(by).with_provider(PROVIDER.name))
 }

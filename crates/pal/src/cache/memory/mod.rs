@@ -21,6 +21,7 @@ pub static PROVIDER: CacheProvider = CacheProvider {
         leaves_process: false,
         signed_counters: true,
         max_value_bytes: None,
+        max_value_source: "CACHE_MEMORY_MAX_BYTES",
         expiry_resolution: Duration::from_millis(1),
     },
 };

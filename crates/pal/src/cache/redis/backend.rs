@@ -10,7 +10,7 @@ use redis::{Cmd, RedisError, ServerErrorKind, cmd, pipe};
 use super::address::{RedisTls, RedisTopology, Timeouts};
 use super::connection::Topology;
 use super::request::Request;
-use crate::cache::{CacheProvider, CacheService, Capabilities, Ttl};
+use crate::cache::{CacheProvider, CacheService, Capabilities, Ttl, counter};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tls::Transport;
 
@@ -78,8 +78,22 @@ impl RedisCache {
                 format!("no sentinel of REDIS_SENTINEL_NODES knows a master named {master:?} (REDIS_SENTINEL_MASTER)");
             return Error::new(ErrorKind::Connection, why).with_provider(self.provider.name);
         }
+        // A cluster node answers a standalone client's keys of other nodes' slots
+        // with MOVED: only cluster mode follows it.
+        if e.kind() == redis::ErrorKind::Server(ServerErrorKind::Moved) && self.topology.is_standalone() {
+            let moved = e.detail().map(|d| format!(" (it answered MOVED {d})")).unwrap_or_default();
+            return Error::new(ErrorKind::Config, cluster_node(&moved)).with_provider(self.provider.name);
+        }
         map_error(self.provider.name, e)
     }
+}
+
+/// What to do when `REDIS_URL` names a node of a Redis Cluster.
+fn cluster_node(evidence: &str) -> String {
+    format!(
+        "REDIS_URL: this Redis is a Cluster node{evidence}: set REDIS_CLUSTER_ENABLED=true and list the cluster's \
+         nodes in REDIS_CLUSTER_NODES (host:port,host:port,…); REDIS_URL then gives only credentials and TLS"
+    )
 }
 
 fn map_error(provider: &'static str, e: RedisError) -> Error {
@@ -97,6 +111,10 @@ fn map_error(provider: &'static str, e: RedisError) -> Error {
             | ServerErrorKind::Ask,
         ) => ErrorKind::Connection,
         K::ClusterConnectionNotFound | K::MasterNameNotFoundBySentinel | K::EmptySentinelList => ErrorKind::Connection,
+        // pal's own message (a scheme that does not match the server) says it all.
+        K::InvalidClientConfig if let Some(own) = e.detail().filter(|d| d.starts_with("REDIS_URL:")) => {
+            return Error::new(ErrorKind::Config, own).with_provider(provider);
+        }
         K::InvalidClientConfig => ErrorKind::Config,
         _ if is_integer_error(&e) => ErrorKind::NotAnInteger,
         _ => ErrorKind::Backend,
@@ -159,7 +177,14 @@ impl CacheService for RedisCache {
             .cmd("INCRBY")
             .arg(key)
             .arg(by);
-        let (value,): (i64,) = self.send(Request::Pipe(&pipeline)).await?;
+        let (value,): (i64,) = self.send(Request::Pipe(&pipeline)).await.map_err(|e| match e.kind() {
+            // The same words on every provider rather than the server's pipeline report.
+            ErrorKind::NotAnInteger if e.message().contains("overflow") => {
+                counter::overflow(by).with_provider(self.provider.name)
+            }
+            ErrorKind::NotAnInteger => counter::not_an_integer().with_provider(self.provider.name),
+            _ => e,
+        })?;
         Ok(value)
     }
 
@@ -174,6 +199,22 @@ impl CacheService for RedisCache {
             -1 => Some(Duration::MAX),
             ms => Some(Duration::from_millis(ms.max(0) as u64)),
         })
+    }
+
+    /// A standalone client pointed at a Cluster node works for the node's own slots
+    /// and fails for the others: say so before any key fails. Whether the server
+    /// answers at all is for the health probe to say.
+    async fn check_configuration(&self) -> Result<Vec<String>> {
+        if !self.topology.is_standalone() {
+            return Ok(Vec::new());
+        }
+        match self.query::<String>(cmd("INFO").arg("cluster")).await {
+            Ok(info) if info.lines().any(|l| l.trim() == "cluster_enabled:1") => {
+                Err(Error::new(ErrorKind::Config, cluster_node("")).with_provider(self.provider.name))
+            }
+            Err(e) if e.kind() == ErrorKind::Config => Err(e),
+            _ => Ok(Vec::new()),
+        }
     }
 
     async fn ping(&self) -> Result<()> {

@@ -162,6 +162,11 @@ impl Topology {
         }
     }
 
+    /// One server named by `REDIS_URL`.
+    pub(crate) fn is_standalone(&self) -> bool {
+        matches!(self, Topology::Standalone(_))
+    }
+
     /// Whether the driver's timeouts alone bound a call to connect + command timeout.
     /// Cluster and Sentinel calls can retry or resolve internally, so they need an outer bound.
     pub(crate) fn bounded_by_driver(&self) -> bool {

@@ -9,6 +9,8 @@ pub mod config;
 #[cfg(feature = "redis")]
 mod connection;
 #[cfg(feature = "redis")]
+mod probe;
+#[cfg(feature = "redis")]
 mod reconnect;
 #[cfg(feature = "redis")]
 mod request;

@@ -23,12 +23,18 @@ pub(crate) enum Target {
 
 impl Target {
     async fn connect(&mut self, config: &AsyncConnectionConfig) -> RedisResult<(MultiplexedConnection, String)> {
-        let client = match self {
-            Target::Direct(client) => client.clone(),
-            Target::Sentinel(sentinel) => sentinel.async_get_client().await?,
+        let (client, direct) = match self {
+            Target::Direct(client) => (client.clone(), true),
+            Target::Sentinel(sentinel) => (sentinel.async_get_client().await?, false),
         };
-        let conn = client.get_multiplexed_async_connection_with_config(config).await?;
-        Ok((conn, client.get_connection_info().addr().to_string()))
+        let info = client.get_connection_info();
+        let connecting = client.get_multiplexed_async_connection_with_config(config);
+        // A server named by REDIS_URL may have been given the wrong scheme.
+        let conn = match direct {
+            true => super::probe::connect(info.addr(), connecting).await?,
+            false => connecting.await?,
+        };
+        Ok((conn, info.addr().to_string()))
     }
 }
 

@@ -17,6 +17,7 @@ fn round_trip_including_empty_values() {
     for plain in [&b""[..], b"x", &[0u8, 255, 7][..], &vec![9u8; 100_000][..]] {
         let sealed = s.seal("session:abc", plain).unwrap();
         assert!(Sealer::is_sealed(&sealed));
+        assert_eq!(sealed.len(), plain.len() + s.overhead(), "the value limit counts on this");
         assert_eq!(s.open("session:abc", &sealed).unwrap(), plain);
     }
 }
