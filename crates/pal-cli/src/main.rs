@@ -79,7 +79,8 @@ fn report(outcome: pal::Result<ExitCode>) -> ExitCode {
         Err(e) => {
             output::note(&e);
             match e.kind() {
-                ErrorKind::Config | ErrorKind::InvalidInput => ExitCode::from(2),
+                // A value over the limit is the caller's input, refused before anything is sent.
+                ErrorKind::Config | ErrorKind::InvalidInput | ErrorKind::ValueTooLarge => ExitCode::from(2),
                 _ => ExitCode::from(3),
             }
         }
