@@ -174,6 +174,26 @@ fn db_commands_on_a_sqlite_file() {
     assert!(text(&out).contains("syntax error"), "{}", text(&out));
 }
 
+/// Without DB_REPLICA_URL the read path is the primary's, read-only: a write sent
+/// down it fails and writes nothing, and a note says who served the read.
+#[test]
+fn the_read_path_without_replicas_reads_the_primary_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("reads.db").display());
+    let vars = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite"), ("DATABASE_URL", url.as_str())];
+    let out = pal(&vars, &["db", "query", "--replica", "CREATE TABLE t (a INTEGER)"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no DB_REPLICA_URL: the primary serves this read, read-only"), "{stderr}");
+    assert!(stderr.contains("read-only: attempt to write a readonly database"), "{stderr}");
+    let tables = ["db", "query", "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 't'", "--json"];
+    assert_eq!(String::from_utf8_lossy(&pal(&vars, &tables).stdout).trim(), r#"{"n":0}"#, "nothing was created");
+    let out = pal(&vars, &["db", "query", "--replica", "SELECT 1 AS one", "--json"]);
+    assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).trim()), (Some(0), r#"{"one":1}"#));
+    let help = String::from_utf8(pal(&[], &["db", "query", "--help"]).stdout).unwrap();
+    assert!(help.contains("Read-only wherever it runs") && help.contains("never after a timeout"), "{help}");
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

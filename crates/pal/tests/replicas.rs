@@ -6,6 +6,8 @@
 
 #[macro_use]
 mod suite;
+#[path = "replicas/read_path.rs"]
+mod read_path;
 mod support;
 
 use std::sync::Arc;
@@ -499,6 +501,18 @@ impl DatabaseService for ReadsOnReplica {
     ) -> Result<u64> {
         let token = self.token().await?;
         self.inner.read_each(sql, params, token.as_ref(), each).await
+    }
+    async fn read(&self, sql: &str, params: &[Value], after: Option<&ConsistencyToken>) -> Result<Vec<Row>> {
+        self.inner.read(sql, params, after).await
+    }
+    async fn read_each(
+        &self,
+        sql: &str,
+        params: &[Value],
+        after: Option<&ConsistencyToken>,
+        each: &mut (dyn FnMut(Row) -> Result<()> + Send),
+    ) -> Result<u64> {
+        self.inner.read_each(sql, params, after, each).await
     }
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         self.inner.execute(sql, params).await

@@ -71,7 +71,8 @@ fn bind<'q>(sql: &str, params: &'q [Value]) -> Result<Query<'q>> {
             Value::Bool(b) => query.bind(*b),
             Value::Int(n) => query.bind(*n),
             Value::Float(f) => query.bind(*f),
-            Value::Text(s) => query.bind(s.as_str()),
+            // The server converts decimal text exactly.
+            Value::Text(s) | Value::Decimal(s) => query.bind(s.as_str()),
             Value::Bytes(b) => query.bind(b.as_slice()),
             Value::Timestamp(t) => query.bind(t.naive_utc()),
             Value::Json(j) => query.bind(j.to_string()),
@@ -97,6 +98,19 @@ impl Driver for MySqlDriver {
 
     fn begin_sql(&self) -> &'static str {
         "BEGIN"
+    }
+
+    /// The session is made read-only too: DDL commits the transaction it meets and
+    /// would then run in a new one, read-write unless the session says otherwise.
+    fn begin_read_only_sql(&self) -> &'static str {
+        "SET SESSION TRANSACTION READ ONLY; START TRANSACTION READ ONLY"
+    }
+
+    fn end_read_only_sql(&self, commit: bool) -> &'static str {
+        match commit {
+            true => "COMMIT; SET SESSION TRANSACTION READ WRITE",
+            false => "ROLLBACK; SET SESSION TRANSACTION READ WRITE",
+        }
     }
 
     fn ddl(&self) -> Ddl {

@@ -4,6 +4,7 @@
 //! binding parameters, decoding rows, how a transaction begins.
 
 pub(crate) mod pool;
+mod read_only;
 mod replication;
 
 pub(crate) use replication::{Replication, not_a_replica};
@@ -35,6 +36,15 @@ pub(crate) trait Driver: Send + Sync + 'static {
     fn dialect(&self) -> Dialect;
     /// The statement that opens a transaction (with its isolation level).
     fn begin_sql(&self) -> &'static str;
+    /// The statement(s) that open the read-only transaction every read
+    /// ([`DatabaseService::read`]) runs in, wherever it runs: a server is not
+    /// trusted to refuse writes by itself (a replica's superuser may write).
+    fn begin_read_only_sql(&self) -> &'static str;
+    /// What ends that transaction, committed or rolled back, leaving the session
+    /// as it was before it.
+    fn end_read_only_sql(&self, commit: bool) -> &'static str {
+        if commit { "COMMIT" } else { "ROLLBACK" }
+    }
     /// How migrations may run their DDL.
     fn ddl(&self) -> Ddl;
     /// A query whose last column, in its first row, is the TLS protocol version of
@@ -168,6 +178,22 @@ where
         })
         .await;
         self.observe(count)
+    }
+
+    async fn read(&self, sql: &str, params: &[Value], _after: Option<&ConsistencyToken>) -> Result<Vec<Row>> {
+        let driver = &self.driver;
+        self.read_only(async |c| driver.fetch(c, sql, params).await).await
+    }
+
+    async fn read_each(
+        &self,
+        sql: &str,
+        params: &[Value],
+        _after: Option<&ConsistencyToken>,
+        each: Each<'_>,
+    ) -> Result<u64> {
+        let driver = &self.driver;
+        self.read_only(async |c| driver.fetch_each(c, sql, params, each).await).await
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {

@@ -131,6 +131,12 @@ impl Driver for PgDriver {
         }
     }
 
+    /// CockroachDB takes the same words. Inside it, a statement cannot make the
+    /// transaction writable again, and a function cannot commit it.
+    fn begin_read_only_sql(&self) -> &'static str {
+        "BEGIN TRANSACTION READ ONLY"
+    }
+
     fn tls_version_sql(&self) -> Option<&'static str> {
         match self.flavor {
             Flavor::Postgres => Some("SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl"),
