@@ -194,6 +194,43 @@ fn the_read_path_without_replicas_reads_the_primary_read_only() {
     assert!(help.contains("Read-only wherever it runs") && help.contains("never after a timeout"), "{help}");
 }
 
+/// A database port that refuses connections is known at once: `pal check`, a
+/// fresh process with the default settings, says so well within a second.
+#[test]
+fn a_database_refusing_connections_is_down_at_once() {
+    for (provider, scheme) in [("postgresql", "postgres"), ("mysql", "mysql")] {
+        let url = format!("{scheme}://app@127.0.0.1:{}/app", free_port());
+        let vars = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", provider), ("DATABASE_URL", url.as_str())];
+        let started = Instant::now();
+        let out = pal(&vars, &["check"]);
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains("DOWN: ") && text(&out).contains("connection refused"), "{}", text(&out));
+        assert!(took < Duration::from_secs(1), "{provider}: took {took:?}");
+    }
+}
+
+/// A server that accepts connections and never answers still gets the whole
+/// DB_POOL_ACQUIRE_TIMEOUT_MS: only a refusal is known at once.
+#[test]
+fn a_database_that_accepts_and_never_answers_meets_the_acquire_timeout() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("postgres://app@{}/app", silent.local_addr().unwrap());
+    let vars = [
+        ("CACHE_PROVIDER", "memory"),
+        ("DB_PROVIDER", "postgresql"),
+        ("DATABASE_URL", url.as_str()),
+        ("DB_POOL_ACQUIRE_TIMEOUT_MS", "1000"),
+    ];
+    let started = Instant::now();
+    let out = pal(&vars, &["check"]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("could not connect to the server within 1000 ms"), "{}", text(&out));
+    assert!(took >= Duration::from_millis(1000) && took < Duration::from_secs(5), "took {took:?}");
+    drop(silent);
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

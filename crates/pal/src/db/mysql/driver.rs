@@ -13,7 +13,7 @@ use sqlx::error::DatabaseError;
 
 use super::{PROVIDER, decode};
 use crate::db::migrate::Ddl;
-use crate::db::network::{Driver, NetworkDatabase, Replication, pool};
+use crate::db::network::{Driver, NetworkDatabase, Reachability, Replication, pool};
 use crate::db::placeholders::prepare;
 use crate::db::rows::{Each, RowBuilder};
 use crate::db::sqlx_error;
@@ -35,10 +35,11 @@ pub fn connect(db: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
         None => options,
     };
     let statement_timeout = settings.statement_timeout;
+    let reach = Reachability::new(options.get_host(), options.get_port(), options.get_socket().is_some());
     let pool = pool::options::<MySql>(settings)
         .after_connect(move |conn, _| Box::pin(async move { limit_statements(conn, statement_timeout).await }))
         .connect_lazy_with(options);
-    Ok(Arc::new(NetworkDatabase::new(pool, MySqlDriver, db)))
+    Ok(Arc::new(NetworkDatabase::new(pool, MySqlDriver, db, reach)))
 }
 
 /// Bounds every statement server-side: MariaDB's `max_statement_time` (seconds,

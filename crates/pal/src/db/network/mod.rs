@@ -5,8 +5,10 @@
 
 pub(crate) mod pool;
 mod read_only;
+mod refusal;
 mod replication;
 
+pub(crate) use refusal::Reachability;
 pub(crate) use replication::{Replication, not_a_replica};
 
 use std::sync::Arc;
@@ -15,7 +17,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
-use sqlx::pool::PoolConnection;
 use sqlx::{Database, Executor, Pool};
 
 use crate::db::deadline::timed_out;
@@ -103,6 +104,8 @@ pub(crate) struct NetworkDatabase<D: Driver> {
     tls: UrlTlsSettings,
     /// Whether the last call that reached a verdict could not reach the server.
     unreachable: AtomicBool,
+    /// Whether the server refuses connections, found out while the pool opens one.
+    reach: Reachability,
     /// How long calls wait for a connection, when metrics are on.
     acquire_wait: Option<metrics::Histogram>,
 }
@@ -111,7 +114,8 @@ impl<D: Driver> NetworkDatabase<D>
 where
     for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
 {
-    pub(crate) fn new(pool: Pool<D::Db>, driver: D, settings: &DbSettings) -> Self {
+    /// `reach` names the address the pool connects to.
+    pub(crate) fn new(pool: Pool<D::Db>, driver: D, settings: &DbSettings, reach: Reachability) -> Self {
         let driver_provider = driver.provider();
         NetworkDatabase {
             pool,
@@ -120,17 +124,18 @@ where
             tx_retries: settings.tx_max_retries,
             tls: settings.tls.clone(),
             unreachable: AtomicBool::new(false),
+            reach,
             acquire_wait: settings
                 .metrics
                 .then(|| metrics::histogram!(crate::telemetry::DB_ACQUIRE_DURATION, "provider" => driver_provider)),
         }
     }
 
-    async fn acquire(&self) -> Result<PoolConnection<D::Db>> {
+    async fn acquire(&self) -> Result<refusal::Held<D::Db>> {
         let unreachable = self.unreachable.load(Ordering::Relaxed);
         let driver = &self.driver;
         let started = std::time::Instant::now();
-        let conn = pool::acquire(&self.pool, driver.provider(), unreachable, |e| driver.map_err(e)).await;
+        let conn = pool::acquire(&self.pool, driver.provider(), &self.reach, unreachable, |e| driver.map_err(e)).await;
         if let Some(wait) = &self.acquire_wait {
             wait.record(started.elapsed().as_secs_f64());
         }
@@ -290,7 +295,7 @@ enum TxState {
 /// left broken by a timeout) closes its connection: the server then rolls it back,
 /// and no half-finished state reaches the next user of the pool.
 struct NetworkTransaction<D: Driver> {
-    conn: PoolConnection<D::Db>,
+    conn: refusal::Held<D::Db>,
     driver: Arc<D>,
     statement_timeout: Duration,
     state: TxState,
@@ -315,7 +320,7 @@ where
         work: impl AsyncFnOnce(&mut <D::Db as Database>::Connection) -> Result<T>,
     ) -> Result<T> {
         self.check_open()?;
-        match tokio::time::timeout(pool::client_limit(self.statement_timeout), work(&mut *self.conn)).await {
+        match tokio::time::timeout(pool::client_limit(self.statement_timeout), work(&mut **self.conn)).await {
             Ok(result) => result,
             Err(_) => {
                 self.state = TxState::Broken;

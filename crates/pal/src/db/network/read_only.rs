@@ -4,9 +4,9 @@
 //! twice, even where the server would let it through (a replica's superuser, a
 //! primary serving a read no replica could).
 
-use sqlx::pool::PoolConnection;
 use sqlx::{Database, Executor};
 
+use super::refusal::Held;
 use super::{Driver, NetworkDatabase, pool};
 use crate::error::Result;
 
@@ -14,7 +14,7 @@ use crate::error::Result;
 /// its transaction, since a read abandoned half-way (timed out, or dropped by a
 /// caller that gave up on it) leaves the connection inside it.
 struct Reading<DB: Database> {
-    conn: PoolConnection<DB>,
+    conn: Held<DB>,
     ended: bool,
 }
 
