@@ -305,3 +305,23 @@ impl DatabaseService for Replicated {
         self.primary.pool_usage()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_primary_takes_over_only_what_the_replica_could_not_serve() {
+        let may = |kind| primary_may_serve(&Error::new(kind, "x"));
+        for kind in
+            [ErrorKind::Connection, ErrorKind::SerializationFailure, ErrorKind::Config, ErrorKind::UndefinedObject]
+        {
+            assert!(may(kind), "{kind:?}");
+        }
+        for kind in
+            [ErrorKind::Timeout, ErrorKind::ReadOnly, ErrorKind::Syntax, ErrorKind::InvalidInput, ErrorKind::Backend]
+        {
+            assert!(!may(kind), "{kind:?}");
+        }
+    }
+}
