@@ -99,8 +99,10 @@ pub(crate) fn client_limit(statement_timeout: Duration) -> Duration {
     statement_timeout + CLIENT_GRACE
 }
 
-/// The pool's connections now.
+/// The pool's connections now. sqlx's idle count can wrap below zero for an
+/// instant (a connection taken before its return is counted), hence the bound.
 pub(crate) fn usage<DB: Database>(pool: &sqlx::Pool<DB>) -> PoolUsage {
-    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
-    PoolUsage { in_use: pool.size().saturating_sub(idle), idle }
+    let size = pool.size();
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(size);
+    PoolUsage { in_use: size - idle, idle }
 }

@@ -232,10 +232,20 @@ impl DatabaseService for SqliteDatabase {
     }
 
     fn pool_usage(&self) -> Option<crate::db::PoolUsage> {
-        let idle = u32::try_from(self.pool.num_idle() + self.reads.num_idle()).unwrap_or(u32::MAX);
-        let size = self.pool.size() + self.reads.size();
-        Some(crate::db::PoolUsage { in_use: size.saturating_sub(idle), idle })
+        let (writes, reads) = (usage(&self.pool), usage(&self.reads));
+        Some(crate::db::PoolUsage {
+            in_use: writes.in_use.saturating_add(reads.in_use),
+            idle: writes.idle.saturating_add(reads.idle),
+        })
     }
+}
+
+/// One pool's connections. sqlx's idle count can wrap below zero for an instant
+/// (a connection taken before its return is counted), hence the bound by size.
+fn usage(pool: &SqlitePool) -> crate::db::PoolUsage {
+    let size = pool.size();
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(size);
+    crate::db::PoolUsage { in_use: size - idle, idle }
 }
 
 struct SqliteTransaction {
