@@ -65,10 +65,7 @@ fn decimal(text: &str) -> Decoded {
     if let Some(n) = whole.and_then(|w| w.parse::<i64>().ok()) {
         return Ok(Value::Int(n));
     }
-    match exact_or_float(text.to_string()) {
-        Value::Decimal(d) if !crate::db::value::is_plain(&d) => Err(format!("{d:?} is not a decimal").into()),
-        value => Ok(value),
-    }
+    exact_or_float(text.to_string()).ok_or_else(|| format!("{text:?} is not a decimal").into())
 }
 
 #[cfg(test)]

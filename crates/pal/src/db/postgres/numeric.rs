@@ -43,7 +43,7 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Value> {
         }
     }
     if scale == 0 {
-        return Some(text.parse::<i64>().map_or_else(|_| exact_or_float(text), Value::Int));
+        return text.parse::<i64>().map_or_else(|_| exact_or_float(text), |n| Some(Value::Int(n)));
     }
     text.push('.');
     let first_fraction = i32::from(weight) + 1;
@@ -55,7 +55,7 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Value> {
     }
     // Whole groups overshoot the scale with zeros; the server shows exactly `scale` digits.
     text.truncate(text.len() - (4 * fraction_groups as usize - usize::from(scale)));
-    Some(exact_or_float(text))
+    exact_or_float(text)
 }
 
 /// Encodes a decimal number written in plain notation (`-12.5`, `42`, `NaN`).

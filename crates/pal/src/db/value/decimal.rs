@@ -5,14 +5,17 @@
 
 use super::Value;
 
-/// `text` (plain notation) as a `Float` when the nearest `f64` is exactly this
-/// number, else as a `Decimal` of the digits as they are. Trailing zeros of the
-/// scale do not count: `2.50` is the float 2.5.
-pub(crate) fn exact_or_float(text: String) -> Value {
-    match text.parse::<f64>() {
-        Ok(f) if f.is_finite() && parts(&f.to_string()) == parts(&text) => Value::Float(f),
+/// `text` as a `Float` when the nearest `f64` is exactly this number, else as a
+/// `Decimal` of the digits as they are; `None` when it is not plain notation.
+/// Trailing zeros of the scale do not count: `2.50` is the float 2.5.
+// Only the server dialects read decimals.
+#[cfg_attr(not(feature = "_network"), allow(dead_code))]
+pub(crate) fn exact_or_float(text: String) -> Option<Value> {
+    let digits = parts(&text)?;
+    Some(match text.parse::<f64>() {
+        Ok(f) if f.is_finite() && parts(&f.to_string()) == Some(digits) => Value::Float(f),
         _ => Value::Decimal(text),
-    }
+    })
 }
 
 /// Whether `text` is a decimal in plain notation: an optional minus sign, digits,
@@ -28,6 +31,7 @@ pub(crate) fn is_plain(text: &str) -> bool {
 
 /// The number `text` names, as a sign and the significant digits either side of
 /// the point; `None` when it is not plain notation. Zero has no sign.
+#[cfg_attr(not(feature = "_network"), allow(dead_code))]
 fn parts(text: &str) -> Option<(bool, &str, &str)> {
     if !is_plain(text) {
         return None;
@@ -47,16 +51,18 @@ mod tests {
 
     #[test]
     fn floats_only_when_they_hold_the_number() {
-        assert_eq!(exact_or_float("2.50".into()), Value::Float(2.5));
-        assert_eq!(exact_or_float("-0.1".into()), Value::Float(-0.1));
-        assert_eq!(exact_or_float("100000000000000000000".into()), Value::Float(1e20));
-        assert_eq!(exact_or_float("0.000".into()), Value::Float(0.0));
+        let read = |text: &str| exact_or_float(text.to_string());
+        assert_eq!(read("2.50"), Some(Value::Float(2.5)));
+        assert_eq!(read("-0.1"), Some(Value::Float(-0.1)));
+        assert_eq!(read("100000000000000000000"), Some(Value::Float(1e20)));
+        assert_eq!(read("0.000"), Some(Value::Float(0.0)));
         for exact in ["12345678901234567890123", "99999999999999999999", "1234567890.0123456789", "0.30000000000000001"]
         {
-            assert_eq!(exact_or_float(exact.into()), Value::Decimal(exact.into()));
+            assert_eq!(read(exact), Some(Value::Decimal(exact.into())));
         }
         let huge = format!("1{}", "0".repeat(400));
-        assert_eq!(exact_or_float(huge.clone()), Value::Decimal(huge), "beyond a float's range");
+        assert_eq!(read(&huge), Some(Value::Decimal(huge)), "beyond a float's range");
+        assert_eq!(read("1e5"), None);
     }
 
     #[test]

@@ -10,7 +10,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::error::{Error, ErrorKind, Result};
 
-pub(crate) use decimal::{exact_or_float, is_plain};
+#[cfg(feature = "_network")]
+pub(crate) use decimal::exact_or_float;
 
 /// A value passed to or read from any database. Each dialect maps it to its own
 /// types; reading back through [`Row::get`] gives the same Rust value everywhere,
