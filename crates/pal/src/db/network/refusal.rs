@@ -28,7 +28,7 @@ const FRESH: Duration = Duration::from_millis(250);
 pub(crate) struct Reachability {
     /// Host and port; `None` for a Unix socket, which is not probed.
     address: Option<(String, u16)>,
-    /// Connections callers hold now: the pool's others are idle or being opened.
+    /// Connections callers hold now.
     held: Arc<AtomicU32>,
     /// The last probe: when, and whether the address refused it.
     last: Mutex<Option<(Instant, bool)>>,
@@ -55,11 +55,13 @@ impl Reachability {
             tokio::time::sleep(GRACE).await;
         }
         loop {
-            // Connections neither idle nor held are being opened (or checked): with
-            // every one held, the pool is busy, and the server is not asked.
-            let held = self.held.load(Ordering::Relaxed);
-            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
-            if (unreachable || pool.size() > idle.saturating_add(held))
+            // Only a pool with nothing idle and nothing held, whose connections are
+            // all being opened (or checked), waits on the server itself. While
+            // callers hold connections the pool is merely busy, and a probe, which a
+            // MySQL server counts as an aborted connection of the client host, would
+            // be noise: the server is not asked then.
+            let nothing_served = self.held.load(Ordering::Relaxed) == 0 && pool.num_idle() == 0 && pool.size() > 0;
+            if (unreachable || nothing_served)
                 && let Some(error) = self.probe().await
             {
                 return error;
