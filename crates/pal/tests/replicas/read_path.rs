@@ -71,6 +71,7 @@ async fn postgres_a_write_on_the_read_path_fails_on_the_replica_and_never_reache
 /// may not, and nothing reaches the primary either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_a_write_on_the_read_path_fails_on_the_replica_and_never_reaches_the_primary() {
+    let _replica = NoErrantWrites(&MARIADB);
     let ns = Namespace::new(&MARIADB).await;
     let db = ns.routed(&MARIADB, &[]).await;
     one_row(&db, &ns).await;
