@@ -182,7 +182,11 @@ pub enum DbCommand {
         #[arg(long)]
         json: bool,
         /// Read through the read path: a usable replica of DB_REPLICA_URL, else the
-        /// primary (as the library's `read` routes).
+        /// primary (as the library's `read` routes). Read-only wherever it runs: SQL
+        /// that writes fails and writes nothing. A replica's failure moves the read to
+        /// the primary only when the replica could not serve it, never after a
+        /// timeout. Without DB_REPLICA_URL the primary serves it, read-only, and a
+        /// note on stderr says so.
         #[arg(long)]
         replica: bool,
         /// With --replica: a replica serves the query only once it has replayed this

@@ -176,6 +176,63 @@ fn db_commands_on_a_sqlite_file() {
     assert!(text(&out).contains("syntax error"), "{}", text(&out));
 }
 
+/// Without DB_REPLICA_URL the read path is the primary's, read-only: a write sent
+/// down it fails and writes nothing, and a note says who served the read.
+#[test]
+fn the_read_path_without_replicas_reads_the_primary_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("reads.db").display());
+    let vars = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite"), ("DATABASE_URL", url.as_str())];
+    let out = pal(&vars, &["db", "query", "--replica", "CREATE TABLE t (a INTEGER)"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no DB_REPLICA_URL: the primary serves this read, read-only"), "{stderr}");
+    assert!(stderr.contains("read-only: attempt to write a readonly database"), "{stderr}");
+    let tables = ["db", "query", "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 't'", "--json"];
+    assert_eq!(String::from_utf8_lossy(&pal(&vars, &tables).stdout).trim(), r#"{"n":0}"#, "nothing was created");
+    let out = pal(&vars, &["db", "query", "--replica", "SELECT 1 AS one", "--json"]);
+    assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).trim()), (Some(0), r#"{"one":1}"#));
+    let help = String::from_utf8(pal(&[], &["db", "query", "--help"]).stdout).unwrap();
+    assert!(help.contains("Read-only wherever it runs") && help.contains("never after a timeout"), "{help}");
+}
+
+/// A database port that refuses connections is known at once: `pal check`, a
+/// fresh process with the default settings, says so well within a second.
+#[test]
+fn a_database_refusing_connections_is_down_at_once() {
+    for (provider, scheme) in [("postgresql", "postgres"), ("mysql", "mysql")] {
+        let url = format!("{scheme}://app@127.0.0.1:{}/app", free_port());
+        let vars = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", provider), ("DATABASE_URL", url.as_str())];
+        let started = Instant::now();
+        let out = pal(&vars, &["check"]);
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains("DOWN: ") && text(&out).contains("connection refused"), "{}", text(&out));
+        assert!(took < Duration::from_secs(1), "{provider}: took {took:?}");
+    }
+}
+
+/// A server that accepts connections and never answers still gets the whole
+/// DB_POOL_ACQUIRE_TIMEOUT_MS: only a refusal is known at once.
+#[test]
+fn a_database_that_accepts_and_never_answers_meets_the_acquire_timeout() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("postgres://app@{}/app", silent.local_addr().unwrap());
+    let vars = [
+        ("CACHE_PROVIDER", "memory"),
+        ("DB_PROVIDER", "postgresql"),
+        ("DATABASE_URL", url.as_str()),
+        ("DB_POOL_ACQUIRE_TIMEOUT_MS", "1000"),
+    ];
+    let started = Instant::now();
+    let out = pal(&vars, &["check"]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("could not connect to the server within 1000 ms"), "{}", text(&out));
+    assert!(took >= Duration::from_millis(1000) && took < Duration::from_secs(5), "took {took:?}");
+    drop(silent);
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -202,3 +202,24 @@ fn a_large_json_result_streams_through_bounded_memory() {
     assert!(bytes > 200_000 * 1000, "every row came out: {bytes} bytes");
     assert!(peak < 100 * 1024, "peak resident memory {} MiB for a 200 MB result", peak >> 10);
 }
+
+/// A NUMERIC/DECIMAL beyond a float prints with every digit, as a JSON number and
+/// in a table, on PostgreSQL and MariaDB; one a float holds prints as before.
+#[test]
+fn decimals_print_with_every_digit() {
+    let pg = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "postgresql"), ("DATABASE_URL", suite::servers::POSTGRES)];
+    let maria = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "mysql"), ("DATABASE_URL", suite::servers::MARIADB)];
+    let sql = "SELECT CAST('12345678901234567890123' AS DECIMAL(40,0)) AS n, \
+               CAST('-1234567890.0123456789' AS DECIMAL(30,10)) AS f, CAST('1.5' AS DECIMAL(4,1)) AS h";
+    for vars in [&pg[..], &maria[..]] {
+        let out = run(vars, &["db", "query", sql, "--json"], b"");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let json = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(json.trim(), r#"{"n":12345678901234567890123,"f":-1234567890.0123456789,"h":1.5}"#);
+        let out = run(vars, &["db", "query", sql], b"");
+        let table = String::from_utf8_lossy(&out.stdout);
+        assert!(table.contains(" 12345678901234567890123 ") && table.contains(" -1234567890.0123456789 "), "{table}");
+    }
+    let out = run(&pg, &["db", "query", "SELECT 1e400::numeric AS big", "--json"], b"");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!(r#"{{"big":1{}}}"#, "0".repeat(400)));
+}

@@ -161,3 +161,33 @@ fn passwords_never_leave_pal_check_or_pal_serve() {
         assert_never_shown(SECRET, &format!("pal serve's output, {name}"), &output);
     }
 }
+
+/// A database port that refuses connections: every API call that needs the
+/// database answers 503 `unavailable` at once, and `/readyz` says why, where
+/// each used to wait out the request deadline and answer `timeout`.
+#[test]
+fn a_database_that_refuses_connections_is_unavailable_at_once() {
+    let closed = format!("postgres://app@127.0.0.1:{}/app", support::free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [
+        ("CACHE_PROVIDER", "memory"),
+        ("DB_PROVIDER", "postgresql"),
+        ("DATABASE_URL", closed.as_str()),
+        ("DB_AUTO_MIGRATE", "false"),
+    ];
+    let serve = support::service::start(&vars, dir.path(), "refused:");
+    let api = support::http::Api { port: serve.port };
+    for _ in 0..3 {
+        let started = Instant::now();
+        let answer =
+            api.post("/v1/verifications", None, serde_json::json!({ "email": support::service::unique_email() }));
+        let took = started.elapsed();
+        assert_eq!((answer.status, answer.error()), (503, "unavailable".to_string()), "{}", answer.text());
+        assert!(took < Duration::from_secs(1), "answered after {took:?}");
+    }
+    let ready = http_get(serve.port, "/readyz?fresh=true").unwrap().1;
+    assert!(ready.contains("connection refused"), "{ready}");
+    let (code, output) = serve.stop();
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("connection refused"), "the log line of a 503 carries the cause: {output}");
+}

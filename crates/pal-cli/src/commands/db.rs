@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use pal::db::{ConsistencyToken, Dialect, Value};
 use pal::factory::{self, build_database};
-use pal::{DatabaseService, Error, Result, Settings};
+use pal::{DatabaseService, Error, ErrorKind, Result, Settings};
 
 use crate::cli::DbCommand;
 use crate::output::{self, Out};
@@ -26,6 +26,9 @@ pub async fn run(cmd: DbCommand, settings: &Settings) -> Result<ExitCode> {
                 true => Path::Read(after.as_deref().map(ConsistencyToken::from_str).transpose()?),
                 false => Path::Primary,
             };
+            if replica && settings.db_settings()?.replicas.is_empty() {
+                output::note("no DB_REPLICA_URL: the primary serves this read, read-only");
+            }
             interruptible(&db, &tag, print_rows(&db, &sql, &params, json, path)).await
         }
         DbCommand::Exec { sql, params, token } => {
@@ -120,7 +123,10 @@ enum Path {
 async fn print_rows(db: &Arc<dyn DatabaseService>, sql: &str, params: &[Value], json: bool, path: Path) -> Result<()> {
     let mut out = Out::new();
     if json {
-        let mut each = |row: pal::Row| out.line(row.to_json());
+        // Serialized rather than `to_json`: decimals print as numbers with every digit.
+        let mut each = |row: pal::Row| {
+            out.line(serde_json::to_string(&row).map_err(|e| Error::new(ErrorKind::Backend, e.to_string()))?)
+        };
         match &path {
             Path::Primary => db.query_each(sql, params, &mut each).await?,
             Path::Read(after) => db.read_each(sql, params, after.as_ref(), &mut each).await?,

@@ -64,9 +64,7 @@ pub fn prepare<'q>(sql: &'q str, dialect: Dialect, params: &[Value]) -> Result<P
         i += 1;
     }
     if max != param_count {
-        return Err(Error::invalid_input(format!(
-            "the SQL uses placeholders up to ${max} but {param_count} parameter(s) were given"
-        )));
+        return Err(Error::invalid_input(count_mismatch(max, param_count)));
     }
     let sql = if positional {
         out.push_str(&sql[copied..]);
@@ -75,6 +73,19 @@ pub fn prepare<'q>(sql: &'q str, dialect: Dialect, params: &[Value]) -> Result<P
         Cow::Borrowed(sql)
     };
     Ok(Prepared { sql, order })
+}
+
+/// What is wrong when the highest placeholder is `$max` and `given` parameters came.
+fn count_mismatch(max: usize, given: usize) -> String {
+    let given = match given {
+        1 => "1 parameter was given".to_string(),
+        n => format!("{n} parameters were given"),
+    };
+    match max {
+        0 => format!("the SQL has no placeholders but {given}"),
+        1 => format!("the SQL has one placeholder ($1) but {given}"),
+        max => format!("the SQL uses placeholders $1 to ${max} but {given}"),
+    }
 }
 
 /// Splits a script into statements at top-level `;`, ignoring any inside literals,
@@ -270,8 +281,11 @@ mod tests {
     #[test]
     fn parameter_count_must_match() {
         let err = prepare("SELECT $2", Dialect::Sqlite, &nulls(1)).unwrap_err();
-        assert!(err.message().contains("$2"), "{err}");
-        assert!(prepare("SELECT 1", Dialect::Sqlite, &nulls(1)).is_err());
+        assert_eq!(err.message(), "the SQL uses placeholders $1 to $2 but 1 parameter was given");
+        let err = prepare("SELECT 1", Dialect::Sqlite, &nulls(1)).unwrap_err();
+        assert_eq!(err.message(), "the SQL has no placeholders but 1 parameter was given");
+        let err = prepare("SELECT $1", Dialect::Postgres, &nulls(0)).unwrap_err();
+        assert_eq!(err.message(), "the SQL has one placeholder ($1) but 0 parameters were given");
         assert!(prepare("SELECT 'unterminated $1", Dialect::Sqlite, &nulls(1)).is_err());
     }
 }

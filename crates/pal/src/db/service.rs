@@ -69,10 +69,15 @@ pub trait DatabaseService: Send + Sync + 'static {
     /// one is usable, else the primary. With `after`, a replica serves it only
     /// once it has replayed that position (read-your-writes across requests);
     /// one that has not within `DB_REPLICA_WAIT_MS` leaves it to the primary.
-    /// Without replicas it is [`query`](Self::query).
+    ///
+    /// The read path never writes, wherever it runs: each read runs read-only (a
+    /// read-only transaction; SQLite's `query_only`), so SQL that writes is a
+    /// [`ReadOnly`](ErrorKind::ReadOnly) error and nothing is written. An adapter
+    /// implements it on its own read-only path; one that has none refuses it
+    /// ([`Unsupported`](ErrorKind::Unsupported)) rather than run it as a query.
     async fn read(&self, sql: &str, params: &[Value], after: Option<&ConsistencyToken>) -> Result<Vec<Row>> {
-        let _ = after;
-        self.query(sql, params).await
+        let _ = (sql, params, after);
+        Err(no_read_path(self.provider()))
     }
 
     /// [`read`](Self::read), handing rows to `each` as they arrive.
@@ -83,8 +88,8 @@ pub trait DatabaseService: Send + Sync + 'static {
         after: Option<&ConsistencyToken>,
         each: &mut (dyn FnMut(Row) -> Result<()> + Send),
     ) -> Result<u64> {
-        let _ = after;
-        self.query_each(sql, params, each).await
+        let _ = (sql, params, after, each);
+        Err(no_read_path(self.provider()))
     }
 
     /// The primary's position now: every write acknowledged before this call is
@@ -141,6 +146,10 @@ pub trait DatabaseService: Send + Sync + 'static {
     fn pool_usage(&self) -> Option<PoolUsage> {
         None
     }
+}
+
+fn no_read_path(provider: &'static str) -> crate::Error {
+    crate::Error::unsupported(provider, "this adapter has no read-only path (DatabaseService::read)")
 }
 
 /// Connections of a pool at one instant.

@@ -68,6 +68,8 @@ fn classify(dialect: Dialect, code: &str, message: &str) -> ErrorKind {
         Dialect::Postgres => match code {
             "40001" | "40P01" => ErrorKind::SerializationFailure,
             "57014" | "55P03" => ErrorKind::Timeout,
+            // A write in a read-only transaction, or on a hot standby.
+            "25006" => ErrorKind::ReadOnly,
             "57P01" | "57P02" | "57P03" => ErrorKind::Connection,
             "42P01" | "42703" => ErrorKind::UndefinedObject,
             // The object already exists: two CREATE … IF NOT EXISTS racing each other.
@@ -85,6 +87,10 @@ fn classify(dialect: Dialect, code: &str, message: &str) -> ErrorKind {
             "1146" | "1054" => ErrorKind::UndefinedObject,
             "1049" => ErrorKind::Config,
             "1064" => ErrorKind::Syntax,
+            // 1792: a write in a READ ONLY transaction; 1836: MySQL's read-only mode;
+            // 1290 names the server option that refused the statement.
+            "1792" | "1836" => ErrorKind::ReadOnly,
+            "1290" if message.contains("read-only") || message.contains("read_only") => ErrorKind::ReadOnly,
             // 1053: the server is shutting down; 1927: the connection was killed.
             "1040" | "1045" | "1053" | "1927" | "2002" | "2003" | "2006" | "2013" => ErrorKind::Connection,
             _ => ErrorKind::Backend,
@@ -92,6 +98,8 @@ fn classify(dialect: Dialect, code: &str, message: &str) -> ErrorKind {
         // Extended result codes carry the primary code in their low byte.
         Dialect::Sqlite => match code.parse::<i64>().map(|c| c & 0xff) {
             Ok(5 | 6) => ErrorKind::Timeout,
+            // SQLITE_READONLY: what `PRAGMA query_only` answers a write.
+            Ok(8) => ErrorKind::ReadOnly,
             Ok(1) if message.starts_with("no such table") || message.starts_with("no such column") => {
                 ErrorKind::UndefinedObject
             }
@@ -134,5 +142,11 @@ mod tests {
         assert_eq!(classify(Dialect::Sqlite, "1", "no such table: t"), ErrorKind::UndefinedObject);
         assert_eq!(classify(Dialect::Sqlite, "1", "no such column: c"), ErrorKind::UndefinedObject);
         assert_eq!(classify(Dialect::Sqlite, "1", "no such function: f"), ErrorKind::Syntax);
+        let standby = "cannot execute INSERT in a read-only transaction";
+        assert_eq!(classify(Dialect::Postgres, "25006", standby), ErrorKind::ReadOnly);
+        assert_eq!(classify(Dialect::MySql, "1792", "Cannot execute statement in a READ ONLY"), ErrorKind::ReadOnly);
+        assert_eq!(classify(Dialect::MySql, "1290", "running with the --read-only option"), ErrorKind::ReadOnly);
+        assert_eq!(classify(Dialect::MySql, "1290", "running with the --secure-file-priv option"), ErrorKind::Backend);
+        assert_eq!(classify(Dialect::Sqlite, "8", "attempt to write a readonly database"), ErrorKind::ReadOnly);
     }
 }

@@ -41,6 +41,10 @@ pub enum ErrorKind {
     /// The SQL names a table or column that does not exist: a migration may be
     /// pending (`pal migrate`).
     UndefinedObject,
+    /// The statement writes, and it ran where nothing may be written: the read
+    /// path ([`read`](crate::DatabaseService::read)), which is read-only wherever
+    /// it runs, or a server that only reads.
+    ReadOnly,
     /// The provider cannot do this; the message says what is unsupported.
     Unsupported,
     /// Anything else the provider reported.
@@ -68,6 +72,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Syntax => "syntax",
             ErrorKind::UndefinedObject => "undefined_object",
+            ErrorKind::ReadOnly => "read_only",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Backend => "backend",
         }
@@ -87,6 +92,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Syntax => "syntax error",
             ErrorKind::UndefinedObject => "no such table or column",
+            ErrorKind::ReadOnly => "read-only",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Backend => "backend error",
         }

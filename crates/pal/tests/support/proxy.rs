@@ -28,6 +28,8 @@ pub struct FaultProxy {
     pub addr: SocketAddr,
     mode: Arc<AtomicU8>,
     latency_ms: Arc<AtomicU64>,
+    /// Connections accepted so far.
+    accepted: Arc<AtomicU64>,
     /// Bumped on every mode change so open connections notice at once.
     generation: watch::Sender<u64>,
     _shutdown: watch::Sender<()>,
@@ -42,19 +44,21 @@ impl FaultProxy {
         let latency_ms = Arc::new(AtomicU64::new(0));
         let (generation, _) = watch::channel(0u64);
         let (shutdown, mut stop) = watch::channel(());
-        let (m, l, g) = (mode.clone(), latency_ms.clone(), generation.clone());
+        let accepted = Arc::new(AtomicU64::new(0));
+        let (m, l, g, a) = (mode.clone(), latency_ms.clone(), generation.clone(), accepted.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = stop.changed() => return,
                     accepted = listener.accept() => {
                         let Ok((client, _)) = accepted else { continue };
+                        a.fetch_add(1, Ordering::SeqCst);
                         tokio::spawn(connection(client, target, m.clone(), l.clone(), g.subscribe()));
                     }
                 }
             }
         });
-        FaultProxy { addr, mode, latency_ms, generation, _shutdown: shutdown }
+        FaultProxy { addr, mode, latency_ms, accepted, generation, _shutdown: shutdown }
     }
 
     pub fn set(&self, mode: Mode) {
@@ -64,6 +68,11 @@ impl FaultProxy {
 
     pub fn set_latency(&self, latency: Duration) {
         self.latency_ms.store(latency.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// How many connections it has accepted: how often a client reached for the server.
+    pub fn connections(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     pub fn url(&self, scheme: &str) -> String {

@@ -7,6 +7,7 @@ use sqlx::mysql::{MySqlRow, MySqlValueRef};
 use sqlx::{Column, Decode, MySql, Row as _, TypeInfo, ValueRef};
 
 use crate::db::rows::RowBuilder;
+use crate::db::value::exact_or_float;
 use crate::db::{Row, Value};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -57,13 +58,14 @@ fn decode(raw: MySqlValueRef<'_>, type_name: &str) -> Decoded {
     })
 }
 
-/// DECIMAL arrives as text: an integer when it is whole and fits, a float otherwise.
+/// DECIMAL arrives as text: an integer when it is whole and fits, a float when one
+/// holds it exactly, else a decimal of its exact digits.
 fn decimal(text: &str) -> Decoded {
     let whole = text.split_once('.').map_or(Some(text), |(int, frac)| frac.bytes().all(|b| b == b'0').then_some(int));
     if let Some(n) = whole.and_then(|w| w.parse::<i64>().ok()) {
         return Ok(Value::Int(n));
     }
-    Ok(Value::Float(text.parse()?))
+    exact_or_float(text.to_string()).ok_or_else(|| format!("{text:?} is not a decimal").into())
 }
 
 #[cfg(test)]
@@ -75,7 +77,8 @@ mod tests {
         assert_eq!(decimal("42").unwrap(), Value::Int(42));
         assert_eq!(decimal("-7.000").unwrap(), Value::Int(-7));
         assert_eq!(decimal("2.50").unwrap(), Value::Float(2.5));
-        assert_eq!(decimal("99999999999999999999").unwrap(), Value::Float(1e20));
+        assert_eq!(decimal("99999999999999999999").unwrap(), Value::Decimal("99999999999999999999".into()));
+        assert_eq!(decimal("-0.1000000000000000000001").unwrap(), Value::Decimal("-0.1000000000000000000001".into()));
         assert!(decimal("x").is_err());
     }
 }

@@ -13,7 +13,7 @@ use sqlx::error::DatabaseError;
 
 use super::{PROVIDER, decode, identity};
 use crate::db::migrate::Ddl;
-use crate::db::network::{Driver, NetworkDatabase, Replication, pool};
+use crate::db::network::{Driver, NetworkDatabase, Reachability, Replication, pool};
 use crate::db::placeholders::prepare;
 use crate::db::rows::{Each, RowBuilder};
 use crate::db::sqlx_error;
@@ -36,10 +36,11 @@ pub fn connect(db: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
     };
     let target = identity::target(PROVIDER.name, &options);
     let statement_timeout = settings.statement_timeout;
+    let reach = Reachability::new(options.get_host(), options.get_port(), options.get_socket().is_some());
     let pool = pool::options::<MySql>(settings)
         .after_connect(move |conn, _| Box::pin(async move { limit_statements(conn, statement_timeout).await }))
         .connect_lazy_with(options);
-    Ok(Arc::new(NetworkDatabase::new(pool, MySqlDriver, target, db)))
+    Ok(Arc::new(NetworkDatabase::new(pool, MySqlDriver, target, db, reach)))
 }
 
 /// Bounds every statement server-side: MariaDB's `max_statement_time` (seconds,
@@ -72,7 +73,8 @@ fn bind<'q>(sql: &str, params: &'q [Value]) -> Result<Query<'q>> {
             Value::Bool(b) => query.bind(*b),
             Value::Int(n) => query.bind(*n),
             Value::Float(f) => query.bind(*f),
-            Value::Text(s) => query.bind(s.as_str()),
+            // The server converts decimal text exactly.
+            Value::Text(s) | Value::Decimal(s) => query.bind(s.as_str()),
             Value::Bytes(b) => query.bind(b.as_slice()),
             Value::Timestamp(t) => query.bind(t.naive_utc()),
             Value::Json(j) => query.bind(j.to_string()),
@@ -98,6 +100,19 @@ impl Driver for MySqlDriver {
 
     fn begin_sql(&self) -> &'static str {
         "BEGIN"
+    }
+
+    /// The session is made read-only too: DDL commits the transaction it meets and
+    /// would then run in a new one, read-write unless the session says otherwise.
+    fn begin_read_only_sql(&self) -> &'static str {
+        "SET SESSION TRANSACTION READ ONLY; START TRANSACTION READ ONLY"
+    }
+
+    fn end_read_only_sql(&self, commit: bool) -> &'static str {
+        match commit {
+            true => "COMMIT; SET SESSION TRANSACTION READ WRITE",
+            false => "ROLLBACK; SET SESSION TRANSACTION READ WRITE",
+        }
     }
 
     fn ddl(&self) -> Ddl {

@@ -4,8 +4,11 @@
 //! binding parameters, decoding rows, how a transaction begins.
 
 pub(crate) mod pool;
+mod read_only;
+mod refusal;
 mod replication;
 
+pub(crate) use refusal::Reachability;
 pub(crate) use replication::{Replication, not_a_replica};
 
 use std::sync::Arc;
@@ -14,7 +17,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
-use sqlx::pool::PoolConnection;
 use sqlx::{Database, Executor, Pool};
 
 use crate::db::deadline::timed_out;
@@ -35,6 +37,15 @@ pub(crate) trait Driver: Send + Sync + 'static {
     fn dialect(&self) -> Dialect;
     /// The statement that opens a transaction (with its isolation level).
     fn begin_sql(&self) -> &'static str;
+    /// The statement(s) that open the read-only transaction every read
+    /// ([`DatabaseService::read`]) runs in, wherever it runs: a server is not
+    /// trusted to refuse writes by itself (a replica's superuser may write).
+    fn begin_read_only_sql(&self) -> &'static str;
+    /// What ends that transaction, committed or rolled back, leaving the session
+    /// as it was before it.
+    fn end_read_only_sql(&self, commit: bool) -> &'static str {
+        if commit { "COMMIT" } else { "ROLLBACK" }
+    }
     /// How migrations may run their DDL.
     fn ddl(&self) -> Ddl;
     /// A query whose last column, in its first row, is the TLS protocol version of
@@ -99,6 +110,8 @@ pub(crate) struct NetworkDatabase<D: Driver> {
     tls: UrlTlsSettings,
     /// Whether the last call that reached a verdict could not reach the server.
     unreachable: AtomicBool,
+    /// Whether the server refuses connections, found out while the pool opens one.
+    reach: Reachability,
     /// How long calls wait for a connection, when metrics are on.
     acquire_wait: Option<metrics::Histogram>,
 }
@@ -107,7 +120,14 @@ impl<D: Driver> NetworkDatabase<D>
 where
     for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
 {
-    pub(crate) fn new(pool: Pool<D::Db>, driver: D, target: DbTarget, settings: &DbSettings) -> Self {
+    /// `reach` names the address the pool connects to.
+    pub(crate) fn new(
+        pool: Pool<D::Db>,
+        driver: D,
+        target: DbTarget,
+        settings: &DbSettings,
+        reach: Reachability,
+    ) -> Self {
         let driver_provider = driver.provider();
         NetworkDatabase {
             pool,
@@ -117,17 +137,18 @@ where
             tx_retries: settings.tx_max_retries,
             tls: settings.tls.clone(),
             unreachable: AtomicBool::new(false),
+            reach,
             acquire_wait: settings
                 .metrics
                 .then(|| metrics::histogram!(crate::telemetry::DB_ACQUIRE_DURATION, "provider" => driver_provider)),
         }
     }
 
-    async fn acquire(&self) -> Result<PoolConnection<D::Db>> {
+    async fn acquire(&self) -> Result<refusal::Held<D::Db>> {
         let unreachable = self.unreachable.load(Ordering::Relaxed);
         let driver = &self.driver;
         let started = std::time::Instant::now();
-        let conn = pool::acquire(&self.pool, driver.provider(), unreachable, |e| driver.map_err(e)).await;
+        let conn = pool::acquire(&self.pool, driver.provider(), &self.reach, unreachable, |e| driver.map_err(e)).await;
         if let Some(wait) = &self.acquire_wait {
             wait.record(started.elapsed().as_secs_f64());
         }
@@ -194,6 +215,22 @@ where
         })
         .await;
         self.observe(count)
+    }
+
+    async fn read(&self, sql: &str, params: &[Value], _after: Option<&ConsistencyToken>) -> Result<Vec<Row>> {
+        let driver = &self.driver;
+        self.read_only(async |c| driver.fetch(c, sql, params).await).await
+    }
+
+    async fn read_each(
+        &self,
+        sql: &str,
+        params: &[Value],
+        _after: Option<&ConsistencyToken>,
+        each: Each<'_>,
+    ) -> Result<u64> {
+        let driver = &self.driver;
+        self.read_only(async |c| driver.fetch_each(c, sql, params, each).await).await
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
@@ -299,7 +336,7 @@ enum TxState {
 /// left broken by a timeout) closes its connection: the server then rolls it back,
 /// and no half-finished state reaches the next user of the pool.
 struct NetworkTransaction<D: Driver> {
-    conn: PoolConnection<D::Db>,
+    conn: refusal::Held<D::Db>,
     driver: Arc<D>,
     statement_timeout: Duration,
     state: TxState,
@@ -324,7 +361,7 @@ where
         work: impl AsyncFnOnce(&mut <D::Db as Database>::Connection) -> Result<T>,
     ) -> Result<T> {
         self.check_open()?;
-        match tokio::time::timeout(pool::client_limit(self.statement_timeout), work(&mut *self.conn)).await {
+        match tokio::time::timeout(pool::client_limit(self.statement_timeout), work(&mut **self.conn)).await {
             Ok(result) => result,
             Err(_) => {
                 self.state = TxState::Broken;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sqlx::Database;
 use sqlx::pool::{PoolConnection, PoolOptions};
 
+use super::refusal::{Held, Reachability};
 use crate::db::deadline::timed_out;
 use crate::db::{PoolSettings, PoolUsage};
 use crate::error::{Error, ErrorKind, Result};
@@ -36,15 +37,22 @@ pub(crate) fn ipv6_literal(host: &str) -> Option<String> {
 /// A pooled connection, or an error telling a server that cannot be reached
 /// (`Connection`) from a pool whose connections are all busy (`Timeout`). sqlx
 /// reports both as the same timeout, because it keeps retrying refused connections
-/// until the acquire deadline; `unreachable` says whether the last call that
-/// reached a verdict failed to reach the server.
+/// until the acquire deadline: a server found refusing them fails the call at once
+/// instead, and otherwise `unreachable` says whether the last call that reached a
+/// verdict failed to reach the server.
 pub(crate) async fn acquire<DB: Database>(
     pool: &sqlx::Pool<DB>,
     provider: &'static str,
+    reach: &Reachability,
     unreachable: bool,
     map_err: impl FnOnce(sqlx::Error) -> Error,
-) -> Result<PoolConnection<DB>> {
-    pool.acquire().await.map_err(|e| match e {
+) -> Result<Held<DB>> {
+    let acquired = tokio::select! {
+        biased;
+        acquired = pool.acquire() => acquired,
+        refused = reach.refused(pool, unreachable) => return Err(refused.with_provider(provider)),
+    };
+    let conn = acquired.map_err(|e| match e {
         sqlx::Error::PoolTimedOut => {
             let limit = pool.options().get_acquire_timeout().as_millis();
             let max = pool.options().get_max_connections();
@@ -64,7 +72,8 @@ pub(crate) async fn acquire<DB: Database>(
             .with_provider(provider)
         }
         other => map_err(other),
-    })
+    })?;
+    Ok(reach.hold(conn))
 }
 
 /// Runs `work` on a pooled connection, giving up shortly after `statement_timeout`.
@@ -90,8 +99,10 @@ pub(crate) fn client_limit(statement_timeout: Duration) -> Duration {
     statement_timeout + CLIENT_GRACE
 }
 
-/// The pool's connections now.
+/// The pool's connections now. sqlx's idle count can wrap below zero for an
+/// instant (a connection taken before its return is counted), hence the bound.
 pub(crate) fn usage<DB: Database>(pool: &sqlx::Pool<DB>) -> PoolUsage {
-    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
-    PoolUsage { in_use: pool.size().saturating_sub(idle), idle }
+    let size = pool.size();
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(size);
+    PoolUsage { in_use: size - idle, idle }
 }

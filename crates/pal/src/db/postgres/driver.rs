@@ -11,7 +11,7 @@ use sqlx::{Arguments, AssertSqlSafe, Either, Executor, Postgres, SqlSafeStr, Sta
 use super::params::PgParam;
 use super::{COCKROACHDB, POSTGRESQL, decode, identity};
 use crate::db::migrate::Ddl;
-use crate::db::network::{Driver, NetworkDatabase, Replication, pool};
+use crate::db::network::{Driver, NetworkDatabase, Reachability, Replication, pool};
 use crate::db::placeholders::prepare;
 use crate::db::rows::{Each, RowBuilder};
 use crate::db::tls::TlsMode;
@@ -58,8 +58,9 @@ fn connect(db: &DbSettings, flavor: Flavor) -> Result<Arc<dyn DatabaseService>> 
         // Server-side, so a runaway statement stops using the server too.
         .options([("statement_timeout", settings.statement_timeout.as_millis())]);
     let target = identity::target(flavor.provider().name, &options);
+    let reach = Reachability::new(options.get_host(), options.get_port(), options.get_socket().is_some());
     let pool = pool::options::<Postgres>(settings).connect_lazy_with(options);
-    Ok(Arc::new(NetworkDatabase::new(pool, PgDriver { flavor }, target, db)))
+    Ok(Arc::new(NetworkDatabase::new(pool, PgDriver { flavor }, target, db, reach)))
 }
 
 /// The URL's options, with the TLS mode as pal read it: libpq's `require` with a
@@ -130,6 +131,12 @@ impl Driver for PgDriver {
             Flavor::Postgres => "BEGIN",
             Flavor::Cockroach => "BEGIN ISOLATION LEVEL SERIALIZABLE",
         }
+    }
+
+    /// CockroachDB takes the same words. Inside it, a statement cannot make the
+    /// transaction writable again, and a function cannot commit it.
+    fn begin_read_only_sql(&self) -> &'static str {
+        "BEGIN TRANSACTION READ ONLY"
     }
 
     fn tls_version_sql(&self) -> Option<&'static str> {

@@ -5,15 +5,16 @@
 //! scale, then the base-10000 digits, all big-endian 16-bit.
 
 use crate::db::Value;
+use crate::db::value::exact_or_float;
 
 const SIGN_NEG: u16 = 0x4000;
 const SIGN_NAN: u16 = 0xC000;
 const SIGN_PINF: u16 = 0xD000;
 const SIGN_NINF: u16 = 0xF000;
 
-/// Decodes a NUMERIC: an integer when it is whole and fits, a float when it fits
-/// one, and its exact digits as text when it is beyond a float's range (rather than
-/// an infinity it is not).
+/// Decodes a NUMERIC: an integer when it is whole and fits, a float when one holds
+/// it exactly, else a decimal of its exact digits (rather than a float rounded to
+/// 17 digits, or an infinity it is not).
 pub(super) fn decode(bytes: &[u8]) -> Option<Value> {
     let word = |i: usize| bytes.get(2 * i..2 * i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
     let (count, weight, sign, scale) = (word(0)? as usize, word(1)? as i16, word(2)?, word(3)?);
@@ -42,7 +43,7 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Value> {
         }
     }
     if scale == 0 {
-        return Some(text.parse::<i64>().map_or_else(|_| float_or_text(text), Value::Int));
+        return text.parse::<i64>().map_or_else(|_| exact_or_float(text), |n| Some(Value::Int(n)));
     }
     text.push('.');
     let first_fraction = i32::from(weight) + 1;
@@ -52,14 +53,9 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Value> {
         let digit = if index >= 0 { digits.get(index as usize).copied().unwrap_or(0) } else { 0 };
         text.push_str(&format!("{digit:04}"));
     }
-    Some(float_or_text(text))
-}
-
-fn float_or_text(text: String) -> Value {
-    match text.parse::<f64>() {
-        Ok(f) if f.is_finite() => Value::Float(f),
-        _ => Value::Text(text),
-    }
+    // Whole groups overshoot the scale with zeros; the server shows exactly `scale` digits.
+    text.truncate(text.len() - (4 * fraction_groups as usize - usize::from(scale)));
+    exact_or_float(text)
 }
 
 /// Encodes a decimal number written in plain notation (`-12.5`, `42`, `NaN`).
@@ -123,12 +119,23 @@ mod tests {
     }
 
     #[test]
-    fn fractions_and_huge_numbers_read_as_floats() {
+    fn fractions_read_as_floats_when_one_holds_them() {
         assert_eq!(round_trip("-12.5"), Value::Float(-12.5));
         assert_eq!(round_trip("0.00012"), Value::Float(0.00012));
         assert_eq!(round_trip("10000.0001"), Value::Float(10000.0001));
-        assert_eq!(round_trip("99999999999999999999"), Value::Float(1e20));
+        assert_eq!(round_trip("100000000000000000000"), Value::Float(1e20));
         assert!(matches!(round_trip("NaN"), Value::Float(f) if f.is_nan()));
+    }
+
+    #[test]
+    fn what_a_float_cannot_hold_reads_as_its_exact_digits() {
+        for exact in
+            ["99999999999999999999", "12345678901234567890123", "-1234567890.0123456789", "0.10000000000000000001"]
+        {
+            assert_eq!(round_trip(exact), Value::Decimal(exact.into()), "{exact}");
+        }
+        // The scale's trailing zeros are kept, as the server prints them.
+        assert_eq!(round_trip("12345678901234567890123.450"), Value::Decimal("12345678901234567890123.450".into()));
     }
 
     #[test]

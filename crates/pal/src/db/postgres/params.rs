@@ -132,10 +132,14 @@ fn convert<'a>(value: &'a Value, target: Target) -> Result<Repr<'a>, String> {
         (Target::I16 | Target::I32 | Target::I64, _) => integer(value, &target)?,
         (Target::F32, Value::Float(f)) => Repr::F32(*f as f32),
         (Target::F32, Value::Int(i)) => Repr::F32(*i as f32),
-        (Target::F32, Value::Text(s)) => Repr::F32(s.trim().parse().map_err(|_| unparsable(&target))?),
+        (Target::F32, Value::Text(s) | Value::Decimal(s)) => {
+            Repr::F32(s.trim().parse().map_err(|_| unparsable(&target))?)
+        }
         (Target::F64, Value::Float(f)) => Repr::F64(*f),
         (Target::F64, Value::Int(i)) => Repr::F64(*i as f64),
-        (Target::F64, Value::Text(s)) => Repr::F64(s.trim().parse().map_err(|_| unparsable(&target))?),
+        (Target::F64, Value::Text(s) | Value::Decimal(s)) => {
+            Repr::F64(s.trim().parse().map_err(|_| unparsable(&target))?)
+        }
         (Target::Numeric, Value::Int(i)) => {
             Repr::Numeric(numeric::encode(&i.to_string()).ok_or_else(|| mismatch(&target))?)
         }
@@ -143,6 +147,8 @@ fn convert<'a>(value: &'a Value, target: Target) -> Result<Repr<'a>, String> {
             Repr::Numeric(numeric::encode(&f.to_string()).ok_or_else(|| mismatch(&target))?)
         }
         (Target::Numeric, Value::Text(s)) => Repr::Numeric(numeric_from_text(s).ok_or_else(|| unparsable(&target))?),
+        (Target::Numeric, Value::Decimal(d)) => Repr::Numeric(numeric::encode(d).ok_or_else(|| unparsable(&target))?),
+        (Target::TextLike, Value::Decimal(d)) => Repr::Text(Cow::Borrowed(d)),
         (Target::TextLike | Target::Other(_), Value::Text(s)) => Repr::Text(Cow::Borrowed(s)),
         (Target::TextLike, Value::Bool(b)) => Repr::Text(Cow::Owned(b.to_string())),
         (Target::TextLike, Value::Int(i)) => Repr::Text(Cow::Owned(i.to_string())),
@@ -154,8 +160,9 @@ fn convert<'a>(value: &'a Value, target: Target) -> Result<Repr<'a>, String> {
         (Target::Json, Value::Text(s)) => Repr::Text(Cow::Borrowed(s)),
         (Target::Jsonb, Value::Json(j)) => Repr::Jsonb(Cow::Owned(j.to_string())),
         (Target::Jsonb, Value::Text(s)) => Repr::Jsonb(Cow::Borrowed(s)),
-        (Target::Json | Target::Jsonb, Value::Bool(_) | Value::Int(_) | Value::Float(_)) => {
-            let text = value.to_json().to_string();
+        (Target::Json | Target::Jsonb, Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Decimal(_)) => {
+            // A decimal as a JSON number with every digit.
+            let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
             if matches!(target, Target::Jsonb) { Repr::Jsonb(Cow::Owned(text)) } else { Repr::Text(Cow::Owned(text)) }
         }
         (Target::Bytes, Value::Bytes(b)) => Repr::Bytes(Cow::Borrowed(b)),
@@ -190,7 +197,9 @@ fn integer<'a>(value: &Value, target: &Target) -> Result<Repr<'a>, String> {
     let n: i64 = match value {
         Value::Int(i) => *i,
         Value::Bool(b) => i64::from(*b),
-        Value::Text(s) => s.trim().parse().map_err(|_| format!("the text {s:?} is not a valid {}", target.name()))?,
+        Value::Text(s) | Value::Decimal(s) => {
+            s.trim().parse().map_err(|_| format!("the text {s:?} is not a valid {}", target.name()))?
+        }
         Value::Float(f) if f.fract() == 0.0 && *f >= i64::MIN as f64 && *f < i64::MAX as f64 => *f as i64,
         other => return Err(format!("a {} value cannot be bound to a {} parameter", other.type_name(), target.name())),
     };

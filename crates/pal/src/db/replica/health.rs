@@ -67,17 +67,26 @@ impl Replica {
         self.db.as_ref()
     }
 
-    /// Runs `work` on this replica, given up (a `Timeout` error) when a check
-    /// finds the replica down meanwhile: a read waiting on a replica that stopped
-    /// answering (hung, cut off) goes to the primary then, not at the end of its
-    /// statement timeout.
+    /// Its address, as the URL gives it.
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `work` on this replica, given up when a check finds the replica down
+    /// meanwhile: a read waiting on a replica that stopped answering (hung, cut
+    /// off) goes to the primary then, not at the end of its statement timeout. A
+    /// `Connection` error, as the replica is out of reach: not a timeout of the
+    /// statement.
     pub(super) async fn unless_down<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
         let mut went_down = std::pin::pin!(self.down.notified());
         // Registered before `work` starts, so a `notify_waiters` while it runs reaches it.
         went_down.as_mut().enable();
         tokio::select! {
             outcome = work => outcome,
-            () = went_down => Err(Error::new(ErrorKind::Timeout, "the replica stopped answering during the read")),
+            () = went_down => Err(Error::new(
+                ErrorKind::Connection,
+                "the replica stopped answering during the read (a check found it down)",
+            )),
         }
     }
 
@@ -96,15 +105,14 @@ impl Replica {
         self.set(ReplicaState::Down, None, Some(error.to_string()));
     }
 
-    /// A read failed here and the primary served it. The replica is skipped when
-    /// the failure says it cannot serve (unreachable, too slow); any other failure
-    /// (a table the replica has not received yet, a write sent down the read
-    /// path) says nothing of its health.
+    /// A read failed here. The replica is skipped when the failure says it cannot
+    /// serve (unreachable, too slow); any other failure (a table the replica has
+    /// not received yet, a write sent down the read path) says nothing of its health.
     pub(super) fn read_failed(&self, error: &Error) {
         if error.is_temporary() {
             self.failed(error);
         } else {
-            tracing::debug!(replica = self.name.as_str(), error = %error, "read failed on the replica, served by the primary");
+            tracing::debug!(replica = self.name.as_str(), error = %error, "read failed on the replica");
         }
     }
 

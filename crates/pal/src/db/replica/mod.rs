@@ -5,9 +5,10 @@
 //! A replica is usable when its last check found it answering and within
 //! `DB_REPLICA_MAX_LAG_MS`. A read that presents a consistency token is served
 //! by a replica only once that replica has replayed the token's position. When
-//! no replica can serve a read, or the chosen one fails it, the primary serves
-//! it: callers see no replica's failure. (A read fails on the primary too when
-//! its SQL is at fault, and that error is the one returned.)
+//! no replica can serve a read, or the chosen one could not (see
+//! [`primary_may_serve`]), the primary serves it. Reads run read-only on both
+//! (each adapter's own `read`), so a write sent down this path fails wherever it
+//! goes, and its error is returned as it is.
 
 mod health;
 
@@ -142,6 +143,41 @@ impl Replicated {
     }
 }
 
+/// Whether the primary may serve a read its replica failed: only when the replica
+/// could not serve it. Its connection failed (it went away, or a check found it
+/// down while the read waited); it cancelled the read to replay its primary's
+/// changes (a replay conflict, SQLSTATE 40001/40P01); it lacks the database, or a
+/// table or column it has not replayed the creation of yet. Never after a
+/// timeout: the statement may still be running on the replica, and would then run
+/// twice. Never when the statement is at fault (a write, a syntax error, bad
+/// parameters): the primary, read-only on this path too, would fail it alike.
+fn primary_may_serve(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Connection | ErrorKind::SerializationFailure | ErrorKind::Config | ErrorKind::UndefinedObject
+    )
+}
+
+/// A replica's error, returned to the caller: a timeout says why the primary was not asked.
+fn not_retried(replica: &Replica, e: Error) -> Error {
+    if e.kind() != ErrorKind::Timeout {
+        return e;
+    }
+    let error = Error::new(
+        ErrorKind::Timeout,
+        format!(
+            "{} on read replica {}; not run again on the primary, since the statement may still be running on \
+             the replica",
+            e.message(),
+            replica.name()
+        ),
+    );
+    match e.provider() {
+        Some(provider) => error.with_provider(provider),
+        None => error,
+    }
+}
+
 impl Drop for Replicated {
     fn drop(&mut self) {
         self.checker.abort();
@@ -182,17 +218,19 @@ impl DatabaseService for Replicated {
     async fn read(&self, sql: &str, params: &[Value], after: Option<&ConsistencyToken>) -> Result<Vec<Row>> {
         let replica = match self.choose(after).await? {
             Ok(replica) => replica,
-            Err(why) => return self.primary_serves(why).query(sql, params).await,
+            Err(why) => return self.primary_serves(why).read(sql, params, None).await,
         };
-        match replica.unless_down(replica.db().query(sql, params)).await {
+        match replica.unless_down(replica.db().read(sql, params, None)).await {
             Ok(rows) => {
                 replica.served();
                 Ok(rows)
             }
             Err(e) => {
-                let rows = self.primary_serves(Fallback::Failed).query(sql, params).await?;
                 replica.read_failed(&e);
-                Ok(rows)
+                match primary_may_serve(&e) {
+                    true => self.primary_serves(Fallback::Failed).read(sql, params, None).await,
+                    false => Err(not_retried(replica, e)),
+                }
             }
         }
     }
@@ -206,7 +244,7 @@ impl DatabaseService for Replicated {
     ) -> Result<u64> {
         let replica = match self.choose(after).await? {
             Ok(replica) => replica,
-            Err(why) => return self.primary_serves(why).query_each(sql, params, each).await,
+            Err(why) => return self.primary_serves(why).read_each(sql, params, None, each).await,
         };
         // Rows already handed over cannot be taken back: the primary may only
         // take over a read that failed before its first row.
@@ -215,18 +253,19 @@ impl DatabaseService for Replicated {
             delivered = true;
             each(row)
         };
-        let outcome = replica.unless_down(replica.db().query_each(sql, params, &mut counted)).await;
+        let outcome = replica.unless_down(replica.db().read_each(sql, params, None, &mut counted)).await;
         match outcome {
             Ok(count) => {
                 replica.served();
                 Ok(count)
             }
-            Err(e) if !delivered => {
-                let count = self.primary_serves(Fallback::Failed).query_each(sql, params, each).await?;
+            Err(e) => {
                 replica.read_failed(&e);
-                Ok(count)
+                match !delivered && primary_may_serve(&e) {
+                    true => self.primary_serves(Fallback::Failed).read_each(sql, params, None, each).await,
+                    false => Err(not_retried(replica, e)),
+                }
             }
-            Err(e) => Err(e),
         }
     }
 
@@ -273,5 +312,25 @@ impl DatabaseService for Replicated {
 
     fn pool_usage(&self) -> Option<PoolUsage> {
         self.primary.pool_usage()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_primary_takes_over_only_what_the_replica_could_not_serve() {
+        let may = |kind| primary_may_serve(&Error::new(kind, "x"));
+        for kind in
+            [ErrorKind::Connection, ErrorKind::SerializationFailure, ErrorKind::Config, ErrorKind::UndefinedObject]
+        {
+            assert!(may(kind), "{kind:?}");
+        }
+        for kind in
+            [ErrorKind::Timeout, ErrorKind::ReadOnly, ErrorKind::Syntax, ErrorKind::InvalidInput, ErrorKind::Backend]
+        {
+            assert!(!may(kind), "{kind:?}");
+        }
     }
 }

@@ -10,21 +10,30 @@ use futures::TryStreamExt;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Column, Row as _, Sqlite, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Column, Executor as _, Row as _, Sqlite, TypeInfo, ValueRef};
 
 use super::{PROVIDER, identity};
 use crate::db::placeholders::prepare;
 use crate::db::rows::{Each, RowBuilder};
 use crate::db::value::parse_timestamp;
 use crate::db::{
-    DatabaseService, DbSettings, DbTarget, Dialect, Row, Transaction, Value, deadline, migrate, rows, sqlx_error,
+    ConsistencyToken, DatabaseService, DbSettings, DbTarget, Dialect, Row, Transaction, Value, deadline, migrate, rows,
+    sqlx_error,
 };
 use crate::error::{Error, ErrorKind, Result};
 
 type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
 
+/// SQLite's read-only mode for a connection: a write is then refused with
+/// SQLITE_READONLY (temporary tables included), and so is any change of schema.
+const QUERY_ONLY: &str = "PRAGMA query_only = ON";
+
 pub struct SqliteDatabase {
     pool: SqlitePool,
+    /// Serves [`read`](DatabaseService::read): connections of the same database in
+    /// `query_only` mode, set when each opens and again each time one is lent, so a
+    /// read can neither write nor leave its connection writable for the next.
+    reads: SqlitePool,
     statement_timeout: Duration,
     target: DbTarget,
     /// `None` in memory.
@@ -52,17 +61,29 @@ impl SqliteDatabase {
         let in_memory = url.expose().contains(":memory:") || url.expose().contains("mode=memory");
         let file = (!in_memory).then(|| options.get_filename().to_path_buf());
         let target = identity::target(PROVIDER.name, file.as_deref());
-        let mut pool = SqlitePoolOptions::new()
-            .max_connections(settings.max)
-            .min_connections(settings.min)
-            .acquire_timeout(settings.acquire_timeout)
-            .idle_timeout(settings.idle_timeout);
+        let sized = || {
+            SqlitePoolOptions::new()
+                .max_connections(settings.max)
+                .acquire_timeout(settings.acquire_timeout)
+                .idle_timeout(settings.idle_timeout)
+        };
+        let mut pool = sized().min_connections(settings.min);
         if in_memory {
             // An in-memory database lives only while a connection to it is open.
             pool = pool.min_connections(settings.min.max(1)).idle_timeout(None).max_lifetime(None);
         }
+        // sqlx names an in-memory database and shares its cache, so these open the
+        // same database. Setting the mode again replaces the check a lent connection
+        // gets anyway: it costs nothing more.
+        let reads = sized()
+            .test_before_acquire(false)
+            .before_acquire(|conn, _| {
+                Box::pin(async move { conn.execute(sqlx::raw_sql(QUERY_ONLY)).await.map(|_| true) })
+            })
+            .connect_lazy_with(options.clone().pragma("query_only", "ON"));
         Ok(SqliteDatabase {
             pool: pool.connect_lazy_with(options),
+            reads,
             statement_timeout: settings.statement_timeout,
             target,
             file,
@@ -97,7 +118,9 @@ fn build<'q>(sql: &'q str, params: &'q [Value]) -> Result<Query<'q>> {
             Value::Bool(b) => query.bind(*b),
             Value::Int(i) => query.bind(*i),
             Value::Float(f) => query.bind(*f),
-            Value::Text(s) => query.bind(s.as_str()),
+            // No decimal type: a NUMERIC column converts the text to an integer or a
+            // float (SQLite's own rounding); a TEXT column keeps the digits.
+            Value::Text(s) | Value::Decimal(s) => query.bind(s.as_str()),
             Value::Bytes(b) => query.bind(b.as_slice()),
             Value::Timestamp(t) => query.bind(timestamp_text(t)),
             Value::Json(j) => query.bind(j.to_string()),
@@ -191,6 +214,20 @@ impl DatabaseService for SqliteDatabase {
         self.bounded(fetch_each(&self.pool, sql, params, each)).await
     }
 
+    async fn read(&self, sql: &str, params: &[Value], _after: Option<&ConsistencyToken>) -> Result<Vec<Row>> {
+        self.bounded(fetch(&self.reads, sql, params)).await
+    }
+
+    async fn read_each(
+        &self,
+        sql: &str,
+        params: &[Value],
+        _after: Option<&ConsistencyToken>,
+        each: Each<'_>,
+    ) -> Result<u64> {
+        self.bounded(fetch_each(&self.reads, sql, params, each)).await
+    }
+
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         self.bounded(run(&self.pool, sql, params)).await
     }
@@ -215,9 +252,20 @@ impl DatabaseService for SqliteDatabase {
     }
 
     fn pool_usage(&self) -> Option<crate::db::PoolUsage> {
-        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
-        Some(crate::db::PoolUsage { in_use: self.pool.size().saturating_sub(idle), idle })
+        let (writes, reads) = (usage(&self.pool), usage(&self.reads));
+        Some(crate::db::PoolUsage {
+            in_use: writes.in_use.saturating_add(reads.in_use),
+            idle: writes.idle.saturating_add(reads.idle),
+        })
     }
+}
+
+/// One pool's connections. sqlx's idle count can wrap below zero for an instant
+/// (a connection taken before its return is counted), hence the bound by size.
+fn usage(pool: &SqlitePool) -> crate::db::PoolUsage {
+    let size = pool.size();
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(size);
+    crate::db::PoolUsage { in_use: size - idle, idle }
 }
 
 struct SqliteTransaction {

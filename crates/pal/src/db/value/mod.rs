@@ -1,15 +1,24 @@
 //! Provider-neutral SQL values and rows.
 
+mod decimal;
+mod json;
+
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::error::{Error, ErrorKind, Result};
 
+#[cfg(feature = "_network")]
+pub(crate) use decimal::exact_or_float;
+
 /// A value passed to or read from any database. Each dialect maps it to its own
 /// types; reading back through [`Row::get`] gives the same Rust value everywhere,
 /// even where a dialect stores it differently (JSON as text, booleans as integers).
+/// Non-exhaustive: match it with a `_` arm, as later versions may read more types.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Value {
     Null,
     Bool(bool),
@@ -20,6 +29,12 @@ pub enum Value {
     /// Always UTC; dialects without time zones store UTC.
     Timestamp(DateTime<Utc>),
     Json(serde_json::Value),
+    /// A NUMERIC or DECIMAL no `Int` or `Float` holds exactly, as its exact digits
+    /// in plain notation (`-12345678901234567890.5`, trailing zeros of its scale
+    /// kept). Decimals an `f64` holds exactly read as `Float`, whole ones within
+    /// `i64` as `Int`. As a parameter it binds exactly (NUMERIC/DECIMAL), and must
+    /// be in that notation. SQLite has no decimal type and never returns one.
+    Decimal(String),
 }
 
 impl Value {
@@ -37,44 +52,8 @@ impl Value {
             Value::Bytes(_) => "bytes",
             Value::Timestamp(_) => "timestamp",
             Value::Json(_) => "json",
+            Value::Decimal(_) => "decimal",
         }
-    }
-
-    /// A JSON rendering for tools (`pal db query --json`): bytes as `\x` hex, timestamps as RFC 3339.
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value as J;
-        match self {
-            Value::Null => J::Null,
-            Value::Bool(b) => J::Bool(*b),
-            Value::Int(i) => J::from(*i),
-            // JSON has no NaN or infinities: they are written as strings, never as null.
-            Value::Float(f) if !f.is_finite() => J::String(float_name(*f).to_string()),
-            Value::Float(f) => J::from(*f),
-            Value::Text(s) => J::String(s.clone()),
-            Value::Bytes(b) => J::String(hex(b)),
-            Value::Timestamp(t) => J::String(t.to_rfc3339()),
-            Value::Json(j) => j.clone(),
-        }
-    }
-}
-
-impl std::fmt::Display for Value {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Value::Null => f.write_str("NULL"),
-            Value::Float(x) if !x.is_finite() => f.write_str(float_name(*x)),
-            Value::Text(s) => f.write_str(s),
-            Value::Bytes(b) => f.write_str(&hex(b)),
-            other => write!(f, "{}", other.to_json()),
-        }
-    }
-}
-
-fn float_name(f: f64) -> &'static str {
-    match f {
-        f if f.is_nan() => "NaN",
-        f if f > 0.0 => "Infinity",
-        _ => "-Infinity",
     }
 }
 
@@ -84,27 +63,26 @@ impl Value {
     /// means the same on every dialect.
     pub(crate) fn check_params(params: &[Value]) -> Result<()> {
         for (i, p) in params.iter().enumerate() {
-            if let Value::Float(f) = p
-                && !f.is_finite()
-            {
-                return Err(Error::invalid_input(format!(
-                    "parameter ${}: {} cannot be stored on every database; store it as text",
-                    i + 1,
-                    float_name(*f)
-                )));
+            match p {
+                Value::Float(f) if !f.is_finite() => {
+                    return Err(Error::invalid_input(format!(
+                        "parameter ${}: {} cannot be stored on every database; store it as text",
+                        i + 1,
+                        json::float_name(*f)
+                    )));
+                }
+                Value::Decimal(d) if !decimal::is_plain(d) => {
+                    return Err(Error::invalid_input(format!(
+                        "parameter ${}: {d:?} is not a decimal in plain notation (an optional minus sign, digits, \
+                         an optional point and digits)",
+                        i + 1
+                    )));
+                }
+                _ => {}
             }
         }
         Ok(())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(2 + bytes.len() * 2);
-    s.push_str("\\x");
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
 }
 
 macro_rules! value_from {
@@ -149,6 +127,7 @@ impl FromValue for i64 {
         match v {
             Value::Int(i) => Some(*i),
             Value::Bool(b) => Some(i64::from(*b)),
+            Value::Decimal(d) => d.parse().ok(),
             _ => None,
         }
     }
@@ -166,22 +145,27 @@ impl FromValue for bool {
     }
 }
 
+/// A decimal reads as the nearest `f64`, so digits beyond a float's 15 to 17
+/// are rounded away; read it as a `String` to keep them. One beyond a float's
+/// range is an error, not an infinity.
 impl FromValue for f64 {
     const EXPECTED: &'static str = "float";
     fn from_value(v: &Value) -> Option<Self> {
         match v {
             Value::Float(f) => Some(*f),
             Value::Int(i) => Some(*i as f64),
+            Value::Decimal(d) => d.parse::<f64>().ok().filter(|f| f.is_finite()),
             _ => None,
         }
     }
 }
 
+/// A decimal reads as its exact digits.
 impl FromValue for String {
     const EXPECTED: &'static str = "text";
     fn from_value(v: &Value) -> Option<Self> {
         match v {
-            Value::Text(s) => Some(s.clone()),
+            Value::Text(s) | Value::Decimal(s) => Some(s.clone()),
             Value::Json(j) => Some(j.to_string()),
             _ => None,
         }
@@ -277,20 +261,20 @@ impl Row {
         })
     }
 
-    /// The row as a JSON object, columns in their order. A name that repeats (two
+    /// Each value with its column's name, in order; a name that repeats (two
     /// tables joined, both with `id`) gets `:2`, `:3`… so no column is lost.
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut map = serde_json::Map::with_capacity(self.columns.len());
-        for (column, value) in self.columns.iter().zip(&self.values) {
-            let mut name = column.clone();
+    pub(crate) fn named(&self) -> impl Iterator<Item = (Cow<'_, str>, &Value)> {
+        let mut seen: Vec<Cow<'_, str>> = Vec::with_capacity(self.columns.len());
+        self.columns.iter().zip(&self.values).map(move |(column, value)| {
+            let mut name = Cow::Borrowed(column.as_str());
             let mut n = 1;
-            while map.contains_key(&name) {
+            while seen.contains(&name) {
                 n += 1;
-                name = format!("{column}:{n}");
+                name = Cow::Owned(format!("{column}:{n}"));
             }
-            map.insert(name, value.to_json());
-        }
-        serde_json::Value::Object(map)
+            seen.push(name.clone());
+            (name, value)
+        })
     }
 }
 
