@@ -6,6 +6,8 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod support;
+
 fn pal(vars: &[(&str, &str)], args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pal"))
         .env_clear()
@@ -402,9 +404,10 @@ mod answers {
     #[test]
     fn deleting_a_missing_key_is_a_no_like_get_and_ttl() {
         let key = format!("pal-cli-del-{}", std::process::id());
+        let url = format!("redis://127.0.0.1:{}", support::port("REDIS_PORT"));
         let vars = [
             ("CACHE_PROVIDER", "redis"),
-            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("REDIS_URL", url.as_str()),
             ("CACHE_INSECURE_NO_ENCRYPTION", "true"),
             ("DB_PROVIDER", "sqlite"),
             ("DATABASE_URL", "sqlite::memory:"),

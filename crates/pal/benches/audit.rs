@@ -2,6 +2,9 @@
 //! producers, same server, same run: events/s until every event is stored, and
 //! `log()` latency. `scripts/services up && cargo bench -p pal --bench audit`.
 
+#[path = "../tests/support/ports.rs"]
+mod ports;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -103,8 +106,7 @@ async fn single_row_inserts(db: &Arc<dyn DatabaseService>) -> f64 {
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let url =
-            std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| ports::postgres_url());
         let settings = Settings::from_vars([
             ("CACHE_PROVIDER", "memory"),
             ("DB_PROVIDER", "postgresql"),

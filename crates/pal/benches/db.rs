@@ -6,6 +6,9 @@
 //! Needs the shared servers: `scripts/services up && cargo bench -p pal --bench db`, then
 //! `scripts/bench-ratios` compares `pal` with `raw_sqlx` in each group.
 
+#[path = "../tests/support/ports.rs"]
+mod ports;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,9 +24,7 @@ use sqlx::{MySqlPool, PgPool};
 const KEYS: usize = 1000;
 const POOL_MAX: u32 = 10;
 
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const PG_SCHEMA: &str = "pal_bench";
-const MARIADB_ADMIN: &str = "mysql://root@127.0.0.1:3306";
 const MARIADB_DB: &str = "pal_bench";
 
 const PG_UPSERT: &str = "INSERT INTO sessions (id, data, expires_at, updated_at) VALUES ($1, $2, $3, $4) \
@@ -45,13 +46,13 @@ async fn database(provider: &str, url: &str) -> Arc<dyn DatabaseService> {
 async fn prepare(provider: &str) -> (Arc<dyn DatabaseService>, String, (Arc<dyn DatabaseService>, String)) {
     let (admin, url, reset): (_, String, [String; 2]) = match provider {
         "postgresql" => (
-            database(provider, PG_ADMIN).await,
-            format!("{PG_ADMIN}?options=-c%20search_path%3D{PG_SCHEMA}"),
+            database(provider, &ports::postgres_url()).await,
+            format!("{}?options=-c%20search_path%3D{PG_SCHEMA}", ports::postgres_url()),
             [format!("DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"), format!("CREATE SCHEMA {PG_SCHEMA}")],
         ),
         _ => (
-            database(provider, MARIADB_ADMIN).await,
-            format!("{MARIADB_ADMIN}/{MARIADB_DB}"),
+            database(provider, &ports::mariadb_url()).await,
+            format!("{}/{MARIADB_DB}", ports::mariadb_url()),
             [format!("DROP DATABASE IF EXISTS {MARIADB_DB}"), format!("CREATE DATABASE {MARIADB_DB}")],
         ),
     };

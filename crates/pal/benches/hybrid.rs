@@ -5,6 +5,8 @@
 //!
 //! `scripts/services up && cargo bench -p pal --bench hybrid`
 
+#[path = "../tests/support/ports.rs"]
+mod ports;
 #[path = "../tests/support/proxy.rs"]
 mod proxy;
 
@@ -43,7 +45,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let schema = format!("pal_bench_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-        let admin_url = "postgres://postgres@127.0.0.1:5432/postgres";
+        let admin_url = &ports::postgres_url();
         let settings = |url: &str| {
             Settings::from_vars([("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "postgresql"), ("DATABASE_URL", url)])
                 .unwrap()
@@ -54,7 +56,7 @@ fn main() {
         let db: Arc<dyn DatabaseService> = pal::factory::build_database(&settings(&url)).await.unwrap();
         db.migrate().await.unwrap();
 
-        let proxy = FaultProxy::start("127.0.0.1:6379".parse().unwrap()).await;
+        let proxy = FaultProxy::start(format!("127.0.0.1:{}", ports::port("REDIS_PORT")).parse().unwrap()).await;
         let timeouts = Timeouts { connect: COMMAND_TIMEOUT, command: COMMAND_TIMEOUT };
         let topology = RedisTopology::Standalone(ConnUrl::parse(&proxy.url("redis"), &["redis"]).unwrap());
         let redis: Arc<dyn CacheService> =

@@ -13,6 +13,8 @@
 //! `scripts/services up && cargo bench -p pal --bench hybrid_throughput`
 
 mod common;
+#[path = "../tests/support/ports.rs"]
+mod ports;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,15 +27,14 @@ use pal::{CacheService, DatabaseService, Settings, Ttl};
 
 const ROUNDS: usize = 5;
 const KEYS: usize = 10_000;
-const ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const SEALING: [(&str, &str); 2] = [
     ("CACHE_KEY_SECRET", "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc="),
     ("CACHE_ENCRYPTION_KEYS", "b1:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg="),
 ];
 
 async fn cache(provider: &str, url: &str) -> Arc<dyn CacheService> {
-    let mut vars =
-        vec![("CACHE_PROVIDER", provider), ("REDIS_URL", "redis://127.0.0.1:6379"), ("DB_PROVIDER", "postgresql")];
+    let redis = ports::redis_url();
+    let mut vars = vec![("CACHE_PROVIDER", provider), ("REDIS_URL", redis.as_str()), ("DB_PROVIDER", "postgresql")];
     vars.push(("DATABASE_URL", url));
     vars.extend(SEALING);
     pal::factory::build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap()
@@ -83,9 +84,9 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let schema = format!("pal_bench_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-        let admin = database(ADMIN).await;
+        let admin = database(&ports::postgres_url()).await;
         admin.execute(&format!("CREATE SCHEMA {schema}"), &[]).await.unwrap();
-        let url = format!("{ADMIN}?options=-c%20search_path%3D{schema}");
+        let url = format!("{}?options=-c%20search_path%3D{schema}", ports::postgres_url());
         let async_url = format!("{url}%20-c%20synchronous_commit%3Doff");
         database(&url).await.migrate().await.unwrap();
 

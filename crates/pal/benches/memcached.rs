@@ -3,9 +3,12 @@
 //! tasks, alternating rounds; then `memcslap` (libmemcached-tools, 50 threads,
 //! its own default value size) on the same server as a second reference.
 //!
-//! `cargo bench -p pal --bench memcached [-- 127.0.0.1:11211]`
+//! `cargo bench -p pal --bench memcached [-- host:port]` (by default the tests' memcached, MEMCACHED_PORT
+//! in scripts/ports.env)
 
 mod common;
+#[path = "../tests/support/ports.rs"]
+mod ports;
 
 use std::sync::Arc;
 
@@ -52,7 +55,10 @@ fn memcslap(server: &str, test: &str) -> Option<f64> {
 }
 
 fn main() {
-    let server = std::env::args().skip(1).find(|a| a.contains(':')).unwrap_or("127.0.0.1:11211".into());
+    let server = std::env::args()
+        .skip(1)
+        .find(|a| a.contains(':'))
+        .unwrap_or_else(|| format!("127.0.0.1:{}", ports::port("MEMCACHED_PORT")));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let settings = Settings::from_vars([

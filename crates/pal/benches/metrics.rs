@@ -6,6 +6,8 @@
 //! trip). `scripts/services up && cargo bench -p pal --bench metrics`.
 
 mod common;
+#[path = "../tests/support/ports.rs"]
+mod ports;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -84,7 +86,7 @@ fn main() {
     rt.block_on(async {
         println!("{ROUNDS} alternating rounds, 256-byte values, median ops/s");
         compare("memory GET, 1 task", &[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")], false, &handle).await;
-        let redis = format!("redis://127.0.0.1:{}", std::env::var("REDIS_PORT").unwrap_or_else(|_| "6379".into()));
+        let redis = ports::redis_url();
         let vars = [
             ("CACHE_PROVIDER", "redis"),
             ("REDIS_URL", redis.as_str()),

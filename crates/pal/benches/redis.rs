@@ -4,9 +4,12 @@
 //! why pal uses one), and (c) `redis-benchmark -c 50 -d 256 -t get,set`.
 //! Rounds alternate between pal and raw redis-rs so machine noise hits both.
 //!
-//! `cargo bench -p pal --bench redis [-- redis://127.0.0.1:6379]`
+//! `cargo bench -p pal --bench redis [-- redis://host:port]` (by default the tests' Redis, REDIS_PORT in
+//! scripts/ports.env)
 
 mod common;
+#[path = "../tests/support/ports.rs"]
+mod ports;
 
 use std::sync::Arc;
 
@@ -103,7 +106,7 @@ fn redis_benchmark(port: u16) -> Option<(f64, f64)> {
 }
 
 fn main() {
-    let url = std::env::args().skip(1).find(|a| a.starts_with("redis://")).unwrap_or("redis://127.0.0.1:6379".into());
+    let url = std::env::args().skip(1).find(|a| a.starts_with("redis://")).unwrap_or_else(ports::redis_url);
     let port: u16 = url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).unwrap_or(6379);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {

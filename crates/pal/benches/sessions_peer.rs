@@ -8,6 +8,8 @@
 //! `scripts/services up && cargo bench -p pal --bench sessions_peer`
 
 mod common;
+#[path = "../tests/support/ports.rs"]
+mod ports;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,8 +27,8 @@ const SEALING: [(&str, &str); 2] = [
 ];
 
 async fn pal(sealed: bool) -> Arc<dyn CacheService> {
-    let mut vars =
-        vec![("CACHE_PROVIDER", "redis"), ("REDIS_URL", "redis://127.0.0.1:6379"), ("DB_PROVIDER", "sqlite")];
+    let redis = ports::redis_url();
+    let mut vars = vec![("CACHE_PROVIDER", "redis"), ("REDIS_URL", redis.as_str()), ("DB_PROVIDER", "sqlite")];
     match sealed {
         true => vars.extend(SEALING),
         false => vars.push(("CACHE_INSECURE_NO_ENCRYPTION", "true")),
@@ -71,7 +73,7 @@ fn main() {
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let pool = Pool::new(Config::from_url("redis://127.0.0.1:6379").unwrap(), None, None, None, 6).unwrap();
+        let pool = Pool::new(Config::from_url(&ports::redis_url()).unwrap(), None, None, None, 6).unwrap();
         pool.init().await.unwrap();
         let contestants = [
             ("pal sealed", Contestant::Pal(pal(true).await)),

@@ -6,6 +6,8 @@
 //! `scripts/services up && cargo bench -p pal --bench tls`
 
 mod common;
+#[path = "../tests/support/ports.rs"]
+mod ports;
 
 use std::sync::Arc;
 
@@ -13,17 +15,12 @@ use chrono::Utc;
 use common::{ROUNDS, median, round};
 use pal::session::{SessionStore, SqlSessionStore};
 use pal::{CacheService, DatabaseService, Settings, Ttl};
+use ports::port;
 
 const KEYS: usize = 1000;
 
 fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn port(name: &str) -> String {
-    let text = std::fs::read_to_string(root().join("scripts/ports.env")).unwrap();
-    let line = text.lines().find(|l| l.starts_with(&format!("{name}="))).unwrap_or_else(|| panic!("{name}"));
-    line.split('=').nth(1).unwrap().split_whitespace().next().unwrap().to_string()
 }
 
 fn ca() -> String {

@@ -1,6 +1,10 @@
 //! A fixed number of Redis GETs through pal or through a raw redis-rs multiplexed
 //! connection, for counting the client's instructions under
-//! `valgrind --tool=callgrind`. Usage: redis_ops pal|raw N [redis://127.0.0.1:6379]
+//! `valgrind --tool=callgrind`. Usage: redis_ops pal|raw N [redis://host:port] (by
+//! default the tests' Redis, REDIS_PORT in scripts/ports.env)
+
+#[path = "../tests/support/ports.rs"]
+mod ports;
 
 use bytes::Bytes;
 use pal::{Settings, Ttl};
@@ -8,7 +12,7 @@ use pal::{Settings, Ttl};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (which, n) = (args[1].as_str(), args[2].parse::<usize>().unwrap());
-    let url = args.get(3).cloned().unwrap_or("redis://127.0.0.1:6379".into());
+    let url = args.get(3).cloned().unwrap_or_else(ports::redis_url);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let settings = Settings::from_vars([

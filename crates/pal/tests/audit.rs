@@ -135,7 +135,8 @@ async fn postgres_ten_thousand_events_through_a_30_s_outage() {
     let _lock = servers::exclusive("postgres_fault");
     own_server("postgres_fault");
     let _restart = servers::Restart("postgres_fault");
-    let db = servers::database("postgresql", servers::POSTGRES_FAULT, &[("DB_POOL_ACQUIRE_TIMEOUT_MS", "1000")]).await;
+    let db =
+        servers::database("postgresql", &servers::postgres_fault(), &[("DB_POOL_ACQUIRE_TIMEOUT_MS", "1000")]).await;
     outage("postgresql", db, Some("postgres_fault")).await;
 }
 
@@ -144,9 +145,9 @@ async fn mariadb_ten_thousand_events_through_a_30_s_outage() {
     let _lock = servers::exclusive("mariadb_fault");
     own_server("mariadb_fault");
     let _restart = servers::Restart("mariadb_fault");
-    let admin = servers::database("mysql", servers::MARIADB_FAULT, &[]).await;
+    let admin = servers::database("mysql", &servers::mariadb_fault(), &[]).await;
     admin.execute("CREATE DATABASE IF NOT EXISTS pal_audit", &[]).await.unwrap();
-    let url = format!("{}/pal_audit", servers::MARIADB_FAULT);
+    let url = format!("{}/pal_audit", servers::mariadb_fault());
     let db = servers::database("mysql", &url, &[("DB_POOL_ACQUIRE_TIMEOUT_MS", "1000")]).await;
     outage("mysql", db, Some("mariadb_fault")).await;
 }

@@ -87,9 +87,11 @@ async fn wrong_password(provider: &str, url: &str) {
 async fn wrong_passwords_fail_clearly_and_are_redacted() {
     let _lock = servers::exclusive("postgres_fault");
     servers::services("start", "postgres_fault");
-    wrong_password("postgresql", "postgres://pal:wrong-s3cret@127.0.0.1:55432/postgres").await;
-    wrong_password("cockroachdb", "postgres://pal:wrong-s3cret@127.0.0.1:55432/postgres").await;
-    wrong_password("mysql", "mysql://root:wrong-s3cret@127.0.0.1:3306/test").await;
+    let wrong = servers::postgres_fault_with_password("wrong-s3cret");
+    wrong_password("postgresql", &wrong).await;
+    wrong_password("cockroachdb", &wrong).await;
+    let mysql = format!("mysql://root:wrong-s3cret@127.0.0.1:{}/test", support::port("MARIADB_PORT"));
+    wrong_password("mysql", &mysql).await;
 }
 
 #[test]
@@ -100,7 +102,7 @@ fn pal_check_with_a_wrong_password_exits_1_without_the_password() {
         .envs([
             ("CACHE_PROVIDER", "memory"),
             ("DB_PROVIDER", "postgresql"),
-            ("DATABASE_URL", "postgres://pal:wrong-s3cret@127.0.0.1:55432/postgres"),
+            ("DATABASE_URL", &servers::postgres_fault_with_password("wrong-s3cret")),
         ])
         .arg("check")
         .output()
@@ -124,20 +126,20 @@ async fn nothing_listening_is_a_connection_error_within_the_acquire_timeout() {
 
 #[tokio::test]
 async fn syntax_errors_and_unknown_databases_are_reported_as_such() {
-    for (provider, url) in [("postgresql", servers::POSTGRES), ("mysql", servers::MARIADB)] {
-        let db = servers::database(provider, url, &[]).await;
+    for (provider, url) in [("postgresql", servers::postgres()), ("mysql", servers::mariadb())] {
+        let db = servers::database(provider, &url, &[]).await;
         let err = db.query("SELECT FROM WHERE", &[]).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Syntax, "{provider}: {err}");
         let err = db.query("SELECT 1 AS a; SELECT 2 AS b", &[]).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{provider}: {err}");
     }
-    let missing = format!("{}/pal_no_such_database", servers::MARIADB);
+    let missing = format!("{}/pal_no_such_database", servers::mariadb());
     // A database the URL names but the server lacks is a configuration error.
     let err = servers::database("mysql", &missing, &[]).await.ping().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(err.to_string().contains("pal_no_such_database"), "{err}");
-    let missing = "postgres://postgres@127.0.0.1:5432/pal_no_such_database";
-    let err = servers::database("postgresql", missing, &[]).await.ping().await.unwrap_err();
+    let missing = format!("postgres://postgres@127.0.0.1:{}/pal_no_such_database", support::port("PG_PORT"));
+    let err = servers::database("postgresql", &missing, &[]).await.ping().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(err.to_string().contains("pal_no_such_database"), "{err}");
 }

@@ -54,6 +54,20 @@ fn values_come_from_stdin_and_go_out_as_stored() {
     assert_eq!(run(&vars, &["cache", "get", "word"], b"").stdout, b"text", "no newline added for a pipe");
 }
 
+/// Deletes a key when dropped, even when an assertion failed half-way.
+struct DeleteOnDrop(String, String);
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        let deleted = redis::Client::open(self.0.as_str())
+            .and_then(|client| client.get_connection())
+            .and_then(|mut conn| redis::cmd("DEL").arg(&self.1).query::<i64>(&mut conn));
+        if let Err(e) = deleted {
+            eprintln!("could not delete {}: {e}", self.1);
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_key_without_expiry_says_so_and_db_in_the_query_is_honoured() {
     let prefix = prefix();
@@ -68,6 +82,8 @@ async fn a_key_without_expiry_says_so_and_db_in_the_query_is_honoured() {
     let key = format!("{prefix}forever");
     let mut db2 = support::node(&support::port("REDIS_PORT")).await;
     let _: () = redis::cmd("SELECT").arg(2).query_async(&mut db2).await.unwrap();
+    // The one key a test leaves without an expiry, for the few seconds of this case.
+    let _forever = DeleteOnDrop(format!("redis://127.0.0.1:{}/2", support::port("REDIS_PORT")), key.clone());
     let _: () = redis::cmd("SET").arg(&key).arg("v").query_async(&mut db2).await.unwrap();
     let out = run(&vars, &["cache", "ttl", &key], b"");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no expiry", "{}", text(&out));
@@ -172,10 +188,10 @@ fn peak_resident_kib(pid: u32) -> Option<u64> {
 
 #[test]
 fn a_large_json_result_streams_through_bounded_memory() {
-    let url = suite::servers::POSTGRES;
+    let url = suite::servers::postgres();
     let sql = "SELECT g AS n, repeat('x', 1000) AS v FROM generate_series(1, 200000) g";
     let mut child = support::pal_command()
-        .envs([("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "postgresql"), ("DATABASE_URL", url)])
+        .envs([("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "postgresql"), ("DATABASE_URL", url.as_str())])
         .args(["db", "query", sql, "--json"])
         .stdout(Stdio::piped())
         .spawn()

@@ -98,18 +98,18 @@ async fn server_stopped_mid_use(provider: &str, url: &str, service: &'static str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgresql_server_stopped_mid_use() {
     let sql = "SELECT pg_sleep(1.5)";
-    server_stopped_mid_use("postgresql", servers::POSTGRES_FAULT, "postgres_fault", sql).await;
+    server_stopped_mid_use("postgresql", &servers::postgres_fault(), "postgres_fault", sql).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cockroachdb_provider_server_stopped_mid_use() {
     let sql = "SELECT pg_sleep(1.5)";
-    server_stopped_mid_use("cockroachdb", servers::POSTGRES_FAULT, "postgres_fault", sql).await;
+    server_stopped_mid_use("cockroachdb", &servers::postgres_fault(), "postgres_fault", sql).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_server_stopped_mid_use() {
-    server_stopped_mid_use("mysql", servers::MARIADB_FAULT, "mariadb_fault", "SELECT SLEEP(1.5) AS s").await;
+    server_stopped_mid_use("mysql", &servers::mariadb_fault(), "mariadb_fault", "SELECT SLEEP(1.5) AS s").await;
 }
 
 /// A statement longer than DB_STATEMENT_TIMEOUT_MS is stopped by the server itself,
@@ -117,12 +117,12 @@ async fn mysql_server_stopped_mid_use() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statement_timeout_is_enforced() {
     for (provider, url, slow) in [
-        ("postgresql", &servers::POSTGRES.to_string(), "SELECT pg_sleep(5)"),
+        ("postgresql", &servers::postgres(), "SELECT pg_sleep(5)"),
         // MariaDB's SLEEP() returns early without an error when interrupted; a long
         // scan of its built-in sequence engine is interrupted with error 1969.
         (
             "mysql",
-            &format!("{}/mysql", servers::MARIADB),
+            &format!("{}/mysql", servers::mariadb()),
             "SELECT COUNT(*) AS s FROM seq_1_to_100000000000 WHERE seq % 7 = 3",
         ),
     ] {
@@ -143,8 +143,9 @@ async fn statement_timeout_is_enforced() {
 /// `Timeout` that says so, not a connection error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exhausted_pool_is_a_timeout() {
-    for (provider, url) in [("postgresql", servers::POSTGRES), ("mysql", servers::MARIADB)] {
-        let db = servers::database(provider, url, &[("DB_POOL_MAX", "1"), ("DB_POOL_ACQUIRE_TIMEOUT_MS", "300")]).await;
+    for (provider, url) in [("postgresql", servers::postgres()), ("mysql", servers::mariadb())] {
+        let db =
+            servers::database(provider, &url, &[("DB_POOL_MAX", "1"), ("DB_POOL_ACQUIRE_TIMEOUT_MS", "300")]).await;
         let held = db.begin().await.unwrap();
         let started = Instant::now();
         let err = within("a call on an exhausted pool", db.ping()).await.unwrap_err();

@@ -259,7 +259,7 @@ async fn redis_restarted_empty_is_repopulated_with_the_remaining_ttl() {
     support::kill_redis(&port).await;
     support::ensure("redis");
     let mut raw = support::node(&port).await;
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("session:{run}:*")).query_async(&mut raw).await.unwrap();
+    let keys: Vec<String> = support::scan(&mut raw, &format!("session:{run}:*")).await;
     assert!(keys.is_empty(), "Redis restarted empty");
     wait_closed(&cache).await;
     for i in 0..10 {
@@ -282,7 +282,7 @@ async fn database_down_while_redis_is_up() {
     let _restart = suite::servers::Restart("postgres_fault");
     let db = suite::servers::database(
         "postgresql",
-        suite::servers::POSTGRES_FAULT,
+        &suite::servers::postgres_fault(),
         &[("DB_POOL_ACQUIRE_TIMEOUT_MS", "500"), ("DB_STATEMENT_TIMEOUT_MS", "500")],
     )
     .await;

@@ -29,7 +29,7 @@ async fn change_during_a_hang(vars: &[(&str, &str)], ids: &[String]) -> HashMap<
     for id in ids {
         a.set_session(id, &serde_json::json!({"v": "old"}), ttl(300)).await.unwrap();
     }
-    let hung = support::Continue(support::pid_of(&port).await);
+    let hung = support::Continue(support::pid_of(&port));
     support::signal(hung.0, "STOP");
     let mut expected = HashMap::new();
     for (i, id) in ids.iter().enumerate() {

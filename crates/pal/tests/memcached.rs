@@ -126,21 +126,6 @@ async fn keys_spread_evenly_and_few_move_when_a_server_is_added() {
     assert!(moved_share > 0.10, "a fourth server should take its share: {moved_share}");
 }
 
-/// The server's own PID, from `stats` (whoever started it).
-async fn memcached_pid(port: &str) -> u32 {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let mut conn = BufReader::new(tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await.unwrap());
-    conn.get_mut().write_all(b"stats\r\n").await.unwrap();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(conn.read_line(&mut line).await.unwrap() > 0, "stats ended without a pid");
-        if let Some(pid) = line.strip_prefix("STAT pid ") {
-            return pid.trim().parse().unwrap();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dead_shard_fails_only_its_keys_and_is_used_again_after_restart() {
     support::ensure("memcached");
@@ -164,7 +149,7 @@ async fn a_dead_shard_fails_only_its_keys_and_is_used_again_after_restart() {
         }
     }
     assert!(!on_victim.is_empty());
-    support::signal(memcached_pid(&victim).await, "KILL");
+    support::signal(support::pid_of(&victim), "KILL");
     support::eventually(Duration::from_secs(5), || async {
         tokio::net::TcpStream::connect(format!("127.0.0.1:{victim}")).await.is_err()
     })

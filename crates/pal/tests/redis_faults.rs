@@ -44,7 +44,7 @@ async fn recovers_after_a_restart_without_rebuilding() {
     let cache = fault_cache().await;
     cache.set("fault:k", Bytes::from_static(b"v"), ttl()).await.unwrap();
     let port = support::port("REDIS_FAULT_PORT");
-    support::signal(support::pid_of(&port).await, "TERM");
+    support::signal(support::pid_of(&port), "TERM");
     support::eventually(Duration::from_secs(5), || async {
         tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await.is_err()
     })
@@ -75,7 +75,7 @@ async fn a_hung_server_is_a_timeout_not_a_hang() {
     let _restore = support::Restore("redis");
     let cache = fault_cache().await;
     cache.set("hang:k", Bytes::from_static(b"v"), ttl()).await.unwrap();
-    let pid = support::pid_of(&support::port("REDIS_FAULT_PORT")).await;
+    let pid = support::pid_of(&support::port("REDIS_FAULT_PORT"));
     support::signal(pid, "STOP");
     struct Continue(u32);
     impl Drop for Continue {
@@ -110,9 +110,8 @@ fn settings(vars: &[(&str, &str)]) -> Result<Settings, pal::error::ConfigErrors>
 fn empty_or_malformed_cluster_nodes_are_start_up_errors() {
     let err = settings(&[("REDIS_CLUSTER_ENABLED", "true"), ("REDIS_CLUSTER_NODES", "")]).unwrap_err().to_string();
     assert!(err.contains("REDIS_CLUSTER_NODES must be set"), "{err}");
-    let err = settings(&[("REDIS_CLUSTER_ENABLED", "true"), ("REDIS_CLUSTER_NODES", "127.0.0.1:7001,nonsense:port")])
-        .unwrap_err()
-        .to_string();
+    let nodes = format!("127.0.0.1:{},nonsense:port", support::port_list("CLUSTER_PORTS")[0]);
+    let err = settings(&[("REDIS_CLUSTER_ENABLED", "true"), ("REDIS_CLUSTER_NODES", &nodes)]).unwrap_err().to_string();
     assert!(err.contains("REDIS_CLUSTER_NODES") && err.contains("\"port\" is not a number"), "{err}");
     let err = settings(&[("REDIS_CLUSTER_ENABLED", "true"), ("REDIS_CLUSTER_NODES", "redis://:pw@h:1")])
         .unwrap_err()

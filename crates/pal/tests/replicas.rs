@@ -25,11 +25,12 @@ use support::eventually;
 /// One replicated pair, and how to stop its replica applying changes.
 struct Pair {
     provider: &'static str,
-    primary: &'static str,
-    replica: &'static str,
+    primary: fn() -> String,
+    replica: fn() -> String,
     /// The `scripts/services` name of the replica alone.
     replica_service: &'static str,
-    replica_port: u16,
+    /// Its entry in `scripts/ports.env`.
+    replica_port: &'static str,
     /// Tests that stop the replica, or stop it applying, hold this lock.
     lock: &'static str,
     /// Stops the replica applying changes, and starts it again.
@@ -42,10 +43,10 @@ struct Pair {
 
 const POSTGRES: Pair = Pair {
     provider: "postgresql",
-    primary: servers::PG_PRIMARY,
-    replica: servers::PG_REPLICA,
+    primary: servers::pg_primary,
+    replica: servers::pg_replica,
     replica_service: "pg_replica",
-    replica_port: servers::PG_REPLICA_PORT,
+    replica_port: "PG_REPLICA_PORT",
     lock: "pg_replication",
     pause: &["SELECT pg_wal_replay_pause()"],
     resume: &["SELECT pg_wal_replay_resume()"],
@@ -56,10 +57,10 @@ const POSTGRES: Pair = Pair {
 
 const MARIADB: Pair = Pair {
     provider: "mysql",
-    primary: servers::MARIADB_PRIMARY,
-    replica: servers::MARIADB_REPLICA,
+    primary: servers::mariadb_primary,
+    replica: servers::mariadb_replica,
     replica_service: "mariadb_replica",
-    replica_port: servers::MARIADB_REPLICA_PORT,
+    replica_port: "MARIADB_REPLICA_PORT",
     lock: "mariadb_replication",
     pause: &["STOP SLAVE SQL_THREAD"],
     resume: &["START SLAVE SQL_THREAD"],
@@ -82,22 +83,23 @@ struct Namespace {
 impl Namespace {
     async fn new(pair: &Pair) -> Namespace {
         let name = format!("pal_r_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let admin = database(pair.provider, pair.primary, &[("DB_POOL_MAX", "2")]).await;
+        let (primary_admin, replica_admin) = ((pair.primary)(), (pair.replica)());
+        let admin = database(pair.provider, &primary_admin, &[("DB_POOL_MAX", "2")]).await;
         let (primary_url, replica_url) = match admin.dialect() {
             Dialect::Postgres => {
                 admin.execute(&format!("CREATE SCHEMA {name}"), &[]).await.unwrap();
                 let option = format!("?options=-c%20search_path%3D{name}");
-                (format!("{}{option}", pair.primary), format!("{}{option}", pair.replica))
+                (format!("{primary_admin}{option}"), format!("{replica_admin}{option}"))
             }
             _ => {
                 admin.execute(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"), &[]).await.unwrap();
-                (format!("{}/{name}", pair.primary), format!("{}/{name}", pair.replica))
+                (format!("{primary_admin}/{name}"), format!("{replica_admin}/{name}"))
             }
         };
         let primary = database(pair.provider, &primary_url, &[]).await;
         // The replica has the namespace once it has replayed its creation.
         let token = primary.write_position().await.unwrap().expect("the primary keeps positions");
-        let replica_admin = database(pair.provider, pair.replica, &[("DB_POOL_MAX", "1")]).await;
+        let replica_admin = database(pair.provider, &replica_admin, &[("DB_POOL_MAX", "1")]).await;
         assert!(
             replica_admin.replayed(&token, Duration::from_secs(30)).await.unwrap(),
             "the replica did not replay the creation of {name} within 30 s"
@@ -123,7 +125,7 @@ impl Namespace {
 }
 
 async fn on_replica(pair: &Pair, statements: &[&str]) -> Result<()> {
-    let replica = database(pair.provider, pair.replica, &[("DB_POOL_MAX", "1")]).await;
+    let replica = database(pair.provider, &(pair.replica)(), &[("DB_POOL_MAX", "1")]).await;
     for sql in statements {
         replica.execute(sql, &[]).await?;
     }
@@ -338,17 +340,10 @@ async fn mariadb_replica_killed_under_load_costs_readers_nothing() {
     a_replica_killed_under_load_costs_readers_nothing(&MARIADB).await;
 }
 
-/// The server listening on `port` and its child processes (a PostgreSQL
-/// postmaster's backends and its WAL receiver), so that all of it can be frozen.
-fn server_processes(port: u16) -> Vec<u32> {
-    let ss = std::process::Command::new("ss").args(["-ltnpH", &format!("sport = :{port}")]).output().unwrap();
-    let text = String::from_utf8_lossy(&ss.stdout);
-    let pid: u32 = text
-        .split("pid=")
-        .nth(1)
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("nothing listens on {port}: {text}"));
+/// This checkout's server on the port named `port` and its child processes (a
+/// PostgreSQL postmaster's backends and its WAL receiver), so that all of it can be frozen.
+fn server_processes(port: &str) -> Vec<u32> {
+    let pid = support::pid_of(&support::port(port));
     let children = std::process::Command::new("pgrep").args(["-P", &pid.to_string()]).output().unwrap();
     let mut pids = vec![pid];
     pids.extend(String::from_utf8_lossy(&children.stdout).lines().filter_map(|l| l.trim().parse::<u32>().ok()));
@@ -704,7 +699,7 @@ async fn the_operator_reads_a_write_through_the_replica_path() {
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
     let replicas = doc["replicas"].as_array().unwrap_or_else(|| panic!("{doc}"));
     assert_eq!(replicas.len(), 1, "{doc}");
-    assert_eq!(replicas[0]["name"], "127.0.0.1:55435", "{doc}");
+    assert_eq!(replicas[0]["name"], format!("127.0.0.1:{}", support::port("PG_REPLICA_PORT")), "{doc}");
     assert_eq!(replicas[0]["state"], "usable", "{doc}");
     assert!(replicas[0]["lag_ms"].is_u64(), "{doc}");
     assert_eq!(code, Some(0), "{doc}");

@@ -63,7 +63,7 @@ async fn check_redis_like(port: &str, provider_vars: &[(&str, &str)]) {
     cache.set_session(EMAIL, &SESSION, Ttl::from_secs(60).unwrap()).await.unwrap();
     cache.set_session(USER_ID, &SESSION, Ttl::from_secs(60).unwrap()).await.unwrap();
     let mut raw = support::node(port).await;
-    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut raw).await.unwrap();
+    let keys: Vec<Vec<u8>> = support::scan(&mut raw, &format!("{prefix}*")).await;
     assert_eq!(keys.len(), 2, "both sessions are on the server");
     for key in &keys {
         assert_opaque("a raw key", key);
@@ -191,12 +191,19 @@ async fn a_value_sealed_for_one_key_does_not_open_under_another() {
     cache.set_session("b", &SESSION, Ttl::from_secs(60).unwrap()).await.unwrap();
     let mut raw = support::node(&port).await;
     let a: Vec<u8> = redis::cmd("GET").arg(storage_key(&settings, &prefix, "a")).query_async(&mut raw).await.unwrap();
-    let _: () = redis::cmd("SET").arg(storage_key(&settings, &prefix, "b")).arg(a).query_async(&mut raw).await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(storage_key(&settings, &prefix, "b"))
+        .arg(a)
+        .arg("KEEPTTL")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
     let err = cache.get_session::<serde_json::Value>("b").await.unwrap_err();
     assert_eq!(err.kind(), pal::ErrorKind::Integrity, "{err}");
     let _: () = redis::cmd("SET")
         .arg(storage_key(&settings, &prefix, "b"))
         .arg("{\"email\":\"forged\"}")
+        .arg("KEEPTTL")
         .query_async(&mut raw)
         .await
         .unwrap();

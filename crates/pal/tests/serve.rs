@@ -36,7 +36,7 @@ async fn readiness_follows_each_provider_down_and_back_without_a_restart() {
     let redis = proxy_to(&support::port("REDIS_PORT")).await;
     let postgres = proxy_to(&support::port("PG_PORT")).await;
     let (url, teardown) = suite::servers::fresh_postgres_schema().await;
-    let through_proxy = url.replace("127.0.0.1:5432", &postgres.addr.to_string());
+    let through_proxy = url.replace(&format!("127.0.0.1:{}", support::port("PG_PORT")), &postgres.addr.to_string());
     let redis_url = redis.url("redis");
     let vars = support::sealed(&[
         ("CACHE_PROVIDER", "redis"),

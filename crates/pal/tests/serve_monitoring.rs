@@ -50,7 +50,7 @@ async fn readyz_answers_at_once_and_says_degraded_while_the_hybrids_redis_hangs(
     let (status, ready, _) = tokio::task::block_in_place(|| readyz(http));
     assert_eq!((status, ready.contains("\"status\":\"ready\"")), (200, true), "{ready}");
 
-    let hung = support::Continue(support::pid_of(&port).await);
+    let hung = support::Continue(support::pid_of(&port));
     support::signal(hung.0, "STOP");
     // Probes run in the background: every answer comes at once, first with the
     // last state, then (within a probe interval and a Redis timeout) degraded.

@@ -241,7 +241,7 @@ async fn a_hung_database_gets_requests_shed_or_cut_at_their_deadline_never_a_han
     let (url, teardown) = suite::servers::fresh_postgres_schema().await;
     let target = format!("127.0.0.1:{}", support::port("PG_PORT")).parse::<SocketAddr>().unwrap();
     let proxy = FaultProxy::start(target).await;
-    let through_proxy = url.replace("127.0.0.1:5432", &proxy.addr.to_string());
+    let through_proxy = url.replace(&target.to_string(), &proxy.addr.to_string());
     let dir = tempfile::tempdir().unwrap();
     let mut vars = vec![
         ("CACHE_PROVIDER", "memory"),

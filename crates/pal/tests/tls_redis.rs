@@ -142,8 +142,8 @@ async fn plaintext_sentinels(nodes: &str, ca: &str, master_url: &str) -> Arc<dyn
 fn mistakes_stop_start_up() {
     let error = |extra: &[(&str, &str)]| settings(extra).unwrap_err().to_string();
     let (tls, ca, cert, server_key) = (tls_url(), file("ca.pem"), file("client.pem"), file("server.key"));
-    let plain = "redis://127.0.0.1:6379";
-    let text = error(&[("REDIS_URL", plain), ("REDIS_TLS_CA_FILE", &ca)]);
+    let plain = format!("redis://127.0.0.1:{}", support::port("REDIS_PORT"));
+    let text = error(&[("REDIS_URL", &plain), ("REDIS_TLS_CA_FILE", &ca)]);
     assert!(text.contains("no Redis connection uses TLS") && text.contains("rediss://"), "{text}");
     let text = error(&[("REDIS_URL", &tls)]);
     assert!(text.contains("REDIS_TLS_CA_FILE") && text.contains("127.0.0.1"), "{text}");
@@ -163,7 +163,7 @@ fn mistakes_stop_start_up() {
     assert!(text.contains("#insecure"), "{text}");
     let memcached = Settings::from_vars([
         ("CACHE_PROVIDER", "memcached"),
-        ("MEMCACHED_SERVERS", "127.0.0.1:11211"),
+        ("MEMCACHED_SERVERS", &format!("127.0.0.1:{}", support::port("MEMCACHED_PORT"))),
         ("MEMCACHED_TLS", "true"),
         ("DB_PROVIDER", "sqlite"),
         support::SEALING[0],

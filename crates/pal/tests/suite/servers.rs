@@ -10,27 +10,61 @@ use pal::{DatabaseService, Settings};
 
 use crate::suite::db::DbSubject;
 
-/// The shared servers (`scripts/services`: postgres, mariadb).
-pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-pub const MARIADB: &str = "mysql://root@127.0.0.1:3306";
+use crate::support::port;
+
+fn postgres_on(port_name: &str) -> String {
+    format!("postgres://postgres@127.0.0.1:{}/postgres", port(port_name))
+}
+
+fn mariadb_on(port_name: &str) -> String {
+    format!("mysql://root@127.0.0.1:{}", port(port_name))
+}
+
+/// The servers the conformance tests share, each test in a schema or database of its
+/// own (`scripts/services`: postgres, mariadb; or, with PAL_TEST_MACHINE_SERVERS=1,
+/// the machine's own).
+pub fn postgres() -> String {
+    postgres_on("PG_PORT")
+}
+
+pub fn mariadb() -> String {
+    mariadb_on("MARIADB_PORT")
+}
 
 /// Dedicated instances that only the fault tests stop and start
 /// (`scripts/services`: postgres_fault, mariadb_fault). The PostgreSQL one checks
 /// passwords, so it also serves the wrong-password tests.
-pub const POSTGRES_FAULT: &str = "postgres://pal:pal-test-secret@127.0.0.1:55432/postgres";
-pub const POSTGRES_FAULT_PORT: u16 = 55432;
-pub const MARIADB_FAULT: &str = "mysql://root@127.0.0.1:53306";
-pub const MARIADB_FAULT_PORT: u16 = 53306;
+pub fn postgres_fault() -> String {
+    format!("postgres://pal:{}@127.0.0.1:{}/postgres", port("PG_FAULT_PASSWORD"), port("PG_FAULT_PORT"))
+}
+
+/// `postgres_fault()` with another password.
+pub fn postgres_fault_with_password(password: &str) -> String {
+    format!("postgres://pal:{password}@127.0.0.1:{}/postgres", port("PG_FAULT_PORT"))
+}
+
+pub fn mariadb_fault() -> String {
+    mariadb_on("MARIADB_FAULT_PORT")
+}
 
 /// Replicated pairs, each a primary and a replica of it that tests may stop and start
 /// alone (`scripts/services`: pg_replication with pg_replica, a streaming replica;
 /// mariadb_replication with mariadb_replica, GTID replication).
-pub const PG_PRIMARY: &str = "postgres://postgres@127.0.0.1:55434/postgres";
-pub const PG_REPLICA: &str = "postgres://postgres@127.0.0.1:55435/postgres";
-pub const PG_REPLICA_PORT: u16 = 55435;
-pub const MARIADB_PRIMARY: &str = "mysql://root@127.0.0.1:53308";
-pub const MARIADB_REPLICA: &str = "mysql://root@127.0.0.1:53309";
-pub const MARIADB_REPLICA_PORT: u16 = 53309;
+pub fn pg_primary() -> String {
+    postgres_on("PG_PRIMARY_PORT")
+}
+
+pub fn pg_replica() -> String {
+    postgres_on("PG_REPLICA_PORT")
+}
+
+pub fn mariadb_primary() -> String {
+    mariadb_on("MARIADB_PRIMARY_PORT")
+}
+
+pub fn mariadb_replica() -> String {
+    mariadb_on("MARIADB_REPLICA_PORT")
+}
 
 /// Schemas and databases the tests create start with this; ones older than an hour
 /// are leftovers of interrupted runs and are swept.
@@ -62,7 +96,7 @@ type Teardown = futures::future::BoxFuture<'static, ()>;
 
 /// An empty schema of its own on the shared PostgreSQL server: its URL, and what drops it.
 pub async fn fresh_postgres_schema() -> (String, Teardown) {
-    let admin = database("postgresql", POSTGRES, &[("DB_POOL_MAX", "1")]).await;
+    let admin = database("postgresql", &postgres(), &[("DB_POOL_MAX", "1")]).await;
     let rows =
         admin.query("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'pal\\_t\\_%'", &[]).await.unwrap();
     for name in rows.iter().map(|r| r.get::<String>("n").unwrap()).filter(|n| is_stale(n)) {
@@ -70,7 +104,7 @@ pub async fn fresh_postgres_schema() -> (String, Teardown) {
     }
     let schema = unique_name();
     admin.execute(&format!("CREATE SCHEMA {schema}"), &[]).await.unwrap();
-    let url = format!("{POSTGRES}?options=-c%20search_path%3D{schema}");
+    let url = format!("{}?options=-c%20search_path%3D{schema}", postgres());
     let teardown = async move {
         let _ = admin.execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), &[]).await;
     };
@@ -88,7 +122,7 @@ impl Drop for SchemaGuard {
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async {
-                let admin = database("postgresql", POSTGRES, &[("DB_POOL_MAX", "1")]).await;
+                let admin = database("postgresql", &postgres(), &[("DB_POOL_MAX", "1")]).await;
                 admin.execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), &[]).await
             })
         })
@@ -110,14 +144,14 @@ pub async fn guarded_postgres_schema() -> (String, SchemaGuard) {
 
 /// An empty database of its own on the shared MariaDB server: its URL, and what drops it.
 pub async fn fresh_mariadb_database() -> (String, Teardown) {
-    let admin = database("mysql", MARIADB, &[("DB_POOL_MAX", "1")]).await;
+    let admin = database("mysql", &mariadb(), &[("DB_POOL_MAX", "1")]).await;
     let rows = admin.query("SHOW DATABASES LIKE 'pal\\_t\\_%'", &[]).await.unwrap();
     for name in rows.iter().map(|r| r.values()[0].to_string()).filter(|n| is_stale(n)) {
         let _ = admin.execute(&format!("DROP DATABASE IF EXISTS {name}"), &[]).await;
     }
     let name = unique_name();
     admin.execute(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"), &[]).await.unwrap();
-    let url = format!("{MARIADB}/{name}");
+    let url = format!("{}/{name}", mariadb());
     let teardown = async move {
         let _ = admin.execute(&format!("DROP DATABASE IF EXISTS {name}"), &[]).await;
     };

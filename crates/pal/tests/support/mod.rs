@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -60,23 +59,9 @@ pub fn sealed<'a>(vars: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     all
 }
 
-/// `scripts/ports.env`, parsed: the single place ports are written down.
-pub fn ports() -> HashMap<String, String> {
-    let text = std::fs::read_to_string(root().join("scripts/ports.env")).expect("scripts/ports.env");
-    text.lines()
-        .filter_map(|l| l.split('#').next())
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
-        .collect()
-}
-
-pub fn port(name: &str) -> String {
-    ports().remove(name).unwrap_or_else(|| panic!("{name} missing from scripts/ports.env"))
-}
-
-pub fn port_list(name: &str) -> Vec<String> {
-    port(name).split_whitespace().map(str::to_string).collect()
-}
+// Each test binary uses some of them.
+#[allow(unused_imports)]
+pub use ports::{port, port_list, ports};
 
 /// Starts whatever of one service is not running (idempotent), e.g. a server a
 /// fault test killed. Only that service: a test must never restart a node that a
@@ -131,22 +116,54 @@ pub async fn try_node(port: &str) -> redis::RedisResult<redis::aio::MultiplexedC
     client.get_multiplexed_async_connection_with_config(&config).await
 }
 
-pub async fn pid_of(port: &str) -> u32 {
-    let info: String = redis::cmd("INFO").arg("server").query_async(&mut node(port).await).await.unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("process_id:"))
-        .and_then(|p| p.trim().parse().ok())
-        .expect("INFO server reports process_id")
+/// The PID of the server on `port` that this checkout's `scripts/services` started
+/// (`scripts/services pid PORT`): a test signals only a server of its own, never
+/// whatever happens to listen on the port.
+pub fn pid_of(port: &str) -> u32 {
+    let out =
+        Command::new(root().join("scripts/services")).args(["pid", port]).output().expect("scripts/services runs");
+    let pid = String::from_utf8_lossy(&out.stdout).trim().parse().ok().filter(|_| out.status.success());
+    pid.unwrap_or_else(|| {
+        panic!("no server of this checkout to signal on {port}: {}", String::from_utf8_lossy(&out.stderr).trim())
+    })
 }
 
-/// SIGKILLs the Redis-compatible server on `port` and waits until it stops
+/// SIGKILLs this checkout's Redis-compatible server on `port` and waits until it stops
 /// answering: on a loaded machine a kill can take a moment to land (a process
 /// inside fork or disk I/O dies when it leaves it), and failover timings start there.
 pub async fn kill_redis(port: &str) {
-    signal(pid_of(port).await, "KILL");
+    signal(pid_of(port), "KILL");
     eventually(Duration::from_secs(30), || async { try_node(port).await.is_err() })
         .await
         .unwrap_or_else(|| panic!("the server on {port} still answers after SIGKILL"));
+}
+
+/// The keys matching `pattern` (a test's own prefix), each once. By SCAN: KEYS would
+/// hold up everyone else's commands on the server while it walks every key.
+pub async fn scan<K: redis::FromRedisValue + Ord>(
+    conn: &mut redis::aio::MultiplexedConnection,
+    pattern: &str,
+) -> Vec<K> {
+    let (mut cursor, mut keys) = (0u64, Vec::new());
+    loop {
+        let (next, batch): (u64, Vec<K>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await
+            .unwrap();
+        keys.extend(batch);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// Polls `check` until it holds or `limit` passes; returns how long it took.
@@ -217,6 +234,7 @@ pub fn spawn_audit_child(test: &str, url: &str, spool: &Path, tag: &str) -> std:
 }
 
 pub mod http;
+pub mod ports;
 pub mod proxy;
 pub mod serve;
 pub mod service;
