@@ -18,20 +18,22 @@ use suite::servers;
 
 #[tokio::test]
 async fn each_dialect_names_its_database_without_credentials_and_its_server_by_asking_it() {
-    let pg = servers::database("postgresql", "postgres://postgres:not-a-secret@127.0.0.1:5432/postgres", &[]).await;
-    assert_eq!(pg.target().description(), "postgresql://127.0.0.1:5432/postgres");
+    let (pg_port, maria_port) = (support::port("PG_PORT"), support::port("MARIADB_PORT"));
+    let pg_url = format!("postgres://postgres:not-a-secret@127.0.0.1:{pg_port}/postgres");
+    let pg = servers::database("postgresql", &pg_url, &[]).await;
+    assert_eq!(pg.target().description(), format!("postgresql://127.0.0.1:{pg_port}/postgres"));
     let pg_id = pg.server_identity().await.unwrap().unwrap();
     assert!(pg_id.starts_with("system ") && pg_id.ends_with(", database postgres"), "{pg_id}");
-    let other_cluster = servers::database("postgresql", servers::PG_PRIMARY, &[]).await;
+    let other_cluster = servers::database("postgresql", &servers::pg_primary(), &[]).await;
     let other_id = other_cluster.server_identity().await.unwrap().unwrap();
     assert_ne!(pg_id, other_id, "another cluster");
 
-    let maria = servers::database("mysql", "mysql://root@127.0.0.1:3306/mysql", &[]).await;
-    assert_eq!(maria.target().description(), "mysql://127.0.0.1:3306/mysql");
+    let maria = servers::database("mysql", &format!("mysql://root@127.0.0.1:{maria_port}/mysql"), &[]).await;
+    assert_eq!(maria.target().description(), format!("mysql://127.0.0.1:{maria_port}/mysql"));
     // MariaDB has no server_uuid: the second query answers.
     let maria_id = maria.server_identity().await.unwrap().unwrap();
     assert!(maria_id.starts_with("server_uid ") && maria_id.ends_with(", database mysql"), "{maria_id}");
-    let other_maria = servers::database("mysql", &format!("{}/mysql", servers::MARIADB_PRIMARY), &[]).await;
+    let other_maria = servers::database("mysql", &format!("{}/mysql", servers::mariadb_primary()), &[]).await;
     assert_ne!(maria_id, other_maria.server_identity().await.unwrap().unwrap(), "another server");
 
     let dir = tempfile::tempdir().unwrap();

@@ -223,8 +223,9 @@ fn a_large_json_result_streams_through_bounded_memory() {
 /// in a table, on PostgreSQL and MariaDB; one a float holds prints as before.
 #[test]
 fn decimals_print_with_every_digit() {
-    let pg = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "postgresql"), ("DATABASE_URL", suite::servers::POSTGRES)];
-    let maria = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "mysql"), ("DATABASE_URL", suite::servers::MARIADB)];
+    let (pg_url, maria_url) = (suite::servers::postgres(), suite::servers::mariadb());
+    let pg = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "postgresql"), ("DATABASE_URL", pg_url.as_str())];
+    let maria = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "mysql"), ("DATABASE_URL", maria_url.as_str())];
     let sql = "SELECT CAST('12345678901234567890123' AS DECIMAL(40,0)) AS n, \
                CAST('-1234567890.0123456789' AS DECIMAL(30,10)) AS f, CAST('1.5' AS DECIMAL(4,1)) AS h";
     for vars in [&pg[..], &maria[..]] {

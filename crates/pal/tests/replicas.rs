@@ -163,7 +163,7 @@ impl Drop for NoErrantWrites {
         let repaired = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async {
-                let replica = database(pair.provider, pair.replica, &[("DB_POOL_MAX", "1")]).await;
+                let replica = database(pair.provider, &(pair.replica)(), &[("DB_POOL_MAX", "1")]).await;
                 let state = replica.query("SELECT @@gtid_binlog_state AS s", &[]).await?[0].get::<String>("s")?;
                 // 2: the replica's own server id, as scripts/services starts it.
                 if !state.split(',').any(|gtid| gtid.split('-').nth(1) == Some("2")) {

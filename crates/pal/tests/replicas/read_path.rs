@@ -16,7 +16,8 @@ const OPERATOR_SQL: &str =
 
 /// The namespace's primary behind a proxy that counts connections, and its URL through it.
 async fn counted_primary(pair: &Pair, ns: &Namespace) -> (FaultProxy, String) {
-    let host = pair.primary.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap();
+    let primary = (pair.primary)();
+    let host = primary.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap();
     let proxy = FaultProxy::start(host.parse().unwrap()).await;
     let url = ns.primary_url.replace(host, &proxy.addr.to_string());
     (proxy, url)
