@@ -24,7 +24,9 @@ pub use capabilities::Capabilities;
 pub use instrumented::{Instrumented, instrumented};
 pub use prefix::{Prefixed, prefixed};
 pub use provider::{BuildContext, CacheConfig, CacheProvider, Configure, Peer};
-pub use sealed::Sealed;
-pub use service::CacheService;
+pub use sealed::{
+    Found, KeyCheck, KeyRecord, KeyReport, RECORD_KEY, Recorded, SAMPLE_SIZE, SampleReport, Sealed, TheseKeys,
+};
+pub use service::{CacheService, Sampled};
 pub use session::CacheServiceExt;
 pub use ttl::Ttl;

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::capabilities::Capabilities;
-use super::service::CacheService;
+use super::service::{CacheService, Sampled};
 use super::ttl::Ttl;
 use crate::error::Result;
 
@@ -67,5 +67,16 @@ impl CacheService for Prefixed {
 
     async fn transport(&self) -> Result<crate::tls::Transport> {
         self.inner.transport().await
+    }
+
+    /// Only this prefix's keys, named without it.
+    async fn sample(&self, prefix: &str, limit: usize) -> Result<Option<Sampled>> {
+        let sampled = self.inner.sample(&self.key(prefix), limit).await?;
+        Ok(sampled.map(|entries| {
+            entries
+                .into_iter()
+                .filter_map(|(key, value)| key.strip_prefix(&self.prefix).map(|k| (k.to_string(), value)))
+                .collect()
+        }))
     }
 }

@@ -12,6 +12,8 @@ mod connection;
 mod reconnect;
 #[cfg(feature = "redis")]
 mod request;
+#[cfg(feature = "redis")]
+mod sample;
 
 use crate::cache::{CacheProvider, Capabilities};
 

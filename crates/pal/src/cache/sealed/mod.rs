@@ -1,4 +1,12 @@
+//! The sealing layer, and the key check that tells a cache written under another
+//! `CACHE_KEY_SECRET` from an empty one.
+
+mod keycheck;
+mod record;
+mod report;
+
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,6 +18,10 @@ use super::ttl::Ttl;
 use crate::crypto::Sealer;
 use crate::error::{Error, ErrorKind, Result};
 
+pub use keycheck::{KeyCheck, Recorded, SAMPLE_SIZE};
+pub use record::{Found, KeyRecord, RECORD_KEY};
+pub use report::{KeyReport, SampleReport, TheseKeys};
+
 /// Wraps any cache so that the server never holds a raw key or a readable value:
 /// keys are keyed hashes, values AES-256-GCM sealed and bound to their key.
 ///
@@ -17,14 +29,53 @@ use crate::error::{Error, ErrorKind, Result};
 /// so a counter's key is hashed but its value is a plain decimal integer. `get`
 /// therefore returns a stored plain integer as it is; any other value that does not
 /// open is an `Integrity` error.
+///
+/// The first value a process writes also leaves the key record (see
+/// [`KeyCheck::record_after_write`]), once; reads never write it.
 pub struct Sealed {
     inner: Arc<dyn CacheService>,
     sealer: Arc<Sealer>,
+    /// Whether this process has had its one go at the key record (or needs none).
+    recorded: AtomicBool,
 }
 
 impl Sealed {
     pub fn new(inner: Arc<dyn CacheService>, sealer: Arc<Sealer>) -> Self {
-        Sealed { inner, sealer }
+        let recorded = AtomicBool::new(!inner.capabilities().leaves_process);
+        Sealed { inner, sealer, recorded }
+    }
+
+    /// The key check of this cache: its record and a sample of what it holds.
+    pub fn key_check(&self) -> KeyCheck {
+        KeyCheck::new(self.inner.clone(), self.sealer.clone())
+    }
+
+    /// After a successful write: the first one of the process records the keys.
+    /// Other writers meanwhile go on without waiting; a failure is logged, not
+    /// returned, since the value itself was written.
+    async fn wrote(&self) {
+        if self.recorded.load(Ordering::Relaxed) || self.recorded.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // Boxed: it runs once per process, and inlined it would make every write's
+        // future as large as a key check's.
+        Box::pin(self.record_keys()).await
+    }
+
+    async fn record_keys(&self) {
+        match self.key_check().record_after_write().await {
+            Ok(Recorded::Kept) => {}
+            Ok(Recorded::Written(None)) => tracing::info!(key = RECORD_KEY, "sealing key record written"),
+            Ok(Recorded::Written(Some(stale))) => tracing::warn!(
+                key = RECORD_KEY,
+                replaced = %stale.describe(),
+                "sealing key record replaced: it named another CACHE_KEY_SECRET, the sampled values name this one"
+            ),
+            Ok(Recorded::Refused(why)) => {
+                tracing::error!(key = RECORD_KEY, "sealing key record not written: {why}")
+            }
+            Err(e) => tracing::warn!(key = RECORD_KEY, error = %e, "sealing key record not written"),
+        }
     }
 }
 
@@ -59,7 +110,9 @@ impl CacheService for Sealed {
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
         let storage_key = self.sealer.hash_key(key);
         let sealed = self.sealer.seal(&storage_key, &value)?;
-        self.inner.set(&storage_key, sealed.into(), ttl).await
+        self.inner.set(&storage_key, sealed.into(), ttl).await?;
+        self.wrote().await;
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
@@ -67,7 +120,9 @@ impl CacheService for Sealed {
     }
 
     async fn incr(&self, key: &str, by: i64, ttl_on_create: Ttl) -> Result<i64> {
-        self.inner.incr(&self.sealer.hash_key(key), by, ttl_on_create).await
+        let value = self.inner.incr(&self.sealer.hash_key(key), by, ttl_on_create).await?;
+        self.wrote().await;
+        Ok(value)
     }
 
     async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
@@ -90,54 +145,18 @@ impl CacheService for Sealed {
         self.inner.transport().await
     }
 
-    /// Compares the keys with the record the last process left in the cache (a
-    /// keyed hash of `CACHE_KEY_SECRET` and the key ids), then leaves its own. A
-    /// different secret would make every stored key miss as if the cache were
-    /// empty; a key id dropped from `CACHE_ENCRYPTION_KEYS` makes its values fail.
+    /// The key record and a sample of stored values against the configured keys
+    /// (see [`KeyReport::verdict`]). Writes nothing.
     async fn check_configuration(&self) -> Result<Vec<String>> {
         if !self.inner.capabilities().leaves_process {
             return Ok(Vec::new());
         }
-        let mine = KeyRecord {
-            secret: self.sealer.hash_key(RECORD_KEY),
-            key_ids: self.sealer.key_ids().into_iter().map(str::to_string).collect(),
-        };
-        let found = self.inner.get(RECORD_KEY).await?.and_then(|raw| serde_json::from_slice::<KeyRecord>(&raw).ok());
-        let notes = match &found {
-            Some(last) if last.secret != mine.secret => {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    "this cache holds data written with another CACHE_KEY_SECRET: every key stored before will miss \
-                     as if the cache were empty. Restore the previous secret, or clear the cache if it may start empty",
-                )
-                .with_provider(self.provider()));
-            }
-            Some(last) => last
-                .key_ids
-                .iter()
-                .filter(|id| !mine.key_ids.contains(id))
-                .map(|id| {
-                    format!(
-                        "key id {id:?} sealed values here but is no longer in CACHE_ENCRYPTION_KEYS: \
-                         those values fail to open (Integrity) until they expire"
-                    )
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        let record = serde_json::to_vec(&mine).map_err(|e| Error::new(ErrorKind::Backend, e.to_string()))?;
-        self.inner.set(RECORD_KEY, record.into(), Ttl::from_secs(365 * 24 * 3600)?).await?;
-        Ok(notes)
+        self.key_check()
+            .inspect()
+            .await?
+            .verdict()
+            .map_err(|why| Error::new(ErrorKind::Config, why).with_provider(self.provider()))
     }
-}
 
-/// Where the key record lives, unhashed: a sealed key is a namespace and a digest,
-/// so no caller's key can take this name.
-const RECORD_KEY: &str = "pal:keycheck";
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct KeyRecord {
-    /// A keyed hash: it tells secrets apart without revealing them.
-    secret: String,
-    key_ids: Vec<String>,
+    // No `sample`: keys here are the callers', and the stored ones are hashes.
 }
