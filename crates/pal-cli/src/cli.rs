@@ -25,7 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Build the configured providers, probe each, and print their health:
     /// healthy, degraded (serving with a part down: redis-hybrid on its database
-    /// alone) or down. Exit status 0 when all are healthy, 1 otherwise.
+    /// alone) or down. Exit status 0 when all are healthy, 1 otherwise. A sealed
+    /// cache is down when its key record or a sample of its values names another
+    /// CACHE_KEY_SECRET (see `pal cache keycheck`); the check writes nothing.
     ///
     /// With --url, also reads a running pal's /metrics twice, --window seconds
     /// apart, and reports the four monitoring signals against their alert

@@ -234,3 +234,86 @@ impl KeyReport {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use zeroize::Zeroizing;
+
+    use super::*;
+
+    fn sealer(secret: u8, ids: &[&str]) -> Sealer {
+        let keys: Vec<_> = ids.iter().map(|id| (id.to_string(), Zeroizing::new([7u8; 32]))).collect();
+        Sealer::new(&[secret; 32], &keys).unwrap()
+    }
+
+    fn report(found: Found, sample: Option<SampleReport>) -> KeyReport {
+        KeyReport::new(&sealer(1, &["k1"]), found, sample)
+    }
+
+    fn record_of(secret: u8) -> Found {
+        Found::Record(KeyRecord::of(&sealer(secret, &["k1"]), "first write"))
+    }
+
+    fn never_clear(text: &str) {
+        assert!(!text.contains("clear"), "{text}");
+        assert!(text.contains("Restore the CACHE_KEY_SECRET") && text.contains("pal cache keycheck --reset"), "{text}");
+    }
+
+    #[test]
+    fn a_record_of_another_secret_alone_is_a_mismatch_that_says_so() {
+        for sample in [None, Some(SampleReport { sampled: 3, old_format: 2, counters: 1, ..Default::default() })] {
+            let report = report(record_of(2), sample.clone());
+            assert!(report.mismatch() && report.disagrees());
+            let text = report.verdict().unwrap_err();
+            assert!(text.contains("says the key record") && text.contains("miss here"), "{text}");
+            match sample {
+                None => assert!(text.contains("cannot list its keys"), "{text}"),
+                Some(_) => assert!(text.contains("none of the 3 sampled values names a secret"), "{text}"),
+            }
+            never_clear(&text);
+        }
+    }
+
+    #[test]
+    fn values_of_this_secret_outweigh_a_stale_record() {
+        let report = report(record_of(2), Some(SampleReport { sampled: 2, this_secret: 2, ..Default::default() }));
+        assert!(report.disagrees() && !report.mismatch());
+        let notes = report.verdict().unwrap();
+        assert!(notes.iter().any(|n| n.contains("stale")), "{notes:?}");
+    }
+
+    #[test]
+    fn values_of_another_secret_without_this_ones_record_are_a_mismatch() {
+        let other = BTreeMap::from([("0badf00d".to_string(), 1)]);
+        let sample = SampleReport { sampled: 3, this_secret: 2, other_secrets: other.clone(), ..Default::default() };
+        let text = report(Found::Nothing, Some(sample.clone())).verdict().unwrap_err();
+        assert!(text.contains("1 of 3 sampled values name fingerprint 0badf00d"), "{text}");
+        assert!(text.contains("2 sampled values were sealed under this secret"), "{text}");
+        never_clear(&text);
+        // Once the record is this secret's (a reset), the same sample is a note.
+        let notes = report(record_of(1), Some(sample)).verdict().unwrap();
+        assert!(notes.iter().any(|n| n.contains("0badf00d") && n.contains("expire")), "{notes:?}");
+    }
+
+    #[test]
+    fn retired_key_ids_are_noted_once_from_the_record_or_the_sample() {
+        let record = Found::Record(KeyRecord::of(&sealer(1, &["k1", "k0"]), "first write"));
+        let notes = report(record.clone(), None).verdict().unwrap();
+        assert_eq!(notes.iter().filter(|n| n.contains("\"k0\"")).count(), 1, "{notes:?}");
+        let sample =
+            SampleReport { sampled: 1, unknown_key_ids: BTreeMap::from([("k0".to_string(), 1)]), ..Default::default() };
+        let notes = report(record, Some(sample)).verdict().unwrap();
+        assert_eq!(notes.iter().filter(|n| n.contains("\"k0\"")).count(), 1, "{notes:?}");
+    }
+
+    #[test]
+    fn a_record_from_before_fingerprints_still_names_its_secret() {
+        let old: KeyRecord = serde_json::from_str(&format!(
+            "{{\"secret\":\"{}\",\"key_ids\":[\"k1\"]}}",
+            sealer(1, &["k1"]).hash_key(RECORD_KEY)
+        ))
+        .unwrap();
+        assert!(old.is_of(&sealer(1, &["k1"])) && !old.is_of(&sealer(2, &["k1"])));
+        assert!(old.describe().contains("a record older than fingerprints"));
+    }
+}
