@@ -3,7 +3,8 @@
 //! with the LRU crawler on, the default since 1.5) streams one line per live item,
 //! keys percent-encoded. The dump is read only until enough keys of the prefix are
 //! found, a line cap, or the deadline; closing the connection then stops it. A
-//! server that refuses the command has nothing to sample.
+//! server that refuses the command (or is busy with another dump) has nothing to
+//! sample.
 
 use std::time::Duration;
 
@@ -55,9 +56,12 @@ pub(super) async fn keys(server: &str, prefix: &str, limit: usize, deadline: Dur
             Some(key) if key.starts_with(prefix) && !key.starts_with(MAPPED) => found.push(key),
             Some(_) => {}
             None if line == "END" => break,
-            None if read == 0 && line.starts_with("BUSY") => return Err(failed(server, line)),
-            // ERROR or CLIENT_ERROR: too old, or the crawler is off.
-            None if read == 0 => return Ok(None),
+            // BUSY: another dump runs, so none can be had now; ERROR or CLIENT_ERROR:
+            // too old, or the crawler is off. Either way the record alone speaks.
+            None if read == 0 => {
+                tracing::info!(server, answer = line, "memcached: lru_crawler metadump refused, no key sample");
+                return Ok(None);
+            }
             None => return Err(failed(server, format!("unexpected line {line:?}"))),
         }
         if found.len() >= limit {
