@@ -186,6 +186,13 @@ impl KeyReport {
                 sample.failed, sample.sampled
             ));
         }
+        if self.record.is_none() && sample.old_format > 0 && sample.this_secret == 0 {
+            notes.push(format!(
+                "no key record, and the {} sampled values that open are in a format older than fingerprints: \
+                 whether this CACHE_KEY_SECRET wrote them cannot be told until values are rewritten",
+                sample.old_format
+            ));
+        }
         if self.record_unreadable {
             notes.push(format!("{RECORD_KEY} holds something pal cannot read as a key record"));
         }
@@ -304,6 +311,14 @@ mod tests {
             SampleReport { sampled: 1, unknown_key_ids: BTreeMap::from([("k0".to_string(), 1)]), ..Default::default() };
         let notes = report(record, Some(sample)).verdict().unwrap();
         assert_eq!(notes.iter().filter(|n| n.contains("\"k0\"")).count(), 1, "{notes:?}");
+    }
+
+    #[test]
+    fn older_values_without_a_record_are_said_to_tell_nothing() {
+        let sample = SampleReport { sampled: 2, old_format: 2, ..Default::default() };
+        let notes = report(Found::Nothing, Some(sample.clone())).verdict().unwrap();
+        assert!(notes.iter().any(|n| n.contains("cannot be told")), "{notes:?}");
+        assert!(report(record_of(1), Some(sample)).verdict().unwrap().is_empty());
     }
 
     #[test]
