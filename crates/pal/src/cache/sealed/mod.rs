@@ -23,7 +23,7 @@ pub use record::{Found, KeyRecord, RECORD_KEY};
 pub use report::{KeyReport, SampleReport, TheseKeys};
 
 /// Wraps any cache so that the server never holds a raw key or a readable value:
-/// keys are keyed hashes, values AES-256-GCM sealed and bound to their key.
+/// keys are keyed hashes, values AES-256-GCM-SIV sealed and bound to their key.
 ///
 /// Counters are the exception by necessity: `incr` must stay atomic on the server,
 /// so a counter's key is hashed but its value is a plain decimal integer. `get`
