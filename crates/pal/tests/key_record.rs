@@ -59,6 +59,12 @@ impl Subject {
     fn sealer(&self, secret: &str, keys: &str) -> Arc<Sealer> {
         pal::factory::sealer(&self.settings(secret, keys)).unwrap().unwrap()
     }
+
+    /// Deletes the record, which lives a year, once the test is done with it.
+    async fn forget_record(&self) {
+        let unsealed = pal::factory::build_cache_unsealed(&self.settings(SECRET_A, K1)).await.unwrap();
+        unsealed.delete(RECORD_KEY).await.unwrap();
+    }
 }
 
 fn redis_subject(prefix: &str) -> Subject {
@@ -116,6 +122,7 @@ async fn reads_never_write_the_record_and_the_first_write_does_once() {
     let counter = subject.cache(SECRET_A).await;
     counter.incr("c:1", 1, ttl()).await.unwrap();
     assert!(record(&prefix).await.is_some(), "a counter's first increment is a write too");
+    subject.forget_record().await;
 }
 
 #[tokio::test]
@@ -142,6 +149,7 @@ async fn a_writer_leaves_no_record_over_values_of_another_secret() {
     let err = subject.cache(SECRET_A).await.check_configuration().await.unwrap_err();
     assert!(err.to_string().contains("1 of 3 sampled values"), "{err}");
     assert!(err.to_string().contains("2 sampled values were sealed under this secret"), "{err}");
+    subject.forget_record().await;
 }
 
 #[tokio::test]
@@ -166,6 +174,7 @@ async fn a_stale_record_is_replaced_by_a_writer_whose_values_are_sampled() {
     let back = record(&prefix).await.unwrap();
     assert_eq!(back.fingerprint, mine.fingerprint, "the writer put A's record back");
     assert!(!subject.check(SECRET_A).await.inspect().await.unwrap().disagrees());
+    subject.forget_record().await;
 }
 
 #[tokio::test]
@@ -206,6 +215,7 @@ async fn the_sample_tells_formats_secrets_and_key_ids_apart() {
     assert!(notes.iter().any(|n| n.contains(&b_fingerprint)), "{notes:?}");
     assert!(notes.iter().any(|n| n.contains("\"k9\"")), "{notes:?}");
     assert!(notes.iter().any(|n| n.contains("fail authentication")), "{notes:?}");
+    subject.forget_record().await;
 }
 
 /// Writes `values` values with secret A, then checks with secret B.
@@ -222,6 +232,7 @@ async fn b_sees_a(subject: &Subject, values: usize) {
     assert!(report.mismatch());
     let err = subject.cache(SECRET_B).await.check_configuration().await.unwrap_err();
     assert!(err.to_string().contains("another CACHE_KEY_SECRET"), "{err}");
+    subject.forget_record().await;
 }
 
 #[tokio::test]
@@ -295,5 +306,6 @@ async fn redis_hybrid_samples_its_database_part_too() {
     assert_eq!(sample.other_secrets, BTreeMap::from([(a_fingerprint, 2)]), "from the database: {sample:?}");
     assert_eq!(report.record_matches, Some(false));
     drop(a);
+    subject.forget_record().await;
     teardown.await;
 }
