@@ -25,7 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Build the configured providers, probe each, and print their health:
     /// healthy, degraded (serving with a part down: redis-hybrid on its database
-    /// alone) or down. Exit status 0 when all are healthy, 1 otherwise.
+    /// alone) or down. Exit status 0 when all are healthy, 1 otherwise. A sealed
+    /// cache is down when its key record or a sample of its values names another
+    /// CACHE_KEY_SECRET (see `pal cache keycheck`); the check writes nothing.
     ///
     /// With --url, also reads a running pal's /metrics twice, --window seconds
     /// apart, and reports the four monitoring signals against their alert
@@ -156,6 +158,30 @@ pub enum CacheCommand {
     },
     /// Print the seconds KEY has left, or "no expiry"; exit status 1 when it is missing.
     Ttl { key: String },
+    /// Print the sealing key record and what a sample of stored values says about
+    /// the keys that sealed them; with --reset, replace the record.
+    ///
+    /// The record, unhashed at pal:keycheck, names the CACHE_KEY_SECRET the
+    /// cache's data belongs to (by a fingerprint, a keyed hash that does not
+    /// reveal it), the key ids, and when and by what it was written. The first
+    /// write of each process leaves it, unless sampled values name another secret;
+    /// reads (pal check, pal cache get, pal serve until its first write) never do.
+    /// Values written since fingerprints were added name their secret and key id,
+    /// so the sample counts those that match this secret, those of other secrets,
+    /// unknown key ids, older values, counters.
+    ///
+    /// Exit status 0 when the record and the sample agree with this
+    /// CACHE_KEY_SECRET, 1 when either names another; with --reset, 0 once the
+    /// record is replaced.
+    Keycheck {
+        /// Replace the record with this configuration's, after printing what it
+        /// replaces: for when this CACHE_KEY_SECRET is the right one.
+        #[arg(long)]
+        reset: bool,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,9 @@
 //! Sealing cost, in one run, seal + open of the same value: pal's `Sealer`
-//! (format 2: AES-256-GCM-SIV on AWS-LC, a nonce from the thread's CSPRNG, one
-//! allocation each way); the same construction on RustCrypto's pure-Rust
-//! `aes-gcm-siv`; what pal did before (format 1: RustCrypto's AES-256-GCM, a
+//! (format 3: AES-256-GCM-SIV on AWS-LC, a nonce from the thread's CSPRNG, one
+//! allocation each way, the secret's fingerprint in the header and in the
+//! associated data); format 2, which it replaced (the same without the
+//! fingerprint: the storage key alone as associated data); the same construction
+//! on RustCrypto's pure-Rust `aes-gcm-siv`; format 1 (RustCrypto's AES-256-GCM, a
 //! `getrandom` system call per nonce, two allocations); and `ring`'s AES-256-GCM.
 //! Also the keyed hash of a key, which every call pays.
 //! `cargo bench -p pal --bench aead && scripts/bench-ratios` (`pal` in each group).
@@ -21,6 +23,7 @@ fn bench(c: &mut Criterion) {
     let gcm = Aes256Gcm::new_from_slice(&key).unwrap();
     let siv = aes_gcm_siv::Aes256GcmSiv::new_from_slice(&key).unwrap();
     let ring_key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).unwrap());
+    let format_2 = format_2_key(&key);
     let aad = STORAGE_KEY.as_bytes();
     for size in [256usize, 16 * 1024] {
         let plain = vec![42u8; size];
@@ -30,6 +33,12 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let sealed = sealer.seal(STORAGE_KEY, &plain).unwrap();
                 sealer.open(STORAGE_KEY, &sealed).unwrap()
+            })
+        });
+        group.bench_function("format_2_before", |b| {
+            b.iter(|| {
+                let sealed = format_2_seal(&format_2, &plain);
+                format_2_open(&format_2, &sealed)
             })
         });
         group.bench_function("rustcrypto_gcm_siv", |b| {
@@ -70,6 +79,48 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("hash_key");
     group.bench_function("pal", |b| b.iter(|| sealer.hash_key("session:0f8e7d6c5b4a39281706f5e4d3c2b1a0")));
     group.finish();
+}
+
+/// Format 2's key: AES-256-GCM-SIV under a key derived with HKDF-SHA-256, as
+/// pal's `Sealer` derives it.
+fn format_2_key(key: &[u8; 32]) -> aws_lc_rs::aead::LessSafeKey {
+    let mut derived = [0u8; 32];
+    hkdf::Hkdf::<sha2::Sha256>::new(None, key).expand(b"pal sealed values: AES-256-GCM-SIV", &mut derived).unwrap();
+    aws_lc_rs::aead::LessSafeKey::new(
+        aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM_SIV, &derived).unwrap(),
+    )
+}
+
+/// Format 2 as pal sealed before fingerprints: one allocation, the storage key
+/// alone as associated data.
+fn format_2_seal(key: &aws_lc_rs::aead::LessSafeKey, plain: &[u8]) -> Vec<u8> {
+    use aws_lc_rs::aead::{Aad, Nonce};
+    let mut nonce = [0u8; 12];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
+    let mut out = Vec::with_capacity(16 + plain.len() + 16);
+    out.extend_from_slice(&[0xA8, 2, b'k', b'1']);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(plain);
+    let tag = key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(STORAGE_KEY.as_bytes()),
+            &mut out[16..],
+        )
+        .unwrap();
+    out.extend_from_slice(tag.as_ref());
+    out
+}
+
+/// Format 2 opened as pal opened it: the key found by its id, one copy, opened in place.
+fn format_2_open(key: &aws_lc_rs::aead::LessSafeKey, sealed: &[u8]) -> Vec<u8> {
+    use aws_lc_rs::aead::{Aad, Nonce};
+    assert_eq!(&sealed[..4], &[0xA8, 2, b'k', b'1']);
+    let nonce = Nonce::try_assume_unique_for_key(&sealed[4..16]).unwrap();
+    let mut plain = sealed[16..].to_vec();
+    let len = key.open_in_place(nonce, Aad::from(STORAGE_KEY.as_bytes()), &mut plain).unwrap().len();
+    plain.truncate(len);
+    plain
 }
 
 criterion_group!(benches, bench);

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::audit::{AuditSink, SqlAuditSink};
-use crate::cache::{BuildContext, CacheService, Sealed, prefixed, value_limit};
+use crate::cache::{BuildContext, CacheService, KeyCheck, Sealed, prefixed, value_limit};
 use crate::crypto::Sealer;
 use crate::db::DatabaseService;
 use crate::error::{Error, ErrorKind, Result};
@@ -32,8 +32,33 @@ pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
     Ok(value_limit(sealed, settings.cache_settings()?.max_value_bytes, overhead))
 }
 
+/// The key check of the configured sealed cache (`pal cache keycheck`): its key
+/// record and a sample of what it stores, against the configured keys. A `Config`
+/// error when sealing is off or the cache keeps nothing outside the process.
+pub async fn build_key_check(settings: &Settings) -> Result<KeyCheck> {
+    let Some(sealer) = sealer(settings)? else {
+        return Err(Error::new(
+            ErrorKind::Config,
+            "sealing is off (CACHE_INSECURE_NO_ENCRYPTION=true): values name no CACHE_KEY_SECRET and there is no key \
+             record to check",
+        ));
+    };
+    let unsealed = build_cache_unsealed(settings).await?;
+    if !unsealed.capabilities().leaves_process {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "CACHE_PROVIDER={} keeps its values inside each process: there is no key record to check",
+                unsealed.provider()
+            ),
+        ));
+    }
+    Ok(KeyCheck::new(unsealed, sealer))
+}
+
 /// The configured cache without the sealing layer, whatever the sealing
-/// variables say: for measuring what sealing costs (`pal bench`), never for data.
+/// variables say: for measuring what sealing costs (`pal bench`) and for the key
+/// check, which reads stored values as they are; never for data.
 pub async fn build_cache_unsealed(settings: &Settings) -> Result<Arc<dyn CacheService>> {
     let cache = settings.cache_settings()?;
     // A cache that keeps data in the database applies `DB_AUTO_MIGRATE` itself, so

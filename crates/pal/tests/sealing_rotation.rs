@@ -14,7 +14,9 @@ use pal::{CacheService, ErrorKind, Settings, Ttl};
 const SECRET: (&str, &str) = ("CACHE_KEY_SECRET", "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc=");
 const K1: &str = "k1:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg=";
 const K2: &str = "k2:lGG2IZsafEFdou6ycAsE+/Q3awBmrucHKea7Nj8vR0g=";
-const FORMAT: u8 = 0xA8;
+const FORMAT: u8 = 0xA9;
+/// The format byte and the secret's fingerprint, before the key id's length.
+const FINGERPRINTED: usize = 1 + 4;
 const NONCE: usize = 12;
 const TAG: usize = 16;
 
@@ -130,9 +132,10 @@ impl Subject {
 /// The key id in a sealed value's header, after checking the header's layout.
 fn key_id(raw: &[u8], plaintext_len: usize) -> String {
     assert_eq!(raw[0], FORMAT, "sealed values start with the format byte: {raw:?}");
-    let kid_len = usize::from(raw[1]);
-    assert_eq!(raw.len(), 2 + kid_len + NONCE + plaintext_len + TAG, "header, nonce, ciphertext and tag");
-    String::from_utf8(raw[2..2 + kid_len].to_vec()).unwrap()
+    let kid_len = usize::from(raw[FINGERPRINTED]);
+    let header = FINGERPRINTED + 1 + kid_len;
+    assert_eq!(raw.len(), header + NONCE + plaintext_len + TAG, "header, nonce, ciphertext and tag");
+    String::from_utf8(raw[header - kid_len..header].to_vec()).unwrap()
 }
 
 async fn rotate_and_tamper(name: &str, subject: Subject) {
@@ -149,7 +152,8 @@ async fn rotate_and_tamper(name: &str, subject: Subject) {
     let first = subject.raw.get(&subject.storage_key(&twice)).await;
     k1.set(&twice, value.clone(), ttl).await.unwrap();
     let second = subject.raw.get(&subject.storage_key(&twice)).await;
-    assert_ne!(first[2 + 2..2 + 2 + NONCE], second[2 + 2..2 + 2 + NONCE], "{name}: a fresh nonce per write");
+    let nonce = FINGERPRINTED + 1 + 2;
+    assert_ne!(first[nonce..nonce + NONCE], second[nonce..nonce + NONCE], "{name}: a fresh nonce per write");
     assert_ne!(first, second, "{name}: the same value sealed twice differs");
     drop(k1);
 
@@ -168,7 +172,8 @@ async fn rotate_and_tamper(name: &str, subject: Subject) {
     // One flipped byte anywhere in the stored value fails authentication.
     let key = subject.storage_key(&fresh);
     let sealed = subject.raw.get(&key).await;
-    for at in [1, 2, 2 + 2 + 3, sealed.len() - 1] {
+    // The fingerprint, the key id's length, the key id, the nonce, the tag.
+    for at in [1, FINGERPRINTED, FINGERPRINTED + 2, FINGERPRINTED + 1 + 2 + 3, sealed.len() - 1] {
         let mut tampered = sealed.clone();
         tampered[at] ^= 0x01;
         subject.raw.set(&key, tampered).await;

@@ -4,6 +4,7 @@ mod audit;
 mod cache;
 mod check;
 mod db;
+mod keycheck;
 mod signals;
 
 use std::net::SocketAddr;
@@ -13,7 +14,7 @@ use pal::factory::{self, build_cache, build_database};
 use pal::health::Status;
 use pal::{Error, ErrorKind, Result, Settings};
 
-use crate::cli::{Command, VarsFormat};
+use crate::cli::{CacheCommand, Command, VarsFormat};
 use crate::output::{self, Out};
 use crate::server::app::codes::LogSender;
 use crate::server::{AppState, Health, serve};
@@ -25,6 +26,7 @@ pub async fn run(command: Command, settings: &Settings, tools: &ToolSettings) ->
         Command::Migrate => migrate(settings).await,
         Command::Purge => purge(settings).await,
         Command::Serve => run_server(settings, tools).await,
+        Command::Cache(CacheCommand::Keycheck { reset, json }) => keycheck::run(reset, json, settings).await,
         Command::Cache(cmd) => cache::run(cmd, build_cache(settings).await?).await,
         Command::Db(cmd) => db::run(cmd, settings).await,
         Command::Audit(cmd) => audit::run(cmd, settings).await,

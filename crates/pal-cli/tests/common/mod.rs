@@ -18,16 +18,11 @@ pub fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
-/// A port from `scripts/ports.env`, the single place they are written down.
-pub fn port(name: &str) -> String {
-    let text = std::fs::read_to_string(root().join("scripts/ports.env")).expect("scripts/ports.env");
-    text.lines()
-        .filter_map(|l| l.split('#').next())
-        .filter_map(|l| l.split_once('='))
-        .find(|(k, _)| k.trim() == name)
-        .map(|(_, v)| v.trim().trim_matches('"').to_string())
-        .unwrap_or_else(|| panic!("{name} missing from scripts/ports.env"))
-}
+#[path = "../../../pal/tests/support/ports.rs"]
+mod ports;
+
+/// A port from `scripts/ports.env`, or the environment variable that overrides it.
+pub use ports::port;
 
 /// A port nothing listens on now.
 pub fn closed_port() -> u16 {

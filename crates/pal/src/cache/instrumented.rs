@@ -9,7 +9,7 @@ use bytes::Bytes;
 use metrics::Counter;
 
 use super::capabilities::Capabilities;
-use super::service::CacheService;
+use super::service::{CacheService, Sampled};
 use super::ttl::Ttl;
 use crate::error::Result;
 use crate::telemetry::{CACHE_DURATION, CACHE_ERRORS, CACHE_HITS, CACHE_MISSES, CACHE_OPERATIONS, OpMetrics};
@@ -57,6 +57,9 @@ impl CacheService for Instrumented {
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         let outcome = self.get.measure(self.inner.get(key)).await;
+        if crate::telemetry::is_own_call() {
+            return outcome;
+        }
         match &outcome {
             Ok(Some(_)) => self.hits.increment(1),
             Ok(None) => self.misses.increment(1),
@@ -100,5 +103,9 @@ impl CacheService for Instrumented {
 
     async fn check_configuration(&self) -> Result<Vec<String>> {
         self.inner.check_configuration().await
+    }
+
+    async fn sample(&self, prefix: &str, limit: usize) -> Result<Option<Sampled>> {
+        self.inner.sample(prefix, limit).await
     }
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::capabilities::{Capabilities, REDIS_MAX_VALUE_BYTES};
-use super::service::CacheService;
+use super::service::{CacheService, Sampled};
 use super::ttl::Ttl;
 use crate::env::{Env, Var};
 use crate::error::{Error, ErrorKind, Result};
@@ -125,6 +125,10 @@ impl CacheService for ValueLimit {
 
     async fn check_configuration(&self) -> Result<Vec<String>> {
         self.inner.check_configuration().await
+    }
+
+    async fn sample(&self, prefix: &str, limit: usize) -> Result<Option<Sampled>> {
+        self.inner.sample(prefix, limit).await
     }
 }
 

@@ -27,7 +27,9 @@ pub use instrumented::{Instrumented, instrumented};
 pub use limit::{ValueLimit, value_limit};
 pub use prefix::{Prefixed, prefixed};
 pub use provider::{BuildContext, CacheConfig, CacheProvider, Configure, Peer};
-pub use sealed::Sealed;
-pub use service::CacheService;
+pub use sealed::{
+    Found, KeyCheck, KeyRecord, KeyReport, RECORD_KEY, Recorded, SAMPLE_SIZE, SampleReport, Sealed, TheseKeys,
+};
+pub use service::{CacheService, Sampled};
 pub use session::CacheServiceExt;
 pub use ttl::Ttl;

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::capabilities::Capabilities;
-use super::service::CacheService;
+use super::service::{CacheService, Sampled};
 use super::ttl::Ttl;
 use crate::error::Result;
 
@@ -71,5 +71,16 @@ impl CacheService for Prefixed {
 
     async fn check_configuration(&self) -> Result<Vec<String>> {
         self.inner.check_configuration().await
+    }
+
+    /// Only this prefix's keys, named without it.
+    async fn sample(&self, prefix: &str, limit: usize) -> Result<Option<Sampled>> {
+        let sampled = self.inner.sample(&self.key(prefix), limit).await?;
+        Ok(sampled.map(|entries| {
+            entries
+                .into_iter()
+                .filter_map(|(key, value)| key.strip_prefix(&self.prefix).map(|k| (k.to_string(), value)))
+                .collect()
+        }))
     }
 }

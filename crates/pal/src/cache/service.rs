@@ -62,8 +62,20 @@ pub trait CacheService: Send + Sync + 'static {
     /// What only this cache can tell about how it is configured, for `pal check`
     /// and start-up: notes worth a warning, or a `Config` error when the cache
     /// cannot serve the data it holds (a sealed cache written with another
-    /// `CACHE_KEY_SECRET`). Most caches have nothing to say.
+    /// `CACHE_KEY_SECRET`). Most caches have nothing to say. It never writes.
     async fn check_configuration(&self) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
+
+    /// Up to `limit` live entries whose keys start with `prefix`, keys as this
+    /// cache's callers name them, for checks that must look at what a cache holds
+    /// (the sealing layer's key check). Bounded work, for a check once per process,
+    /// never for a request. `Ok(None)`: this cache cannot list its keys, the default.
+    async fn sample(&self, prefix: &str, limit: usize) -> Result<Option<Sampled>> {
+        let _ = (prefix, limit);
+        Ok(None)
+    }
 }
+
+/// Entries read by [`CacheService::sample`]: each key with its stored value.
+pub type Sampled = Vec<(String, Bytes)>;

@@ -10,17 +10,16 @@ use rand::RngCore;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+pub use format::{FINGERPRINT_LEN, Format, Header};
+use format::{FORMAT_FINGERPRINTED, NONCE_LEN, TAG_LEN};
+
 use crate::error::{Error, ErrorKind, Result};
 
-/// Format 1: AES-256-GCM under the configured key. Still opened; no longer written.
-const FORMAT_GCM: u8 = 0xA7;
-/// Format 2: AES-256-GCM-SIV under a key derived from the configured one.
-const FORMAT_GCM_SIV: u8 = 0xA8;
-/// What derives format 2's key from a configured key, so that no key serves two
+/// What derives the GCM-SIV key from a configured key, so that no key serves two
 /// algorithms.
 const SIV_KEY_INFO: &[u8] = b"pal sealed values: AES-256-GCM-SIV";
-const NONCE_LEN: usize = 12;
-const TAG_LEN: usize = 16;
+/// What the fingerprint of `CACHE_KEY_SECRET` is the keyed hash of.
+const FINGERPRINT_INPUT: &[u8] = b"pal key fingerprint";
 pub const KEY_LEN: usize = 32;
 /// Namespaces longer than this are not kept readable: they are more likely data.
 const MAX_NAMESPACE: usize = 32;
@@ -39,13 +38,19 @@ struct SealingKey {
 /// Hashes keys and seals values. Holds key material only inside types that wipe it.
 pub struct Sealer {
     mac: Hmac<Sha256>,
+    /// A short keyed hash of `CACHE_KEY_SECRET`: it tells which secret sealed a
+    /// value without revealing the secret.
+    fingerprint: [u8; FINGERPRINT_LEN],
     /// The first one seals; all open.
     keys: Vec<SealingKey>,
 }
 
 impl fmt::Debug for Sealer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sealer").field("key_ids", &self.key_ids()).finish_non_exhaustive()
+        f.debug_struct("Sealer")
+            .field("fingerprint", &self.fingerprint())
+            .field("key_ids", &self.key_ids())
+            .finish_non_exhaustive()
     }
 }
 
@@ -69,6 +74,9 @@ impl Sealer {
         if keys.is_empty() {
             return Err(Error::new(ErrorKind::Config, "CACHE_ENCRYPTION_KEYS lists no key"));
         }
+        if keys.iter().any(|(id, _)| id.len() > usize::from(u8::MAX)) {
+            return Err(Error::new(ErrorKind::Config, "a key id of CACHE_ENCRYPTION_KEYS is longer than 255 bytes"));
+        }
         let cipher = |algorithm, key: &[u8]| {
             UnboundKey::new(algorithm, key)
                 .map(LessSafeKey::new)
@@ -84,7 +92,11 @@ impl Sealer {
                 })
             })
             .collect::<Result<_>>()?;
-        Ok(Sealer { mac, keys })
+        let mut fingerprint = [0u8; FINGERPRINT_LEN];
+        let mut keyed = mac.clone();
+        keyed.update(FINGERPRINT_INPUT);
+        fingerprint.copy_from_slice(&keyed.finalize().into_bytes()[..FINGERPRINT_LEN]);
+        Ok(Sealer { mac, fingerprint, keys })
     }
 
     /// The storage key for `key`: the namespace (up to the first `:`) stays readable
@@ -109,80 +121,88 @@ impl Sealer {
         out
     }
 
-    /// Encrypts `plaintext` for storage under `storage_key`, in format 2: one
+    /// Encrypts `plaintext` for storage under `storage_key`, in format 3: one
     /// allocation (the output), and a nonce from the thread's CSPRNG rather than a
     /// system call.
     pub fn seal(&self, storage_key: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
         let key = &self.keys[0];
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
-        let header = 2 + key.id.len() + NONCE_LEN;
-        let mut out = Vec::with_capacity(header + plaintext.len() + TAG_LEN);
-        out.push(FORMAT_GCM_SIV);
+        let head = 1 + FINGERPRINT_LEN + 1 + key.id.len();
+        let mut out = Vec::with_capacity(head + NONCE_LEN + plaintext.len() + TAG_LEN);
+        out.push(FORMAT_FINGERPRINTED);
+        out.extend_from_slice(&self.fingerprint);
+        // Checked in `new`: every key id fits its length byte.
         out.push(key.id.len() as u8);
         out.extend_from_slice(key.id.as_bytes());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(plaintext);
-        let tag = key
-            .siv
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(storage_key.as_bytes()),
-                &mut out[header..],
-            )
-            .map_err(|_| Error::new(ErrorKind::Backend, "encryption failed"))?;
+        let (header, text) = out.split_at_mut(head + NONCE_LEN);
+        let tag = format::with_aad(&header[..head], storage_key, |aad| {
+            key.siv.seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), text)
+        })
+        .map_err(|_| Error::new(ErrorKind::Backend, "encryption failed"))?;
         out.extend_from_slice(tag.as_ref());
         Ok(out)
     }
 
-    /// How many bytes [`seal`](Self::seal) adds to a value: its header and tag.
+    /// How many bytes [`seal`](Self::seal) adds to a value: its header, nonce and tag.
     pub fn overhead(&self) -> usize {
-        2 + self.keys[0].id.len() + NONCE_LEN + TAG_LEN
+        1 + FINGERPRINT_LEN + 1 + self.keys[0].id.len() + NONCE_LEN + TAG_LEN
     }
 
-    /// Reads the header: the key that opens the value, its nonce, and where the
-    /// ciphertext (with its tag) starts.
-    fn header(&self, sealed: &[u8]) -> Result<(&LessSafeKey, Nonce, usize)> {
-        let [format, kid_len, rest @ ..] = sealed else {
-            return Err(integrity("stored value is too short to be sealed"));
-        };
-        if !matches!(*format, FORMAT_GCM | FORMAT_GCM_SIV) {
-            return Err(integrity("stored value is not in pal's sealed format"));
-        }
-        let kid_len = usize::from(*kid_len);
-        if rest.len() < kid_len + NONCE_LEN + TAG_LEN {
-            return Err(integrity("stored value is truncated"));
-        }
-        let (kid, rest) = rest.split_at(kid_len);
-        let kid = std::str::from_utf8(kid).map_err(|_| integrity("stored value has a malformed key id"))?;
+    /// Reads a sealed value's header without opening it: its format, the
+    /// fingerprint of the secret it names, its key id. An `Integrity` error when the
+    /// bytes are not a sealed value.
+    pub fn header(sealed: &[u8]) -> Result<Header<'_>> {
+        format::parse(sealed)
+    }
+
+    /// The configured key that opens a value with this header, and its cipher.
+    fn cipher(&self, header: &Header<'_>) -> Result<&LessSafeKey> {
+        let kid = header.key_id;
         let key = self.keys.iter().find(|k| k.id == kid).ok_or_else(|| {
             integrity(format!("stored value was sealed with key id {kid:?}, which is not in CACHE_ENCRYPTION_KEYS"))
         })?;
-        let nonce =
-            Nonce::try_assume_unique_for_key(&rest[..NONCE_LEN]).map_err(|_| integrity("stored value is truncated"))?;
-        let cipher = if *format == FORMAT_GCM { &key.gcm } else { &key.siv };
-        Ok((cipher, nonce, 2 + kid_len + NONCE_LEN))
+        Ok(if header.format == Format::Gcm { &key.gcm } else { &key.siv })
     }
 
-    /// Opens ciphertext and tag in place; returns the plaintext's length.
-    fn open_in_place(cipher: &LessSafeKey, nonce: Nonce, storage_key: &str, text: &mut [u8]) -> Result<usize> {
-        match cipher.open_in_place(nonce, Aad::from(storage_key.as_bytes()), text) {
-            Ok(opened) => Ok(opened.len()),
-            Err(_) => {
-                // Nothing of a forgery is kept.
-                zeroize::Zeroize::zeroize(text);
-                Err(integrity("stored value failed authentication (tampered, or sealed for another key)"))
+    /// Opens ciphertext and tag in place: `text` is what follows `header` (the
+    /// bytes up to and with the nonce, which starts at `nonce_at`). Returns the
+    /// plaintext's length.
+    fn open_in_place(
+        cipher: &LessSafeKey,
+        (format, nonce_at): (Format, usize),
+        storage_key: &str,
+        header: &[u8],
+        text: &mut [u8],
+    ) -> Result<usize> {
+        let nonce = Nonce::try_assume_unique_for_key(&header[nonce_at..])
+            .map_err(|_| integrity("stored value is truncated"))?;
+        let opened = match format {
+            Format::Fingerprinted => format::with_aad(&header[..nonce_at], storage_key, |aad| {
+                cipher.open_in_place(nonce, Aad::from(aad), text).map(|p| p.len())
+            }),
+            Format::Gcm | Format::GcmSiv => {
+                cipher.open_in_place(nonce, Aad::from(storage_key.as_bytes()), text).map(|p| p.len())
             }
-        }
+        };
+        opened.map_err(|_| {
+            // Nothing of a forgery is kept.
+            zeroize::Zeroize::zeroize(text);
+            integrity("stored value failed authentication (tampered, or sealed for another key)")
+        })
     }
 
-    /// Decrypts a value read from `storage_key`, in either format. Anything
-    /// tampered, truncated, sealed for another key, or not sealed at all is an
-    /// `Integrity` error.
+    /// Decrypts a value read from `storage_key`, in any format. Anything tampered,
+    /// truncated, sealed for another key, or not sealed at all is an `Integrity`
+    /// error.
     pub fn open(&self, storage_key: &str, sealed: &[u8]) -> Result<Vec<u8>> {
-        let (cipher, nonce, at) = self.header(sealed)?;
+        let parsed = format::parse(sealed)?;
+        let at = parsed.nonce_at + NONCE_LEN;
         let mut plain = sealed[at..].to_vec();
-        let len = Self::open_in_place(cipher, nonce, storage_key, &mut plain)?;
+        let layout = (parsed.format, parsed.nonce_at);
+        let len = Self::open_in_place(self.cipher(&parsed)?, layout, storage_key, &sealed[..at], &mut plain)?;
         plain.truncate(len);
         Ok(plain)
     }
@@ -190,10 +210,13 @@ impl Sealer {
     /// As [`open`](Self::open), decrypting in the buffer the value was read into
     /// when nothing else holds it, so a read costs no copy.
     pub fn open_bytes(&self, storage_key: &str, sealed: Bytes) -> Result<Bytes> {
-        let (cipher, nonce, at) = self.header(&sealed)?;
+        let parsed = format::parse(&sealed)?;
+        let (cipher, layout) = (self.cipher(&parsed)?, (parsed.format, parsed.nonce_at));
+        let at = parsed.nonce_at + NONCE_LEN;
         match sealed.try_into_mut() {
             Ok(mut buffer) => {
-                let len = Self::open_in_place(cipher, nonce, storage_key, &mut buffer[at..])?;
+                let (header, text) = buffer.split_at_mut(at);
+                let len = Self::open_in_place(cipher, layout, storage_key, header, text)?;
                 Ok(buffer.freeze().slice(at..at + len))
             }
             Err(shared) => self.open(storage_key, &shared).map(Bytes::from),
@@ -205,10 +228,22 @@ impl Sealer {
         self.keys.iter().map(|k| k.id.as_str()).collect()
     }
 
+    /// The fingerprint of `CACHE_KEY_SECRET` that values sealed here carry, in hex:
+    /// four bytes of HMAC-SHA-256 under the secret, which tell secrets apart without
+    /// revealing them.
+    pub fn fingerprint(&self) -> String {
+        hex(&self.fingerprint)
+    }
+
     /// Whether stored bytes are in a sealed format (rather than a plain counter).
     pub fn is_sealed(bytes: &[u8]) -> bool {
-        matches!(bytes.first(), Some(&(FORMAT_GCM | FORMAT_GCM_SIV)))
+        format::is_sealed(bytes)
     }
+}
+
+/// Lower-case hex, as fingerprints are shown.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Fresh key lines for `pal keygen`, ready to paste into an environment file.
@@ -229,5 +264,6 @@ pub fn generate_key_lines() -> Result<String> {
     ))
 }
 
+mod format;
 #[cfg(test)]
 mod tests;

@@ -121,8 +121,11 @@ impl OpMetrics {
         }
     }
 
-    /// Runs `call`, timed and counted.
+    /// Runs `call`, timed and counted, unless it is one of pal's own calls.
     pub(crate) async fn measure<T>(&self, call: impl Future<Output = Result<T>>) -> Result<T> {
+        if is_own_call() {
+            return call.await;
+        }
         let started = std::time::Instant::now();
         let outcome = call.await;
         self.record(started.elapsed(), &outcome);
@@ -146,6 +149,22 @@ impl OpMetrics {
         metrics::counter!(self.errors, "provider" => self.provider, "op" => self.op, "kind" => e.kind().label())
             .increment(1);
     }
+}
+
+tokio::task_local! {
+    /// Set while pal calls a provider for itself (the sealing key record): such
+    /// calls are not the application's traffic, and would skew its rates.
+    static OWN_CALL: ();
+}
+
+/// Runs `call` as pal's own: the metrics layers leave its calls out.
+pub async fn own_call<T>(call: impl Future<Output = T>) -> T {
+    OWN_CALL.scope((), call).await
+}
+
+/// Whether the running task is making one of pal's own calls.
+pub(crate) fn is_own_call() -> bool {
+    OWN_CALL.try_with(|()| ()).is_ok()
 }
 
 #[cfg(feature = "prometheus")]

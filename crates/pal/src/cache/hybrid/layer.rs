@@ -12,7 +12,7 @@ use super::breaker::{Route, State as BreakerState};
 use super::recovery;
 use super::state::{HybridConfig, HybridStats, Shared, expiry, remaining};
 use super::store::{HybridStore, StoredEntry};
-use crate::cache::{CacheService, Capabilities, Ttl};
+use crate::cache::{CacheService, Capabilities, Sampled, Ttl};
 use crate::db::DatabaseService;
 use crate::error::{ErrorKind, Result};
 
@@ -241,6 +241,36 @@ impl CacheService for HybridCache {
             BreakerState::Closed => self.inner.redis.check_configuration().await,
             _ => Ok(Vec::new()),
         }
+    }
+
+    /// Half from Redis (unless the breaker keeps calls off it), half from the
+    /// database's copy, which is sealed too; a key in both is taken once. A side
+    /// that fails is left out, unless both do.
+    async fn sample(&self, prefix: &str, limit: usize) -> Result<Option<Sampled>> {
+        let inner = &self.inner;
+        let from_redis = async {
+            match inner.breaker.state() {
+                BreakerState::Closed => inner.redis.sample(prefix, limit.div_ceil(2)).await,
+                _ => Ok(None),
+            }
+        };
+        let (redis, database) = tokio::join!(from_redis, inner.db.sample(prefix, limit / 2));
+        let (redis, database) = match (redis, database) {
+            (Err(e), Err(_)) => return Err(e),
+            (redis, database) => {
+                for e in [redis.as_ref().err(), database.as_ref().err()].into_iter().flatten() {
+                    tracing::warn!(error = %e, "redis-hybrid: one part could not be sampled; the other is");
+                }
+                (redis.ok().flatten().unwrap_or_default(), database.unwrap_or_default())
+            }
+        };
+        let mut sampled = redis;
+        for (key, value) in database {
+            if !sampled.iter().any(|(k, _)| *k == key) {
+                sampled.push((key, value));
+            }
+        }
+        Ok(Some(sampled))
     }
 
     async fn transport(&self) -> Result<crate::tls::Transport> {

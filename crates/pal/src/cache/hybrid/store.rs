@@ -186,6 +186,27 @@ impl HybridStore {
         rows.first().map_or(Ok(0), |r| r.get("n"))
     }
 
+    /// Up to `limit` live values whose keys start with `prefix`, the first in key
+    /// order (keys compare byte for byte on every dialect). Counters are left out:
+    /// they are plain integers either way.
+    pub(super) async fn sample(&self, prefix: &str, limit: usize) -> Result<Vec<(String, Bytes)>> {
+        let rows = self
+            .query(
+                "SELECT id, data FROM sessions WHERE expires_at > $1 AND id >= $2 ORDER BY id LIMIT $3",
+                &[Utc::now().into(), prefix.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
+            )
+            .await?;
+        let mut sampled = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.get("id")?;
+            if !id.starts_with(prefix) {
+                break;
+            }
+            sampled.push((id, Bytes::from(row.get::<Vec<u8>>("data")?)));
+        }
+        Ok(sampled)
+    }
+
     /// Drops a counter once Redis holds it again.
     pub(super) async fn delete_counter(&self, key: &str) -> Result<()> {
         self.execute("DELETE FROM cache_counters WHERE cache_key = $1", &[key.into()]).await.map(drop)

@@ -9,7 +9,7 @@ use tokio::sync::OnceCell;
 
 use super::PROVIDER;
 use super::keys::{StableRendezvous, wire_key};
-use crate::cache::{CacheService, Capabilities, Ttl, counter};
+use crate::cache::{CacheService, Capabilities, Sampled, Ttl, counter};
 use crate::env::HostPort;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -240,6 +240,36 @@ impl CacheService for MemcachedCache {
             Some(secs) if secs >= 0 => Duration::from_secs((secs as u64).saturating_sub(1)),
             _ => Duration::MAX,
         }))
+    }
+
+    /// Keys from each server's `lru_crawler metadump` (see `sample.rs`), then a get
+    /// of each. `None` when no server can list its keys.
+    async fn sample(&self, prefix: &str, limit: usize) -> Result<Option<Sampled>> {
+        let share = limit.div_ceil(self.shards.len());
+        let dumps =
+            futures::future::join_all(self.shards.iter().map(|shard| {
+                super::sample::keys(&shard.id, prefix, share, shard.connect_timeout + shard.command_timeout)
+            }))
+            .await;
+        let mut keys = Vec::new();
+        let mut listed = false;
+        for dump in dumps {
+            if let Some(found) = dump? {
+                listed = true;
+                keys.extend(found);
+            }
+        }
+        if !listed {
+            return Ok(None);
+        }
+        let values = futures::future::join_all(keys.iter().map(|key| self.get(key))).await;
+        let mut sampled = Vec::with_capacity(keys.len());
+        for (key, value) in keys.into_iter().zip(values) {
+            if let Some(value) = value? {
+                sampled.push((key, value));
+            }
+        }
+        Ok(Some(sampled))
     }
 
     /// Healthy when every server answers; otherwise the error names the servers

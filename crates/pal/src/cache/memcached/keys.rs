@@ -11,7 +11,7 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 const MAX_KEY_BYTES: usize = 250;
 /// Marks keys that were mapped. Any key starting with it is mapped too, so a
 /// mapped key can never equal a caller's key that was left as it was.
-const MAPPED: &str = "~h:";
+pub(super) const MAPPED: &str = "~h:";
 
 /// The key as memcached will store it: the same key when memcached accepts it,
 /// otherwise a deterministic digest of it (SHA-256, so distinct keys stay distinct).

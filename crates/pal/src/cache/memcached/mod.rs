@@ -12,6 +12,8 @@ mod backend;
 mod config;
 #[cfg(feature = "memcached")]
 mod keys;
+#[cfg(feature = "memcached")]
+mod sample;
 
 use std::time::Duration;
 

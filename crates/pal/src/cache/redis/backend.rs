@@ -10,7 +10,7 @@ use redis::{Cmd, RedisError, ServerErrorKind, cmd, pipe};
 use super::address::{RedisTls, RedisTopology, Timeouts};
 use super::connection::Topology;
 use super::request::Request;
-use crate::cache::{CacheProvider, CacheService, Capabilities, Ttl, counter};
+use crate::cache::{CacheProvider, CacheService, Capabilities, Sampled, Ttl, counter};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tls::Transport;
 
@@ -215,6 +215,20 @@ impl CacheService for RedisCache {
             Err(e) if e.kind() == ErrorKind::Config => Err(e),
             _ => Ok(Vec::new()),
         }
+    }
+
+    /// SCAN within `prefix` (see `sample.rs`), then a GET of each key found; a key
+    /// that expired in between is left out.
+    async fn sample(&self, prefix: &str, limit: usize) -> Result<Option<Sampled>> {
+        let keys = self.topology.scan(prefix, limit, self.deadline).await.map_err(|e| self.map_error(e))?;
+        let values = futures::future::join_all(keys.iter().map(|key| self.get(key))).await;
+        let mut sampled = Vec::with_capacity(keys.len());
+        for (key, value) in keys.into_iter().zip(values) {
+            if let Some(value) = value? {
+                sampled.push((key, value));
+            }
+        }
+        Ok(Some(sampled))
     }
 
     async fn ping(&self) -> Result<()> {

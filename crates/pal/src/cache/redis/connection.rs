@@ -30,6 +30,16 @@ pub(crate) struct LazyCluster {
     conn: OnceCell<ClusterConnection>,
 }
 
+impl LazyCluster {
+    pub(super) async fn connection(&self) -> RedisResult<&ClusterConnection> {
+        match self.conn.get() {
+            Some(conn) => Ok(conn),
+            // Boxed for the same reason as reconnects: it runs once.
+            None => Box::pin(self.conn.get_or_try_init(|| self.client.get_async_connection())).await,
+        }
+    }
+}
+
 fn config_error(what: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Config, what.to_string())
 }
@@ -176,14 +186,7 @@ impl Topology {
     pub(crate) async fn send<T: redis::FromRedisValue>(&self, request: Request<'_>) -> RedisResult<T> {
         match self {
             Topology::Standalone(conn) => conn.send(request).await,
-            Topology::Cluster(lazy) => {
-                let conn = match lazy.conn.get() {
-                    Some(conn) => conn,
-                    // Boxed for the same reason as reconnects: it runs once.
-                    None => Box::pin(lazy.conn.get_or_try_init(|| lazy.client.get_async_connection())).await?,
-                };
-                Box::pin(request.run(&mut conn.clone())).await
-            }
+            Topology::Cluster(lazy) => Box::pin(request.run(&mut lazy.connection().await?.clone())).await,
             Topology::Sentinel(conn, _) => conn.send(request).await,
         }
     }

@@ -14,6 +14,8 @@ mod probe;
 mod reconnect;
 #[cfg(feature = "redis")]
 mod request;
+#[cfg(feature = "redis")]
+mod sample;
 
 use crate::cache::{CacheProvider, Capabilities};
 

@@ -29,7 +29,8 @@ fn rotation_reads_old_values_and_writes_with_the_new_key() {
     let rotated = sealer(&[("k2", 2), ("k1", 1)]);
     assert_eq!(rotated.open("k", &written_before).unwrap(), b"before");
     let written_after = rotated.seal("k", b"after").unwrap();
-    assert_eq!(&written_after[2..4], b"k2", "new values carry the new key id");
+    assert_eq!(Sealer::header(&written_after).unwrap().key_id, "k2", "new values carry the new key id");
+    assert_eq!(&written_after[6..8], b"k2", "after the format byte, the fingerprint and the id's length");
     let err = old.open("k", &written_after).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Integrity);
     assert!(err.message().contains("\"k2\""), "the error names the unknown key id: {err}");
@@ -68,7 +69,7 @@ fn nonces_never_repeat() {
     let mut seen = HashSet::new();
     for _ in 0..100_000 {
         let sealed = s.seal("k", b"v").unwrap();
-        assert!(seen.insert(sealed[4..4 + NONCE_LEN].to_vec()), "a nonce repeated");
+        assert!(seen.insert(sealed[8..8 + NONCE_LEN].to_vec()), "a nonce repeated");
     }
 }
 
@@ -150,9 +151,53 @@ fn format_2_is_aes_256_gcm_siv_under_an_hkdf_derived_key() {
         unhex("a8026b31000102030405060708090a0b91cfb4d9c4a128a382ba26233351abb5806a92a437e7c2164e7a3784b635b110c2c738");
     let s = sealer(&[("k1", 1)]);
     assert_eq!(s.open("session:abc", &v2).unwrap(), b"written by format 2");
+    let header = Sealer::header(&v2).unwrap();
+    assert_eq!((header.format, header.fingerprint, header.key_id), (Format::GcmSiv, None, "k1"));
+}
+
+/// Format 3 carries the secret's fingerprint, authenticated: the same keys under
+/// another secret write another fingerprint, and the value still opens there (the
+/// associated data is the stored key as it is), so a sample tells who wrote it.
+#[test]
+fn format_3_names_the_secret_and_authenticates_the_name() {
+    let s = sealer(&[("k1", 1)]);
     let written = s.seal("session:abc", b"x").unwrap();
-    assert_eq!(written[0], 0xA8, "new values use format 2");
-    assert_eq!(written.len(), 2 + 2 + 12 + 1 + 16);
+    assert_eq!(written[0], 0xA9, "new values use format 3");
+    assert_eq!(written.len(), 1 + 4 + 1 + 2 + 12 + 1 + 16);
+    let header = Sealer::header(&written).unwrap();
+    assert_eq!(header.format, Format::Fingerprinted);
+    assert_eq!(hex(&header.fingerprint.unwrap()), s.fingerprint());
+    assert_eq!(s.fingerprint().len(), 8);
+
+    let other = Sealer::new(&[2u8; 32], &[("k1".into(), key(1))]).unwrap();
+    assert_ne!(other.fingerprint(), s.fingerprint(), "the fingerprint depends on CACHE_KEY_SECRET");
+    assert_eq!(other.open("session:abc", &written).unwrap(), b"x", "same encryption keys: it opens");
+    let mut renamed = written.clone();
+    renamed[1..5].copy_from_slice(&Sealer::header(&other.seal("k", b"").unwrap()).unwrap().fingerprint.unwrap());
+    assert_eq!(s.open("session:abc", &renamed).unwrap_err().kind(), ErrorKind::Integrity, "fingerprint swapped");
+    let mut as_format_2 = written.clone();
+    as_format_2[0] = 0xA8;
+    assert_eq!(s.open("session:abc", &as_format_2).unwrap_err().kind(), ErrorKind::Integrity);
+}
+
+#[test]
+fn associated_data_too_long_for_the_stack_still_works() {
+    let long_id = "k".repeat(200);
+    let s = sealer(&[(long_id.as_str(), 1)]);
+    let storage_key = "n".repeat(300);
+    let written = s.seal(&storage_key, b"long").unwrap();
+    assert_eq!(s.open(&storage_key, &written).unwrap(), b"long");
+    assert_eq!(&s.open_bytes(&storage_key, Bytes::from(written.clone())).unwrap()[..], b"long");
+    assert!(s.open(&storage_key[1..], &written).is_err());
+    let too_long = "k".repeat(256);
+    assert_eq!(Sealer::new(&[1; 32], &[(too_long, key(1))]).unwrap_err().kind(), ErrorKind::Config);
+}
+
+#[test]
+fn headers_that_cannot_be_read_are_integrity_errors() {
+    for bytes in [&b""[..], &[0xA9], &[0xA9, 1, 2, 3, 4], &[0xA9, 1, 2, 3, 4, 2, b'k'], &[0xA8, 0], b"12"] {
+        assert_eq!(Sealer::header(bytes).unwrap_err().kind(), ErrorKind::Integrity, "{bytes:?}");
+    }
 }
 
 #[test]
