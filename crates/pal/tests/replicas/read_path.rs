@@ -100,7 +100,7 @@ async fn postgres_a_statement_timed_out_on_the_replica_does_not_run_again_on_the
     let (code, out, err, took) = read_on_replica(&POSTGRES, &primary, &ns, &limit, sql).await;
     assert_eq!(code, Some(3), "{out}{err}");
     assert!(err.contains("statement timeout") && err.contains("not run again on the primary"), "{err}");
-    assert!(err.contains(&format!("127.0.0.1:{}", POSTGRES.replica_port)), "names the replica: {err}");
+    assert!(err.contains(&format!("127.0.0.1:{}", support::port(POSTGRES.replica_port))), "names the replica: {err}");
     assert_eq!(proxy.connections(), 0, "the primary was reached: {out}{err}");
     assert!(took < Duration::from_secs(4), "took {took:?}: the sleep ran to its end");
     ns.drop_it().await;
