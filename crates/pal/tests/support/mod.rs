@@ -233,6 +233,7 @@ pub fn spawn_audit_child(test: &str, url: &str, spool: &Path, tag: &str) -> std:
         .expect("the test binary runs")
 }
 
+pub mod counting_sink;
 pub mod http;
 pub mod ports;
 pub mod proxy;
