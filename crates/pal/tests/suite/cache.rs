@@ -8,8 +8,42 @@ use serde::{Deserialize, Serialize};
 
 use super::namespace;
 
-/// A cache under test, and what its provider declares it cannot do
-/// ([`CacheService::capabilities`]): the cases read that, never a provider's name.
+/// What each provider can do, written down here apart from its own declaration
+/// (`capabilities()`): the cases expect this, so a declaration that claims less
+/// (unsigned counters, a coarser expiry) fails `declares_itself` instead of
+/// quietly asking less of the provider.
+#[derive(Debug, Clone, Copy)]
+pub struct Pinned {
+    pub leaves_process: bool,
+    pub signed_counters: bool,
+    pub expiry_resolution: Duration,
+    /// The provider's own value limit, before `CACHE_MAX_VALUE_BYTES` or the
+    /// sealing overhead lower it.
+    pub own_max_value_bytes: Option<usize>,
+}
+
+pub fn pinned(provider: &str) -> Pinned {
+    let server = Pinned {
+        leaves_process: true,
+        signed_counters: true,
+        expiry_resolution: Duration::from_millis(1),
+        own_max_value_bytes: Some(512 * 1024 * 1024),
+    };
+    match provider {
+        "memory" => Pinned { leaves_process: false, own_max_value_bytes: None, ..server },
+        "redis" | "keydb" | "redis-hybrid" => server,
+        "memcached" => Pinned {
+            signed_counters: false,
+            expiry_resolution: Duration::from_secs(1),
+            own_max_value_bytes: Some(1024 * 1024),
+            ..server
+        },
+        other => panic!("no capabilities are pinned for {other}: write them in tests/suite/cache.rs"),
+    }
+}
+
+/// A cache under test, and what it is expected to do ([`pinned`] for its
+/// provider): the cases read that, never a provider's name.
 pub struct CacheSubject {
     pub cache: Arc<dyn CacheService>,
     /// The provider's item size limit, when it caps items near 1 MiB: larger
@@ -27,12 +61,15 @@ pub struct CacheSubject {
 
 impl CacheSubject {
     pub fn new(cache: Arc<dyn CacheService>) -> Self {
-        let can = cache.capabilities();
-        let scheduling = Duration::from_millis(if can.leaves_process { 300 } else { 50 });
+        let expected = pinned(cache.provider());
+        let scheduling = Duration::from_millis(if expected.leaves_process { 300 } else { 50 });
         CacheSubject {
-            size_limit: can.max_value_bytes,
-            signed_counters: can.signed_counters,
-            expiry_slack: can.expiry_resolution + scheduling,
+            // The limit in effect depends on the configuration (CACHE_MAX_VALUE_BYTES,
+            // MEMCACHED_MAX_ITEM_BYTES, sealing); `values_over_the_limit_are_refused`
+            // checks it is the one enforced.
+            size_limit: cache.capabilities().max_value_bytes,
+            signed_counters: expected.signed_counters,
+            expiry_slack: expected.expiry_resolution + scheduling,
             cache,
             guard: None,
         }
@@ -357,13 +394,21 @@ pub async fn ping(s: &CacheSubject) {
 /// declares (a configured size limit may replace the declared default, or stand
 /// where the declaration leaves the limit to the configuration).
 pub async fn declares_itself(s: &CacheSubject) {
-    let entry = pal::registry::cache(s.cache.provider())
-        .unwrap_or_else(|| panic!("{} is not a registered provider", s.cache.provider()));
-    let (declared, reported) = (entry.provider.capabilities, s.cache.capabilities());
-    assert_eq!(declared.leaves_process, reported.leaves_process);
-    assert_eq!(declared.signed_counters, reported.signed_counters);
-    assert_eq!(declared.expiry_resolution, reported.expiry_resolution);
-    assert!(declared.max_value_bytes.is_none() || reported.max_value_bytes.is_some());
+    let provider = s.cache.provider();
+    let entry = pal::registry::cache(provider).unwrap_or_else(|| panic!("{provider} is not a registered provider"));
+    let expected = pinned(provider);
+    for (what, can) in [("declared", entry.provider.capabilities), ("reported", s.cache.capabilities())] {
+        assert_eq!(can.leaves_process, expected.leaves_process, "{provider}: leaves_process {what}");
+        assert_eq!(can.signed_counters, expected.signed_counters, "{provider}: signed_counters {what}");
+        assert_eq!(can.expiry_resolution, expected.expiry_resolution, "{provider}: expiry_resolution {what}");
+    }
+    assert_eq!(entry.provider.capabilities.max_value_bytes, expected.own_max_value_bytes, "{provider}: declared limit");
+    let reported = s.cache.capabilities().max_value_bytes;
+    assert!(reported.is_some(), "{provider}: every cache has a value limit (CACHE_MAX_VALUE_BYTES at least)");
+    assert!(
+        expected.own_max_value_bytes.is_none_or(|own| reported.is_some_and(|r| r <= own)),
+        "{provider}: the limit in effect, {reported:?}, is above the provider's own"
+    );
 }
 
 /// Keys some servers refuse as they are (memcached: spaces, control characters,
