@@ -501,14 +501,26 @@ async fn foreign_tokens_are_refused_and_a_primary_is_no_replica() {
 
 /// The database suite with every query sent down the read path, with the token
 /// of the primary's position just before, so each case reads its own writes
-/// through the replica.
+/// through the replica. It counts the reads it sends, so the subject's teardown
+/// can check that the replica served every one: a read left to the primary after
+/// the token wait would pass the case unnoticed otherwise.
 struct ReadsOnReplica {
     inner: Arc<dyn DatabaseService>,
+    sent: Arc<AtomicU64>,
 }
 
 impl ReadsOnReplica {
     async fn token(&self) -> Result<Option<ConsistencyToken>> {
         self.inner.write_position().await
+    }
+
+    /// Counts a read that answered: a read refused on purpose (bad SQL, a callback
+    /// that stops it) is served by nobody.
+    fn answered<T>(&self, outcome: Result<T>) -> Result<T> {
+        if outcome.is_ok() {
+            self.sent.fetch_add(1, Ordering::Relaxed);
+        }
+        outcome
     }
 }
 
@@ -525,7 +537,7 @@ impl DatabaseService for ReadsOnReplica {
     }
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         let token = self.token().await?;
-        self.inner.read(sql, params, token.as_ref()).await
+        self.answered(self.inner.read(sql, params, token.as_ref()).await)
     }
     async fn query_each(
         &self,
@@ -534,10 +546,10 @@ impl DatabaseService for ReadsOnReplica {
         each: &mut (dyn FnMut(Row) -> Result<()> + Send),
     ) -> Result<u64> {
         let token = self.token().await?;
-        self.inner.read_each(sql, params, token.as_ref(), each).await
+        self.answered(self.inner.read_each(sql, params, token.as_ref(), each).await)
     }
     async fn read(&self, sql: &str, params: &[Value], after: Option<&ConsistencyToken>) -> Result<Vec<Row>> {
-        self.inner.read(sql, params, after).await
+        self.answered(self.inner.read(sql, params, after).await)
     }
     async fn read_each(
         &self,
@@ -546,7 +558,7 @@ impl DatabaseService for ReadsOnReplica {
         after: Option<&ConsistencyToken>,
         each: &mut (dyn FnMut(Row) -> Result<()> + Send),
     ) -> Result<u64> {
-        self.inner.read_each(sql, params, after, each).await
+        self.answered(self.inner.read_each(sql, params, after, each).await)
     }
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         self.inner.execute(sql, params).await
@@ -578,12 +590,18 @@ async fn replicated_subject(pair: &'static Pair) -> DbSubject {
     let ns = Namespace::new(pair).await;
     let routed = ns.routed(pair, &[("DB_REPLICA_WAIT_MS", "2000")]).await;
     routed.migrate().await.unwrap();
-    let db: Arc<dyn DatabaseService> = Arc::new(ReadsOnReplica { inner: routed });
+    let sent = Arc::new(AtomicU64::new(0));
+    let db: Arc<dyn DatabaseService> = Arc::new(ReadsOnReplica { inner: routed.clone(), sent: sent.clone() });
     let guard: Option<Box<dyn std::any::Any + Send>> = match pair.provider {
         "mysql" => Some(Box::new(NoErrantWrites(pair))),
         _ => None,
     };
-    DbSubject { db, guard, teardown: Some(Box::pin(ns.drop_it())) }
+    let teardown = async move {
+        let (sent, served) = (sent.load(Ordering::Relaxed), replica_reads(&routed).await);
+        ns.drop_it().await;
+        assert_eq!(served, sent, "{}: the replica served {served} of the {sent} reads that answered", pair.provider);
+    };
+    DbSubject { db, guard, teardown: Some(Box::pin(teardown)) }
 }
 
 mod postgres_through_replica {
