@@ -10,7 +10,7 @@ mod support;
 use std::sync::Arc;
 
 use pal::factory::build_cache;
-use pal::{CacheService, Settings, Ttl};
+use pal::{CacheService, ErrorKind, Settings, Ttl};
 use suite::cache::CacheSubject;
 
 fn file(name: &str) -> String {
@@ -93,16 +93,21 @@ async fn the_transport_is_verified_tls_and_a_client_certificate_is_presented() {
 async fn a_wrong_ca_is_refused_and_nothing_falls_back_to_plaintext() {
     let (url, other) = (tls_url(), file("other-ca.pem"));
     let err = cache(&[("REDIS_URL", &url), ("REDIS_TLS_CA_FILE", &other)]).await.ping().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
     assert!(err.to_string().contains("certificate"), "{err}");
     // TLS asked of a server that speaks plaintext fails; it is never quietly plaintext.
     let plain = format!("rediss://127.0.0.1:{}", support::port("REDIS_PORT"));
     let ca = file("ca.pem");
     let plain_cache = cache(&[("REDIS_URL", &plain), ("REDIS_TLS_CA_FILE", &ca)]).await;
-    assert!(plain_cache.ping().await.is_err());
-    assert!(plain_cache.get("anything").await.is_err());
+    for err in [plain_cache.ping().await.unwrap_err(), plain_cache.get("anything").await.unwrap_err()] {
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert!(err.to_string().contains("answered in plaintext") && err.to_string().contains("redis://"), "{err}");
+    }
     // And plaintext asked of the TLS-only server fails too.
     let to_tls = format!("redis://127.0.0.1:{}", support::port("REDIS_TLS_PORT"));
-    assert!(cache(&[("REDIS_URL", &to_tls)]).await.ping().await.is_err());
+    let err = cache(&[("REDIS_URL", &to_tls)]).await.ping().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("speaks TLS") && err.to_string().contains("rediss://"), "{err}");
 }
 
 #[tokio::test]
@@ -124,7 +129,10 @@ async fn sentinel_over_tls_finds_a_tls_master() {
     assert!(transport.starts_with("sentinels: tls verify-full") && transport.contains("master: tls verify-full"));
     // Without REDIS_SENTINEL_TLS the sentinels are spoken to in plaintext, which they refuse.
     let plain_sentinels = plaintext_sentinels(&nodes, &ca, &master_url).await;
-    assert!(plain_sentinels.ping().await.is_err());
+    // The TLS-only sentinel resets the plaintext connection.
+    let err = plain_sentinels.ping().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert!(err.to_string().contains("reset"), "{err}");
 }
 
 async fn plaintext_sentinels(nodes: &str, ca: &str, master_url: &str) -> Arc<dyn CacheService> {
