@@ -5,7 +5,6 @@ mod bench;
 mod cli;
 mod commands;
 mod output;
-mod server;
 mod vars;
 
 use std::io::IsTerminal;

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
 use pal::env::{Env, Var};
 
-use crate::server::app::config::{self as service, ServiceSettings};
+use pal_service::app::config::{self as service, ServiceSettings};
 
 pub const VARS: &[Var] = &[
     Var::new(

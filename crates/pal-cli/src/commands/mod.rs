@@ -16,9 +16,9 @@ use pal::{Error, ErrorKind, Result, Settings};
 
 use crate::cli::{CacheCommand, Command, VarsFormat};
 use crate::output::{self, Out};
-use crate::server::app::codes::LogSender;
-use crate::server::{AppState, Health, serve};
 use crate::vars::ToolSettings;
+use pal_service::app::codes::LogSender;
+use pal_service::{AppState, Health, serve};
 
 pub async fn run(command: Command, settings: &Settings, tools: &ToolSettings) -> Result<ExitCode> {
     match command {

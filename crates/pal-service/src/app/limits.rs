@@ -16,7 +16,7 @@ use serde_json::json;
 use super::audit::{self, Action};
 use super::codes::ttl;
 use super::errors::ApiError;
-use crate::server::AppState;
+use crate::AppState;
 
 /// The window of every rate limit: the variables count per minute.
 const WINDOW: Duration = Duration::from_secs(60);

@@ -17,7 +17,7 @@ use pal::{CacheService, Error, ErrorKind, Ttl};
 use super::audit::{self, Action};
 use super::errors::ApiError;
 use super::limits::{self, Scope};
-use crate::server::AppState;
+use crate::AppState;
 
 /// Wrong codes a pending request survives; the next attempt ends it.
 pub const MAX_ATTEMPTS: i64 = 5;

@@ -13,7 +13,7 @@ use super::codes::{self, Purpose, Requests};
 use super::errors::{ApiError, ApiJson, ErrorBody};
 use super::limits::{self, ClientIp, Scope};
 use super::users;
-use crate::server::AppState;
+use crate::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EmailRequest {

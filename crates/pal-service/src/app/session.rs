@@ -31,7 +31,7 @@ use super::audit::{self, Action};
 use super::codes::ttl;
 use super::errors::{ApiError, ErrorBody};
 use super::limits::ClientIp;
-use crate::server::AppState;
+use crate::AppState;
 
 /// How much longer than a session an epoch is kept, so it outlives every session
 /// that refers to it.

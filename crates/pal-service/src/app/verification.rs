@@ -15,7 +15,7 @@ use super::enrollment::{CodeRequest, EmailRequest, requests};
 use super::errors::{ApiError, ApiJson, ErrorBody};
 use super::limits::{self, ClientIp, Scope};
 use super::{session, users};
-use crate::server::AppState;
+use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VerificationStarted {

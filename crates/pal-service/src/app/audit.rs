@@ -14,7 +14,7 @@ use pal::audit::AuditEvent;
 use super::errors::{ApiError, ErrorBody};
 use super::session::Authenticated;
 use super::users;
-use crate::server::AppState;
+use crate::AppState;
 
 /// What the service records. The action is the audit log's `action` column.
 #[derive(Debug, Clone, Copy)]

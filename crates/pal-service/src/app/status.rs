@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use pal::telemetry::{CACHE_HITS, CACHE_MISSES, CACHE_OPERATIONS, HYBRID_BREAKER_STATE, HYBRID_FALLBACKS};
 
-use crate::server::AppState;
+use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Providers {
