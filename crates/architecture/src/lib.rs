@@ -5,11 +5,12 @@
 //! apply it to every crate of the workspace; its own unit tests plant each kind of
 //! violation and expect it found.
 
+mod items;
 mod modules;
 mod visit;
 
-pub use modules::{ModPath, Module, Use, parse_file_modules, read_crate};
-pub use visit::Finding;
+pub use items::{Finding, ModPath, Use};
+pub use modules::{Module, parse_file_modules, read_crate};
 
 use std::collections::{BTreeMap, BTreeSet};
 

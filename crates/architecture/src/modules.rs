@@ -3,19 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::visit::{Collector, Finding};
-
-pub type ModPath = Vec<String>;
-
-/// One `use` path, expanded from its tree: `use a::{b, c as d}` is two.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Use {
-    /// Any `pub`, `pub(crate)` or `pub(super)`: the name is visible outside.
-    pub public: bool,
-    pub path: ModPath,
-    pub alias: Option<String>,
-    pub line: usize,
-}
+use crate::items::{Finding, ModPath, Use};
+use crate::visit::Collector;
 
 /// A module: a file, or a `mod name { … }` inside one. Test-only items
 /// (`#[cfg(test)]`, `#[cfg(all(test, …))]`) are left out.

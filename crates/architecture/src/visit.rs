@@ -3,14 +3,7 @@
 use proc_macro2::{TokenStream, TokenTree};
 use syn::visit::Visit;
 
-use crate::modules::{ModPath, Use};
-
-/// Something found in the source, with the line it is on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub what: String,
-    pub line: usize,
-}
+use crate::items::{Finding, ModPath, Use};
 
 #[derive(Default)]
 pub(crate) struct Collector {

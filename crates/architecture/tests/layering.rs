@@ -117,6 +117,17 @@ fn no_module_of_the_library_imports_one_that_imports_it_back() {
     assert!(loops.is_empty(), "import loops:\n{}", loops.join("\n"));
 }
 
+/// No crate of the workspace has an import loop: a module never imports one that
+/// imports it back, directly or through others.
+#[test]
+fn no_module_of_any_crate_imports_one_that_imports_it_back() {
+    let mut loops = Vec::new();
+    for (krate, modules) in workspace() {
+        loops.extend(cycles(&edges(&modules)).into_iter().map(|cycle| format!("{krate}: {cycle}")));
+    }
+    assert!(loops.is_empty(), "import loops:\n{}", loops.join("\n"));
+}
+
 #[test]
 fn imports_point_down_the_layers() {
     let mut wrong = Vec::new();

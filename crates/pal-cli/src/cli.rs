@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::bench::Op;
+use crate::bench::BenchArgs;
 
 /// pal — swap cache and database providers by configuration alone.
 ///
@@ -99,28 +99,6 @@ fn window_seconds(raw: &str) -> Result<f64, String> {
              and at most 3600, such as 0.5 or 30"
         )),
     }
-}
-
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// Concurrent tasks to measure at, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
-    pub concurrency: Vec<usize>,
-    /// Operations to measure, comma-separated.
-    #[arg(long, value_delimiter = ',', value_enum, default_values_t = [Op::Get, Op::Set, Op::Incr, Op::Session, Op::DbSession])]
-    pub ops: Vec<Op>,
-    /// Rounds per contestant at each concurrency.
-    #[arg(long, default_value_t = 5)]
-    pub rounds: usize,
-    /// Length of one round, in milliseconds.
-    #[arg(long, default_value_t = 1000)]
-    pub round_ms: u64,
-    /// Size of the values written, in bytes.
-    #[arg(long, default_value_t = 256)]
-    pub value_bytes: usize,
-    /// Directory for the report (bench.md, bench.json, bench.svg).
-    #[arg(long, default_value = "pal-bench")]
-    pub out: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,6 +3,7 @@
 //! noise on the machine falls on every contestant alike. Prints a Markdown table
 //! and writes it with a JSON report and an SVG chart.
 
+mod args;
 mod chart;
 mod contestant;
 mod external;
@@ -15,43 +16,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pal::cache::Peer;
 use pal::factory::{build_cache, build_cache_unsealed, build_database, build_session_store};
 use pal::{Error, ErrorKind, Result, Settings};
 
-use crate::cli::BenchArgs;
+pub use args::{BenchArgs, Op};
+
 use crate::output::Out;
 use contestant::{Client, Contestant};
 use report::{Point, Report};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Op {
-    /// A cache GET of a key that exists.
-    Get,
-    /// A cache SET with a TTL.
-    Set,
-    /// A fixed-window counter increment.
-    Incr,
-    /// A typed session written and read back through the cache.
-    Session,
-    /// A session written and read back through the database's session store.
-    DbSession,
-}
-
-impl Op {
-    pub fn name(self) -> &'static str {
-        match self {
-            Op::Get => "get",
-            Op::Set => "set",
-            Op::Incr => "incr",
-            Op::Session => "session",
-            Op::DbSession => "db-session",
-        }
-    }
-}
 
 fn usage(what: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidInput, what)

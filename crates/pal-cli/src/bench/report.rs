@@ -5,9 +5,9 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use super::BenchArgs;
 use super::Op;
 use super::measure::{Round, histogram};
-use crate::cli::BenchArgs;
 
 #[derive(Serialize)]
 pub struct Point {

@@ -1,7 +1,5 @@
-//! Security events into the audit log, and a signed-in user's own events back
-//! out of it through the database's read path.
-
-use std::net::IpAddr;
+//! A signed-in user's own security events, out of the audit log through the
+//! database's read path.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,54 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use pal::audit::AuditEvent;
-
 use super::errors::{ApiError, ErrorBody};
 use super::session::Authenticated;
 use super::users;
 use crate::AppState;
-
-/// What the service records. The action is the audit log's `action` column.
-#[derive(Debug, Clone, Copy)]
-pub enum Action {
-    CodeSent,
-    Enrolled,
-    EnrollmentFailed,
-    VerificationFailed,
-    VerificationSucceeded,
-    Logout,
-    LogoutEverywhere,
-    RateLimited,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::CodeSent => "code_sent",
-            Action::Enrolled => "enrolled",
-            Action::EnrollmentFailed => "enrollment_failed",
-            Action::VerificationFailed => "verification_failed",
-            Action::VerificationSucceeded => "verification_succeeded",
-            Action::Logout => "logout",
-            Action::LogoutEverywhere => "logout_everywhere",
-            Action::RateLimited => "rate_limited",
-        }
-    }
-}
-
-/// Records an event; `actor` is the user it concerns, when known. The audit log
-/// takes it without waiting for the database, so this never fails a request: an
-/// event it refuses (it is shutting down) is logged instead.
-pub async fn record(state: &AppState, action: Action, actor: Option<&str>, ip: IpAddr, details: serde_json::Value) {
-    let mut event = AuditEvent::new(action.as_str()).ip(ip.to_string());
-    event.details = details;
-    if let Some(actor) = actor {
-        event = event.subject(actor);
-    }
-    if let Err(e) = state.audit.log(event).await {
-        tracing::error!(action = action.as_str(), error = %e, "audit event not recorded");
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntry {

@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use pal::{CacheService, Error, ErrorKind, Ttl};
+use pal::{CacheService, Error, ErrorKind};
 
-use super::audit::{self, Action};
 use super::errors::ApiError;
+use super::events::{self, Action};
+use super::input::ttl;
 use super::limits::{self, Scope};
 use crate::AppState;
 
@@ -24,9 +25,6 @@ pub const MAX_ATTEMPTS: i64 = 5;
 
 /// Digits of a code: a million possibilities against five attempts.
 const DIGITS: u32 = 6;
-
-/// Longest email address (RFC 5321's path limit), as the users table stores it.
-const MAX_EMAIL_BYTES: usize = 320;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -95,30 +93,6 @@ fn digest(id: &str, code: &str) -> String {
 pub fn new_code() -> String {
     let n = rand::rng().random_range(0..10u32.pow(DIGITS));
     format!("{n:0width$}", width = DIGITS as usize)
-}
-
-/// The address as stored: trimmed and lowercased, since emails compare byte for byte.
-pub fn email(raw: &str) -> Result<String, ApiError> {
-    let email = raw.trim().to_lowercase();
-    let well_formed = email.len() <= MAX_EMAIL_BYTES
-        && email.chars().all(|c| !c.is_whitespace() && !c.is_control())
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && local.len() <= 64
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains("..")
-        });
-    if !well_formed {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_email",
-            "email must be an address such as someone@example.com",
-        ));
-    }
-    Ok(email)
 }
 
 /// Pending requests of one purpose in the cache.
@@ -210,7 +184,7 @@ pub async fn redeem(
     };
     let closed = attempts >= MAX_ATTEMPTS;
     let reason = if closed { "too_many_attempts" } else { "wrong_code" };
-    audit::record(
+    events::record(
         state,
         failed,
         pending.user_id.as_deref(),
@@ -227,11 +201,6 @@ pub async fn redeem(
         ));
     }
     Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_code", "the code is wrong"))
-}
-
-/// A configured duration as a cache TTL (the settings keep it within a TTL's range).
-pub fn ttl(duration: Duration) -> Result<Ttl, ApiError> {
-    Ok(Ttl::new(duration)?)
 }
 
 #[cfg(test)]
@@ -255,14 +224,5 @@ mod tests {
         assert!(!pending(false).matches(id, "123457"));
         assert!(!pending(false).matches("verification-2", "123456"));
         assert!(!pending(true).matches(id, "123456"));
-    }
-
-    #[test]
-    fn emails_are_normalized_and_checked() {
-        assert_eq!(email("  Alice@Example.COM ").unwrap(), "alice@example.com");
-        for bad in ["", "alice", "@example.com", "alice@", "alice@example", "a b@example.com", "a@b@c.io", "a@.io"] {
-            assert!(email(bad).is_err(), "{bad:?}");
-        }
-        assert!(email(&format!("{}@example.com", "a".repeat(65))).is_err());
     }
 }

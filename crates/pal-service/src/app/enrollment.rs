@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::audit::{self, Action};
 use super::codes::{self, Purpose, Requests};
 use super::errors::{ApiError, ApiJson, ErrorBody};
+use super::events::{self, Action};
 use super::limits::{self, ClientIp, Scope};
 use super::users;
 use crate::AppState;
@@ -70,7 +70,7 @@ pub async fn start(
     let email = limits::address(&state, ip.0, &body.email).await?;
     let (id, code) = requests(&state, Purpose::Enrollment).start(email.clone(), None, false).await?;
     state.sender.send(&email, &code, Purpose::Enrollment, &id).await?;
-    audit::record(&state, Action::CodeSent, None, ip.0, json!({ "purpose": "enrollment", "id": id })).await;
+    events::record(&state, Action::CodeSent, None, ip.0, json!({ "purpose": "enrollment", "id": id })).await;
     let started = EnrollmentStarted {
         enrollment_id: id,
         expires_in: state.service.code_ttl.as_secs(),
@@ -111,6 +111,6 @@ pub async fn confirm(
     }
     // After the insert: a failed insert leaves the enrollment to be confirmed again.
     requests.finish(&id).await?;
-    audit::record(&state, Action::Enrolled, Some(&user_id), ip.0, json!({ "id": public_id })).await;
+    events::record(&state, Action::Enrolled, Some(&user_id), ip.0, json!({ "id": public_id })).await;
     Ok((StatusCode::CREATED, Json(Enrolled { user_id, email: pending.email })))
 }

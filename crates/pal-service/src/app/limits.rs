@@ -13,9 +13,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::json;
 
-use super::audit::{self, Action};
-use super::codes::ttl;
 use super::errors::ApiError;
+use super::events::{self, Action};
+use super::input::ttl;
 use crate::AppState;
 
 /// The window of every rate limit: the variables count per minute.
@@ -81,7 +81,7 @@ pub async fn check(state: &AppState, scope: Scope, subject: &str, ip: IpAddr) ->
     let left = state.cache.ttl(&key).await?.unwrap_or(Duration::from_secs(1));
     let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
     if count == limit + 1 {
-        audit::record(state, Action::RateLimited, None, ip, json!({ "scope": scope.as_str() })).await;
+        events::record(state, Action::RateLimited, None, ip, json!({ "scope": scope.as_str() })).await;
     }
     Err(ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -95,7 +95,7 @@ pub async fn check(state: &AppState, scope: Scope, subject: &str, ip: IpAddr) ->
 /// the address (normalized, as the account limit counts it) and its limit.
 pub async fn address(state: &AppState, ip: IpAddr, raw: &str) -> Result<String, ApiError> {
     check(state, Scope::Ip, &ip.to_string(), ip).await?;
-    let email = super::codes::email(raw)?;
+    let email = super::input::email(raw)?;
     check(state, Scope::Account, &email, ip).await?;
     Ok(email)
 }

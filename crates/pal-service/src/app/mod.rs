@@ -10,6 +10,8 @@ pub mod codes;
 pub mod config;
 mod enrollment;
 mod errors;
+pub mod events;
+mod input;
 mod limits;
 mod observe;
 mod openapi;

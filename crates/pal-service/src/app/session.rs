@@ -27,9 +27,9 @@ use utoipa::ToSchema;
 use pal::CacheServiceExt;
 use pal::namespace::session_key;
 
-use super::audit::{self, Action};
-use super::codes::ttl;
 use super::errors::{ApiError, ErrorBody};
+use super::events::{self, Action};
+use super::input::ttl;
 use super::limits::ClientIp;
 use crate::AppState;
 
@@ -196,7 +196,7 @@ pub async fn refresh(State(state): State<AppState>, auth: Authenticated) -> Resu
 )]
 pub async fn logout(State(state): State<AppState>, ip: ClientIp, auth: Authenticated) -> Result<StatusCode, ApiError> {
     state.cache.delete_session(&auth.id).await?;
-    audit::record(&state, Action::Logout, Some(&auth.session.user_id), ip.0, json!({})).await;
+    events::record(&state, Action::Logout, Some(&auth.session.user_id), ip.0, json!({})).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -216,7 +216,7 @@ pub async fn logout_everywhere(
     let user_id = &auth.session.user_id;
     new_epoch(&state, user_id).await?;
     state.cache.delete_session(&auth.id).await?;
-    audit::record(&state, Action::LogoutEverywhere, Some(user_id), ip.0, json!({})).await;
+    events::record(&state, Action::LogoutEverywhere, Some(user_id), ip.0, json!({})).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

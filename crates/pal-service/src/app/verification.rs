@@ -9,10 +9,10 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::audit::{self, Action};
 use super::codes::{self, Purpose};
 use super::enrollment::{CodeRequest, EmailRequest, requests};
 use super::errors::{ApiError, ApiJson, ErrorBody};
+use super::events::{self, Action};
 use super::limits::{self, ClientIp, Scope};
 use super::{session, users};
 use crate::AppState;
@@ -70,7 +70,7 @@ pub async fn start(
             }
         });
         let details = json!({ "purpose": "verification", "id": id });
-        audit::record(&state, Action::CodeSent, Some(user_id), ip.0, details).await;
+        events::record(&state, Action::CodeSent, Some(user_id), ip.0, details).await;
     }
     let started = VerificationStarted {
         verification_id: id,
@@ -112,6 +112,6 @@ pub async fn complete(
         return Err(ApiError::not_found("no such request, or it expired"));
     }
     let token = session::issue(&state, user_id, &pending.email).await?;
-    audit::record(&state, Action::VerificationSucceeded, Some(user_id), ip.0, json!({ "id": public_id })).await;
+    events::record(&state, Action::VerificationSucceeded, Some(user_id), ip.0, json!({ "id": public_id })).await;
     Ok(Json(Token { token, expires_in: state.service.session_ttl.as_secs() }))
 }
