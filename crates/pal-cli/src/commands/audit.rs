@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use pal::audit::{AuditEvent, SpoolFile};
-use pal::db::{DatabaseService, DbTarget, Value};
+use pal::audit::{AuditEvent, AuditQuery, SpoolFile};
+use pal::db::{DatabaseService, DbTarget};
 use pal::factory::{self, build_database};
 use pal::{Error, ErrorKind, Result, Settings};
 
@@ -63,35 +63,24 @@ pub async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
             output::line(format!("delivered {} to {target}", events(report.delivered)))?;
         }
         AuditCommand::Tail { subject, action, since, limit, json } => {
-            let mut sql = String::from("SELECT id, occurred_at, actor, action, ip, details FROM audit_log WHERE 1 = 1");
-            let mut params = Vec::new();
-            for (column, value) in [("actor", subject.map(Value::Text)), ("action", action.map(Value::Text))] {
-                if let Some(value) = value {
-                    params.push(value);
-                    sql.push_str(&format!(" AND {column} = ${}", params.len()));
-                }
-            }
-            if let Some(since) = since {
-                let since: DateTime<Utc> = DateTime::parse_from_rfc3339(&since)
-                    .map_err(|e| {
+            let since = since
+                .map(|since| {
+                    DateTime::parse_from_rfc3339(&since).map(|t| t.with_timezone(&Utc)).map_err(|e| {
                         Error::new(
                             ErrorKind::InvalidInput,
                             format!("--since takes RFC 3339 (2026-11-26T10:00:00Z): {e}"),
                         )
-                    })?
-                    .with_timezone(&Utc);
-                params.push(Value::Timestamp(since));
-                sql.push_str(&format!(" AND occurred_at >= ${}", params.len()));
-            }
+                    })
+                })
+                .transpose()?;
+            let query = AuditQuery { actor: subject, action, since, limit, replica_ok: false };
             // The newest `limit`, printed oldest first, as `tail` does.
-            params.push(Value::Int(i64::from(limit)));
-            sql.push_str(&format!(" ORDER BY occurred_at DESC, id DESC LIMIT ${}", params.len()));
-            let mut rows = db.query(&sql, &params).await?;
+            let mut rows = pal::audit::recent(db.as_ref(), &query).await?;
             rows.reverse();
             let mut out = Out::new();
             if json {
                 for row in &rows {
-                    let event = json_of(row)?;
+                    let event = json_of(row);
                     out.line(event)?;
                 }
             } else {
@@ -105,7 +94,7 @@ pub async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
                     "id",
                 ]);
                 for row in &rows {
-                    let event = json_of(row)?;
+                    let event = json_of(row);
                     let text = |k: &str| event[k].as_str().unwrap_or("").to_string();
                     table.add_row([
                         text("occurred_at"),
@@ -149,11 +138,7 @@ pub async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
 
 /// Events stored in `audit_log`, and the latest one's time.
 async fn stored(db: &dyn DatabaseService) -> Result<String> {
-    let rows = db.query("SELECT COUNT(*) AS n, MAX(occurred_at) AS latest FROM audit_log", &[]).await?;
-    let row = rows.first().ok_or_else(|| Error::new(ErrorKind::Backend, "no answer to COUNT(*)"))?;
-    let stored: i64 = row.get("n")?;
-    let latest: Option<DateTime<Utc>> = row.get("latest")?;
-    let stored = u64::try_from(stored).unwrap_or(0);
+    let (stored, latest) = pal::audit::stored(db).await?;
     Ok(format!("{}, the latest at {}", events(stored), latest.map_or("-".to_string(), |t| t.to_rfc3339())))
 }
 
@@ -187,14 +172,6 @@ fn waiting(n: u64) -> String {
     format!("{} waiting", events(n))
 }
 
-fn json_of(row: &pal::Row) -> Result<serde_json::Value> {
-    let id: String = row.get("id")?;
-    let at: DateTime<Utc> = row.get("occurred_at")?;
-    let actor: Option<String> = row.get("actor")?;
-    let action: String = row.get("action")?;
-    let ip: Option<String> = row.get("ip")?;
-    let details: serde_json::Value = row.get("details")?;
-    Ok(
-        serde_json::json!({ "id": id, "occurred_at": at.to_rfc3339(), "subject": actor, "action": action, "ip": ip, "details": details }),
-    )
+fn json_of(e: &AuditEvent) -> serde_json::Value {
+    serde_json::json!({ "id": e.id.to_string(), "occurred_at": e.occurred_at.to_rfc3339(), "subject": e.actor, "action": e.action, "ip": e.ip, "details": e.details })
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use pal::db::{ConsistencyToken, Dialect, Value};
+use pal::db::{ConsistencyToken, DatabaseServiceExt, Value};
 use pal::factory::{self, build_database};
 use pal::{DatabaseService, Error, ErrorKind, Result, Settings};
 
@@ -73,23 +73,10 @@ async fn interruptible(
 
 /// Asks the server to stop the statement tagged `tag`, from another connection.
 async fn cancel(db: &Arc<dyn DatabaseService>, tag: &str) -> Result<()> {
-    let pattern = Value::Text(format!("%{tag}%"));
-    match db.dialect() {
-        Dialect::Postgres => {
-            let sql = "SELECT pg_cancel_backend(pid) AS stopped FROM pg_stat_activity \
-                       WHERE query LIKE $1 AND pid <> pg_backend_pid()";
-            db.query(sql, &[pattern]).await.map(drop)
-        }
-        Dialect::MySql => {
-            let sql =
-                "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE INFO LIKE $1 AND ID <> CONNECTION_ID()";
-            for row in db.query(sql, &[pattern]).await? {
-                db.execute(&format!("KILL QUERY {}", row.get::<i64>("id")?), &[]).await?;
-            }
-            Ok(())
-        }
-        // In this process: leaving ends it, and an unfinished write is rolled back.
-        Dialect::Sqlite => Ok(()),
+    match db.cancel_marked(tag).await {
+        // In this process (SQLite): leaving ends it, and an unfinished write is rolled back.
+        Err(e) if e.kind() == ErrorKind::Unsupported => Ok(()),
+        other => other,
     }
 }
 

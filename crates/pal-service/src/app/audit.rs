@@ -4,12 +4,12 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
+use pal::audit::AuditQuery;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::errors::{ApiError, ErrorBody};
 use super::session::Authenticated;
-use super::users;
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,28 +43,23 @@ pub struct AuditEntries {
     )
 )]
 pub async fn own_events(State(state): State<AppState>, auth: Authenticated) -> Result<Json<AuditEntries>, ApiError> {
-    // A replica may serve it: a moment's lag only hides the newest events, which
-    // batching delays anyway.
-    let rows = state
-        .db
-        .read(
-            "SELECT id, occurred_at, action, ip, details FROM audit_log WHERE actor = $1 \
-             ORDER BY occurred_at DESC, id DESC LIMIT 50",
-            &[auth.session.user_id.clone().into()],
-            None,
-        )
-        .await?;
-    let events = rows
-        .iter()
-        .map(|row| {
-            Ok(AuditEntry {
-                id: users::text(row, "id")?,
-                occurred_at: row.get("occurred_at")?,
-                action: row.get("action")?,
-                ip: row.get("ip")?,
-                details: row.get("details")?,
-            })
+    let query = AuditQuery {
+        actor: Some(auth.session.user_id.clone()),
+        limit: 50,
+        // A moment's lag only hides the newest events, which batching delays anyway.
+        replica_ok: true,
+        ..AuditQuery::default()
+    };
+    let events = pal::audit::recent(state.db.as_ref(), &query)
+        .await?
+        .into_iter()
+        .map(|e| AuditEntry {
+            id: e.id.to_string(),
+            occurred_at: e.occurred_at,
+            action: e.action,
+            ip: e.ip,
+            details: e.details,
         })
-        .collect::<pal::Result<Vec<_>>>()?;
+        .collect();
     Ok(Json(AuditEntries { events }))
 }

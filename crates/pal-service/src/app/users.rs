@@ -3,13 +3,13 @@
 
 use chrono::Utc;
 
-use pal::{DatabaseService, ErrorKind, Result, Row, Value};
+use pal::{DatabaseService, ErrorKind, Result};
 
 /// The account of `email`, read on the primary: an account enrolled a moment ago
 /// must be found, which a lagging replica might not.
 pub async fn id_of(db: &dyn DatabaseService, email: &str) -> Result<Option<String>> {
     let rows = db.query("SELECT id FROM users WHERE email = $1", &[email.into()]).await?;
-    rows.first().map(|row| text(row, "id")).transpose()
+    rows.first().map(|row| row.get("id")).transpose()
 }
 
 /// Creates a verified user; `Ok(false)` when the address already has one.
@@ -25,15 +25,5 @@ pub async fn create(db: &dyn DatabaseService, id: &str, email: &str) -> Result<b
         Ok(_) => Ok(true),
         Err(e) if e.kind() == ErrorKind::UniqueViolation => Ok(false),
         Err(e) => Err(e),
-    }
-}
-
-/// A text column, also where the dialect hands it over as bytes (MySQL reads
-/// columns with a binary collation, such as `users.id`, as bytes).
-pub fn text(row: &Row, column: &str) -> Result<String> {
-    match row.value(column) {
-        Some(Value::Bytes(bytes)) => String::from_utf8(bytes.clone())
-            .map_err(|_| pal::Error::new(ErrorKind::Integrity, format!("column {column} is not UTF-8"))),
-        _ => row.get(column),
     }
 }

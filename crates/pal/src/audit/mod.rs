@@ -8,6 +8,7 @@ mod binding;
 mod config;
 mod flush;
 mod log;
+mod query;
 mod shared;
 mod sink;
 #[cfg(feature = "_audit_spool")]
@@ -19,5 +20,6 @@ mod spools;
 
 pub use config::{AuditSettings, Durability, Overflow, VARS};
 pub use log::{AuditLog, AuditStatus, ShutdownReport};
+pub use query::{AuditQuery, recent, stored};
 pub use sink::{AuditEvent, AuditSink, SqlAuditSink};
 pub use spools::{LEGACY_SPOOL, SpoolFile, adopt, spools, waiting_elsewhere};

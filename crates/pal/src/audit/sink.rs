@@ -146,10 +146,8 @@ fn insert_sql(dialect: Dialect, rows: usize) -> String {
         let n = r * COLUMNS;
         sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6));
     }
-    sql.push_str(match dialect {
-        Dialect::MySql => " ON DUPLICATE KEY UPDATE id = id",
-        Dialect::Postgres | Dialect::Sqlite => " ON CONFLICT (id) DO NOTHING",
-    });
+    // A replayed event is already there: it stays as it was.
+    sql.push_str(&dialect.grammar().on_conflict("id", &[]));
     sql
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::grammar::Recovery;
 use super::placeholders::split_statements;
 use super::{DatabaseService, Dialect, Value};
 use crate::error::{Error, ErrorKind, Result};
@@ -30,73 +31,34 @@ pub enum Ddl {
     Autocommit,
 }
 
-const SQLITE: &[Migration] = &[
-    Migration { version: 1, name: "0001_initial", sql: include_str!("migrations/sqlite/0001_initial.sql") },
-    Migration {
-        version: 2,
-        name: "0002_cache_fallback",
-        sql: include_str!("migrations/sqlite/0002_cache_fallback.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "0003_counter_expiry",
-        sql: include_str!("migrations/sqlite/0003_counter_expiry.sql"),
-    },
-    Migration { version: 4, name: "0004_exact_keys", sql: include_str!("migrations/sqlite/0004_exact_keys.sql") },
-];
+/// pal's migrations, the same versions and names on every dialect: invoked in a
+/// dialect's folder, it reads the SQL from that folder's `migrations/`.
+macro_rules! table {
+    ($($version:literal $name:literal),* $(,)?) => {
+        &[$($crate::db::migrate::Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("migrations/", $name, ".sql")),
+        }),*]
+    };
+}
 
-/// PostgreSQL and CockroachDB: no SERIAL, no advisory locks, no LISTEN/NOTIFY.
-const POSTGRES: &[Migration] = &[
-    Migration { version: 1, name: "0001_initial", sql: include_str!("migrations/postgres/0001_initial.sql") },
-    Migration {
-        version: 2,
-        name: "0002_cache_fallback",
-        sql: include_str!("migrations/postgres/0002_cache_fallback.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "0003_counter_expiry",
-        sql: include_str!("migrations/postgres/0003_counter_expiry.sql"),
-    },
-    Migration { version: 4, name: "0004_exact_keys", sql: include_str!("migrations/postgres/0004_exact_keys.sql") },
-];
-
-const MYSQL: &[Migration] = &[
-    Migration { version: 1, name: "0001_initial", sql: include_str!("migrations/mysql/0001_initial.sql") },
-    Migration {
-        version: 2,
-        name: "0002_cache_fallback",
-        sql: include_str!("migrations/mysql/0002_cache_fallback.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "0003_counter_expiry",
-        sql: include_str!("migrations/mysql/0003_counter_expiry.sql"),
-    },
-    Migration { version: 4, name: "0004_exact_keys", sql: include_str!("migrations/mysql/0004_exact_keys.sql") },
-];
+/// Every dialect's list.
+macro_rules! every_migration {
+    () => {
+        $crate::db::migrate::table![
+            1 "0001_initial",
+            2 "0002_cache_fallback",
+            3 "0003_counter_expiry",
+            4 "0004_exact_keys",
+        ]
+    };
+}
+pub(crate) use {every_migration, table};
 
 /// The migrations for a dialect, in order.
 pub fn migrations(dialect: Dialect) -> &'static [Migration] {
-    match dialect {
-        Dialect::Sqlite => SQLITE,
-        Dialect::Postgres => POSTGRES,
-        Dialect::MySql => MYSQL,
-    }
-}
-
-fn ledger_ddl(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::MySql => {
-            "CREATE TABLE IF NOT EXISTS pal_migrations (version BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_at DATETIME(6) NOT NULL)"
-        }
-        Dialect::Postgres => {
-            "CREATE TABLE IF NOT EXISTS pal_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
-        }
-        Dialect::Sqlite => {
-            "CREATE TABLE IF NOT EXISTS pal_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)"
-        }
-    }
+    dialect.grammar().migrations()
 }
 
 async fn applied_versions<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<i64>> {
@@ -146,7 +108,7 @@ fn collided(e: &Error) -> bool {
 }
 
 async fn run_once<D: DatabaseService + ?Sized>(db: &D, ddl: Ddl, applied_now: &mut Vec<String>) -> Result<()> {
-    db.execute(ledger_ddl(db.dialect()), &[]).await?;
+    db.execute(db.dialect().grammar().ledger_ddl(), &[]).await?;
     for migration in migrations(db.dialect()) {
         if applied_versions(db).await?.contains(&migration.version) {
             continue;
@@ -188,15 +150,12 @@ async fn apply<D: DatabaseService + ?Sized>(db: &D, migration: &Migration) -> Re
 
 async fn apply_unwrapped<D: DatabaseService + ?Sized>(db: &D, migration: &Migration) -> Result<()> {
     for statement in split_statements(migration.sql, db.dialect())? {
-        match db.execute(statement, &[]).await {
-            // MySQL's CREATE INDEX has no IF NOT EXISTS: an index left by an
-            // interrupted run of this migration is already what it asks for.
-            Err(e) if db.dialect() == Dialect::MySql && e.message().contains("Duplicate key name") => {}
-            // MariaDB's binary, unpadded collation is MySQL's utf8mb4_0900_bin.
-            Err(e) if db.dialect() == Dialect::MySql && e.message().contains("Unknown collation") => {
-                db.execute(&statement.replace("utf8mb4_nopad_bin", "utf8mb4_0900_bin"), &[]).await?;
+        if let Err(e) = db.execute(statement, &[]).await {
+            match db.dialect().grammar().migration_failure(statement, e.message()) {
+                Some(Recovery::AlreadyDone) => {}
+                Some(Recovery::Instead(instead)) => drop(db.execute(&instead, &[]).await?),
+                None => return Err(e),
             }
-            other => drop(other?),
         }
     }
     db.execute(RECORD, &record_params(migration)).await.map(drop)

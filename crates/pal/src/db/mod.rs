@@ -3,6 +3,7 @@
 //! provider family, each declaring its providers; the shapes they share.
 
 mod config;
+pub mod grammar;
 mod instrumented;
 pub mod migrate;
 pub mod placeholders;

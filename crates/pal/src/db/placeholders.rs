@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 
+use super::grammar::Lexis;
 use super::service::Dialect;
 use super::value::Value;
 use crate::error::{Error, Result};
@@ -20,12 +21,13 @@ pub struct Prepared<'a> {
 /// Scans `sql` for `$n` placeholders, checks them against `param_count` and rewrites
 /// them for `dialect`.
 pub fn prepare<'q>(sql: &'q str, dialect: Dialect, params: &[Value]) -> Result<Prepared<'q>> {
+    let lexis = dialect.grammar().lexis();
     let param_count = params.len();
     Value::check_params(params)?;
-    if is_blank(sql, dialect) {
+    if is_blank(sql, lexis) {
         return Err(Error::invalid_input("there is no SQL to run"));
     }
-    let positional = dialect == Dialect::MySql;
+    let positional = lexis.positional_placeholders;
     let mut out = String::new();
     let mut order = Vec::new();
     let mut max = 0usize;
@@ -33,7 +35,7 @@ pub fn prepare<'q>(sql: &'q str, dialect: Dialect, params: &[Value]) -> Result<P
     let bytes = sql.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        let skip = skip_quoted_or_comment(sql, i, dialect)?;
+        let skip = skip_quoted_or_comment(sql, i, lexis)?;
         if skip > i {
             i = skip;
             continue;
@@ -56,7 +58,7 @@ pub fn prepare<'q>(sql: &'q str, dialect: Dialect, params: &[Value]) -> Result<P
             continue;
         }
         // One statement per call, on every dialect (SQLite would run them all).
-        if bytes[i] == b';' && !is_blank(&sql[i + 1..], dialect) {
+        if bytes[i] == b';' && !is_blank(&sql[i + 1..], lexis) {
             return Err(Error::invalid_input(
                 "one statement per call: the SQL goes on after a `;` (several statements run only as migrations)",
             ));
@@ -91,11 +93,12 @@ fn count_mismatch(max: usize, given: usize) -> String {
 /// Splits a script into statements at top-level `;`, ignoring any inside literals,
 /// quoted identifiers and comments. Empty statements are dropped.
 pub fn split_statements(sql: &str, dialect: Dialect) -> Result<Vec<&str>> {
+    let lexis = dialect.grammar().lexis();
     let mut statements = Vec::new();
     let mut start = 0;
     let mut i = 0;
     while i < sql.len() {
-        let skip = skip_quoted_or_comment(sql, i, dialect)?;
+        let skip = skip_quoted_or_comment(sql, i, lexis)?;
         if skip > i {
             i = skip;
             continue;
@@ -107,19 +110,19 @@ pub fn split_statements(sql: &str, dialect: Dialect) -> Result<Vec<&str>> {
         i += 1;
     }
     statements.push(&sql[start..]);
-    Ok(statements.into_iter().filter(|s| !is_blank(s, dialect)).collect())
+    Ok(statements.into_iter().filter(|s| !is_blank(s, lexis)).collect())
 }
 
 /// True when a statement holds nothing but whitespace and comments.
-fn is_blank(sql: &str, dialect: Dialect) -> bool {
+fn is_blank(sql: &str, lexis: Lexis) -> bool {
     let mut i = 0;
     while i < sql.len() {
         if sql.as_bytes()[i].is_ascii_whitespace() {
             i += 1;
             continue;
         }
-        let is_comment = matches!(&sql[i..], s if s.starts_with("--") || s.starts_with("/*") || (dialect == Dialect::MySql && s.starts_with('#')));
-        match skip_quoted_or_comment(sql, i, dialect) {
+        let is_comment = matches!(&sql[i..], s if s.starts_with("--") || s.starts_with("/*") || (lexis.hash_comments && s.starts_with('#')));
+        match skip_quoted_or_comment(sql, i, lexis) {
             Ok(next) if is_comment && next > i => i = next,
             _ => return false,
         }
@@ -133,34 +136,30 @@ fn prev_is_ident(bytes: &[u8], i: usize) -> bool {
 
 /// If a literal, quoted identifier or comment starts at `i`, returns the index just
 /// past it; otherwise returns `i`.
-fn skip_quoted_or_comment(sql: &str, i: usize, dialect: Dialect) -> Result<usize> {
+fn skip_quoted_or_comment(sql: &str, i: usize, lexis: Lexis) -> Result<usize> {
     let b = sql.as_bytes();
     let rest = &sql[i..];
-    let mysql = dialect == Dialect::MySql;
     let unterminated = |what: &str| Error::invalid_input(format!("unterminated {what} in SQL"));
     match b[i] {
         b'\'' => {
-            let backslashes = mysql
-                || (dialect == Dialect::Postgres
-                    && i > 0
-                    && matches!(b[i - 1], b'E' | b'e')
-                    && !prev_is_ident(b, i - 1));
+            let backslashes = lexis.backslash_escapes
+                || (lexis.escape_strings && i > 0 && matches!(b[i - 1], b'E' | b'e') && !prev_is_ident(b, i - 1));
             close_quote(b, i, b'\'', backslashes).ok_or_else(|| unterminated("string literal"))
         }
-        b'"' => close_quote(b, i, b'"', mysql).ok_or_else(|| unterminated("quoted identifier")),
-        b'`' if dialect != Dialect::Postgres => {
+        b'"' => close_quote(b, i, b'"', lexis.backslash_escapes).ok_or_else(|| unterminated("quoted identifier")),
+        b'`' if lexis.backtick_identifiers => {
             close_quote(b, i, b'`', false).ok_or_else(|| unterminated("quoted identifier"))
         }
-        b'[' if dialect == Dialect::Sqlite => {
+        b'[' if lexis.bracket_identifiers => {
             rest.find(']').map(|j| i + j + 1).ok_or_else(|| unterminated("quoted identifier"))
         }
         b'-' if rest.starts_with("--") => Ok(rest.find('\n').map_or(sql.len(), |j| i + j + 1)),
-        b'#' if mysql => Ok(rest.find('\n').map_or(sql.len(), |j| i + j + 1)),
+        b'#' if lexis.hash_comments => Ok(rest.find('\n').map_or(sql.len(), |j| i + j + 1)),
         b'/' if rest.starts_with("/*") => {
-            let nested = dialect == Dialect::Postgres;
+            let nested = lexis.nested_comments;
             close_block_comment(b, i, nested).ok_or_else(|| unterminated("comment"))
         }
-        b'$' if dialect == Dialect::Postgres && !prev_is_ident(b, i) => Ok(skip_dollar_quote(sql, i).unwrap_or(i)),
+        b'$' if lexis.dollar_quotes && !prev_is_ident(b, i) => Ok(skip_dollar_quote(sql, i).unwrap_or(i)),
         _ => Ok(i),
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 
+use super::grammar::Cancel;
 use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
 use super::target::DbTarget;
 use super::value::{Row, Value};
@@ -200,6 +201,28 @@ pub trait DatabaseServiceExt: DatabaseService {
                 },
                 other => return other,
             }
+        }
+    }
+
+    /// Stops, from another connection, every statement running on the server
+    /// (the primary) whose text contains `marker`: a statement tagged with a
+    /// unique comment can be interrupted this way. An `Unsupported` error where no
+    /// other connection can (SQLite: the database lives in the process running the
+    /// statement, and leaving it ends the statement).
+    async fn cancel_marked(&self, marker: &str) -> Result<()> {
+        if marker.is_empty() || marker.contains(['%', '_', '\\']) {
+            return Err(crate::Error::invalid_input("a statement marker is non-empty, without `%`, `_` or `\\`"));
+        }
+        let pattern = Value::Text(format!("%{marker}%"));
+        match self.dialect().grammar().cancel() {
+            Some(Cancel::Query(sql)) => self.query(sql, &[pattern]).await.map(drop),
+            Some(Cancel::ListThenStop { list, stop }) => {
+                for row in self.query(list, &[pattern]).await? {
+                    self.execute(&format!("{stop} {}", row.get::<i64>("id")?), &[]).await?;
+                }
+                Ok(())
+            }
+            None => Err(crate::Error::unsupported(self.provider(), "stopping a statement from another connection")),
         }
     }
 }

@@ -59,54 +59,7 @@ fn database_kind(dialect: Dialect, db: &(dyn DatabaseError + 'static), code_of: 
 
 /// The kind for a database error that sqlx does not classify itself.
 fn classify(dialect: Dialect, code: &str, message: &str) -> ErrorKind {
-    match dialect {
-        // CockroachDB asks for a retry with 40001 and a "restart transaction" message;
-        // the message alone is matched too, for errors relayed without the code.
-        // 40003 (the commit's outcome is unknown) is deliberately not retried: the
-        // transaction may have committed.
-        Dialect::Postgres if message.contains("restart transaction") => ErrorKind::SerializationFailure,
-        Dialect::Postgres => match code {
-            "40001" | "40P01" => ErrorKind::SerializationFailure,
-            "57014" | "55P03" => ErrorKind::Timeout,
-            // A write in a read-only transaction, or on a hot standby.
-            "25006" => ErrorKind::ReadOnly,
-            "57P01" | "57P02" | "57P03" => ErrorKind::Connection,
-            "42P01" | "42703" => ErrorKind::UndefinedObject,
-            // The object already exists: two CREATE … IF NOT EXISTS racing each other.
-            "42P07" | "42710" => ErrorKind::UniqueViolation,
-            c if c.starts_with("08") || c.starts_with("28") => ErrorKind::Connection,
-            // The database named in the URL does not exist: the configuration is wrong.
-            "3D000" => ErrorKind::Config,
-            c if c.starts_with("42") => ErrorKind::Syntax,
-            _ => ErrorKind::Backend,
-        },
-        Dialect::MySql => match code {
-            // 1213: deadlock; 1020: MariaDB's snapshot isolation saw a concurrent change.
-            "1213" | "1020" => ErrorKind::SerializationFailure,
-            "1205" | "3024" | "1969" => ErrorKind::Timeout,
-            "1146" | "1054" => ErrorKind::UndefinedObject,
-            "1049" => ErrorKind::Config,
-            "1064" => ErrorKind::Syntax,
-            // 1792: a write in a READ ONLY transaction; 1836: MySQL's read-only mode;
-            // 1290 names the server option that refused the statement.
-            "1792" | "1836" => ErrorKind::ReadOnly,
-            "1290" if message.contains("read-only") || message.contains("read_only") => ErrorKind::ReadOnly,
-            // 1053: the server is shutting down; 1927: the connection was killed.
-            "1040" | "1045" | "1053" | "1927" | "2002" | "2003" | "2006" | "2013" => ErrorKind::Connection,
-            _ => ErrorKind::Backend,
-        },
-        // Extended result codes carry the primary code in their low byte.
-        Dialect::Sqlite => match code.parse::<i64>().map(|c| c & 0xff) {
-            Ok(5 | 6) => ErrorKind::Timeout,
-            // SQLITE_READONLY: what `PRAGMA query_only` answers a write.
-            Ok(8) => ErrorKind::ReadOnly,
-            Ok(1) if message.starts_with("no such table") || message.starts_with("no such column") => {
-                ErrorKind::UndefinedObject
-            }
-            Ok(1) if message.contains("syntax error") || message.starts_with("no such") => ErrorKind::Syntax,
-            _ => ErrorKind::Backend,
-        },
-    }
+    dialect.grammar().classify(code, message)
 }
 
 #[cfg(test)]

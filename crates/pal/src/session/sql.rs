@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{SessionRecord, SessionStore};
+use crate::db::grammar::replace_on_conflict;
 use crate::db::{DatabaseService, DatabaseServiceExt, Dialect, Value};
 use crate::error::Result;
 
@@ -84,14 +85,7 @@ fn upsert_sql(dialect: Dialect, rows: usize) -> String {
         }
         sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
     }
-    sql.push_str(match dialect {
-        Dialect::MySql => {
-            " ON DUPLICATE KEY UPDATE data = VALUES(data), expires_at = VALUES(expires_at), updated_at = VALUES(updated_at)"
-        }
-        Dialect::Postgres | Dialect::Sqlite => {
-            " ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, updated_at = excluded.updated_at"
-        }
-    });
+    sql.push_str(&replace_on_conflict(dialect.grammar(), "id", &["data", "expires_at", "updated_at"]));
     sql
 }
 
@@ -99,13 +93,7 @@ fn upsert_sql(dialect: Dialect, rows: usize) -> String {
 /// time so no statement holds many locks; several purgers at once only share the
 /// work. Returns how many rows this call deleted.
 pub async fn purge_expired_rows(db: &dyn DatabaseService, table: &str, key_column: &str) -> Result<u64> {
-    let sql = match db.dialect() {
-        Dialect::MySql => format!("DELETE FROM {table} WHERE expires_at <= $1 LIMIT $2"),
-        Dialect::Postgres | Dialect::Sqlite => format!(
-            "DELETE FROM {table} WHERE {key_column} IN \
-             (SELECT {key_column} FROM {table} WHERE expires_at <= $1 LIMIT $2)"
-        ),
-    };
+    let sql = db.dialect().grammar().delete_expired(table, key_column);
     let mut purged = 0;
     loop {
         let deleted = db.execute(&sql, &[Utc::now().into(), PURGE_BATCH.into()]).await?;

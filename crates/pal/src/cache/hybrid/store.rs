@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use bytes::Bytes;
 
 use crate::cache::counter;
+use crate::db::grammar::replace_on_conflict;
 use crate::db::{DatabaseService, DatabaseServiceExt, Dialect, Row, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::{SessionRecord, SessionRow, SessionStore, SqlSessionStore, purge_expired_rows};
@@ -126,7 +127,7 @@ impl HybridStore {
                                 .ok_or_else(|| tagged(counter::overflow(by)))?;
                             tx.execute("DELETE FROM sessions WHERE id = $1", &[(*key).into()]).await?;
                             let params = [(*key).into(), next.into(), record.expires_at.into()];
-                            tx.execute(replace_counter(dialect), &params).await?;
+                            tx.execute(&replace_counter(dialect), &params).await?;
                             return Ok(next);
                         }
                         Some(StoredEntry::Counter { value, .. }) if value.checked_add(by).is_none() => {
@@ -135,7 +136,7 @@ impl HybridStore {
                         _ => {}
                     }
                     let params = [(*key).into(), by.into(), expires_at.into(), now.into()];
-                    tx.execute(add_to_counter(dialect), &params).await?;
+                    tx.execute(&add_to_counter(dialect), &params).await?;
                     // Read in the same transaction, after the upsert locked the row.
                     let rows =
                         tx.query("SELECT value FROM cache_counters WHERE cache_key = $1", &[(*key).into()]).await?;
@@ -148,17 +149,11 @@ impl HybridStore {
 
     /// Notes that `key` changed while Redis could not be told.
     pub(super) async fn journal(&self, key: &str) -> Result<()> {
-        let sql = match self.db.dialect() {
-            Dialect::MySql => {
-                "INSERT INTO cache_journal (cache_key, recorded_at) VALUES ($1, $2) \
-                 ON DUPLICATE KEY UPDATE recorded_at = VALUES(recorded_at)"
-            }
-            Dialect::Postgres | Dialect::Sqlite => {
-                "INSERT INTO cache_journal (cache_key, recorded_at) VALUES ($1, $2) \
-                 ON CONFLICT (cache_key) DO UPDATE SET recorded_at = excluded.recorded_at"
-            }
-        };
-        self.execute(sql, &[key.into(), Utc::now().into()]).await.map(drop)
+        let sql = format!(
+            "INSERT INTO cache_journal (cache_key, recorded_at) VALUES ($1, $2){}",
+            replace_on_conflict(self.db.dialect().grammar(), "cache_key", &["recorded_at"])
+        );
+        self.execute(&sql, &[key.into(), Utc::now().into()]).await.map(drop)
     }
 
     /// Up to `limit` journaled keys, oldest first, with when each was recorded.
@@ -231,36 +226,28 @@ fn entry(rows: &[Row]) -> Result<Option<StoredEntry>> {
     Ok(counter)
 }
 
-fn add_to_counter(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::MySql => {
-            // Assignments run left to right: `value` is decided while `expires_at`
-            // still holds the old expiry.
-            "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3) \
-             ON DUPLICATE KEY UPDATE \
-             value = IF(expires_at <= $4, VALUES(value), value + VALUES(value)), \
-             expires_at = IF(expires_at <= $4, VALUES(expires_at), expires_at)"
-        }
-        Dialect::Postgres | Dialect::Sqlite => {
-            "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (cache_key) DO UPDATE SET \
-             value = CASE WHEN cache_counters.expires_at <= $4 THEN excluded.value ELSE cache_counters.value + excluded.value END, \
-             expires_at = CASE WHEN cache_counters.expires_at <= $4 THEN excluded.expires_at ELSE cache_counters.expires_at END"
-        }
-    }
+const INSERT_COUNTER: &str = "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3)";
+
+/// Adds to a live counter, or starts an expired or missing one afresh; `$4` is now.
+fn add_to_counter(dialect: Dialect) -> String {
+    let g = dialect.grammar();
+    let expired = "cache_counters.expires_at <= $4";
+    // `value` first: it is decided while `expires_at` still holds the old expiry.
+    let set = [
+        (
+            "value",
+            format!("CASE WHEN {expired} THEN {new} ELSE cache_counters.value + {new} END", new = g.incoming("value")),
+        ),
+        (
+            "expires_at",
+            format!("CASE WHEN {expired} THEN {} ELSE cache_counters.expires_at END", g.incoming("expires_at")),
+        ),
+    ];
+    format!("{INSERT_COUNTER}{}", g.on_conflict("cache_key", &set))
 }
 
-fn replace_counter(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::MySql => {
-            "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3) \
-             ON DUPLICATE KEY UPDATE value = VALUES(value), expires_at = VALUES(expires_at)"
-        }
-        Dialect::Postgres | Dialect::Sqlite => {
-            "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (cache_key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at"
-        }
-    }
+fn replace_counter(dialect: Dialect) -> String {
+    format!("{INSERT_COUNTER}{}", replace_on_conflict(dialect.grammar(), "cache_key", &["value", "expires_at"]))
 }
 
 fn tagged(e: Error) -> Error {

@@ -2,6 +2,11 @@
 //! placeholders become `?` with the parameters reordered; the session runs in UTC
 //! so DATETIME columns hold UTC.
 
+mod grammar;
+
+/// How MySQL is written, migrated and classified.
+pub(crate) static GRAMMAR: grammar::MySql = grammar::MySql;
+
 #[cfg(feature = "mysql")]
 mod decode;
 #[cfg(feature = "mysql")]

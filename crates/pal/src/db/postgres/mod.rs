@@ -2,6 +2,11 @@
 //! PostgreSQL driver. CockroachDB speaks the same protocol and SQL; it differs in
 //! how transactions run and how schema changes are applied (see `Flavor`).
 
+mod grammar;
+
+/// How PostgreSQL is written, migrated and classified.
+pub(crate) static GRAMMAR: grammar::Postgres = grammar::Postgres;
+
 #[cfg(feature = "postgres")]
 mod decode;
 #[cfg(feature = "postgres")]

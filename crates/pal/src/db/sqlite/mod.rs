@@ -1,6 +1,11 @@
 //! `DB_PROVIDER=sqlite`: the embedded database, on sqlx's SQLite driver; the
 //! default for single-node runs.
 
+mod grammar;
+
+/// How SQLite is written, migrated and classified.
+pub(crate) static GRAMMAR: grammar::Sqlite = grammar::Sqlite;
+
 #[cfg(feature = "sqlite")]
 mod database;
 #[cfg(feature = "sqlite")]

@@ -161,11 +161,14 @@ impl FromValue for f64 {
 }
 
 /// A decimal reads as its exact digits.
+/// Text, also where a dialect hands it over as bytes (MySQL reports a text column
+/// with a binary collation as binary), so every dialect reads the same `String`.
 impl FromValue for String {
     const EXPECTED: &'static str = "text";
     fn from_value(v: &Value) -> Option<Self> {
         match v {
             Value::Text(s) | Value::Decimal(s) => Some(s.clone()),
+            Value::Bytes(b) => std::str::from_utf8(b).ok().map(str::to_owned),
             Value::Json(j) => Some(j.to_string()),
             _ => None,
         }
@@ -299,6 +302,17 @@ mod tests {
         assert_eq!(row.get::<Option<i64>>("n").unwrap(), None);
         assert_eq!(row.get::<i64>("n").unwrap_err().kind(), ErrorKind::InvalidInput);
         assert!(row.get::<i64>("missing").is_err());
+    }
+
+    #[test]
+    fn text_handed_over_as_bytes_reads_as_text() {
+        let row = Row::new(
+            vec!["id".into(), "raw".into()].into(),
+            vec![Value::Bytes(b"u-1".to_vec()), Value::Bytes(vec![0xff, 0xfe])],
+        );
+        assert_eq!(row.get::<String>("id").unwrap(), "u-1");
+        assert_eq!(row.get::<Vec<u8>>("id").unwrap(), b"u-1");
+        assert_eq!(row.get::<String>("raw").unwrap_err().kind(), ErrorKind::InvalidInput, "not UTF-8: not text");
     }
 
     #[test]

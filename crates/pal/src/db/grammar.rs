@@ -1,0 +1,121 @@
+//! What the SQL dialects say differently. The stores, the migration runner, the
+//! statement preparer and the error mapper ask a dialect's [`Grammar`]; each
+//! dialect answers in its own folder (`db/<dialect>/grammar.rs`), and
+//! [`Dialect::grammar`] is the one place that maps a dialect to its answers. A new
+//! dialect is its folder and one line there.
+
+use super::migrate::Migration;
+use super::service::Dialect;
+use crate::error::ErrorKind;
+
+/// A dialect's answers.
+pub trait Grammar: Send + Sync + 'static {
+    /// The clause that ends `INSERT INTO t (…) VALUES …` when a row with the same
+    /// `key` exists: it sets each `(column, expression)` of `set`, in order, or
+    /// keeps the existing row when `set` is empty. In the expressions,
+    /// [`incoming`](Self::incoming) names the value the insert carried and
+    /// `t.column` the existing row's. Assignments that read a column must come
+    /// before the one that sets it: MySQL applies them left to right.
+    fn on_conflict(&self, key: &str, set: &[(&str, String)]) -> String;
+
+    /// The value an upsert tried to insert into `column`, inside
+    /// [`on_conflict`](Self::on_conflict)'s expressions.
+    fn incoming(&self, column: &str) -> String;
+
+    /// A statement deleting up to `$2` rows of `table` whose `expires_at` is at or
+    /// before `$1`, rows named by `key_column`.
+    fn delete_expired(&self, table: &str, key_column: &str) -> String;
+
+    /// How statements are written: quoting, comments, placeholders.
+    fn lexis(&self) -> Lexis;
+
+    /// The kind of a server error, from its code and message.
+    fn classify(&self, code: &str, message: &str) -> ErrorKind;
+
+    /// pal's schema migrations, in order.
+    fn migrations(&self) -> &'static [Migration];
+
+    /// The table recording which migrations ran.
+    fn ledger_ddl(&self) -> &'static str;
+
+    /// What to do when a migration statement fails with `message`: `None` fails
+    /// the migration.
+    fn migration_failure(&self, statement: &str, message: &str) -> Option<Recovery> {
+        let _ = (statement, message);
+        None
+    }
+
+    /// How to stop, from another connection, the statements whose text contains a
+    /// pattern (`$1`, a `LIKE` pattern); `None` where no other connection can.
+    fn cancel(&self) -> Option<Cancel> {
+        None
+    }
+}
+
+/// How a dialect writes statements, as far as finding placeholders and statement
+/// ends needs to know.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Lexis {
+    /// Placeholders are `?`, bound in order (`$n` is rewritten).
+    pub positional_placeholders: bool,
+    /// A backslash escapes the next character in every quoted string.
+    pub backslash_escapes: bool,
+    /// `E'…'` strings take backslash escapes.
+    pub escape_strings: bool,
+    /// `` `name` `` quotes an identifier.
+    pub backtick_identifiers: bool,
+    /// `[name]` quotes an identifier.
+    pub bracket_identifiers: bool,
+    /// `#` starts a comment to the end of the line.
+    pub hash_comments: bool,
+    /// Block comments nest.
+    pub nested_comments: bool,
+    /// `$$…$$` and `$tag$…$tag$` quote strings.
+    pub dollar_quotes: bool,
+}
+
+/// What a failed migration statement calls for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// What the statement asked for is already there.
+    AlreadyDone,
+    /// Run this statement instead.
+    Instead(String),
+}
+
+/// How a dialect stops statements by their text.
+#[derive(Debug, Clone, Copy)]
+pub enum Cancel {
+    /// One query, given the pattern as `$1`, stops them.
+    Query(&'static str),
+    /// A query, given the pattern as `$1`, lists the sessions running them in an
+    /// integer column `id`; `{stop} {id}` stops each.
+    ListThenStop { list: &'static str, stop: &'static str },
+}
+
+impl Dialect {
+    /// This dialect's answers.
+    pub fn grammar(self) -> &'static dyn Grammar {
+        match self {
+            Dialect::Postgres => &super::postgres::GRAMMAR,
+            Dialect::MySql => &super::mysql::GRAMMAR,
+            Dialect::Sqlite => &super::sqlite::GRAMMAR,
+        }
+    }
+}
+
+/// The usual upsert: on a conflict on `key`, every column of `columns` takes the
+/// incoming value.
+pub fn replace_on_conflict(grammar: &dyn Grammar, key: &str, columns: &[&str]) -> String {
+    let set: Vec<(&str, String)> = columns.iter().map(|c| (*c, grammar.incoming(c))).collect();
+    grammar.on_conflict(key, &set)
+}
+
+/// `ON CONFLICT (key) DO …`, the clause PostgreSQL and SQLite share.
+pub(super) fn on_conflict_standard(key: &str, set: &[(&str, String)]) -> String {
+    if set.is_empty() {
+        return format!(" ON CONFLICT ({key}) DO NOTHING");
+    }
+    let set: Vec<String> = set.iter().map(|(c, e)| format!("{c} = {e}")).collect();
+    format!(" ON CONFLICT ({key}) DO UPDATE SET {}", set.join(", "))
+}

@@ -1,0 +1,73 @@
+//! PostgreSQL's (and CockroachDB's) answers to the questions every dialect is asked.
+
+use crate::db::grammar::{Cancel, Grammar, Lexis, on_conflict_standard};
+use crate::db::migrate::{Migration, every_migration};
+use crate::error::ErrorKind;
+
+pub(crate) struct Postgres;
+
+/// PostgreSQL and CockroachDB: no SERIAL, no advisory locks, no LISTEN/NOTIFY in
+/// the migrations.
+const MIGRATIONS: &[Migration] = every_migration!();
+
+impl Grammar for Postgres {
+    fn on_conflict(&self, key: &str, set: &[(&str, String)]) -> String {
+        on_conflict_standard(key, set)
+    }
+
+    fn incoming(&self, column: &str) -> String {
+        format!("excluded.{column}")
+    }
+
+    fn delete_expired(&self, table: &str, key_column: &str) -> String {
+        // DELETE has no LIMIT here.
+        format!(
+            "DELETE FROM {table} WHERE {key_column} IN \
+             (SELECT {key_column} FROM {table} WHERE expires_at <= $1 LIMIT $2)"
+        )
+    }
+
+    fn lexis(&self) -> Lexis {
+        Lexis { escape_strings: true, nested_comments: true, dollar_quotes: true, ..Lexis::default() }
+    }
+
+    fn classify(&self, code: &str, message: &str) -> ErrorKind {
+        // CockroachDB asks for a retry with 40001 and a "restart transaction" message;
+        // the message alone is matched too, for errors relayed without the code.
+        // 40003 (the commit's outcome is unknown) is deliberately not retried: the
+        // transaction may have committed.
+        if message.contains("restart transaction") {
+            return ErrorKind::SerializationFailure;
+        }
+        match code {
+            "40001" | "40P01" => ErrorKind::SerializationFailure,
+            "57014" | "55P03" => ErrorKind::Timeout,
+            // A write in a read-only transaction, or on a hot standby.
+            "25006" => ErrorKind::ReadOnly,
+            "57P01" | "57P02" | "57P03" => ErrorKind::Connection,
+            "42P01" | "42703" => ErrorKind::UndefinedObject,
+            // The object already exists: two CREATE … IF NOT EXISTS racing each other.
+            "42P07" | "42710" => ErrorKind::UniqueViolation,
+            c if c.starts_with("08") || c.starts_with("28") => ErrorKind::Connection,
+            // The database named in the URL does not exist: the configuration is wrong.
+            "3D000" => ErrorKind::Config,
+            c if c.starts_with("42") => ErrorKind::Syntax,
+            _ => ErrorKind::Backend,
+        }
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        MIGRATIONS
+    }
+
+    fn ledger_ddl(&self) -> &'static str {
+        "CREATE TABLE IF NOT EXISTS pal_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+    }
+
+    fn cancel(&self) -> Option<Cancel> {
+        Some(Cancel::Query(
+            "SELECT pg_cancel_backend(pid) AS stopped FROM pg_stat_activity \
+             WHERE query LIKE $1 AND pid <> pg_backend_pid()",
+        ))
+    }
+}

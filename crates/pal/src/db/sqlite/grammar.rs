@@ -1,0 +1,56 @@
+//! SQLite's answers to the questions every dialect is asked.
+
+use crate::db::grammar::{Grammar, Lexis, on_conflict_standard};
+use crate::db::migrate::{Migration, every_migration};
+use crate::error::ErrorKind;
+
+pub(crate) struct Sqlite;
+
+const MIGRATIONS: &[Migration] = every_migration!();
+
+impl Grammar for Sqlite {
+    fn on_conflict(&self, key: &str, set: &[(&str, String)]) -> String {
+        on_conflict_standard(key, set)
+    }
+
+    fn incoming(&self, column: &str) -> String {
+        format!("excluded.{column}")
+    }
+
+    fn delete_expired(&self, table: &str, key_column: &str) -> String {
+        // DELETE … LIMIT needs a build option most SQLite libraries lack.
+        format!(
+            "DELETE FROM {table} WHERE {key_column} IN \
+             (SELECT {key_column} FROM {table} WHERE expires_at <= $1 LIMIT $2)"
+        )
+    }
+
+    fn lexis(&self) -> Lexis {
+        Lexis { backtick_identifiers: true, bracket_identifiers: true, ..Lexis::default() }
+    }
+
+    fn classify(&self, code: &str, message: &str) -> ErrorKind {
+        // Extended result codes carry the primary code in their low byte.
+        match code.parse::<i64>().map(|c| c & 0xff) {
+            Ok(5 | 6) => ErrorKind::Timeout,
+            // SQLITE_READONLY: what `PRAGMA query_only` answers a write.
+            Ok(8) => ErrorKind::ReadOnly,
+            Ok(1) if message.starts_with("no such table") || message.starts_with("no such column") => {
+                ErrorKind::UndefinedObject
+            }
+            Ok(1) if message.contains("syntax error") || message.starts_with("no such") => ErrorKind::Syntax,
+            _ => ErrorKind::Backend,
+        }
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        MIGRATIONS
+    }
+
+    fn ledger_ddl(&self) -> &'static str {
+        "CREATE TABLE IF NOT EXISTS pal_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    }
+
+    // No cancel: the database lives in this process, so leaving ends the
+    // statement and rolls back an unfinished write.
+}
