@@ -30,8 +30,34 @@ pub struct Env {
 impl Env {
     /// `table` declares every variable that may be read; reading any other is a bug.
     pub fn new(vars: BTreeMap<String, String>, table: impl IntoIterator<Item = Var>) -> Self {
-        let table = table.into_iter().map(|v| (v.name, v)).collect();
-        Env { vars, table, errors: Vec::new(), warnings: Vec::new() }
+        let table: BTreeMap<&'static str, Var> = table.into_iter().map(|v| (v.name, v)).collect();
+        let mut env = Env { vars, table, errors: Vec::new(), warnings: Vec::new() };
+        env.read_former_names();
+        env
+    }
+
+    /// A renamed variable set under its old name reads as if set under the new
+    /// one, with a warning; set under both names to different values, it is an error.
+    fn read_former_names(&mut self) {
+        let renamed: Vec<(&'static str, &'static str)> =
+            self.table.values().filter_map(|v| v.formerly.map(|old| (old, v.name))).collect();
+        for (old, new) in renamed {
+            let Some(value) = self.vars.get(old).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            match self.get(new) {
+                Some(current) if current != value => {
+                    self.contradiction(format!(
+                        "{old} is the old name of {new}, and they are set differently: keep {new} only"
+                    ));
+                }
+                Some(_) => self.warn(format!("{old} is the old name of {new}: remove it")),
+                None => {
+                    self.warn(format!("{old} is now called {new}: rename it (the old name still works, for now)"));
+                    self.vars.insert(new.to_string(), value);
+                }
+            }
+        }
     }
 
     /// Names that are set, declared or not.
@@ -48,7 +74,11 @@ impl Env {
     pub fn warn_unknown(&mut self, prefixes: &[&str]) {
         let unknown: Vec<String> = self
             .names()
-            .filter(|name| prefixes.iter().any(|p| name.starts_with(p)) && !self.table.contains_key(name))
+            .filter(|name| {
+                prefixes.iter().any(|p| name.starts_with(p))
+                    && !self.table.contains_key(name)
+                    && !self.table.values().any(|v| v.formerly == Some(*name))
+            })
             .map(|name| format!("{name} is set but pal does not read it (misspelled?)"))
             .collect();
         unknown.into_iter().for_each(|w| self.warn(w));

@@ -14,16 +14,29 @@ pub struct Var {
     pub help: Cow<'static, str>,
     /// Values of secret variables are never printed.
     pub secret: bool,
+    /// The name it had before, still read (with a warning) when the new name is unset.
+    pub formerly: Option<&'static str>,
 }
 
 impl Var {
     pub const fn new(name: &'static str, default: Option<&'static str>, help: &'static str) -> Var {
-        Var { name, default, help: Cow::Borrowed(help), secret: false }
+        Var { name, default, help: Cow::Borrowed(help), secret: false, formerly: None }
     }
 
     /// A variable whose value is never printed; secrets have no default.
     pub const fn secret(name: &'static str, help: &'static str) -> Var {
-        Var { name, default: None, help: Cow::Borrowed(help), secret: true }
+        Var { name, default: None, help: Cow::Borrowed(help), secret: true, formerly: None }
+    }
+
+    /// A variable renamed from `old`: a setting under the old name keeps working,
+    /// with a warning naming the new one.
+    pub const fn renamed(
+        name: &'static str,
+        old: &'static str,
+        default: Option<&'static str>,
+        help: &'static str,
+    ) -> Var {
+        Var { name, default, help: Cow::Borrowed(help), secret: false, formerly: Some(old) }
     }
 
     /// The same variable with a help text composed at run time (from the registry).

@@ -197,8 +197,8 @@ fn keydb_from_host_and_port() {
 #[test]
 fn bad_booleans_and_numbers() {
     let text =
-        error_text(&[EMBEDDED, &[("POSTGRES_FALLBACK_ENABLED", "maybe"), ("REDIS_COMMAND_TIMEOUT_MS", "-5")]].concat());
-    assert!(text.contains("POSTGRES_FALLBACK_ENABLED=\"maybe\" is not valid; accepted values: true, false"), "{text}");
+        error_text(&[EMBEDDED, &[("CACHE_FALLBACK_ENABLED", "maybe"), ("REDIS_COMMAND_TIMEOUT_MS", "-5")]].concat());
+    assert!(text.contains("CACHE_FALLBACK_ENABLED=\"maybe\" is not valid; accepted values: true, false"), "{text}");
     assert!(text.contains("REDIS_COMMAND_TIMEOUT_MS=\"-5\""), "{text}");
 }
 
@@ -340,4 +340,20 @@ async fn a_part_not_read_is_neither_validated_nor_built() {
     assert!(text.contains("DATABASE_URL must be set"), "{text}");
     let with_db = [&hybrid[..], &[("DB_PROVIDER", "sqlite")]].concat();
     assert!(parts(&with_db, Parts::CACHE).unwrap().db.is_some());
+}
+
+#[test]
+fn renamed_variables_keep_working_under_their_old_names() {
+    let s = settings(&[EMBEDDED, &[("POSTGRES_FALLBACK_ENABLED", "maybe")]].concat()).unwrap_err().to_string();
+    assert!(s.contains("CACHE_FALLBACK_ENABLED=\"maybe\" is not valid"), "the old name's value is read: {s}");
+    let s = settings(&[EMBEDDED, &[("POSTGRES_FALLBACK_CACHE", "false")]].concat()).unwrap();
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert!(
+        s.warnings[0].contains("POSTGRES_FALLBACK_CACHE is now called CACHE_FALLBACK_WRITE_THROUGH"),
+        "{:?}",
+        s.warnings
+    );
+    let text =
+        error_text(&[EMBEDDED, &[("POSTGRES_FALLBACK_ENABLED", "false"), ("CACHE_FALLBACK_ENABLED", "true")]].concat());
+    assert!(text.contains("keep CACHE_FALLBACK_ENABLED only"), "{text}");
 }

@@ -13,8 +13,19 @@ use crate::env::{Env, Var};
 use crate::error::{Error, ErrorKind, Result};
 
 pub const VARS: &[Var] = &[
-    Var::new("POSTGRES_FALLBACK_ENABLED", Some("true"), "redis-hybrid: fall back to the database when Redis fails"),
-    Var::new("POSTGRES_FALLBACK_CACHE", Some("true"), "redis-hybrid: also write cached sessions to the database"),
+    // Named after PostgreSQL once; any configured database serves as the fallback.
+    Var::renamed(
+        "CACHE_FALLBACK_ENABLED",
+        "POSTGRES_FALLBACK_ENABLED",
+        Some("true"),
+        "redis-hybrid: fall back to the database when Redis fails",
+    ),
+    Var::renamed(
+        "CACHE_FALLBACK_WRITE_THROUGH",
+        "POSTGRES_FALLBACK_CACHE",
+        Some("true"),
+        "redis-hybrid: also write every value to the database while Redis is healthy",
+    ),
     Var::new(
         "FALLBACK_RETRY_ATTEMPTS",
         Some("3"),
@@ -50,16 +61,16 @@ pub const VARS: &[Var] = &[
 #[derive(Debug)]
 struct RedisHybridConfig {
     redis: RedisServer,
-    /// `POSTGRES_FALLBACK_ENABLED`: without it the provider is plain Redis.
+    /// `CACHE_FALLBACK_ENABLED`: without it the provider is plain Redis.
     enabled: bool,
     layer: HybridConfig,
 }
 
 pub fn configure(env: &mut Env, selected: bool) -> Option<Arc<dyn CacheConfig>> {
     let redis = redis::config::read(env, selected.then_some(PROVIDER.name));
-    let enabled = env.bool("POSTGRES_FALLBACK_ENABLED");
+    let enabled = env.bool("CACHE_FALLBACK_ENABLED");
     let layer = HybridConfig {
-        write_through: env.bool("POSTGRES_FALLBACK_CACHE"),
+        write_through: env.bool("CACHE_FALLBACK_WRITE_THROUGH"),
         attempts: env.int("FALLBACK_RETRY_ATTEMPTS", 1u32, 10),
         breaker_threshold: env.int("CACHE_BREAKER_FAILURE_THRESHOLD", 1u32, 1000),
         breaker_cooldown: env.millis("CACHE_BREAKER_COOLDOWN_MS"),

@@ -2,7 +2,7 @@
 //!
 //! Reads try Redis and fall back to the database on a miss or a failure,
 //! re-populating Redis with the remaining TTL. Writes go to Redis and (with
-//! `POSTGRES_FALLBACK_CACHE`) to the database. While Redis is unreachable a
+//! `CACHE_FALLBACK_WRITE_THROUGH`) to the database. While Redis is unreachable a
 //! circuit breaker sends every call straight to the database, and every key
 //! written, deleted or counted meanwhile is journaled there; before the breaker
 //! closes, and periodically on every instance, journaled keys are invalidated in
@@ -28,7 +28,7 @@ pub static PROVIDER: CacheProvider = CacheProvider {
     name: "redis-hybrid",
     summary: "Redis in front of the configured database, which serves while Redis is down",
     feature: redis::PROVIDER.feature,
-    var_prefixes: &["POSTGRES_FALLBACK", "FALLBACK_", "CACHE_BREAKER_", "CACHE_JOURNAL_"],
+    var_prefixes: &["CACHE_FALLBACK_", "POSTGRES_FALLBACK", "FALLBACK_", "CACHE_BREAKER_", "CACHE_JOURNAL_"],
     vars: config::VARS,
     capabilities: Capabilities::SERVER,
 };

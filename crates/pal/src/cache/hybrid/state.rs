@@ -25,7 +25,7 @@ const RETRY_CAP: Duration = Duration::from_millis(640);
 
 #[derive(Debug, Clone)]
 pub struct HybridConfig {
-    /// `POSTGRES_FALLBACK_CACHE`: also write to the database while Redis is healthy.
+    /// `CACHE_FALLBACK_WRITE_THROUGH`: also write to the database while Redis is healthy.
     pub write_through: bool,
     /// `FALLBACK_RETRY_ATTEMPTS`: tries on Redis for a transient error, breaker closed.
     pub attempts: u32,
