@@ -38,6 +38,8 @@ fn main() -> ExitCode {
     let serves = matches!(cli.command, cli::Command::Serve);
     let parts = commands::parts(&cli.command);
     let read = |env: &mut pal::env::Env| ToolSettings::read(env, serves);
+    // The bench reads the same environment again with sealing off, to measure it.
+    let bench_env = matches!(cli.command, cli::Command::Bench(_)).then(|| environment.clone());
     let (settings, tools) = match Settings::read_parts(environment, &vars::declared(), parts, read) {
         Ok(both) => both,
         Err(e) => {
@@ -66,7 +68,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    report(runtime.block_on(commands::run(cli.command, &settings, &tools)))
+    report(runtime.block_on(commands::run(cli.command, &settings, &tools, bench_env)))
 }
 
 /// The exit status of a command: its own (0, or 1 for "no": a missing key, an

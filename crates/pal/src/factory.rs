@@ -57,9 +57,8 @@ pub async fn build_key_check(settings: &Settings) -> Result<KeyCheck> {
 }
 
 /// The configured cache without the sealing layer, whatever the sealing
-/// variables say: for measuring what sealing costs (`pal bench`) and for the key
-/// check, which reads stored values as they are; never for data.
-pub async fn build_cache_unsealed(settings: &Settings) -> Result<Arc<dyn CacheService>> {
+/// variables say: for the key check, which reads stored values as they are.
+async fn build_cache_unsealed(settings: &Settings) -> Result<Arc<dyn CacheService>> {
     let cache = settings.cache_settings()?;
     // A cache that keeps data in the database applies `DB_AUTO_MIGRATE` itself, so
     // no entry point can build it over tables that do not exist yet.

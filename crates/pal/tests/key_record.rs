@@ -62,7 +62,9 @@ impl Subject {
 
     /// Deletes the record, which lives a year, once the test is done with it.
     async fn forget_record(&self) {
-        let unsealed = pal::factory::build_cache_unsealed(&self.settings(SECRET_A, K1)).await.unwrap();
+        let mut vars: Vec<(&str, &str)> = self.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        vars.push(("CACHE_INSECURE_NO_ENCRYPTION", "true"));
+        let unsealed = pal::factory::build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap();
         unsealed.delete(RECORD_KEY).await.unwrap();
     }
 }

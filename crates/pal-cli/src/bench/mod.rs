@@ -11,6 +11,7 @@ mod measure;
 mod raw_sql;
 mod report;
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pal::cache::Peer;
-use pal::factory::{build_cache, build_cache_unsealed, build_database, build_session_store};
+use pal::factory::{build_cache, build_database, build_session_store};
 use pal::{Error, ErrorKind, Result, Settings};
 
 pub use args::{BenchArgs, Op};
@@ -31,7 +32,7 @@ fn usage(what: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidInput, what)
 }
 
-pub async fn run(args: &BenchArgs, settings: &Settings) -> Result<ExitCode> {
+pub async fn run(args: &BenchArgs, settings: &Settings, environment: BTreeMap<String, String>) -> Result<ExitCode> {
     if args.concurrency.iter().any(|&c| c == 0 || c > 4096) {
         return Err(usage("--concurrency takes task counts from 1 to 4096"));
     }
@@ -51,7 +52,7 @@ pub async fn run(args: &BenchArgs, settings: &Settings) -> Result<ExitCode> {
                 "pal plaintext",
                 false,
                 1,
-                Client::Pal(build_cache_unsealed(settings).await?),
+                Client::Pal(build_cache(&unsealed(environment)?).await?),
             ));
         }
         match settings.cache_settings()?.config.peer() {
@@ -169,4 +170,13 @@ pub async fn run(args: &BenchArgs, settings: &Settings) -> Result<ExitCode> {
     out.line(format!("report: {0}/bench.md, {0}/bench.json, {0}/bench.svg", args.out.display()))?;
     out.finish()?;
     Ok(if report.points.iter().any(|p| p.errors > 0) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The same configuration with sealing off: what pal costs without it.
+fn unsealed(mut environment: BTreeMap<String, String>) -> Result<Settings> {
+    for var in pal::crypto::config::VARS {
+        environment.remove(var.name);
+    }
+    environment.insert("CACHE_INSECURE_NO_ENCRYPTION".into(), "true".into());
+    Settings::from_map(environment).map_err(|e| Error::new(ErrorKind::Config, e.to_string()))
 }

@@ -7,6 +7,7 @@ mod db;
 mod keycheck;
 mod signals;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -20,7 +21,13 @@ use crate::vars::ToolSettings;
 use pal_service::app::codes::LogSender;
 use pal_service::{AppState, Health, serve};
 
-pub async fn run(command: Command, settings: &Settings, tools: &ToolSettings) -> Result<ExitCode> {
+/// `environment` is what the settings were read from, for the bench only.
+pub async fn run(
+    command: Command,
+    settings: &Settings,
+    tools: &ToolSettings,
+    environment: Option<BTreeMap<String, String>>,
+) -> Result<ExitCode> {
     match command {
         Command::Check(args) => check::run(&args, settings).await,
         Command::Migrate => migrate(settings).await,
@@ -32,7 +39,7 @@ pub async fn run(command: Command, settings: &Settings, tools: &ToolSettings) ->
         Command::Audit(cmd) => audit::run(cmd, settings).await,
         Command::Keygen => keygen(),
         Command::Vars { format } => vars(format),
-        Command::Bench(args) => crate::bench::run(&args, settings).await,
+        Command::Bench(args) => crate::bench::run(&args, settings, environment.unwrap_or_default()).await,
     }
 }
 
