@@ -2,8 +2,6 @@
 //! service starting together would: every one succeeds and the schema is applied
 //! exactly once, on every database.
 
-#[macro_use]
-mod suite;
 mod support;
 
 use std::process::Output;
@@ -36,7 +34,7 @@ async fn check(provider: &str, url: &str) {
         assert_eq!(out.status.code(), Some(0), "{provider}: {text}");
         applied.extend(text.lines().filter_map(|l| l.split("applied ").nth(1)).map(str::to_string));
     }
-    let db = suite::servers::database(provider, url, &[]).await;
+    let db = support::servers::database(provider, url, &[]).await;
     let expected = pal::db::migrate::migrations(db.dialect()).len();
     let rows = db.query("SELECT version FROM pal_migrations ORDER BY version", &[]).await.unwrap();
     assert_eq!(rows.len(), expected, "{provider}: every migration recorded once");
@@ -50,14 +48,14 @@ async fn check(provider: &str, url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_migrate_postgresql_at_once() {
-    let (url, teardown) = suite::servers::fresh_postgres_schema().await;
+    let (url, teardown) = support::servers::fresh_postgres_schema().await;
     check("postgresql", &url).await;
     teardown.await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_migrate_mariadb_at_once() {
-    let (url, teardown) = suite::servers::fresh_mariadb_database().await;
+    let (url, teardown) = support::servers::fresh_mariadb_database().await;
     check("mysql", &url).await;
     teardown.await;
 }
