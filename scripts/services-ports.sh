@@ -1,6 +1,6 @@
 # The ports of every server, sourced by scripts/services. scripts/ports.env has
 # them all; an environment variable of the same name overrides an entry (the tests
-# read them the same way, crates/pal/tests/support/ports.rs). With
+# read them the same way, crates/test-support/src/ports.rs). With
 # PAL_TEST_MACHINE_SERVERS=1, each NAME_PORT that has a NAME_MACHINE_PORT entry
 # (PostgreSQL, MariaDB, Redis) defaults to it and names a server the machine
 # already runs, which is only checked, never started, stopped or changed.

@@ -80,12 +80,19 @@ fn library() -> Vec<Module> {
     read_crate(&crates_dir().join("pal/src"))
 }
 
-/// Every crate of the workspace with a source folder, by name.
+/// Crates of test code only: what the tests of every crate share about the test
+/// servers (`crates/test-support`, a dev-dependency). Like a crate's `tests/`
+/// folder, which is not read either, it reads the environment (the servers' ports)
+/// and spells provider names (the servers it sets up).
+const TEST_CODE: &[&str] = &["test-support"];
+
+/// Every crate of the workspace with a source folder, by name, but test code.
 fn workspace() -> Vec<(String, Vec<Module>)> {
     let mut crates = Vec::new();
     for entry in std::fs::read_dir(crates_dir()).unwrap() {
         let dir = entry.unwrap().path();
-        if dir.join("src").is_dir() {
+        let test_code = dir.file_name().is_some_and(|name| TEST_CODE.iter().any(|t| name == *t));
+        if dir.join("src").is_dir() && !test_code {
             crates.push((dir.file_name().unwrap().to_string_lossy().into_owned(), read_crate(&dir.join("src"))));
         }
     }

@@ -2,25 +2,24 @@
 //! see the spools, bad input refused; and a spool that belongs to the database it
 //! was written for, whatever database the next run is configured with.
 
+mod support;
+
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use support::{free_port, pal_command, text};
+
 fn pal(dir: &std::path::Path, args: &[&str]) -> Output {
     let url = format!("sqlite://{}", dir.join("pal.db").display());
-    Command::new(env!("CARGO_BIN_EXE_pal"))
-        .env_clear()
+    pal_command()
         .envs([("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite"), ("DATABASE_URL", url.as_str())])
         .env("AUDIT_SPOOL_DIR", dir.join("spool"))
         .args(args)
         .output()
         .expect("pal runs")
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 #[test]
@@ -70,8 +69,7 @@ fn bad_input_is_refused_with_status_2() {
         let out = pal(dir.path(), args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_pal"))
-        .env_clear()
+    let out = pal_command()
         .envs([("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite"), ("AUDIT_OVERFLOW", "sometimes")])
         .args(["audit", "status"])
         .output()
@@ -82,31 +80,14 @@ fn bad_input_is_refused_with_status_2() {
 
 // A spool belongs to the database it was written for.
 
-/// The project's ports (scripts/ports.env).
+/// A test server's port (`scripts/ports.env`), as a number.
 fn port(name: &str) -> u16 {
-    let env = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/ports.env");
-    let text = std::fs::read_to_string(env).expect("scripts/ports.env");
-    text.lines()
-        .filter_map(|l| l.split('#').next()?.split_once('='))
-        .find(|(k, _)| k.trim() == name)
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing from scripts/ports.env"))
-}
-
-/// A loopback port nothing listens on (a server that is down).
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    support::port(name).parse().unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// `pal` with only `vars` (and the memory cache) in its environment.
 fn run(vars: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pal"))
-        .env_clear()
-        .env("CACHE_PROVIDER", "memory")
-        .envs(vars.iter().copied())
-        .args(args)
-        .output()
-        .expect("pal runs")
+    pal_command().env("CACHE_PROVIDER", "memory").envs(vars.iter().copied()).args(args).output().expect("pal runs")
 }
 
 /// What `pal audit log` and the others need to reach `url` and keep their spool in `spool`;
@@ -236,7 +217,7 @@ fn an_event_spooled_for_a_database_that_is_down_waits_for_it_and_reaches_only_it
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool").display().to_string();
     // The first database, as its clients reach it: at an address that is down for now.
-    let address = closed_port();
+    let address = free_port();
     let first_url = format!("postgres://postgres@127.0.0.1:{address}/{}", first.name);
     let other_url = other.url();
 
@@ -281,7 +262,7 @@ fn another_server_at_the_same_address_is_refused_what_was_spooled_for_the_first(
     let second = PgDatabase::create(second_port, &name);
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool").display().to_string();
-    let address = closed_port();
+    let address = free_port();
     let url = format!("postgres://postgres@127.0.0.1:{address}/{name}");
     let vars = audit_vars("postgresql", &url, &spool);
 

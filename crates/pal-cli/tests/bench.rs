@@ -1,18 +1,14 @@
 //! `pal bench` as an operator runs it, in short runs: every contestant measured at
 //! every point, the three reports written and consistent, bad arguments refused.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod support;
 
-const KEYS: [(&str, &str); 2] = [
-    ("CACHE_KEY_SECRET", "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc="),
-    ("CACHE_ENCRYPTION_KEYS", "k1:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg="),
-];
+use support::{KEYS, pal_command, text};
 
 fn bench(vars: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pal"))
-        .env_clear()
+    pal_command()
         .envs(vars.iter().copied())
         .envs(KEYS)
         .arg("bench")
@@ -20,10 +16,6 @@ fn bench(vars: &[(&str, &str)], args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("pal runs")
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 fn points(dir: &std::path::Path) -> Vec<serde_json::Value> {

@@ -4,17 +4,16 @@
 //! through enrollment, sign-in, the session, the audit trail and logout on the
 //! embedded default (memory + SQLite), exactly as a newcomer would.
 
-use std::net::TcpListener;
+mod support;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use support::free_port;
+use support::serve::Serve;
 
 /// A child process killed when the test ends, however it ends.
 struct Killed(Child);
@@ -42,26 +41,15 @@ fn wait_for_port(port: u16, what: &str, child: &mut Child) {
 }
 
 /// `pal serve` on the README's first command's defaults, with the codes shown.
-fn serve(dir: &std::path::Path) -> (Killed, u16) {
-    let port = free_port();
+fn serve(dir: &std::path::Path) -> Serve {
     let database = format!("sqlite://{}", dir.join("pal.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pal"))
-        .env_clear()
-        .envs([
-            ("CACHE_PROVIDER", "memory"),
-            ("DB_PROVIDER", "sqlite"),
-            ("DATABASE_URL", database.as_str()),
-            ("DEV_EXPOSE_CODES", "true"),
-            ("BIND", "127.0.0.1"),
-        ])
-        .env("PORT", port.to_string())
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(port, "pal serve", &mut child);
-    (Killed(child), port)
+    Serve::start(&[
+        ("CACHE_PROVIDER", "memory"),
+        ("DB_PROVIDER", "sqlite"),
+        ("DATABASE_URL", database.as_str()),
+        ("DEV_EXPOSE_CODES", "true"),
+        ("BIND", "127.0.0.1"),
+    ])
 }
 
 fn chromedriver() -> (Killed, u16) {
@@ -128,7 +116,8 @@ async fn session_status(port: u16, token: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_sees_the_status_and_walks_through_the_whole_flow() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, port) = serve(dir.path());
+    let server = serve(dir.path());
+    let port = server.port;
     let (_driver, driver_port) = chromedriver();
     let c = browser(driver_port).await;
     c.goto(&format!("http://127.0.0.1:{port}/")).await.unwrap();

@@ -4,11 +4,11 @@
 //! and standard input is read only up to the limit, so a huge or endless input is
 //! refused without waiting for its end or holding it in memory.
 
-mod common;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use common::{KEYS, pal, pal_with_input, port, stdout, text, unique};
+use support::{KEYS, pal, pal_with_input, port, stdout, text, unique};
 
 fn redis_vars(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, String)> {
     let mut vars = vec![

@@ -1,24 +1,18 @@
 //! The `pal` binary as an operator runs it: exit codes, messages, redaction,
 //! and `pal serve` answering health checks and stopping on SIGTERM.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
 
-fn pal(vars: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pal"))
-        .env_clear()
-        .envs(vars.iter().copied())
-        .args(args)
-        .output()
-        .expect("pal runs")
-}
+use support::serve::Serve;
+use support::{KEYS, free_port, http_get, pal_command, text};
 
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+fn pal(vars: &[(&str, &str)], args: &[&str]) -> Output {
+    pal_command().envs(vars.iter().copied()).args(args).output().expect("pal runs")
 }
 
 const EMBEDDED: &[(&str, &str)] =
@@ -34,11 +28,6 @@ fn unknown_provider_exits_2_naming_the_variable_and_accepted_values() {
         assert!(msg.contains(name), "{msg}");
     }
 }
-
-const KEYS: [(&str, &str); 2] = [
-    ("CACHE_KEY_SECRET", "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc="),
-    ("CACHE_ENCRYPTION_KEYS", "k1:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg="),
-];
 
 #[test]
 fn redis_password_is_never_printed() {
@@ -235,65 +224,30 @@ fn a_database_that_accepts_and_never_answers_meets_the_acquire_timeout() {
     drop(silent);
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    Some((status, response))
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(vars: &[(&str, &str)]) -> (Server, u16) {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_pal"))
-        .env_clear()
-        .envs(vars.iter().copied())
-        .env("PORT", port.to_string())
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http_get(port, "/healthz").is_none() {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            panic!("pal serve exited with {status} before listening");
-        }
-        assert!(Instant::now() < deadline, "pal serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (server, port)
+/// The binary these tests run is the one Cargo built for them from this checkout
+/// (`CARGO_BIN_EXE_pal`), never one found by guessing where a build put it.
+#[test]
+fn the_binary_under_test_is_the_one_cargo_built_for_these_tests() {
+    assert_eq!(pal_command().get_program(), env!("CARGO_BIN_EXE_pal"));
+    assert!(std::path::Path::new(support::PAL).is_file(), "{}", support::PAL);
+    let out = pal(&[], &["--version"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains(env!("CARGO_PKG_VERSION")), "{}", text(&out));
 }
 
 #[test]
 fn serve_answers_health_and_stops_on_sigterm() {
-    let (mut server, port) = serve(EMBEDDED);
+    let mut serve = Serve::start(EMBEDDED);
+    let port = serve.port;
     let (status, body) = http_get(port, "/healthz").unwrap();
     assert_eq!(status, 200, "{body}");
     let (status, body) = http_get(port, "/readyz").unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"ready\"") && body.contains("\"memory\"") && body.contains("\"sqlite\""), "{body}");
-    let pid = server.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    serve.sigterm();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
+        if let Some(status) = serve.child.try_wait().unwrap() {
             assert!(status.success(), "graceful shutdown exits 0, got {status}");
             break;
         }
@@ -311,11 +265,11 @@ fn readyz_is_503_when_a_provider_is_down() {
         ("DATABASE_URL", "sqlite:///nonexistent-dir/x/pal.db"),
         ("DB_AUTO_MIGRATE", "false"),
     ];
-    let (_server, port) = serve(&vars);
-    let (status, body) = http_get(port, "/readyz").unwrap();
+    let serve = Serve::start(&vars);
+    let (status, body) = http_get(serve.port, "/readyz").unwrap();
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("\"unavailable\""), "{body}");
-    assert_eq!(http_get(port, "/healthz").unwrap().0, 200, "liveness does not depend on providers");
+    assert_eq!(http_get(serve.port, "/healthz").unwrap().0, 200, "liveness does not depend on providers");
 }
 
 /// What a new user meets in a shell: a closed pipe, a full disk, duplicate
@@ -328,8 +282,7 @@ mod first_hour {
 
     #[test]
     fn a_closed_pipe_ends_quietly_and_a_full_disk_is_reported() {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pal"))
-            .env_clear()
+        let mut child = pal_command()
             .envs(EMBEDDED.iter().copied())
             .args(["db", "query", MANY_ROWS, "--json"])
             .stdout(Stdio::piped())
@@ -345,8 +298,7 @@ mod first_hour {
         assert!(!stderr.contains("panicked"), "{stderr}");
 
         let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_pal"))
-            .env_clear()
+        let out = pal_command()
             .envs(EMBEDDED.iter().copied())
             .args(["db", "query", "SELECT 1 AS a"])
             .stdout(full)
@@ -464,8 +416,8 @@ mod answers {
 
     #[test]
     fn bind_takes_a_host_name() {
-        let (_server, port) = serve(&[EMBEDDED, &[("BIND", "localhost")]].concat());
-        let (status, body) = http_get(port, "/healthz").expect("listening on 127.0.0.1");
+        let serve = Serve::start(&[EMBEDDED, &[("BIND", "localhost")]].concat());
+        let (status, body) = http_get(serve.port, "/healthz").expect("listening on 127.0.0.1");
         assert_eq!(status, 200, "{body}");
     }
 

@@ -8,10 +8,10 @@
 
 mod support;
 
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+
+use support::serve::Serve;
+use support::{pal_command, text};
 
 const SECRET_A: &str = "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc=";
 const SECRET_B: &str = "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE=";
@@ -47,7 +47,7 @@ impl Cache {
     }
 
     fn pal(&self, secret: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_pal")).env_clear().envs(self.vars(secret)).args(args).output().unwrap()
+        pal_command().envs(self.vars(secret)).args(args).output().unwrap()
     }
 
     fn redis(&self) -> redis::Connection {
@@ -77,10 +77,6 @@ impl Drop for Cache {
         // Everything expires anyway; a record lives a year, so it goes now.
         self.delete_record();
     }
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 /// The defect as it was met: data, no record, one `pal check` with the wrong
@@ -118,42 +114,10 @@ fn a_wrong_secret_on_data_without_a_record_is_reported_and_writes_nothing() {
     assert_eq!(record["key_ids"], serde_json::json!(["k1"]));
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn healthz(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    let mut response = String::new();
-    std::io::Write::write_all(&mut stream, request.as_bytes()).is_ok()
-        && stream.read_to_string(&mut response).is_ok()
-        && response.starts_with("HTTP/1.1 200")
-}
-
 /// Starts `pal serve`, waits until it answers, stops it with SIGTERM; returns what
 /// it logged.
 fn serve_and_stop(cache: &Cache, secret: &str) -> String {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pal"))
-        .env_clear()
-        .envs(cache.vars(secret))
-        .env("PORT", port.to_string())
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !healthz(port) {
-        assert!(child.try_wait().unwrap().is_none(), "pal serve exited before listening");
-        assert!(Instant::now() < deadline, "pal serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    Serve::start(&cache.vars(secret)).stop().1
 }
 
 #[test]
@@ -232,13 +196,7 @@ fn keycheck_prints_the_record_and_the_sample_and_reset_replaces_it() {
 #[test]
 fn keycheck_needs_sealing_and_a_shared_cache_and_says_so_in_help() {
     let memory = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite"), ("DATABASE_URL", "sqlite::memory:")];
-    let run = |vars: &[(&str, &str)]| {
-        Command::new(env!("CARGO_BIN_EXE_pal"))
-            .env_clear()
-            .envs(vars.iter().copied())
-            .args(["cache", "keycheck"])
-            .output()
-    };
+    let run = |vars: &[(&str, &str)]| pal_command().envs(vars.iter().copied()).args(["cache", "keycheck"]).output();
     let out = run(&memory).unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("no key record"), "{}", text(&out));

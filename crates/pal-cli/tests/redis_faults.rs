@@ -2,48 +2,20 @@
 //! hangs or refuses connections: it answers from the database within the bound
 //! the README gives (`CACHE_JOURNAL_WAIT_MS`), or at once when Redis refuses.
 //! Only the dedicated fault-test Redis (`REDIS_FAULT_PORT`) is stopped, by one
-//! test at a time (the `redis-fault` group in `.config/nextest.toml`).
+//! test at a time (the `redis-fault` group in `.config/nextest.toml`, and the lock
+//! the library's fault tests take). Also: `pal check` through Sentinel naming a
+//! master the sentinels do not know.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{KEYS, closed_port, pal, port, stdout, text};
+use support::{Continue, KEYS, exclusive_redis_fault, free_port, pal, pid_of, port, signal, stdout, text};
 
 /// `CACHE_JOURNAL_WAIT_MS`'s default.
 const JOURNAL_WAIT: Duration = Duration::from_millis(2000);
 /// Starting the process and opening its SQLite file, beside the wait itself.
 const START_SLACK: Duration = Duration::from_millis(600);
-
-/// Holds the fault-test Redis for one test at a time across test processes (the
-/// lock the library's fault tests take).
-fn exclusive_redis_fault() -> std::fs::File {
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("redis_fault.lock");
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
-    file.lock().unwrap();
-    file
-}
-
-fn fault_redis_pid() -> u32 {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}", port("REDIS_FAULT_PORT"))).unwrap();
-    let mut conn = client.get_connection_with_timeout(Duration::from_secs(2)).expect("the fault-test Redis answers");
-    let info: String = redis::cmd("INFO").arg("server").query(&mut conn).unwrap();
-    info.lines().find_map(|l| l.strip_prefix("process_id:")).and_then(|p| p.trim().parse().ok()).unwrap()
-}
-
-fn signal(pid: u32, signal: &str) {
-    let status = std::process::Command::new("kill").args([format!("-{signal}"), pid.to_string()]).status().unwrap();
-    assert!(status.success(), "kill -{signal} {pid}");
-}
-
-/// Resumes the stopped server when dropped, even when an assertion failed.
-struct Continue(u32);
-
-impl Drop for Continue {
-    fn drop(&mut self) {
-        signal(self.0, "CONT");
-    }
-}
 
 /// Sets a key and reads it back, each in a fresh process on a database of its own
 /// (so the set starts with an empty journal and the get with the set's entry in
@@ -71,7 +43,7 @@ fn set_then_get(redis_url: &str) -> [Duration; 2] {
 #[test]
 fn hung_server_a_fresh_process_answers_within_the_journal_wait() {
     let _exclusive = exclusive_redis_fault();
-    let pid = fault_redis_pid();
+    let pid = pid_of(&port("REDIS_FAULT_PORT"));
     signal(pid, "STOP");
     let _resume = Continue(pid);
     let url = format!("redis://127.0.0.1:{}", port("REDIS_FAULT_PORT"));
@@ -82,8 +54,29 @@ fn hung_server_a_fresh_process_answers_within_the_journal_wait() {
 
 #[test]
 fn refused_connections_a_fresh_process_answers_from_the_database_at_once() {
-    let url = format!("redis://127.0.0.1:{}", closed_port());
+    let url = format!("redis://127.0.0.1:{}", free_port());
     for took in set_then_get(&url) {
         assert!(took < Duration::from_secs(1), "a fresh process took {took:?} with Redis refusing connections");
     }
+}
+
+#[test]
+fn pal_check_reports_a_wrong_master_name_and_exits_1() {
+    let nodes: Vec<String> = support::port_list("SENTINEL_PORTS").iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let out = support::pal_command()
+        .envs([
+            ("CACHE_PROVIDER", "redis"),
+            ("DB_PROVIDER", "sqlite"),
+            ("DATABASE_URL", "sqlite::memory:"),
+            ("REDIS_SENTINEL_ENABLED", "true"),
+            ("REDIS_SENTINEL_NODES", &nodes.join(",")),
+            ("REDIS_SENTINEL_MASTER", "no-such-master"),
+        ])
+        .envs(support::SEALING)
+        .arg("check")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("DOWN: "), "{text}");
 }

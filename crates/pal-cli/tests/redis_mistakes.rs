@@ -2,11 +2,11 @@
 //! against the real servers: each message says what is wrong and what to set,
 //! instead of the driver's report (a pipeline dump, `Moved: …`, a reset, a timeout).
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{KEYS, pal, port, text, tls_file, unique};
+use support::{KEYS, pal, port, text, tls_file, unique};
 
 fn vars<'a>(cache: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut vars = vec![("CACHE_PROVIDER", cache), ("DB_PROVIDER", "sqlite"), ("DATABASE_URL", "sqlite::memory:")];

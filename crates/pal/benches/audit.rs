@@ -2,8 +2,7 @@
 //! producers, same server, same run: events/s until every event is stored, and
 //! `log()` latency. `scripts/services up && cargo bench -p pal --bench audit`.
 
-#[path = "../tests/support/ports.rs"]
-mod ports;
+use pal_test_support::ports;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -6,8 +6,7 @@
 //! Needs the shared servers: `scripts/services up && cargo bench -p pal --bench db`, then
 //! `scripts/bench-ratios` compares `pal` with `raw_sqlx` in each group.
 
-#[path = "../tests/support/ports.rs"]
-mod ports;
+use pal_test_support::ports;
 
 use std::str::FromStr;
 use std::sync::Arc;

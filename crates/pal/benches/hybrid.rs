@@ -5,10 +5,7 @@
 //!
 //! `scripts/services up && cargo bench -p pal --bench hybrid`
 
-#[path = "../tests/support/ports.rs"]
-mod ports;
-#[path = "../tests/support/proxy.rs"]
-mod proxy;
+use pal_test_support::{ports, proxy};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

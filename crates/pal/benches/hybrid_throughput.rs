@@ -13,8 +13,7 @@
 //! `scripts/services up && cargo bench -p pal --bench hybrid_throughput`
 
 mod common;
-#[path = "../tests/support/ports.rs"]
-mod ports;
+use pal_test_support::ports;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

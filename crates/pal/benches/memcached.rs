@@ -7,8 +7,7 @@
 //! in scripts/ports.env)
 
 mod common;
-#[path = "../tests/support/ports.rs"]
-mod ports;
+use pal_test_support::ports;
 
 use std::sync::Arc;
 

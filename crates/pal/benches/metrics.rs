@@ -6,8 +6,7 @@
 //! trip). `scripts/services up && cargo bench -p pal --bench metrics`.
 
 mod common;
-#[path = "../tests/support/ports.rs"]
-mod ports;
+use pal_test_support::ports;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -8,8 +8,7 @@
 //! scripts/ports.env)
 
 mod common;
-#[path = "../tests/support/ports.rs"]
-mod ports;
+use pal_test_support::ports;
 
 use std::sync::Arc;
 

@@ -8,8 +8,7 @@
 //! `scripts/services up && cargo bench -p pal --bench sessions_peer`
 
 mod common;
-#[path = "../tests/support/ports.rs"]
-mod ports;
+use pal_test_support::ports;
 
 use std::collections::HashMap;
 use std::sync::Arc;

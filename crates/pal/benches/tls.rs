@@ -6,8 +6,7 @@
 //! `scripts/services up && cargo bench -p pal --bench tls`
 
 mod common;
-#[path = "../tests/support/ports.rs"]
-mod ports;
+use pal_test_support::ports;
 
 use std::sync::Arc;
 

@@ -3,8 +3,7 @@
 //! `valgrind --tool=callgrind`. Usage: redis_ops pal|raw N [redis://host:port] (by
 //! default the tests' Redis, REDIS_PORT in scripts/ports.env)
 
-#[path = "../tests/support/ports.rs"]
-mod ports;
+use pal_test_support::ports;
 
 use bytes::Bytes;
 use pal::{Settings, Ttl};

@@ -307,6 +307,52 @@ async fn bad_events_are_refused_alone() {
     assert_exactly_once_in_order(&stored(&db, &tag).await, 2);
 }
 
+/// The child's part of the SIGTERM test: 1 000 events held in memory (the
+/// interval is an hour), then a graceful shutdown on SIGTERM.
+async fn child_holds_events_until_sigterm(url: &str, spool: &str, tag: &str) {
+    let db = servers::database("postgresql", url, &[]).await;
+    let vars = [("AUDIT_FLUSH_INTERVAL_MS", "3600000"), ("AUDIT_BUFFER_SIZE", "10000")];
+    let counting = CountingSink::new(Arc::new(SqlAuditSink::new(db)));
+    let log = AuditLog::start(counting.clone(), settings(std::path::Path::new(spool), &vars)).await.unwrap();
+    for seq in 0..1000 {
+        log.log(AuditEvent::new(tag).details(serde_json::json!({ "seq": seq })).unwrap()).await.unwrap();
+    }
+    println!("READY {}", log.status().await.unwrap().pending);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+    term.recv().await;
+    let report = log.shutdown().await.unwrap();
+    println!(
+        "CLOSED delivered={} spooled={} acknowledged={} twice={}",
+        report.delivered,
+        report.spooled,
+        counting.delivered(),
+        counting.delivered_twice().len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_delivers_every_pending_event_before_exit() {
+    if let Some((url, spool, tag)) = support::audit_child_args() {
+        return child_holds_events_until_sigterm(&url, &spool, &tag).await;
+    }
+    let (url, _schema) = servers::guarded_postgres_schema().await;
+    let db = servers::database("postgresql", &url, &[]).await;
+    db.migrate().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tag = format!("audit-term-{}", uuid::Uuid::new_v4().simple());
+    let mut child =
+        support::spawn_audit_child("sigterm_delivers_every_pending_event_before_exit", &url, dir.path(), &tag);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
+    let ready = lines.by_ref().find(|l| l.starts_with("READY")).expect("the child logged its events");
+    assert_eq!(ready, "READY 1000", "all held in memory");
+    assert_eq!(stored(&db, &tag).await.len(), 0, "nothing delivered before the signal");
+    support::signal(child.id(), "TERM");
+    let closed = lines.find(|l| l.starts_with("CLOSED")).expect("the child closed its audit log");
+    assert!(child.wait().unwrap().success());
+    assert_eq!(closed, "CLOSED delivered=1000 spooled=0 acknowledged=1000 twice=0");
+    assert_eq!(stored(&db, &tag).await.len(), 1000);
+}
+
 /// The child's part of the SIGKILL test: logs in `spooled` mode from 20 producers
 /// until killed, printing each id whose `log()` returned.
 async fn child_logs_until_killed(spool: &str, url: &str, tag: &str) {

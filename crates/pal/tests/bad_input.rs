@@ -94,25 +94,6 @@ async fn wrong_passwords_fail_clearly_and_are_redacted() {
     wrong_password("mysql", &mysql).await;
 }
 
-#[test]
-fn pal_check_with_a_wrong_password_exits_1_without_the_password() {
-    let _lock = servers::exclusive("postgres_fault");
-    servers::services("start", "postgres_fault");
-    let out = support::pal_command()
-        .envs([
-            ("CACHE_PROVIDER", "memory"),
-            ("DB_PROVIDER", "postgresql"),
-            ("DATABASE_URL", &servers::postgres_fault_with_password("wrong-s3cret")),
-        ])
-        .arg("check")
-        .output()
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("DOWN: ") && text.contains("pal:***@127.0.0.1"), "{text}");
-    assert!(!text.contains(SECRET), "{text}");
-}
-
 #[tokio::test]
 async fn nothing_listening_is_a_connection_error_within_the_acquire_timeout() {
     for (provider, url) in [("postgresql", "postgres://app@127.0.0.1:9/db"), ("mysql", "mysql://app@127.0.0.1:9/db")] {

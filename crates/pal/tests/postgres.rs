@@ -14,18 +14,6 @@ async fn postgresql() -> DbSubject {
 
 db_conformance!(postgresql);
 
-/// `pal migrate` applies the schema once, and `DB_AUTO_MIGRATE=true` applies it at start.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cli_migrates_explicitly_and_at_start() {
-    for provider in ["postgresql", "cockroachdb"] {
-        let (explicit, drop_explicit) = servers::fresh_postgres_schema().await;
-        let (auto, drop_auto) = servers::fresh_postgres_schema().await;
-        tokio::task::spawn_blocking(move || servers::cli_migrations(provider, &explicit, &auto)).await.unwrap();
-        drop_explicit.await;
-        drop_auto.await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadlock_is_a_serialization_failure() {
     let subject = servers::postgres_subject("postgresql", &[]).await;

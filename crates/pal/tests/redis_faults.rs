@@ -163,27 +163,6 @@ async fn wrong_master_name_is_reported() {
     assert!(err.to_string().contains("no-such-master"), "the error names the master it could not find: {err}");
 }
 
-#[test]
-fn pal_check_reports_a_wrong_master_name_and_exits_1() {
-    let nodes: Vec<String> = support::port_list("SENTINEL_PORTS").iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let out = support::pal_command()
-        .envs([
-            ("CACHE_PROVIDER", "redis"),
-            ("DB_PROVIDER", "sqlite"),
-            ("DATABASE_URL", "sqlite::memory:"),
-            ("REDIS_SENTINEL_ENABLED", "true"),
-            ("REDIS_SENTINEL_NODES", &nodes.join(",")),
-            ("REDIS_SENTINEL_MASTER", "no-such-master"),
-        ])
-        .envs(support::SEALING)
-        .arg("check")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("DOWN: "), "{text}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partition_and_reset_through_the_fault_proxy() {
     use support::proxy::{FaultProxy, Mode};

@@ -1,55 +1,19 @@
-//! Building blocks for the redis-hybrid tests: a hybrid over a given Redis URL and
-//! a migrated PostgreSQL schema, with short timeouts, cooldowns and drain intervals.
+//! Building blocks for the redis-hybrid tests (`pal_test_support::hybrid`), and a
+//! hybrid over a given Redis URL and a migrated PostgreSQL schema.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use pal::cache::hybrid::{BreakerState, HybridCache, HybridConfig};
-use pal::cache::redis::{self as redis_provider, RedisCache, RedisTopology, Timeouts};
-use pal::env::ConnUrl;
-use pal::{CacheService, DatabaseService, Ttl};
+use pal::cache::hybrid::HybridCache;
+use pal::cache::redis::{self as redis_provider, RedisCache};
+use pal::{CacheService, DatabaseService};
 
-pub const COOLDOWN_MS: u64 = 500;
-pub const DRAIN_MS: u64 = 500;
-
-pub fn config() -> HybridConfig {
-    HybridConfig {
-        write_through: true,
-        attempts: 3,
-        breaker_threshold: 3,
-        breaker_cooldown: Duration::from_millis(COOLDOWN_MS),
-        drain_interval: Duration::from_millis(DRAIN_MS),
-        journal_wait: Duration::from_secs(2),
-        purge_interval: Duration::from_secs(60),
-    }
-}
+pub use pal_test_support::hybrid::*;
 
 pub fn redis_at(url: &str) -> Arc<dyn CacheService> {
-    let topology = RedisTopology::Standalone(ConnUrl::parse(url, &["redis"]).unwrap());
-    let timeouts = Timeouts { connect: Duration::from_millis(300), command: Duration::from_millis(300) };
+    let (topology, timeouts) = redis_address(url);
     Arc::new(RedisCache::new(&redis_provider::PROVIDER, &topology, timeouts).unwrap())
-}
-
-pub async fn migrated(url: &str) -> Arc<dyn DatabaseService> {
-    let db = crate::suite::servers::database("postgresql", url, &[]).await;
-    db.migrate().await.unwrap();
-    db
 }
 
 pub fn hybrid(redis_url: &str, db: &Arc<dyn DatabaseService>) -> Arc<HybridCache> {
     Arc::new(HybridCache::new(redis_at(redis_url), db.clone(), config()))
-}
-
-pub fn ttl(secs: u64) -> Ttl {
-    Ttl::from_secs(secs).unwrap()
-}
-
-pub fn run_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
-}
-
-pub async fn wait_closed(cache: &HybridCache) {
-    crate::support::eventually(Duration::from_secs(15), || async { cache.breaker_state() == BreakerState::Closed })
-        .await
-        .expect("the breaker closes once Redis is back");
 }

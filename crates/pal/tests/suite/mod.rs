@@ -3,14 +3,11 @@
 //! `cache_conformance!` or `db_conformance!`, which expand to one test per case.
 
 // Each test crate uses only one of the two suites.
-#![allow(dead_code, unused_macros)]
+#![allow(dead_code, unused_macros, unused_imports)]
 
 pub mod cache;
 pub mod db;
 pub mod hybrid;
 pub mod servers;
 
-/// A key namespace unique to one test run, so tests sharing a server never collide.
-pub fn namespace() -> String {
-    format!("t{}:", uuid::Uuid::new_v4().simple())
-}
+pub use pal_test_support::namespace;

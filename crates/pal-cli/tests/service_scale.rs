@@ -4,8 +4,6 @@
 //! answers no 5xx while its Redis is killed and restarted; and with a provider
 //! hung, requests are shed or cut at their deadline, never left hanging.
 
-#[macro_use]
-mod suite;
 mod support;
 
 use std::net::SocketAddr;
@@ -24,7 +22,7 @@ const PER_ACCOUNT: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_share_sessions_logouts_and_rate_limits() {
-    let (url, teardown) = suite::servers::fresh_postgres_schema().await;
+    let (url, teardown) = support::servers::fresh_postgres_schema().await;
     let redis = format!("redis://127.0.0.1:{}", support::port("REDIS_PORT"));
     let limit = PER_ACCOUNT.to_string();
     let vars = support::sealed(&[
@@ -37,7 +35,7 @@ async fn three_instances_share_sessions_logouts_and_rate_limits() {
     ]);
     let dir = tempfile::tempdir().unwrap();
     // One key prefix for the three: they are one deployment.
-    let prefix = suite::namespace();
+    let prefix = support::namespace();
     tokio::task::block_in_place(|| {
         let serves: Vec<_> =
             (0..3).map(|i| support::service::start(&vars, &dir.path().join(i.to_string()), &prefix)).collect();
@@ -144,7 +142,7 @@ async fn sign_ins_go_on_through_a_redis_outage_and_no_session_is_lost() {
     let _exclusive = support::exclusive_redis_fault();
     support::ensure("redis");
     let _restore = support::Restore("redis");
-    let (url, teardown) = suite::servers::fresh_postgres_schema().await;
+    let (url, teardown) = support::servers::fresh_postgres_schema().await;
     let port = support::port("REDIS_FAULT_PORT");
     let redis = format!("redis://127.0.0.1:{port}");
     let vars = support::sealed(&[
@@ -157,7 +155,7 @@ async fn sign_ins_go_on_through_a_redis_outage_and_no_session_is_lost() {
         ("CACHE_BREAKER_COOLDOWN_MS", "500"),
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let prefix = suite::namespace();
+    let prefix = support::namespace();
     let serve = tokio::task::block_in_place(|| support::service::start(&vars, dir.path(), &prefix));
     let api = Api { port: serve.port };
     let emails: Vec<String> = (0..4).map(|_| unique_email()).collect();
@@ -238,7 +236,7 @@ async fn a_hung_cache_gets_requests_shed_or_cut_at_their_deadline_never_a_hang()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hung_database_gets_requests_shed_or_cut_at_their_deadline_never_a_hang() {
-    let (url, teardown) = suite::servers::fresh_postgres_schema().await;
+    let (url, teardown) = support::servers::fresh_postgres_schema().await;
     let target = format!("127.0.0.1:{}", support::port("PG_PORT")).parse::<SocketAddr>().unwrap();
     let proxy = FaultProxy::start(target).await;
     let through_proxy = url.replace(&target.to_string(), &proxy.addr.to_string());
@@ -258,7 +256,7 @@ async fn a_hung_database_gets_requests_shed_or_cut_at_their_deadline_never_a_han
 /// two reach it and are cut at their deadline, the others are shed at once; then
 /// the provider comes back and so does the service.
 async fn shed_or_cut(proxy: &FaultProxy, vars: &[(&str, &str)], dir: &std::path::Path) {
-    let prefix = suite::namespace();
+    let prefix = support::namespace();
     let serve = tokio::task::block_in_place(|| support::service::start(vars, dir, &prefix));
     let api = Api { port: serve.port };
     tokio::task::block_in_place(|| enroll(api, &unique_email()));

@@ -2,8 +2,6 @@
 //! passes traffic through, blackholes it (connections stay open, bytes vanish, as
 //! in a network partition), resets connections, or adds latency.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};

@@ -2,12 +2,13 @@
 //! standard input and out, keys without an expiry, `?db=` in `REDIS_URL`, a
 //! cache written with other keys, Ctrl-C on a long statement, a large result.
 
-mod suite;
 mod support;
 
 use std::io::{Read, Write};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use support::text;
 
 fn run(vars: &[(&str, &str)], args: &[&str], stdin: &[u8]) -> Output {
     let mut child = support::pal_command()
@@ -20,10 +21,6 @@ fn run(vars: &[(&str, &str)], args: &[&str], stdin: &[u8]) -> Output {
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     child.wait_with_output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 fn redis_url() -> String {
@@ -152,8 +149,8 @@ fn interrupted(vars: &[(&str, &str)], sql: &str) -> (Option<i32>, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_the_statement_on_the_server() {
-    let (pg, pg_teardown) = suite::servers::fresh_postgres_schema().await;
-    let (maria, maria_teardown) = suite::servers::fresh_mariadb_database().await;
+    let (pg, pg_teardown) = support::servers::fresh_postgres_schema().await;
+    let (maria, maria_teardown) = support::servers::fresh_mariadb_database().await;
     let slow = [
         ("postgresql", pg.as_str(), "UPDATE t SET v = (SELECT 'changed' FROM pg_sleep(3))"),
         (
@@ -163,7 +160,7 @@ async fn ctrl_c_stops_the_statement_on_the_server() {
         ),
     ];
     for (provider, url, sql) in slow {
-        let db = suite::servers::database(provider, url, &[]).await;
+        let db = support::servers::database(provider, url, &[]).await;
         db.execute("CREATE TABLE t (v VARCHAR(20))", &[]).await.unwrap();
         db.execute("INSERT INTO t (v) VALUES ('old')", &[]).await.unwrap();
         let vars = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", provider), ("DATABASE_URL", url)];
@@ -188,7 +185,7 @@ fn peak_resident_kib(pid: u32) -> Option<u64> {
 
 #[test]
 fn a_large_json_result_streams_through_bounded_memory() {
-    let url = suite::servers::postgres();
+    let url = support::servers::postgres();
     let sql = "SELECT g AS n, repeat('x', 1000) AS v FROM generate_series(1, 200000) g";
     let mut child = support::pal_command()
         .envs([("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "postgresql"), ("DATABASE_URL", url.as_str())])
@@ -223,7 +220,7 @@ fn a_large_json_result_streams_through_bounded_memory() {
 /// in a table, on PostgreSQL and MariaDB; one a float holds prints as before.
 #[test]
 fn decimals_print_with_every_digit() {
-    let (pg_url, maria_url) = (suite::servers::postgres(), suite::servers::mariadb());
+    let (pg_url, maria_url) = (support::servers::postgres(), support::servers::mariadb());
     let pg = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "postgresql"), ("DATABASE_URL", pg_url.as_str())];
     let maria = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "mysql"), ("DATABASE_URL", maria_url.as_str())];
     let sql = "SELECT CAST('12345678901234567890123' AS DECIMAL(40,0)) AS n, \

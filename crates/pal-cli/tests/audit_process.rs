@@ -1,21 +1,18 @@
-//! The audit log across process boundaries: a SIGTERMed process delivers every
-//! event it held in memory before it exits, and `pal serve` delivers at start-up
-//! what an earlier process left in the spool for its database, then closes the log
-//! on SIGTERM; what other spools hold for other databases it reports.
+//! The audit log across process boundaries, through `pal serve`: it delivers at
+//! start-up what an earlier process left in the spool for its database, then closes
+//! the log on SIGTERM; what other spools hold for other databases it reports. (A
+//! SIGTERMed process delivering what it held is the library's `tests/audit.rs`.)
 
-mod suite;
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use pal::audit::{AuditEvent, AuditLog, AuditSink, SqlAuditSink};
+use pal::audit::{AuditEvent, AuditLog, AuditSink};
 use pal::{DatabaseService, Settings, Value};
-use suite::servers;
-use support::counting_sink::CountingSink;
 use support::serve::Serve;
+use support::servers;
 
 fn settings(vars: &[(&str, &str)]) -> pal::audit::AuditSettings {
     let mut all = vec![("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")];
@@ -32,55 +29,9 @@ async fn count(db: &Arc<dyn DatabaseService>, tag: &str) -> i64 {
         .await
         .unwrap();
     let (distinct, total): (i64, i64) = (rows[0].get("n").unwrap(), rows[0].get("total").unwrap());
-    // The primary key keeps each id once; deliveries are counted by `CountingSink`.
+    // The primary key keeps each id once.
     assert_eq!(distinct, total);
     total
-}
-
-/// The child's part: 1 000 events held in memory (the interval is an hour), then
-/// a graceful shutdown on SIGTERM.
-async fn child_holds_events_until_sigterm(url: &str, spool: &str, tag: &str) {
-    let db = servers::database("postgresql", url, &[]).await;
-    let vars = [("AUDIT_FLUSH_INTERVAL_MS", "3600000"), ("AUDIT_BUFFER_SIZE", "10000"), ("AUDIT_SPOOL_DIR", spool)];
-    let counting = CountingSink::new(Arc::new(SqlAuditSink::new(db)));
-    let log = AuditLog::start(counting.clone(), settings(&vars)).await.unwrap();
-    for seq in 0..1000 {
-        log.log(AuditEvent::new(tag).details(serde_json::json!({ "seq": seq })).unwrap()).await.unwrap();
-    }
-    println!("READY {}", log.status().await.unwrap().pending);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
-    term.recv().await;
-    let report = log.shutdown().await.unwrap();
-    println!(
-        "CLOSED delivered={} spooled={} acknowledged={} twice={}",
-        report.delivered,
-        report.spooled,
-        counting.delivered(),
-        counting.delivered_twice().len()
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_delivers_every_pending_event_before_exit() {
-    if let Some((url, spool, tag)) = support::audit_child_args() {
-        return child_holds_events_until_sigterm(&url, &spool, &tag).await;
-    }
-    let (url, _schema) = servers::guarded_postgres_schema().await;
-    let db = servers::database("postgresql", &url, &[]).await;
-    db.migrate().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let tag = format!("audit-term-{}", uuid::Uuid::new_v4().simple());
-    let mut child =
-        support::spawn_audit_child("sigterm_delivers_every_pending_event_before_exit", &url, dir.path(), &tag);
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
-    let ready = lines.by_ref().find(|l| l.starts_with("READY")).expect("the child logged its events");
-    assert_eq!(ready, "READY 1000", "all held in memory");
-    assert_eq!(count(&db, &tag).await, 0, "nothing delivered before the signal");
-    support::signal(child.id(), "TERM");
-    let closed = lines.find(|l| l.starts_with("CLOSED")).expect("the child closed its audit log");
-    assert!(child.wait().unwrap().success());
-    assert_eq!(closed, "CLOSED delivered=1000 spooled=0 acknowledged=1000 twice=0");
-    assert_eq!(count(&db, &tag).await, 1000);
 }
 
 /// A database that never answers, for leaving events in the spool of its target.

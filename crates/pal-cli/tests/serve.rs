@@ -3,8 +3,6 @@
 //! restart, secrets never reach a response, a log line or the terminal, and
 //! SIGTERM lets the requests in flight finish.
 
-#[macro_use]
-mod suite;
 mod support;
 
 use std::net::SocketAddr;
@@ -35,7 +33,7 @@ fn eventually_ready(port: u16, want: u16) -> Duration {
 async fn readiness_follows_each_provider_down_and_back_without_a_restart() {
     let redis = proxy_to(&support::port("REDIS_PORT")).await;
     let postgres = proxy_to(&support::port("PG_PORT")).await;
-    let (url, teardown) = suite::servers::fresh_postgres_schema().await;
+    let (url, teardown) = support::servers::fresh_postgres_schema().await;
     let through_proxy = url.replace(&format!("127.0.0.1:{}", support::port("PG_PORT")), &postgres.addr.to_string());
     let redis_url = redis.url("redis");
     let vars = support::sealed(&[
@@ -102,8 +100,8 @@ fn assert_never_shown(secret: &str, what: &str, text: &str) {
 
 #[test]
 fn passwords_never_leave_pal_check_or_pal_serve() {
-    let _lock = suite::servers::exclusive("postgres_fault");
-    suite::servers::services("start", "postgres_fault");
+    let _lock = support::exclusive("postgres_fault");
+    support::servers::services("start", "postgres_fault");
     const SECRET: &str = "hunter2-s3cret";
     let redis = format!("redis://127.0.0.1:{}", support::port("REDIS_PORT"));
     let cases: Vec<(&str, Vec<(&str, String)>)> = vec![

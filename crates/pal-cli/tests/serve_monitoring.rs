@@ -3,8 +3,6 @@
 //! redis-hybrid hangs, `/metrics` in the Prometheus format on the main or its own
 //! listener, JSON logs, `pal check --json` and `--url`, and bad settings refused.
 
-#[macro_use]
-mod suite;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -35,7 +33,7 @@ fn pal(vars: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
 async fn readyz_answers_at_once_and_says_degraded_while_the_hybrids_redis_hangs() {
     let _exclusive = support::exclusive_redis_fault();
     support::ensure("redis");
-    let (db_url, _schema) = suite::servers::guarded_postgres_schema().await;
+    let (db_url, _schema) = support::servers::guarded_postgres_schema().await;
     let port = support::port("REDIS_FAULT_PORT");
     let redis_url = format!("redis://127.0.0.1:{port}");
     let vars = support::sealed(&[

@@ -1,6 +1,7 @@
 //! A small HTTP/1.1 client over a plain TCP stream, for driving `pal serve`:
 //! any method, header and body bytes go out as given (a library client would
-//! refuse some of what the bad-input tests send), one connection per request.
+//! refuse some of what the bad-input tests send), one connection per request;
+//! and a plain GET for the health and metrics endpoints.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -33,6 +34,17 @@ impl Response {
     pub fn error(&self) -> String {
         self.json()["error"].as_str().unwrap_or_default().to_string()
     }
+}
+
+/// GET on loopback: the status and the whole response, or `None` when nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    Some((status, response))
 }
 
 /// Sends one request and reads the whole response; `timeout` bounds each read.

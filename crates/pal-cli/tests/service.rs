@@ -5,8 +5,6 @@
 //! requests that never get a 5xx. `service_scale.rs` has it scaled out and under
 //! stress.
 
-#[macro_use]
-mod suite;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -59,7 +57,7 @@ fn audit_trail(api: Api, token: &str, actions: &[&str]) -> Vec<String> {
 /// The whole flow on one `pal serve` with `vars` (the providers).
 fn full_flow(vars: &[(&str, &str)]) {
     let dir = tempfile::tempdir().unwrap();
-    let prefix = suite::namespace();
+    let prefix = support::namespace();
     let vars = with(vars, &UNLIMITED);
     let serve = support::service::start(&borrowed(&vars), dir.path(), &prefix);
     let api = Api { port: serve.port };
@@ -142,7 +140,7 @@ fn full_flow_on_memory_and_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_flow_on_redis_and_postgresql() {
-    let (url, teardown) = suite::servers::fresh_postgres_schema().await;
+    let (url, teardown) = support::servers::fresh_postgres_schema().await;
     let redis = redis_url("REDIS_PORT");
     let vars =
         [("CACHE_PROVIDER", "redis"), ("REDIS_URL", &redis), ("DB_PROVIDER", "postgresql"), ("DATABASE_URL", &url)];
@@ -152,7 +150,7 @@ async fn full_flow_on_redis_and_postgresql() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_flow_on_redis_hybrid_and_postgresql() {
-    let (url, teardown) = suite::servers::fresh_postgres_schema().await;
+    let (url, teardown) = support::servers::fresh_postgres_schema().await;
     let redis = redis_url("REDIS_PORT");
     let vars = [
         ("CACHE_PROVIDER", "redis-hybrid"),
@@ -166,7 +164,7 @@ async fn full_flow_on_redis_hybrid_and_postgresql() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_flow_on_memcached_and_mysql() {
-    let (url, teardown) = suite::servers::fresh_mariadb_database().await;
+    let (url, teardown) = support::servers::fresh_mariadb_database().await;
     let servers = format!("127.0.0.1:{}", support::port("MEMCACHED_PORT"));
     let vars = [
         ("CACHE_PROVIDER", "memcached"),
@@ -180,7 +178,7 @@ async fn full_flow_on_memcached_and_mysql() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_flow_on_keydb_and_cockroachdb() {
-    let (url, teardown) = suite::servers::fresh_postgres_schema().await;
+    let (url, teardown) = support::servers::fresh_postgres_schema().await;
     let keydb = redis_url("VALKEY_PORT");
     let vars =
         [("CACHE_PROVIDER", "keydb"), ("KEYDB_URL", &keydb), ("DB_PROVIDER", "cockroachdb"), ("DATABASE_URL", &url)];

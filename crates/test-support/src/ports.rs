@@ -2,9 +2,7 @@
 //! where an environment variable of the same name overrides an entry, and where
 //! `PAL_TEST_MACHINE_SERVERS=1` points each `NAME_PORT` that has a `NAME_MACHINE_PORT`
 //! entry (PostgreSQL, MariaDB, Redis) at the server the machine already runs.
-//! Shared by the library's tests, the CLI's tests and the benchmarks.
-
-#![allow(dead_code)]
+//! Shared by the tests of every crate, the benchmarks and the examples.
 
 use std::collections::HashMap;
 use std::path::Path;
