@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::audit::{AuditSink, SqlAuditSink};
 use crate::cache::{BuildContext, CacheService, KeyCheck, Sealed, prefixed, value_limit};
 use crate::crypto::Sealer;
-use crate::db::DatabaseService;
+use crate::db::{Connect, DatabaseService};
 use crate::error::{Error, ErrorKind, Result};
 use crate::registry;
 use crate::session::{SealedSessionStore, SessionStore, SqlSessionStore};
@@ -16,16 +16,21 @@ use crate::settings::Settings;
 /// Builds the configured cache. Connection problems surface at the first call
 /// (or `ping`), not here, so a server that is briefly down does not stop start-up.
 pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
-    let layered = build_cache_unsealed(settings).await?;
+    let unsealed = build_cache_unsealed(settings).await?;
+    seal_and_limit(settings, unsealed)
+}
+
+/// The layers over the unsealed cache: sealing, when its keys are set, and the value limit.
+pub(crate) fn seal_and_limit(settings: &Settings, unsealed: Arc<dyn CacheService>) -> Result<Arc<dyn CacheService>> {
     // Sealing goes outside the prefix, so the prefix (like the namespace) stays
     // readable, and outside the hybrid, so its database copy and journal hold only
     // hashed keys and sealed values.
     let (sealed, overhead) = match sealer(settings)? {
         Some(sealer) => {
             let overhead = sealer.overhead();
-            (Arc::new(Sealed::new(layered, sealer)) as Arc<dyn CacheService>, overhead)
+            (Arc::new(Sealed::new(unsealed, sealer)) as Arc<dyn CacheService>, overhead)
         }
-        None => (layered, 0),
+        None => (unsealed, 0),
     };
     // The value limit goes outermost, counting what sealing adds: it refuses before
     // sealing copies the value, and before the hybrid writes its database copy.
@@ -77,12 +82,23 @@ async fn build_cache_unsealed(settings: &Settings) -> Result<Arc<dyn CacheServic
         }
         false => None,
     };
-    let mut adapter = cache.config.build().await?;
+    let adapter = cache.config.build().await?;
+    layer_unsealed(settings, adapter, BuildContext { database })
+}
+
+/// The layers beneath sealing, around the provider's adapter: metrics, the key
+/// prefix and those the provider consists of.
+pub(crate) fn layer_unsealed(
+    settings: &Settings,
+    mut adapter: Arc<dyn CacheService>,
+    context: BuildContext,
+) -> Result<Arc<dyn CacheService>> {
+    let cache = settings.cache_settings()?;
     if settings.metrics {
         adapter = crate::cache::instrumented(adapter);
     }
     let adapter = prefixed(adapter, &cache.key_prefix);
-    let layered = cache.config.layer(adapter.clone(), BuildContext { database })?;
+    let layered = cache.config.layer(adapter.clone(), context)?;
     // A provider made of parts (redis-hybrid: Redis, then the database) is measured
     // as a part, Redis's own hit rate and latency, and as the whole the
     // application sees.
@@ -99,7 +115,17 @@ pub async fn build_database(settings: &Settings) -> Result<Arc<dyn DatabaseServi
     let entry = registry::database(name)
         .ok_or_else(|| Error::new(ErrorKind::Config, format!("DB_PROVIDER={name} is not a registered provider")))?;
     let db = (entry.connect)(db_settings)?;
-    let db = crate::db::with_replicas(db_settings, entry.connect, db)?;
+    layer_database(settings, db, entry.connect)
+}
+
+/// The layers around the primary's adapter: the replica router, when replicas are
+/// named (each opened with `connect`), and metrics.
+pub(crate) fn layer_database(
+    settings: &Settings,
+    primary: Arc<dyn DatabaseService>,
+    connect: Connect,
+) -> Result<Arc<dyn DatabaseService>> {
+    let db = crate::db::with_replicas(settings.db_settings()?, connect, primary)?;
     Ok(match settings.metrics {
         true => crate::db::instrumented(db),
         false => db,

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use metrics::Counter;
 
-use super::capabilities::Capabilities;
-use super::service::{CacheService, Sampled};
+use super::layer::CacheLayer;
+use super::service::CacheService;
 use super::ttl::Ttl;
 use crate::error::Result;
 use crate::telemetry::{CACHE_DURATION, CACHE_ERRORS, CACHE_HITS, CACHE_MISSES, CACHE_OPERATIONS, OpMetrics};
@@ -45,14 +45,12 @@ pub fn instrumented(inner: Arc<dyn CacheService>) -> Arc<dyn CacheService> {
     })
 }
 
+// Probes and checks (`ping`, `health`, `check_configuration`, `sample`) forward
+// unmeasured: they are not traffic, and would dilute the hit rate and the latency.
 #[async_trait]
-impl CacheService for Instrumented {
-    fn provider(&self) -> &'static str {
-        self.inner.provider()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
+impl CacheLayer for Instrumented {
+    fn inner(&self) -> &dyn CacheService {
+        self.inner.as_ref()
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
@@ -86,26 +84,5 @@ impl CacheService for Instrumented {
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
         self.ttl.measure(self.inner.ttl(key)).await
-    }
-
-    // Probes are not traffic: they would dilute the hit rate and the latency.
-    async fn ping(&self) -> Result<()> {
-        self.inner.ping().await
-    }
-
-    async fn health(&self) -> Result<Option<String>> {
-        self.inner.health().await
-    }
-
-    async fn transport(&self) -> Result<crate::tls::Transport> {
-        self.inner.transport().await
-    }
-
-    async fn check_configuration(&self) -> Result<Vec<String>> {
-        self.inner.check_configuration().await
-    }
-
-    async fn sample(&self, prefix: &str, limit: usize) -> Result<Option<Sampled>> {
-        self.inner.sample(prefix, limit).await
     }
 }

@@ -4,13 +4,13 @@
 //! connection until the command times out for every call queued behind it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::capabilities::{Capabilities, REDIS_MAX_VALUE_BYTES};
-use super::service::{CacheService, Sampled};
+use super::layer::CacheLayer;
+use super::service::CacheService;
 use super::ttl::Ttl;
 use crate::env::{Env, Var};
 use crate::error::{Error, ErrorKind, Result};
@@ -63,9 +63,9 @@ impl ValueLimit {
 }
 
 #[async_trait]
-impl CacheService for ValueLimit {
-    fn provider(&self) -> &'static str {
-        self.inner.provider()
+impl CacheLayer for ValueLimit {
+    fn inner(&self) -> &dyn CacheService {
+        self.inner.as_ref()
     }
 
     /// The lower of the two limits. Its own is counted before sealing, as callers
@@ -86,49 +86,9 @@ impl CacheService for ValueLimit {
         }
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        self.inner.get(key).await
-    }
-
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
         self.check(value.len())?;
         self.inner.set(key, value, ttl).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<bool> {
-        self.inner.delete(key).await
-    }
-
-    async fn incr(&self, key: &str, by: i64, ttl_on_create: Ttl) -> Result<i64> {
-        self.inner.incr(key, by, ttl_on_create).await
-    }
-
-    async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
-        self.inner.touch(key, ttl).await
-    }
-
-    async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
-        self.inner.ttl(key).await
-    }
-
-    async fn ping(&self) -> Result<()> {
-        self.inner.ping().await
-    }
-
-    async fn health(&self) -> Result<Option<String>> {
-        self.inner.health().await
-    }
-
-    async fn transport(&self) -> Result<crate::tls::Transport> {
-        self.inner.transport().await
-    }
-
-    async fn check_configuration(&self) -> Result<Vec<String>> {
-        self.inner.check_configuration().await
-    }
-
-    async fn sample(&self, prefix: &str, limit: usize) -> Result<Option<Sampled>> {
-        self.inner.sample(prefix, limit).await
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod capabilities;
 pub(crate) mod counter;
+mod layer;
 mod provider;
 mod service;
 mod session;
@@ -24,6 +25,7 @@ mod sealed;
 
 pub use capabilities::{Capabilities, REDIS_MAX_VALUE_BYTES};
 pub use instrumented::{Instrumented, instrumented};
+pub use layer::CacheLayer;
 pub use limit::{ValueLimit, value_limit};
 pub use prefix::{Prefixed, prefixed};
 pub use provider::{BuildContext, CacheConfig, CacheProvider, Configure, Peer};

@@ -4,7 +4,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::capabilities::Capabilities;
+use super::layer::CacheLayer;
 use super::service::{CacheService, Sampled};
 use super::ttl::Ttl;
 use crate::error::Result;
@@ -30,47 +30,35 @@ impl Prefixed {
     }
 }
 
+// Only what names a key changes; the rest forwards.
 #[async_trait]
-impl CacheService for Prefixed {
-    fn provider(&self) -> &'static str {
-        self.inner.provider()
+impl CacheLayer for Prefixed {
+    fn inner(&self) -> &dyn CacheService {
+        self.inner.as_ref()
     }
 
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         self.inner.get(&self.key(key)).await
     }
+
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
         self.inner.set(&self.key(key), value, ttl).await
     }
+
     async fn delete(&self, key: &str) -> Result<bool> {
         self.inner.delete(&self.key(key)).await
     }
+
     async fn incr(&self, key: &str, by: i64, ttl_on_create: Ttl) -> Result<i64> {
         self.inner.incr(&self.key(key), by, ttl_on_create).await
     }
+
     async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
         self.inner.touch(&self.key(key), ttl).await
     }
+
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
         self.inner.ttl(&self.key(key)).await
-    }
-    async fn ping(&self) -> Result<()> {
-        self.inner.ping().await
-    }
-
-    async fn health(&self) -> Result<Option<String>> {
-        self.inner.health().await
-    }
-
-    async fn transport(&self) -> Result<crate::tls::Transport> {
-        self.inner.transport().await
-    }
-
-    async fn check_configuration(&self) -> Result<Vec<String>> {
-        self.inner.check_configuration().await
     }
 
     /// Only this prefix's keys, named without it.

@@ -3,18 +3,16 @@
 //! to every provider unless `METRICS_ENABLED=false`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use metrics::Gauge;
 
-use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
-use super::service::{DatabaseService, Dialect, PoolUsage, Transaction};
-use super::target::DbTarget;
+use super::layer::DbLayer;
+use super::position::ConsistencyToken;
+use super::service::{DatabaseService, Transaction};
 use super::value::{Row, Value};
 use crate::error::Result;
 use crate::telemetry::{DB_CONNECTIONS, DB_DURATION, DB_ERRORS, DB_OPERATIONS, OpMetrics};
-use crate::tls::Transport;
 
 const NAMES: [&str; 3] = [DB_DURATION, DB_OPERATIONS, DB_ERRORS];
 
@@ -66,22 +64,12 @@ impl Instrumented {
     }
 }
 
+// Probes, replication positions and migrations forward unmeasured: they are not
+// traffic.
 #[async_trait]
-impl DatabaseService for Instrumented {
-    fn provider(&self) -> &'static str {
-        self.inner.provider()
-    }
-
-    fn dialect(&self) -> Dialect {
-        self.inner.dialect()
-    }
-
-    fn target(&self) -> DbTarget {
-        self.inner.target()
-    }
-
-    async fn server_identity(&self) -> Result<Option<String>> {
-        self.inner.server_identity().await
+impl DbLayer for Instrumented {
+    fn inner(&self) -> &dyn DatabaseService {
+        self.inner.as_ref()
     }
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
@@ -119,22 +107,6 @@ impl DatabaseService for Instrumented {
         outcome
     }
 
-    async fn write_position(&self) -> Result<Option<ConsistencyToken>> {
-        self.inner.write_position().await
-    }
-
-    async fn replica_lag(&self) -> Result<ReplicaLag> {
-        self.inner.replica_lag().await
-    }
-
-    async fn replayed(&self, token: &ConsistencyToken, wait: Duration) -> Result<bool> {
-        self.inner.replayed(token, wait).await
-    }
-
-    async fn replicas(&self) -> Vec<ReplicaStatus> {
-        self.inner.replicas().await
-    }
-
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         let outcome = self.ops.execute.measure(self.inner.execute(sql, params)).await;
         self.sample_pool();
@@ -145,27 +117,6 @@ impl DatabaseService for Instrumented {
         let tx = self.ops.begin.measure(self.inner.begin()).await;
         self.sample_pool();
         Ok(Box::new(InstrumentedTx { inner: tx?, ops: self.ops.clone() }))
-    }
-
-    // Probes are not traffic.
-    async fn ping(&self) -> Result<()> {
-        self.inner.ping().await
-    }
-
-    async fn transport(&self) -> Result<Transport> {
-        self.inner.transport().await
-    }
-
-    async fn migrate(&self) -> Result<Vec<String>> {
-        self.inner.migrate().await
-    }
-
-    fn transaction_retries(&self) -> u32 {
-        self.inner.transaction_retries()
-    }
-
-    fn pool_usage(&self) -> Option<PoolUsage> {
-        self.inner.pool_usage()
     }
 }
 

@@ -5,6 +5,7 @@
 mod config;
 pub mod grammar;
 mod instrumented;
+mod layer;
 pub mod migrate;
 pub mod placeholders;
 mod position;
@@ -33,6 +34,7 @@ pub mod sqlite;
 
 pub use config::{Connect, DbSettings, PoolSettings, ReplicaTarget, ReplicationSettings, vars as config_vars};
 pub use instrumented::{Instrumented, instrumented};
+pub use layer::DbLayer;
 pub use position::{ConsistencyToken, PositionKind, ReplicaLag, ReplicaState, ReplicaStatus};
 pub use provider::{DbCapabilities, DbProvider};
 pub(crate) use replica::connect as with_replicas;

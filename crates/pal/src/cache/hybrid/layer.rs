@@ -61,6 +61,11 @@ impl HybridCache {
     }
 }
 
+// Not a `CacheLayer`: it is made of two caches, Redis and the database's copy,
+// and no method has one inner cache to forward to by default. So that a method
+// added to the trait cannot take the trait's default here unnoticed, every one is
+// written out.
+#[deny(clippy::missing_trait_methods)]
 #[async_trait]
 impl CacheService for HybridCache {
     fn provider(&self) -> &'static str {

@@ -12,8 +12,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::capabilities::Capabilities;
-use super::service::CacheService;
+use super::layer::CacheLayer;
+use super::service::{CacheService, Sampled};
 use super::ttl::Ttl;
 use crate::crypto::Sealer;
 use crate::error::{Error, ErrorKind, Result};
@@ -85,13 +85,9 @@ fn is_counter(bytes: &[u8]) -> bool {
 }
 
 #[async_trait]
-impl CacheService for Sealed {
-    fn provider(&self) -> &'static str {
-        self.inner.provider()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
+impl CacheLayer for Sealed {
+    fn inner(&self) -> &dyn CacheService {
+        self.inner.as_ref()
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
@@ -104,7 +100,7 @@ impl CacheService for Sealed {
             return Ok(Some(stored));
         }
         Err(Error::new(ErrorKind::Integrity, "stored value is neither sealed nor a counter")
-            .with_provider(self.provider()))
+            .with_provider(self.inner.provider()))
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
@@ -133,18 +129,6 @@ impl CacheService for Sealed {
         self.inner.ttl(&self.sealer.hash_key(key)).await
     }
 
-    async fn ping(&self) -> Result<()> {
-        self.inner.ping().await
-    }
-
-    async fn health(&self) -> Result<Option<String>> {
-        self.inner.health().await
-    }
-
-    async fn transport(&self) -> Result<crate::tls::Transport> {
-        self.inner.transport().await
-    }
-
     /// The key record and a sample of stored values against the configured keys
     /// (see [`KeyReport::verdict`]). Writes nothing.
     async fn check_configuration(&self) -> Result<Vec<String>> {
@@ -153,9 +137,15 @@ impl CacheService for Sealed {
             return Ok(notes);
         }
         let verdict = self.key_check().inspect().await?.verdict();
-        notes.extend(verdict.map_err(|why| Error::new(ErrorKind::Config, why).with_provider(self.provider()))?);
+        notes.extend(verdict.map_err(|why| Error::new(ErrorKind::Config, why).with_provider(self.inner.provider()))?);
         Ok(notes)
     }
 
-    // No `sample`: keys here are the callers', and the stored ones are hashes.
+    /// None: callers name keys that are stored only as their hashes, and no hash
+    /// of a prefix is a prefix of the hashes, so there is nothing to ask the
+    /// inner cache for.
+    async fn sample(&self, prefix: &str, limit: usize) -> Result<Option<Sampled>> {
+        let _ = (prefix, limit);
+        Ok(None)
+    }
 }

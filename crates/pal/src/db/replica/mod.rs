@@ -19,14 +19,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use metrics::Counter;
 
-use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
-use super::service::{DatabaseService, Dialect, PoolUsage, Transaction};
-use super::target::DbTarget;
+use super::layer::DbLayer;
+use super::position::{ConsistencyToken, ReplicaStatus};
+use super::service::DatabaseService;
 use super::value::{Row, Value};
 use super::{DbSettings, ReplicationSettings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::telemetry::DB_REPLICA_READS;
-use crate::tls::Transport;
 
 use health::Replica;
 
@@ -184,35 +183,12 @@ impl Drop for Replicated {
     }
 }
 
+// Reads go to a replica; everything else, writes and transactions first, forwards
+// to the primary.
 #[async_trait]
-impl DatabaseService for Replicated {
-    fn provider(&self) -> &'static str {
-        self.primary.provider()
-    }
-
-    fn dialect(&self) -> Dialect {
-        self.primary.dialect()
-    }
-
-    fn target(&self) -> DbTarget {
-        self.primary.target()
-    }
-
-    async fn server_identity(&self) -> Result<Option<String>> {
-        self.primary.server_identity().await
-    }
-
-    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-        self.primary.query(sql, params).await
-    }
-
-    async fn query_each(
-        &self,
-        sql: &str,
-        params: &[Value],
-        each: &mut (dyn FnMut(Row) -> Result<()> + Send),
-    ) -> Result<u64> {
-        self.primary.query_each(sql, params, each).await
+impl DbLayer for Replicated {
+    fn inner(&self) -> &dyn DatabaseService {
+        self.primary.as_ref()
     }
 
     async fn read(&self, sql: &str, params: &[Value], after: Option<&ConsistencyToken>) -> Result<Vec<Row>> {
@@ -269,49 +245,9 @@ impl DatabaseService for Replicated {
         }
     }
 
-    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
-        self.primary.execute(sql, params).await
-    }
-
-    async fn begin(&self) -> Result<Box<dyn Transaction>> {
-        self.primary.begin().await
-    }
-
-    async fn ping(&self) -> Result<()> {
-        self.primary.ping().await
-    }
-
-    async fn transport(&self) -> Result<Transport> {
-        self.primary.transport().await
-    }
-
-    async fn migrate(&self) -> Result<Vec<String>> {
-        self.primary.migrate().await
-    }
-
-    async fn write_position(&self) -> Result<Option<ConsistencyToken>> {
-        self.primary.write_position().await
-    }
-
-    async fn replica_lag(&self) -> Result<ReplicaLag> {
-        self.primary.replica_lag().await
-    }
-
-    async fn replayed(&self, token: &ConsistencyToken, wait: Duration) -> Result<bool> {
-        self.primary.replayed(token, wait).await
-    }
-
     async fn replicas(&self) -> Vec<ReplicaStatus> {
         self.replicas.first_check().await;
         self.replicas.all().iter().map(Replica::status).collect()
-    }
-
-    fn transaction_retries(&self) -> u32 {
-        self.primary.transaction_retries()
-    }
-
-    fn pool_usage(&self) -> Option<PoolUsage> {
-        self.primary.pool_usage()
     }
 }
 
