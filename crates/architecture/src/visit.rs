@@ -16,7 +16,7 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
-    pub fn item(&mut self, item: &syn::Item) {
+    pub(crate) fn item(&mut self, item: &syn::Item) {
         self.visit_item(item);
     }
 }

@@ -16,13 +16,13 @@ use crate::bench::BenchArgs;
 /// error).
 #[derive(Debug, Parser)]
 #[command(name = "pal", version, after_help = crate::vars::help_table())]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Build the configured providers, probe each, and print their health:
     /// healthy, degraded (serving with a part down: redis-hybrid on its database
     /// alone) or down. Exit status 0 when all are healthy, 1 otherwise. A sealed
@@ -77,7 +77,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// Print one JSON document instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -102,14 +102,14 @@ fn window_seconds(raw: &str) -> Result<f64, String> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum VarsFormat {
+pub(crate) enum VarsFormat {
     Text,
     Markdown,
     Dotenv,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum CacheCommand {
+pub(crate) enum CacheCommand {
     /// Store VALUE under KEY; a VALUE of - reads the value from standard input,
     /// bytes as they are.
     Set {
@@ -163,14 +163,14 @@ pub enum CacheCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct TtlArg {
+pub(crate) struct TtlArg {
     /// Time to live in seconds (1 to 31536000).
     #[arg(long = "ttl", value_name = "SECONDS")]
     pub seconds: u64,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum DbCommand {
+pub(crate) enum DbCommand {
     /// Run a query and print its rows as a table.
     ///
     /// One statement per call. Parameters bind to $1, $2… as text. Prefix one with
@@ -217,7 +217,7 @@ pub enum DbCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum AuditCommand {
+pub(crate) enum AuditCommand {
     /// Log one event through the audit log (AUDIT_… variables) and deliver it
     /// before exiting; prints its id. Exit status 3 when it could only be spooled.
     Log {

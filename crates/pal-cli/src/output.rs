@@ -18,39 +18,39 @@ fn failed(e: io::Error) -> Error {
 }
 
 /// Standard output, buffered; flushed by [`Out::finish`].
-pub struct Out(BufWriter<Stdout>);
+pub(crate) struct Out(BufWriter<Stdout>);
 
 impl Out {
-    pub fn new() -> Out {
+    pub(crate) fn new() -> Out {
         Out(BufWriter::with_capacity(64 * 1024, io::stdout()))
     }
 
-    pub fn bytes(&mut self, data: &[u8]) -> Result<()> {
+    pub(crate) fn bytes(&mut self, data: &[u8]) -> Result<()> {
         self.0.write_all(data).map_err(failed)
     }
 
-    pub fn line(&mut self, text: impl std::fmt::Display) -> Result<()> {
+    pub(crate) fn line(&mut self, text: impl std::fmt::Display) -> Result<()> {
         writeln!(self.0, "{text}").map_err(failed)
     }
 
-    pub fn finish(mut self) -> Result<()> {
+    pub(crate) fn finish(mut self) -> Result<()> {
         self.0.flush().map_err(failed)
     }
 }
 
 /// One line to standard output.
-pub fn line(text: impl std::fmt::Display) -> Result<()> {
+pub(crate) fn line(text: impl std::fmt::Display) -> Result<()> {
     let mut out = Out::new();
     out.line(text)?;
     out.finish()
 }
 
 /// Whether standard output is a terminal (rather than a pipe or a file).
-pub fn is_terminal() -> bool {
+pub(crate) fn is_terminal() -> bool {
     io::stdout().is_terminal()
 }
 
 /// A message to standard error. Failing to write one changes nothing else.
-pub fn note(text: impl std::fmt::Display) {
+pub(crate) fn note(text: impl std::fmt::Display) {
     let _ = writeln!(io::stderr(), "pal: {text}");
 }

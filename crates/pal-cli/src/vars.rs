@@ -8,7 +8,7 @@ use pal::env::{Env, Var};
 
 use pal_service::app::config::{self as service, ServiceSettings};
 
-pub const VARS: &[Var] = &[
+pub(crate) const VARS: &[Var] = &[
     Var::new(
         "BIND",
         Some("127.0.0.1"),
@@ -30,14 +30,14 @@ pub const VARS: &[Var] = &[
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
 
 /// What the tools read beside the library's settings.
 #[derive(Debug, Clone)]
-pub struct ToolSettings {
+pub(crate) struct ToolSettings {
     pub log_filter: String,
     pub log_format: LogFormat,
     /// `pal serve`'s listeners and routes; read (and validated) only for `pal serve`.
@@ -46,7 +46,7 @@ pub struct ToolSettings {
 
 /// Where `pal serve` listens and what its routes allow.
 #[derive(Debug, Clone)]
-pub struct ServeSettings {
+pub(crate) struct ServeSettings {
     /// Every address `BIND` names: an IP address, or each address a host name
     /// resolves to (`localhost`: 127.0.0.1 and ::1), as other servers listen.
     pub bind: Vec<IpAddr>,
@@ -60,7 +60,7 @@ pub struct ServeSettings {
 impl ToolSettings {
     /// `serves`: whether the command is `pal serve`; other commands neither need
     /// nor validate its variables.
-    pub fn read(env: &mut Env, serves: bool) -> ToolSettings {
+    pub(crate) fn read(env: &mut Env, serves: bool) -> ToolSettings {
         let log_format = env
             .choice("LOG_FORMAT", &["text", "json"], |v| match v {
                 "text" => Some(LogFormat::Text),
@@ -143,7 +143,7 @@ fn metrics_addr(env: &mut Env, bind: &[IpAddr], port: u16) -> Option<Vec<SocketA
 
 /// The variables of `./.env`, when the file exists. A line that cannot be read is
 /// reported, not skipped: the file is configuration.
-pub fn dotenv_file() -> Result<BTreeMap<String, String>, String> {
+pub(crate) fn dotenv_file() -> Result<BTreeMap<String, String>, String> {
     let path = std::path::Path::new(".env");
     let iter = match dotenvy::from_path_iter(path) {
         Ok(iter) => iter,
@@ -154,12 +154,12 @@ pub fn dotenv_file() -> Result<BTreeMap<String, String>, String> {
 }
 
 /// The tool's own variables: the listener and logs, then the reference service's.
-pub fn declared() -> Vec<Var> {
+pub(crate) fn declared() -> Vec<Var> {
     VARS.iter().chain(service::VARS).cloned().collect()
 }
 
 /// Every variable: the library's, then the tool's own.
-pub fn all() -> Vec<Var> {
+pub(crate) fn all() -> Vec<Var> {
     pal::settings::variables().into_iter().chain(declared()).collect()
 }
 
@@ -169,7 +169,7 @@ fn default_shown(var: &Var) -> String {
 
 /// Plain text for `pal --help`: `NAME=default` then the meaning, a layout that
 /// stays readable when the terminal wraps it.
-pub fn help_table() -> String {
+pub(crate) fn help_table() -> String {
     let mut out = String::from("Environment variables (NAME=default):\n");
     for v in all() {
         out.push_str(&format!("  {}{}\n      {}\n", v.name, default_shown(&v), v.help));
@@ -178,7 +178,7 @@ pub fn help_table() -> String {
 }
 
 /// The README's table.
-pub fn markdown_table() -> String {
+pub(crate) fn markdown_table() -> String {
     let mut out = String::from("| Variable | Default | Meaning |\n|---|---|---|\n");
     for v in all() {
         let default = match v.default {
@@ -194,7 +194,7 @@ pub fn markdown_table() -> String {
 
 /// A `.env` to start from: every variable commented out at its default, so the
 /// file as it is changes nothing.
-pub fn dotenv_example() -> String {
+pub(crate) fn dotenv_example() -> String {
     let mut out = String::from(
         "# Every variable pal reads (`pal vars --format dotenv`), commented out at its default.\n\
          # Copy to .env and uncomment what you change; the environment wins over the file.\n",

@@ -9,11 +9,11 @@ use pal::health::{Probe, Status, probe_all, publish};
 use pal::{CacheService, DatabaseService};
 
 /// How often the providers are probed.
-pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// How long one probe may take before its provider counts as down. Above the
 /// default Redis command timeout, so redis-hybrid with a hung Redis reports
 /// itself degraded (its own verdict) rather than being cut off as down.
-pub const PROBE_DEADLINE: Duration = Duration::from_millis(2500);
+pub(crate) const PROBE_DEADLINE: Duration = Duration::from_millis(2500);
 
 /// The last probe of every provider.
 pub struct Health {

@@ -4,7 +4,7 @@
 use clap::{Args, ValueEnum};
 
 #[derive(Debug, Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Concurrent tasks to measure at, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
     pub concurrency: Vec<usize>,
@@ -27,7 +27,7 @@ pub struct BenchArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Op {
+pub(crate) enum Op {
     /// A cache GET of a key that exists.
     Get,
     /// A cache SET with a TTL.
@@ -41,7 +41,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Op::Get => "get",
             Op::Set => "set",

@@ -14,7 +14,7 @@ const COLORS: [RGBColor; 6] = [
     RGBColor(0x8c, 0x56, 0x4b),
 ];
 
-pub fn svg(report: &Report) -> String {
+pub(super) fn svg(report: &Report) -> String {
     let ops = report.ops();
     let mut svg = String::new();
     {

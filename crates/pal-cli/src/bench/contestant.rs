@@ -16,7 +16,7 @@ use super::Op;
 use super::raw_sql::RawSessions;
 
 /// Keys each contestant cycles through (and fills before GETs).
-pub const KEYS: u64 = 10_000;
+pub(super) const KEYS: u64 = 10_000;
 const TTL_SECS: u64 = 300;
 
 /// A small session, as the reference service stores one.
@@ -56,7 +56,7 @@ impl Expiry<String, (Bytes, Duration)> for ValueTtl {
     }
 }
 
-pub enum Client {
+pub(super) enum Client {
     Pal(Arc<dyn CacheService>),
     Redis(redis::aio::MultiplexedConnection),
     Moka(moka::sync::Cache<String, (Bytes, Duration)>),
@@ -65,7 +65,7 @@ pub enum Client {
     RawSessions(RawSessions),
 }
 
-pub struct Contestant {
+pub(super) struct Contestant {
     pub name: String,
     /// Whether this is pal (the numerator of every ratio).
     pub is_pal: bool,
@@ -75,7 +75,7 @@ pub struct Contestant {
 }
 
 impl Contestant {
-    pub fn new(name: impl Into<String>, is_pal: bool, index: usize, client: Client) -> Arc<Contestant> {
+    pub(super) fn new(name: impl Into<String>, is_pal: bool, index: usize, client: Client) -> Arc<Contestant> {
         Arc::new(Contestant { name: name.into(), is_pal, prefix: format!("pal-bench:{index}:"), client })
     }
 
@@ -86,14 +86,14 @@ impl Contestant {
     }
 
     /// Writes every key once, so GETs hit.
-    pub async fn fill(&self, value: &Bytes) -> Result<(), String> {
+    pub(super) async fn fill(&self, value: &Bytes) -> Result<(), String> {
         for i in 0..KEYS {
             self.run(Op::Set, 0, i, value).await?;
         }
         Ok(())
     }
 
-    pub async fn run(&self, op: Op, task: usize, i: u64, value: &Bytes) -> Result<(), String> {
+    pub(super) async fn run(&self, op: Op, task: usize, i: u64, value: &Bytes) -> Result<(), String> {
         let key = self.key(task, i);
         let ttl = Ttl::from_secs(TTL_SECS).map_err(|e| e.to_string())?;
         let err = |e: &dyn std::fmt::Display| e.to_string();
@@ -228,7 +228,7 @@ impl Contestant {
 
 /// The raw client for a provider's peer; `None` with the reason when it cannot
 /// be built (a TLS server with a private CA, say).
-pub async fn peer(peer: &Peer, index: usize) -> Result<Arc<Contestant>, String> {
+pub(super) async fn peer(peer: &Peer, index: usize) -> Result<Arc<Contestant>, String> {
     let client = match peer {
         Peer::Redis(url) => {
             let client = redis::Client::open(url.expose()).map_err(|e| e.to_string())?;
@@ -252,11 +252,11 @@ pub async fn peer(peer: &Peer, index: usize) -> Result<Arc<Contestant>, String> 
 }
 
 /// A session store on the database, through pal.
-pub fn pal_sessions(store: Arc<dyn SessionStore>, index: usize) -> Arc<Contestant> {
+pub(super) fn pal_sessions(store: Arc<dyn SessionStore>, index: usize) -> Arc<Contestant> {
     Contestant::new("pal", true, index, Client::PalSessions(store))
 }
 
 /// The same statements pal's store sends, on a raw sqlx pool.
-pub fn raw_sessions(raw: RawSessions, index: usize) -> Arc<Contestant> {
+pub(super) fn raw_sessions(raw: RawSessions, index: usize) -> Arc<Contestant> {
     Contestant::new("sqlx", false, index, Client::RawSessions(raw))
 }

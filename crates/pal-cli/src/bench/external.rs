@@ -5,7 +5,7 @@
 use std::process::Command;
 
 /// Requests per second for GET and SET from `redis-benchmark -c clients`.
-pub fn redis_benchmark(url: &str, clients: usize, value_bytes: usize, pipeline: usize) -> Option<(f64, f64)> {
+pub(super) fn redis_benchmark(url: &str, clients: usize, value_bytes: usize, pipeline: usize) -> Option<(f64, f64)> {
     // Enough requests for about a second at the rates seen here.
     let requests = (clients.max(4) * 4000).clamp(20_000, 400_000);
     let out = Command::new("redis-benchmark")

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 /// Latencies are kept in microseconds, from 1 µs to 60 s, to 3 significant digits.
-pub fn histogram() -> Histogram<u64> {
+pub(super) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
 }
 
-pub struct Round {
+pub(super) struct Round {
     pub ops: u64,
     pub errors: u64,
     /// The first error seen, to show why a contestant failed.
@@ -24,13 +24,13 @@ pub struct Round {
 }
 
 impl Round {
-    pub fn ops_per_sec(&self) -> f64 {
+    pub(super) fn ops_per_sec(&self) -> f64 {
         self.ops as f64 / self.elapsed.as_secs_f64()
     }
 }
 
 /// Runs `op(task, i)` from `tasks` tasks for `length`; `i` counts each task's calls.
-pub async fn round<F, Fut>(tasks: usize, length: Duration, op: F) -> Round
+pub(super) async fn round<F, Fut>(tasks: usize, length: Duration, op: F) -> Round
 where
     F: Fn(usize, u64) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<(), String>> + Send,

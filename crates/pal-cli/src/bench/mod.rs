@@ -22,7 +22,7 @@ use pal::cache::Peer;
 use pal::factory::{build_cache, build_database, build_session_store};
 use pal::{Error, ErrorKind, Result, Settings};
 
-pub use args::{BenchArgs, Op};
+pub(crate) use args::{BenchArgs, Op};
 
 use crate::output::Out;
 use contestant::{Client, Contestant};
@@ -32,7 +32,11 @@ fn usage(what: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidInput, what)
 }
 
-pub async fn run(args: &BenchArgs, settings: &Settings, environment: BTreeMap<String, String>) -> Result<ExitCode> {
+pub(crate) async fn run(
+    args: &BenchArgs,
+    settings: &Settings,
+    environment: BTreeMap<String, String>,
+) -> Result<ExitCode> {
     if args.concurrency.iter().any(|&c| c == 0 || c > 4096) {
         return Err(usage("--concurrency takes task counts from 1 to 4096"));
     }

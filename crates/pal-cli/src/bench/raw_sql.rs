@@ -16,7 +16,7 @@ const LITE_UPSERT: &str = "INSERT INTO sessions (id, data, expires_at, updated_a
      ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, updated_at = excluded.updated_at";
 const LITE_GET: &str = "SELECT data, expires_at FROM sessions WHERE id = ?1 AND expires_at > ?2";
 
-pub enum RawSessions {
+pub(super) enum RawSessions {
     Postgres(PgPool),
     MySql(MySqlPool),
     Sqlite(SqlitePool),
@@ -24,7 +24,7 @@ pub enum RawSessions {
 
 impl RawSessions {
     /// A pool of `size` connections to `url`; connections open at first use.
-    pub fn connect(dialect: Dialect, url: &str, size: u32) -> Result<RawSessions, String> {
+    pub(super) fn connect(dialect: Dialect, url: &str, size: u32) -> Result<RawSessions, String> {
         let err = |e: sqlx::Error| e.to_string();
         Ok(match dialect {
             Dialect::Postgres => RawSessions::Postgres(
@@ -39,7 +39,7 @@ impl RawSessions {
         })
     }
 
-    pub async fn round_trip(&self, id: &str, data: &[u8]) -> Result<(), String> {
+    pub(super) async fn round_trip(&self, id: &str, data: &[u8]) -> Result<(), String> {
         let now = Utc::now();
         let expires = now + chrono::Duration::seconds(300);
         let err = |e: sqlx::Error| e.to_string();

@@ -10,7 +10,7 @@ use super::Op;
 use super::measure::{Round, histogram};
 
 #[derive(Serialize)]
-pub struct Point {
+pub(super) struct Point {
     pub op: Op,
     pub concurrency: usize,
     pub contestant: String,
@@ -34,7 +34,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 impl Point {
-    pub fn from_rounds(op: Op, concurrency: usize, name: &str, is_pal: bool, rounds: Vec<Round>) -> Point {
+    pub(super) fn from_rounds(op: Op, concurrency: usize, name: &str, is_pal: bool, rounds: Vec<Round>) -> Point {
         let mut all = histogram();
         let (mut errors, mut first_error) = (0, None);
         let rates: Vec<f64> = rounds
@@ -62,7 +62,7 @@ impl Point {
         }
     }
 
-    pub fn external(op: Op, concurrency: usize, name: &str, ops_per_sec: f64) -> Point {
+    pub(super) fn external(op: Op, concurrency: usize, name: &str, ops_per_sec: f64) -> Point {
         Point {
             op,
             concurrency,
@@ -80,7 +80,7 @@ impl Point {
 }
 
 #[derive(Serialize)]
-pub struct Report {
+pub(super) struct Report {
     pub started: String,
     pub cores: usize,
     pub cache_provider: String,
@@ -106,7 +106,7 @@ fn thousands(n: f64) -> String {
 }
 
 impl Report {
-    pub fn new(settings: &pal::Settings, args: &BenchArgs, notes: Vec<String>) -> Report {
+    pub(super) fn new(settings: &pal::Settings, args: &BenchArgs, notes: Vec<String>) -> Report {
         Report {
             started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -122,7 +122,7 @@ impl Report {
     }
 
     /// The operations measured, in the order they ran.
-    pub fn ops(&self) -> Vec<Op> {
+    pub(super) fn ops(&self) -> Vec<Op> {
         let mut ops: Vec<Op> = Vec::new();
         for p in &self.points {
             if !ops.contains(&p.op) {
@@ -133,7 +133,7 @@ impl Report {
     }
 
     /// The contestants of `op`, in the order they were added.
-    pub fn contestants(&self, op: Op) -> Vec<&str> {
+    pub(super) fn contestants(&self, op: Op) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
         for p in self.points.iter().filter(|p| p.op == op) {
             if !names.contains(&p.contestant.as_str()) {
@@ -143,17 +143,17 @@ impl Report {
         names
     }
 
-    pub fn point(&self, op: Op, concurrency: usize, contestant: &str) -> Option<&Point> {
+    pub(super) fn point(&self, op: Op, concurrency: usize, contestant: &str) -> Option<&Point> {
         self.points.iter().find(|p| p.op == op && p.concurrency == concurrency && p.contestant == contestant)
     }
 
-    pub fn concurrencies(&self, op: Op) -> Vec<usize> {
+    pub(super) fn concurrencies(&self, op: Op) -> Vec<usize> {
         let mut all: Vec<usize> = self.points.iter().filter(|p| p.op == op).map(|p| p.concurrency).collect();
         all.dedup();
         all
     }
 
-    pub fn markdown(&self) -> String {
+    pub(super) fn markdown(&self) -> String {
         let mut md = String::new();
         let sealing = if self.sealed { "sealed" } else { "not sealed" };
         let _ = writeln!(
@@ -225,7 +225,7 @@ impl Report {
 
     /// For each pair worth comparing (pal, and pal without sealing, against every
     /// other contestant), the ratio of throughputs at each concurrency.
-    pub fn ratios(&self, op: Op) -> Vec<(String, Vec<(usize, f64)>)> {
+    pub(super) fn ratios(&self, op: Op) -> Vec<(String, Vec<(usize, f64)>)> {
         let names = self.contestants(op);
         let numerators: Vec<&str> = names.iter().copied().filter(|n| n.starts_with("pal")).collect();
         let mut out = Vec::new();
@@ -247,7 +247,7 @@ impl Report {
         out
     }
 
-    pub fn json(&self) -> String {
+    pub(super) fn json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 }

@@ -13,7 +13,7 @@ use pal::{Error, ErrorKind, Result, Settings};
 use crate::cli::AuditCommand;
 use crate::output::{self, Out};
 
-pub async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
+pub(super) async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
     let dir = &settings.audit.spool_dir;
     let db = build_database(settings).await?;
     factory::auto_migrate(settings, db.as_ref()).await?;

@@ -12,7 +12,7 @@ use pal::{CacheService, Error, ErrorKind, Result, Ttl};
 use crate::cli::CacheCommand;
 use crate::output::{self, Out};
 
-pub async fn run(cmd: CacheCommand, cache: Arc<dyn CacheService>) -> Result<ExitCode> {
+pub(super) async fn run(cmd: CacheCommand, cache: Arc<dyn CacheService>) -> Result<ExitCode> {
     if matches!(cmd, CacheCommand::Set { .. } | CacheCommand::Incr { .. }) && !cache.capabilities().leaves_process {
         output::note(format!(
             "warning: CACHE_PROVIDER={} keeps values inside this process: what this command stores is gone when it exits",

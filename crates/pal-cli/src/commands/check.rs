@@ -15,7 +15,7 @@ use super::signals;
 use crate::cli::CheckArgs;
 use crate::output::Out;
 
-pub async fn run(args: &CheckArgs, settings: &Settings) -> Result<ExitCode> {
+pub(super) async fn run(args: &CheckArgs, settings: &Settings) -> Result<ExitCode> {
     let cache = build_cache(settings).await?;
     let db = build_database(settings).await?;
     let targets = [settings.cache_settings()?.config.target(), settings.db_settings()?.url.redacted().to_string()];
@@ -137,7 +137,7 @@ async fn deeper_checks(
 
 /// How each connection is protected, as the cache and the database report it;
 /// `-` where the server could not be asked (its row says why).
-pub async fn transports(cache: &Arc<dyn CacheService>, db: &Arc<dyn DatabaseService>) -> [String; 2] {
+pub(super) async fn transports(cache: &Arc<dyn CacheService>, db: &Arc<dyn DatabaseService>) -> [String; 2] {
     let (c, d) = tokio::join!(bounded(cache.transport()), bounded(db.transport()));
     [c, d]
 }

@@ -14,7 +14,7 @@ use pal::{DatabaseService, Error, ErrorKind, Result, Settings};
 use crate::cli::DbCommand;
 use crate::output::{self, Out};
 
-pub async fn run(cmd: DbCommand, settings: &Settings) -> Result<ExitCode> {
+pub(super) async fn run(cmd: DbCommand, settings: &Settings) -> Result<ExitCode> {
     let db = build_database(settings).await?;
     factory::auto_migrate(settings, db.as_ref()).await?;
     // Tagged, so that Ctrl-C can find the statement on the server and stop it there.

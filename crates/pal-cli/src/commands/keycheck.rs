@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::output::Out;
 
-pub async fn run(reset: bool, json: bool, settings: &Settings) -> Result<ExitCode> {
+pub(super) async fn run(reset: bool, json: bool, settings: &Settings) -> Result<ExitCode> {
     let check = build_key_check(settings).await?;
     let report = check.inspect().await?;
     let mut out = Out::new();

@@ -22,7 +22,7 @@ use pal_service::app::codes::LogSender;
 use pal_service::{AppState, Health, serve};
 
 /// `environment` is what the settings were read from, for the bench only.
-pub async fn run(
+pub(crate) async fn run(
     command: Command,
     settings: &Settings,
     tools: &ToolSettings,
@@ -45,7 +45,7 @@ pub async fn run(
 
 /// The parts of the configuration `command` uses: the others are neither read
 /// nor validated.
-pub fn parts(command: &Command) -> pal::settings::Parts {
+pub(crate) fn parts(command: &Command) -> pal::settings::Parts {
     use pal::settings::Parts;
     match command {
         Command::Check(_) | Command::Serve | Command::Bench(_) => Parts::ALL,
@@ -56,7 +56,7 @@ pub fn parts(command: &Command) -> pal::settings::Parts {
 }
 
 /// Prints every variable; needs no configuration.
-pub fn vars(format: VarsFormat) -> Result<ExitCode> {
+pub(crate) fn vars(format: VarsFormat) -> Result<ExitCode> {
     let text = match format {
         VarsFormat::Text => crate::vars::help_table(),
         VarsFormat::Markdown => crate::vars::markdown_table(),
@@ -69,7 +69,7 @@ pub fn vars(format: VarsFormat) -> Result<ExitCode> {
 }
 
 /// Prints fresh sealing keys; needs no configuration.
-pub fn keygen() -> Result<ExitCode> {
+pub(crate) fn keygen() -> Result<ExitCode> {
     let mut out = Out::new();
     out.bytes(pal::crypto::generate_key_lines()?.as_bytes())?;
     out.finish()?;

@@ -23,7 +23,7 @@ fn hybrid() -> &'static str {
 
 /// One signal over the window, against its threshold.
 #[derive(Debug, Serialize)]
-pub struct Signal {
+pub(super) struct Signal {
     pub name: &'static str,
     /// `None` when the window saw no traffic of this kind.
     pub value: Option<f64>,
@@ -44,7 +44,7 @@ impl Signal {
         Signal { name, value, unit, threshold, alerting: value.is_some_and(past) }
     }
 
-    pub fn shown(&self) -> String {
+    pub(super) fn shown(&self) -> String {
         match (self.value, self.unit) {
             (None, _) => "no traffic".to_string(),
             (Some(v), "%") => format!("{:.2} %", v * 100.0),
@@ -55,7 +55,7 @@ impl Signal {
 }
 
 /// Reads `url` twice, `window` apart, and computes the signals.
-pub async fn measure(url: &str, window: Duration) -> Result<Vec<Signal>> {
+pub(super) async fn measure(url: &str, window: Duration) -> Result<Vec<Signal>> {
     let before = scrape(url).await?;
     tokio::time::sleep(window).await;
     let after = scrape(url).await?;
@@ -135,7 +135,7 @@ fn ratio(part: f64, whole: f64) -> Option<f64> {
     (whole > 0.0).then(|| part / whole)
 }
 
-pub fn signals(before: &Scrape, after: &Scrape) -> Vec<Signal> {
+pub(super) fn signals(before: &Scrape, after: &Scrape) -> Vec<Signal> {
     let change = |name: &str, keep: &dyn Fn(&Sample) -> bool| counter(after, name, keep) - counter(before, name, keep);
     let redis = |s: &Sample| provider_in(s, &redis());
     let hybrid = |s: &Sample| provider_in(s, &[hybrid()]);

@@ -10,34 +10,34 @@ use std::time::Duration;
 use serde_json::Value;
 
 #[derive(Debug, Clone)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// The body as JSON, or a panic that shows it.
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.text()))
     }
 
     /// The error code of an error response.
-    pub fn error(&self) -> String {
+    pub(crate) fn error(&self) -> String {
         self.json()["error"].as_str().unwrap_or_default().to_string()
     }
 }
 
 /// GET on loopback: the status and the whole response, or `None` when nothing answers.
-pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+pub(crate) fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
     write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
@@ -48,7 +48,7 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 }
 
 /// Sends one request and reads the whole response; `timeout` bounds each read.
-pub fn raw(
+pub(crate) fn raw(
     port: u16,
     method: &str,
     path: &str,
@@ -113,19 +113,19 @@ fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
 
 /// The service on one port, as a client of its JSON API sees it.
 #[derive(Debug, Clone, Copy)]
-pub struct Api {
+pub(crate) struct Api {
     pub port: u16,
 }
 
 impl Api {
-    pub fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Response {
+    pub(crate) fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Response {
         self.try_send(method, path, token, body)
             .unwrap_or_else(|e| panic!("{method} {path} on port {}: {e}", self.port))
     }
 
     /// [`send`](Self::send), with an error instead of a panic when no answer comes
     /// within 30 s.
-    pub fn try_send(
+    pub(crate) fn try_send(
         &self,
         method: &str,
         path: &str,
@@ -144,15 +144,15 @@ impl Api {
         raw(self.port, method, path, &headers, &bytes, Duration::from_secs(30))
     }
 
-    pub fn get(&self, path: &str, token: Option<&str>) -> Response {
+    pub(crate) fn get(&self, path: &str, token: Option<&str>) -> Response {
         self.send("GET", path, token, None)
     }
 
-    pub fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+    pub(crate) fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
         self.send("POST", path, token, Some(&body))
     }
 
-    pub fn delete(&self, path: &str, token: Option<&str>) -> Response {
+    pub(crate) fn delete(&self, path: &str, token: Option<&str>) -> Response {
         self.send("DELETE", path, token, None)
     }
 }

@@ -6,49 +6,49 @@
 
 #![allow(dead_code, unused_imports)]
 
-pub mod http;
-pub mod serve;
-pub mod service;
+pub(crate) mod http;
+pub(crate) mod serve;
+pub(crate) mod service;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub use http::http_get;
-pub use pal_test_support::*;
+pub(crate) use http::http_get;
+pub(crate) use pal_test_support::*;
 
 /// The `pal` binary Cargo built from this checkout for these tests. Only the tests
 /// of the crate that owns a binary are given its path, and Cargo builds it before
 /// they run, so a test never runs a stale or foreign `pal`.
-pub const PAL: &str = env!("CARGO_BIN_EXE_pal");
+pub(crate) const PAL: &str = env!("CARGO_BIN_EXE_pal");
 
 /// The `pal` binary of this build, as an operator runs it: nothing of the test's
 /// environment leaks in.
-pub fn pal_command() -> Command {
+pub(crate) fn pal_command() -> Command {
     let mut command = Command::new(PAL);
     command.env_clear();
     command
 }
 
 /// Sealing keys for tests (from `pal keygen`), under the key id `k1`.
-pub const KEYS: [(&str, &str); 2] = [
+pub(crate) const KEYS: [(&str, &str); 2] = [
     ("CACHE_KEY_SECRET", "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc="),
     ("CACHE_ENCRYPTION_KEYS", "k1:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg="),
 ];
 
 /// Holds `server` for one test at a time, across the test processes of this build
 /// (the library's tests take the same locks).
-pub fn exclusive(server: &str) -> Exclusive {
+pub(crate) fn exclusive(server: &str) -> Exclusive {
     exclusive_in(env!("CARGO_TARGET_TMPDIR"), server)
 }
 
 /// Holds the fault-test Redis for one test at a time across test processes.
-pub fn exclusive_redis_fault() -> Exclusive {
+pub(crate) fn exclusive_redis_fault() -> Exclusive {
     exclusive("redis_fault")
 }
 
 /// A unique key prefix, so runs sharing a server never collide.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}:{}", uuid::Uuid::new_v4().simple())
 }
 
@@ -59,7 +59,7 @@ fn command(vars: &[(&str, &str)], args: &[&str]) -> Command {
 }
 
 /// Runs `pal` as an operator would, timing it from the start of the process.
-pub fn pal(vars: &[(&str, &str)], args: &[&str]) -> (Output, Duration) {
+pub(crate) fn pal(vars: &[(&str, &str)], args: &[&str]) -> (Output, Duration) {
     let started = Instant::now();
     let out = command(vars, args).output().expect("pal runs");
     (out, started.elapsed())
@@ -68,7 +68,7 @@ pub fn pal(vars: &[(&str, &str)], args: &[&str]) -> (Output, Duration) {
 /// Runs `pal` with `input` on standard input; the pipe stays open after it unless
 /// `close` is set, so a process that waits for the end of its input does not end.
 /// `None` when it has not ended after 20 s (it is killed).
-pub fn pal_with_input(vars: &[(&str, &str)], args: &[&str], input: Vec<u8>, close: bool) -> Option<Output> {
+pub(crate) fn pal_with_input(vars: &[(&str, &str)], args: &[&str], input: Vec<u8>, close: bool) -> Option<Output> {
     let mut child = command(vars, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -101,10 +101,10 @@ pub fn pal_with_input(vars: &[(&str, &str)], args: &[&str], input: Vec<u8>, clos
 }
 
 /// Standard output and error, one after the other.
-pub fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
-pub fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::{free_port, http_get};
 
 /// `pal serve` on a free port, started by the test and stopped with it.
-pub struct Serve {
+pub(crate) struct Serve {
     pub child: Child,
     pub port: u16,
     /// Everything it printed so far, read as it comes: a pipe nobody reads fills
@@ -32,7 +32,7 @@ fn drain(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> Joi
 }
 
 impl Serve {
-    pub fn start(vars: &[(&str, &str)]) -> Serve {
+    pub(crate) fn start(vars: &[(&str, &str)]) -> Serve {
         let port = free_port();
         let mut child = super::pal_command()
             .envs(vars.iter().copied())
@@ -59,7 +59,7 @@ impl Serve {
         serve
     }
 
-    pub fn sigterm(&self) {
+    pub(crate) fn sigterm(&self) {
         assert!(
             std::process::Command::new("kill")
                 .args(["-TERM", &self.child.id().to_string()])
@@ -70,12 +70,12 @@ impl Serve {
     }
 
     /// What it printed so far, standard output and error interleaved.
-    pub fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
     }
 
     /// Stops the server and returns its exit code and everything it printed.
-    pub fn stop(mut self) -> (Option<i32>, String) {
+    pub(crate) fn stop(mut self) -> (Option<i32>, String) {
         self.sigterm();
         let status = self.child.wait().unwrap();
         for reader in self.readers.drain(..) {

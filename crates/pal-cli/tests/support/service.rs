@@ -9,13 +9,13 @@ use super::http::Api;
 use super::serve::Serve;
 
 /// An address no other test uses.
-pub fn unique_email() -> String {
+pub(crate) fn unique_email() -> String {
     format!("u{}@example.com", &uuid::Uuid::new_v4().simple().to_string()[..16])
 }
 
 /// `pal serve` with `vars`, codes exposed in responses, audit events delivered
 /// every 100 ms, a spool and a key prefix of its own (tests share servers).
-pub fn start(vars: &[(&str, &str)], dir: &Path, prefix: &str) -> Serve {
+pub(crate) fn start(vars: &[(&str, &str)], dir: &Path, prefix: &str) -> Serve {
     let spool = dir.join("spool").display().to_string();
     let mut all: Vec<(&str, &str)> = vec![
         ("DEV_EXPOSE_CODES", "true"),
@@ -32,7 +32,7 @@ pub fn start(vars: &[(&str, &str)], dir: &Path, prefix: &str) -> Serve {
 }
 
 /// Enrolls `email`; returns the new user's id.
-pub fn enroll(api: Api, email: &str) -> String {
+pub(crate) fn enroll(api: Api, email: &str) -> String {
     let started = api.post("/v1/enrollments", None, json!({ "email": email }));
     assert_eq!(started.status, 202, "{}", started.text());
     let body = started.json();
@@ -46,7 +46,7 @@ pub fn enroll(api: Api, email: &str) -> String {
 }
 
 /// Starts a verification: its id and code.
-pub fn start_verification(api: Api, email: &str) -> (String, String) {
+pub(crate) fn start_verification(api: Api, email: &str) -> (String, String) {
     let started = api.post("/v1/verifications", None, json!({ "email": email }));
     assert_eq!(started.status, 202, "{}", started.text());
     let body = started.json();
@@ -54,7 +54,7 @@ pub fn start_verification(api: Api, email: &str) -> (String, String) {
 }
 
 /// Signs `email` in: a bearer token.
-pub fn sign_in(api: Api, email: &str) -> String {
+pub(crate) fn sign_in(api: Api, email: &str) -> String {
     let (id, code) = start_verification(api, email);
     let done = api.post(&format!("/v1/verifications/{id}/complete"), None, json!({ "code": code }));
     assert_eq!(done.status, 200, "{}", done.text());

@@ -16,19 +16,19 @@ use super::users;
 use crate::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct EmailRequest {
+pub(super) struct EmailRequest {
     #[schema(example = "alice@example.com")]
     pub email: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct CodeRequest {
+pub(super) struct CodeRequest {
     #[schema(example = "042137")]
     pub code: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct EnrollmentStarted {
+pub(super) struct EnrollmentStarted {
     pub enrollment_id: String,
     /// Seconds the code stays valid.
     pub expires_in: u64,
@@ -38,7 +38,7 @@ pub struct EnrollmentStarted {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Enrolled {
+pub(super) struct Enrolled {
     pub user_id: String,
     pub email: String,
 }
@@ -62,7 +62,7 @@ pub(super) fn requests(state: &AppState, purpose: Purpose) -> Requests<'_> {
         (status = 503, body = ErrorBody),
     )
 )]
-pub async fn start(
+pub(super) async fn start(
     State(state): State<AppState>,
     ip: ClientIp,
     ApiJson(body): ApiJson<EmailRequest>,
@@ -95,7 +95,7 @@ pub async fn start(
         (status = 503, body = ErrorBody),
     )
 )]
-pub async fn confirm(
+pub(super) async fn confirm(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(public_id): Path<String>,

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 /// The body of every error response.
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
-pub struct ErrorBody {
+pub(super) struct ErrorBody {
     /// Stable snake_case code, e.g. `rate_limited`, `already_enrolled`, `unavailable`.
     #[schema(example = "invalid_email")]
     pub error: String,
@@ -27,7 +27,7 @@ pub struct ErrorBody {
 /// What went wrong with a failed request, for its log line: the cause a client
 /// is not shown.
 #[derive(Debug, Clone)]
-pub struct Cause(pub String);
+pub(super) struct Cause(pub String);
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -119,7 +119,7 @@ impl IntoResponse for ApiError {
 
 /// A JSON body whose every rejection (not JSON, wrong types, missing fields, too
 /// large, wrong content type) is an [`ApiError`].
-pub struct ApiJson<T>(pub T);
+pub(super) struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
@@ -151,7 +151,7 @@ fn rejected(rejection: &JsonRejection) -> ApiError {
 
 /// Rewrites error responses that are not JSON (axum's own 404, 405 and path
 /// rejections) into the service's error shape, keeping their status and headers.
-pub async fn json_errors(req: Request, next: Next) -> Response {
+pub(super) async fn json_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status();
     let is_json = response
@@ -173,7 +173,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
 }
 
 /// Routes nobody serves.
-pub async fn no_route() -> ApiError {
+pub(super) async fn no_route() -> ApiError {
     ApiError::for_status(StatusCode::NOT_FOUND)
 }
 

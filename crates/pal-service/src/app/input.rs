@@ -11,7 +11,7 @@ use super::errors::ApiError;
 const MAX_EMAIL_BYTES: usize = 320;
 
 /// The address as stored: trimmed and lowercased, since emails compare byte for byte.
-pub fn email(raw: &str) -> Result<String, ApiError> {
+pub(super) fn email(raw: &str) -> Result<String, ApiError> {
     let email = raw.trim().to_lowercase();
     let well_formed = email.len() <= MAX_EMAIL_BYTES
         && email.chars().all(|c| !c.is_whitespace() && !c.is_control())
@@ -35,7 +35,7 @@ pub fn email(raw: &str) -> Result<String, ApiError> {
 }
 
 /// A configured duration as a cache TTL (the settings keep it within a TTL's range).
-pub fn ttl(duration: Duration) -> Result<Ttl, ApiError> {
+pub(super) fn ttl(duration: Duration) -> Result<Ttl, ApiError> {
     Ok(Ttl::new(duration)?)
 }
 

@@ -25,7 +25,7 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// the last `X-Forwarded-For` entry (the one the proxy in front appended; earlier
 /// ones are whatever the client sent).
 #[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub IpAddr);
+pub(super) struct ClientIp(pub IpAddr);
 
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = Infallible;
@@ -48,7 +48,7 @@ fn last_forwarded(headers: &HeaderMap) -> Option<IpAddr> {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub enum Scope {
+pub(super) enum Scope {
     Ip,
     Account,
 }
@@ -65,7 +65,7 @@ impl Scope {
 /// Counts one request of `subject` and refuses it past the limit, with
 /// `Retry-After` set to what is left of the window. The first refusal of a window
 /// is audited; the rest are not, so a flood cannot flood the audit log.
-pub async fn check(state: &AppState, scope: Scope, subject: &str, ip: IpAddr) -> Result<(), ApiError> {
+pub(super) async fn check(state: &AppState, scope: Scope, subject: &str, ip: IpAddr) -> Result<(), ApiError> {
     let limit = i64::from(match scope {
         Scope::Ip => state.service.ip_per_minute,
         Scope::Account => state.service.account_per_minute,
@@ -93,7 +93,7 @@ pub async fn check(state: &AppState, scope: Scope, subject: &str, ip: IpAddr) ->
 
 /// What every route that sends a code checks first: the client's limit, then
 /// the address (normalized, as the account limit counts it) and its limit.
-pub async fn address(state: &AppState, ip: IpAddr, raw: &str) -> Result<String, ApiError> {
+pub(super) async fn address(state: &AppState, ip: IpAddr, raw: &str) -> Result<String, ApiError> {
     check(state, Scope::Ip, &ip.to_string(), ip).await?;
     let email = super::input::email(raw)?;
     check(state, Scope::Account, &email, ip).await?;
@@ -102,7 +102,7 @@ pub async fn address(state: &AppState, ip: IpAddr, raw: &str) -> Result<String, 
 
 /// The answer when a tower layer stops a request: shed because too many are in
 /// flight, or past its deadline.
-pub async fn stopped(error: BoxError) -> ApiError {
+pub(super) async fn stopped(error: BoxError) -> ApiError {
     if error.is::<tower::load_shed::error::Overloaded>() {
         ApiError::overloaded()
     } else if error.is::<tower::timeout::error::Elapsed>() {

@@ -10,7 +10,7 @@ use axum::response::Response;
 
 use super::errors::Cause;
 
-pub async fn access_log(req: Request, next: Next) -> Response {
+pub(super) async fn access_log(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());

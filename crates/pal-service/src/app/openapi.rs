@@ -39,7 +39,7 @@ use super::{audit, enrollment, session, status, verification};
         (name = "status", description = "How this instance serves"),
     )
 )]
-pub struct ApiDoc;
+pub(super) struct ApiDoc;
 
 struct BearerToken;
 
@@ -58,7 +58,7 @@ impl Modify for BearerToken {
     }
 }
 
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+pub(super) async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 

@@ -84,7 +84,7 @@ async fn joined_epoch(state: &AppState, user_id: &str) -> Result<String, ApiErro
 }
 
 /// A new session for the user: its token, which is never stored.
-pub async fn issue(state: &AppState, user_id: &str, email: &str) -> Result<String, ApiError> {
+pub(super) async fn issue(state: &AppState, user_id: &str, email: &str) -> Result<String, ApiError> {
     let mut bytes = [0u8; TOKEN_BYTES];
     rand::rng().fill_bytes(&mut bytes);
     let token = URL_SAFE_NO_PAD.encode(bytes);
@@ -128,7 +128,7 @@ impl FromRequestParts<AppState> for Authenticated {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SessionInfo {
+pub(super) struct SessionInfo {
     pub user_id: String,
     pub email: String,
     pub created_at: DateTime<Utc>,
@@ -137,7 +137,7 @@ pub struct SessionInfo {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Refreshed {
+pub(super) struct Refreshed {
     pub expires_in: u64,
 }
 
@@ -153,7 +153,7 @@ pub struct Refreshed {
         (status = 503, body = ErrorBody),
     )
 )]
-pub async fn show(State(state): State<AppState>, auth: Authenticated) -> Result<Json<SessionInfo>, ApiError> {
+pub(super) async fn show(State(state): State<AppState>, auth: Authenticated) -> Result<Json<SessionInfo>, ApiError> {
     let left = state.cache.ttl(&session_key(&auth.id)?).await?.ok_or_else(ApiError::unauthorized)?;
     let Authenticated { session, .. } = auth;
     Ok(Json(SessionInfo {
@@ -176,7 +176,7 @@ pub async fn show(State(state): State<AppState>, auth: Authenticated) -> Result<
         (status = 503, body = ErrorBody),
     )
 )]
-pub async fn refresh(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Refreshed>, ApiError> {
+pub(super) async fn refresh(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Refreshed>, ApiError> {
     let lifetime = state.service.session_ttl;
     if !state.cache.touch(&session_key(&auth.id)?, ttl(lifetime)?).await? {
         return Err(ApiError::unauthorized());
@@ -194,7 +194,11 @@ pub async fn refresh(State(state): State<AppState>, auth: Authenticated) -> Resu
     security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody))
 )]
-pub async fn logout(State(state): State<AppState>, ip: ClientIp, auth: Authenticated) -> Result<StatusCode, ApiError> {
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    auth: Authenticated,
+) -> Result<StatusCode, ApiError> {
     state.cache.delete_session(&auth.id).await?;
     events::record(&state, Action::Logout, Some(&auth.session.user_id), ip.0, json!({})).await;
     Ok(StatusCode::NO_CONTENT)
@@ -208,7 +212,7 @@ pub async fn logout(State(state): State<AppState>, ip: ClientIp, auth: Authentic
     security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody))
 )]
-pub async fn logout_everywhere(
+pub(super) async fn logout_everywhere(
     State(state): State<AppState>,
     ip: ClientIp,
     auth: Authenticated,

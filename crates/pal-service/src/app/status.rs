@@ -13,7 +13,7 @@ use pal::telemetry::{CACHE_HITS, CACHE_MISSES, CACHE_OPERATIONS, HYBRID_BREAKER_
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Providers {
+pub(super) struct Providers {
     /// As `CACHE_PROVIDER` spells it.
     pub cache: String,
     /// As `DB_PROVIDER` spells it.
@@ -23,7 +23,7 @@ pub struct Providers {
 /// Since this process started; `null` without metrics (`METRICS_ENABLED=false`)
 /// or, for the fallback rate and breaker, when the cache has no fallback.
 #[derive(Debug, Default, Serialize, ToSchema)]
-pub struct CacheStats {
+pub(super) struct CacheStats {
     pub hit_rate: Option<f64>,
     pub fallback_rate: Option<f64>,
     /// `closed`, `open` or `half_open`.
@@ -31,7 +31,7 @@ pub struct CacheStats {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AuditBacklog {
+pub(super) struct AuditBacklog {
     pub pending: u64,
     pub spooled: u64,
     pub delivered: u64,
@@ -40,7 +40,7 @@ pub struct AuditBacklog {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct StatusReport {
+pub(super) struct StatusReport {
     pub providers: Providers,
     /// `healthy`, `degraded` or `down`: the worst of the last probes.
     #[schema(example = "healthy")]
@@ -56,7 +56,7 @@ pub struct StatusReport {
 
 /// How this instance serves.
 #[utoipa::path(get, path = "/v1/status", tag = "status", responses((status = 200, body = StatusReport)))]
-pub async fn status(State(state): State<AppState>) -> Json<StatusReport> {
+pub(super) async fn status(State(state): State<AppState>) -> Json<StatusReport> {
     let (probes, age) = state.health.snapshot();
     let audit = match state.audit.status().await {
         Ok(s) => Some(AuditBacklog {

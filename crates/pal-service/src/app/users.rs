@@ -7,13 +7,13 @@ use pal::{DatabaseService, ErrorKind, Result};
 
 /// The account of `email`, read on the primary: an account enrolled a moment ago
 /// must be found, which a lagging replica might not.
-pub async fn id_of(db: &dyn DatabaseService, email: &str) -> Result<Option<String>> {
+pub(super) async fn id_of(db: &dyn DatabaseService, email: &str) -> Result<Option<String>> {
     let rows = db.query("SELECT id FROM users WHERE email = $1", &[email.into()]).await?;
     rows.first().map(|row| row.get("id")).transpose()
 }
 
 /// Creates a verified user; `Ok(false)` when the address already has one.
-pub async fn create(db: &dyn DatabaseService, id: &str, email: &str) -> Result<bool> {
+pub(super) async fn create(db: &dyn DatabaseService, id: &str, email: &str) -> Result<bool> {
     let now = Utc::now();
     let inserted = db
         .execute(

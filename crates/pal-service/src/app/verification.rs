@@ -18,7 +18,7 @@ use super::{session, users};
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct VerificationStarted {
+pub(super) struct VerificationStarted {
     pub verification_id: String,
     /// Seconds the code stays valid.
     pub expires_in: u64,
@@ -29,7 +29,7 @@ pub struct VerificationStarted {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Token {
+pub(super) struct Token {
     /// The bearer token: `Authorization: Bearer <token>`.
     pub token: String,
     /// Seconds the session lives unless refreshed.
@@ -50,7 +50,7 @@ pub struct Token {
         (status = 503, body = ErrorBody),
     )
 )]
-pub async fn start(
+pub(super) async fn start(
     State(state): State<AppState>,
     ip: ClientIp,
     ApiJson(body): ApiJson<EmailRequest>,
@@ -96,7 +96,7 @@ pub async fn start(
         (status = 503, body = ErrorBody),
     )
 )]
-pub async fn complete(
+pub(super) async fn complete(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(public_id): Path<String>,

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-pub const TASKS: usize = 50;
-pub const ROUND: Duration = Duration::from_millis(1000);
-pub const ROUNDS: usize = 9;
+pub(crate) const TASKS: usize = 50;
+pub(crate) const ROUND: Duration = Duration::from_millis(1000);
+pub(crate) const ROUNDS: usize = 9;
 
 /// Operations per second of `op(task, i)` run by `TASKS` tasks for one round.
-pub async fn round<F, Fut>(op: F) -> f64
+pub(crate) async fn round<F, Fut>(op: F) -> f64
 where
     F: Fn(usize, usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send,
@@ -25,7 +25,7 @@ where
 }
 
 /// Operations per second of `op(task, i)` run by `tasks` tasks for one round.
-pub async fn round_of<F, Fut>(tasks: usize, op: F) -> f64
+pub(crate) async fn round_of<F, Fut>(tasks: usize, op: F) -> f64
 where
     F: Fn(usize, usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send,
@@ -54,27 +54,27 @@ where
     count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
-pub fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
 /// Spreads task `task`'s `i`-th operation over `keys` keys.
-pub fn key(prefix: &str, task: usize, i: usize, keys: usize) -> String {
+pub(crate) fn key(prefix: &str, task: usize, i: usize, keys: usize) -> String {
     format!("{prefix}{}", (task * 7919 + i) % keys)
 }
 
 /// A small session, as the reference service stores one: what the session
 /// benchmarks write and read.
 #[derive(Serialize, Deserialize)]
-pub struct Session {
+pub(crate) struct Session {
     pub user_id: u64,
     pub email: String,
     pub roles: Vec<String>,
     pub csrf: String,
 }
 
-pub fn session() -> Session {
+pub(crate) fn session() -> Session {
     Session {
         user_id: 42,
         email: "ana@example.com".into(),

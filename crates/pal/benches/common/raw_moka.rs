@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use moka::Expiry;
 
-pub struct ValueTtl;
+pub(crate) struct ValueTtl;
 
 impl Expiry<String, (Bytes, Duration)> for ValueTtl {
     fn expire_after_create(&self, _: &String, v: &(Bytes, Duration), _: Instant) -> Option<Duration> {

@@ -23,7 +23,7 @@ type Append = (AuditEvent, oneshot::Sender<Result<()>>);
 /// Most appends one commit takes: bounded so a flood still commits in pieces.
 const GROUP: usize = 512;
 
-pub struct Spool {
+pub(super) struct Spool {
     pool: SqlitePool,
     appends: mpsc::Sender<Append>,
     path: PathBuf,
@@ -31,7 +31,7 @@ pub struct Spool {
 
 /// What a spool file says of itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binding {
+pub(super) struct Binding {
     /// [`DbTarget::key`] of the database its events are for.
     pub key: String,
     /// [`DbTarget::description`] of it.
@@ -62,12 +62,12 @@ async fn connect(path: &Path, create: bool) -> Result<SqlitePool> {
 impl Spool {
     /// Opens (creating) the spool of `target` at `path`, refusing a file bound to
     /// another database.
-    pub async fn open(path: &Path, target: &DbTarget) -> Result<Spool> {
+    pub(super) async fn open(path: &Path, target: &DbTarget) -> Result<Spool> {
         Spool::create(path, &Binding { key: target.key(), target: target.to_string(), server: None, note: None }).await
     }
 
     /// Opens (creating) a spool bound as `binding` says.
-    pub async fn create(path: &Path, binding: &Binding) -> Result<Spool> {
+    pub(super) async fn create(path: &Path, binding: &Binding) -> Result<Spool> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
                 Error::new(ErrorKind::Config, format!("AUDIT_SPOOL_DIR {} cannot be created: {e}", dir.display()))
@@ -107,7 +107,7 @@ impl Spool {
 
     /// Opens an existing spool file, whatever it is bound to (or a spool from
     /// before spools were bound).
-    pub async fn open_file(path: &Path) -> Result<Spool> {
+    pub(super) async fn open_file(path: &Path) -> Result<Spool> {
         Ok(Spool::started(connect(path, false).await?, path))
     }
 
@@ -117,12 +117,12 @@ impl Spool {
         Spool { pool, appends, path: path.to_path_buf() }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 
     /// `None` for a spool written before spools were bound to a database.
-    pub async fn binding(&self) -> Result<Option<Binding>> {
+    pub(super) async fn binding(&self) -> Result<Option<Binding>> {
         let bound: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'binding'")
                 .fetch_one(&self.pool)
@@ -139,7 +139,7 @@ impl Spool {
     }
 
     /// Records the server's identity, unless one is recorded already; returns the one recorded.
-    pub async fn record_server(&self, server: &str) -> Result<Option<String>> {
+    pub(super) async fn record_server(&self, server: &str) -> Result<Option<String>> {
         sqlx::query("UPDATE binding SET server = ? WHERE only = 1 AND server IS NULL")
             .bind(server)
             .execute(&self.pool)
@@ -149,7 +149,7 @@ impl Spool {
     }
 
     /// Binds the spool to another server: what it holds has been moved aside.
-    pub async fn rebind_server(&self, server: &str) -> Result<()> {
+    pub(super) async fn rebind_server(&self, server: &str) -> Result<()> {
         sqlx::query("UPDATE binding SET server = ? WHERE only = 1")
             .bind(server)
             .execute(&self.pool)
@@ -159,19 +159,19 @@ impl Spool {
     }
 
     /// Returns once `event` is committed to disk.
-    pub async fn append(&self, event: AuditEvent) -> Result<()> {
+    pub(super) async fn append(&self, event: AuditEvent) -> Result<()> {
         let (done, committed) = oneshot::channel();
         self.appends.send((event, done)).await.map_err(|_| failed("append", "the writer stopped"))?;
         committed.await.map_err(|_| failed("append", "the writer stopped"))?
     }
 
     /// Commits `events` in one transaction (the shutdown path: what memory still holds).
-    pub async fn append_all(&self, events: &[AuditEvent]) -> Result<()> {
+    pub(super) async fn append_all(&self, events: &[AuditEvent]) -> Result<()> {
         insert(&self.pool, events.iter()).await
     }
 
     /// The oldest `limit` events, with the sequence number of the last.
-    pub async fn oldest(&self, limit: usize) -> Result<(Vec<AuditEvent>, i64)> {
+    pub(super) async fn oldest(&self, limit: usize) -> Result<(Vec<AuditEvent>, i64)> {
         let rows = sqlx::query("SELECT seq, event FROM spool ORDER BY seq LIMIT ?")
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
@@ -188,7 +188,7 @@ impl Spool {
     }
 
     /// Forgets every event up to `seq`: the database has them.
-    pub async fn remove_through(&self, seq: i64) -> Result<()> {
+    pub(super) async fn remove_through(&self, seq: i64) -> Result<()> {
         sqlx::query("DELETE FROM spool WHERE seq <= ?")
             .bind(seq)
             .execute(&self.pool)
@@ -197,7 +197,7 @@ impl Spool {
         Ok(())
     }
 
-    pub async fn len(&self) -> Result<u64> {
+    pub(super) async fn len(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM spool")
             .fetch_one(&self.pool)
             .await
@@ -206,12 +206,12 @@ impl Spool {
     }
 
     /// The sequence number of the oldest event.
-    pub async fn first_seq(&self) -> Result<Option<i64>> {
+    pub(super) async fn first_seq(&self) -> Result<Option<i64>> {
         sqlx::query_scalar("SELECT MIN(seq) FROM spool").fetch_one(&self.pool).await.map_err(|e| failed("read", e))
     }
 
     /// The sequence number of the newest event (0 when empty).
-    pub async fn last_seq(&self) -> Result<i64> {
+    pub(super) async fn last_seq(&self) -> Result<i64> {
         sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM spool")
             .fetch_one(&self.pool)
             .await
@@ -222,7 +222,7 @@ impl Spool {
     /// many. Each piece is committed in `to` before it leaves this spool, under this
     /// spool's write lock, so a concurrent mover cannot take it twice; a crash in
     /// between leaves a piece in both, which the sink's idempotence absorbs.
-    pub async fn move_into(&self, to: &Spool, through: i64) -> Result<u64> {
+    pub(super) async fn move_into(&self, to: &Spool, through: i64) -> Result<u64> {
         let mut moved = 0;
         loop {
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| failed("move", e))?;
@@ -246,7 +246,7 @@ impl Spool {
     }
 
     /// Closes the file, so it can be removed.
-    pub async fn close(&self) {
+    pub(super) async fn close(&self) {
         self.pool.close().await;
     }
 }

@@ -15,7 +15,7 @@ use super::ttl::Ttl;
 use crate::env::{Env, Var};
 use crate::error::{Error, ErrorKind, Result};
 
-pub const VARS: &[Var] = &[Var::new(
+pub(crate) const VARS: &[Var] = &[Var::new(
     "CACHE_MAX_VALUE_BYTES",
     Some("16777216"),
     "Largest cache value in bytes, as the server stores it (sealing adds a few): a larger one fails with \
@@ -23,7 +23,7 @@ pub const VARS: &[Var] = &[Var::new(
 )];
 
 /// `CACHE_MAX_VALUE_BYTES`.
-pub fn read(env: &mut Env) -> usize {
+pub(crate) fn read(env: &mut Env) -> usize {
     env.int("CACHE_MAX_VALUE_BYTES", 1usize, REDIS_MAX_VALUE_BYTES)
 }
 

@@ -13,7 +13,7 @@ use super::namespace;
 /// (unsigned counters, a coarser expiry) fails `declares_itself` instead of
 /// quietly asking less of the provider.
 #[derive(Debug, Clone, Copy)]
-pub struct Pinned {
+pub(crate) struct Pinned {
     pub leaves_process: bool,
     pub signed_counters: bool,
     pub expiry_resolution: Duration,
@@ -22,7 +22,7 @@ pub struct Pinned {
     pub own_max_value_bytes: Option<usize>,
 }
 
-pub fn pinned(provider: &str) -> Pinned {
+pub(crate) fn pinned(provider: &str) -> Pinned {
     let server = Pinned {
         leaves_process: true,
         signed_counters: true,
@@ -44,7 +44,7 @@ pub fn pinned(provider: &str) -> Pinned {
 
 /// A cache under test, and what it is expected to do ([`pinned`] for its
 /// provider): the cases read that, never a provider's name.
-pub struct CacheSubject {
+pub(crate) struct CacheSubject {
     pub cache: Arc<dyn CacheService>,
     /// The provider's item size limit, when it caps items near 1 MiB: larger
     /// values must fail with `ValueTooLarge` naming it.
@@ -60,7 +60,7 @@ pub struct CacheSubject {
 }
 
 impl CacheSubject {
-    pub fn new(cache: Arc<dyn CacheService>) -> Self {
+    pub(crate) fn new(cache: Arc<dyn CacheService>) -> Self {
         let expected = pinned(cache.provider());
         let scheduling = Duration::from_millis(if expected.leaves_process { 300 } else { 50 });
         CacheSubject {
@@ -98,13 +98,13 @@ macro_rules! cache_conformance {
 
 /// `CACHE_MAX_VALUE_BYTES` for the subjects: small, so the limit is cheap to
 /// reach, and above the 1 MiB the other cases store.
-pub const VALUE_LIMIT: (&str, &str) = ("CACHE_MAX_VALUE_BYTES", "1572864");
+pub(crate) const VALUE_LIMIT: (&str, &str) = ("CACHE_MAX_VALUE_BYTES", "1572864");
 
 fn ttl(secs: u64) -> Ttl {
     Ttl::from_secs(secs).unwrap()
 }
 
-pub async fn round_trip(s: &CacheSubject) {
+pub(crate) async fn round_trip(s: &CacheSubject) {
     let (c, ns) = (&s.cache, namespace());
     assert_eq!(c.get(&format!("{ns}missing")).await.unwrap(), None);
     c.set(&format!("{ns}k"), Bytes::from_static(b"value"), ttl(60)).await.unwrap();
@@ -112,7 +112,7 @@ pub async fn round_trip(s: &CacheSubject) {
     assert_eq!(c.get(&format!("{ns}K")).await.unwrap(), None, "keys are case-sensitive");
 }
 
-pub async fn overwrite_replaces_value_and_ttl(s: &CacheSubject) {
+pub(crate) async fn overwrite_replaces_value_and_ttl(s: &CacheSubject) {
     let (c, k) = (&s.cache, format!("{}k", namespace()));
     c.set(&k, Bytes::from_static(b"one"), Ttl::from_millis(1000).unwrap()).await.unwrap();
     c.set(&k, Bytes::from_static(b"two"), ttl(60)).await.unwrap();
@@ -121,7 +121,7 @@ pub async fn overwrite_replaces_value_and_ttl(s: &CacheSubject) {
     assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&b"two"[..]), "the second set's TTL applies");
 }
 
-pub async fn delete_is_idempotent(s: &CacheSubject) {
+pub(crate) async fn delete_is_idempotent(s: &CacheSubject) {
     let (c, k) = (&s.cache, format!("{}k", namespace()));
     c.set(&k, Bytes::from_static(b"v"), ttl(60)).await.unwrap();
     assert!(c.delete(&k).await.unwrap(), "deleting a present key reports it existed");
@@ -137,7 +137,7 @@ fn read_in_time(set_at: Instant, ttl: Duration) -> bool {
     set_at.elapsed() < ttl
 }
 
-pub async fn ttl_expiry(s: &CacheSubject) {
+pub(crate) async fn ttl_expiry(s: &CacheSubject) {
     let (c, k) = (&s.cache, format!("{}k", namespace()));
     let set_at = Instant::now();
     c.set(&k, Bytes::from_static(b"v"), ttl(1)).await.unwrap();
@@ -152,7 +152,7 @@ pub async fn ttl_expiry(s: &CacheSubject) {
     assert!(!c.delete(&k).await.unwrap(), "an expired key does not count as deleted");
 }
 
-pub async fn ttl_reports_remaining(s: &CacheSubject) {
+pub(crate) async fn ttl_reports_remaining(s: &CacheSubject) {
     let (c, k) = (&s.cache, format!("{}k", namespace()));
     assert_eq!(c.ttl(&k).await.unwrap(), None);
     c.set(&k, Bytes::from_static(b"v"), ttl(100)).await.unwrap();
@@ -160,7 +160,7 @@ pub async fn ttl_reports_remaining(s: &CacheSubject) {
     assert!(left > Duration::from_secs(97) && left <= Duration::from_secs(100), "{left:?}");
 }
 
-pub async fn touch_extends(s: &CacheSubject) {
+pub(crate) async fn touch_extends(s: &CacheSubject) {
     let (c, ns) = (&s.cache, namespace());
     let k = format!("{ns}k");
     let mut first = 1;
@@ -183,7 +183,7 @@ pub async fn touch_extends(s: &CacheSubject) {
     assert_eq!(c.get(&format!("{ns}missing")).await.unwrap(), None);
 }
 
-pub async fn incr_is_atomic(s: &CacheSubject) {
+pub(crate) async fn incr_is_atomic(s: &CacheSubject) {
     const TASKS: i64 = 64;
     const PER_TASK: i64 = 100;
     let k = format!("{}counter", namespace());
@@ -208,7 +208,7 @@ pub async fn incr_is_atomic(s: &CacheSubject) {
     assert_eq!(s.cache.get(&k).await.unwrap().as_deref(), Some(format!("{}", TASKS * PER_TASK).as_bytes()));
 }
 
-pub async fn incr_sets_ttl_only_on_create(s: &CacheSubject) {
+pub(crate) async fn incr_sets_ttl_only_on_create(s: &CacheSubject) {
     let (c, k) = (&s.cache, format!("{}window", namespace()));
     assert_eq!(c.incr(&k, 1, ttl(1)).await.unwrap(), 1);
     assert_eq!(c.incr(&k, 1, ttl(100)).await.unwrap(), 2);
@@ -220,7 +220,7 @@ pub async fn incr_sets_ttl_only_on_create(s: &CacheSubject) {
     assert!(c.ttl(&k).await.unwrap().unwrap() > Duration::from_secs(90));
 }
 
-pub async fn incr_rejects_non_integers(s: &CacheSubject) {
+pub(crate) async fn incr_rejects_non_integers(s: &CacheSubject) {
     let (c, k) = (&s.cache, format!("{}text", namespace()));
     c.set(&k, Bytes::from_static(b"abc"), ttl(60)).await.unwrap();
     let err = c.incr(&k, 1, ttl(60)).await.unwrap_err();
@@ -229,7 +229,7 @@ pub async fn incr_rejects_non_integers(s: &CacheSubject) {
     assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&b"abc"[..]), "the value is left as it was");
 }
 
-pub async fn incr_negative_and_overflow(s: &CacheSubject) {
+pub(crate) async fn incr_negative_and_overflow(s: &CacheSubject) {
     let (c, ns) = (&s.cache, namespace());
     let k = format!("{ns}n");
     let big = format!("{ns}big");
@@ -262,7 +262,7 @@ pub async fn incr_negative_and_overflow(s: &CacheSubject) {
     }
 }
 
-pub async fn binary_values(s: &CacheSubject) {
+pub(crate) async fn binary_values(s: &CacheSubject) {
     let (c, k) = (&s.cache, format!("{}bin", namespace()));
     let value: Vec<u8> = vec![0, 159, 146, 150, 0xff, 0xfe, b'\r', b'\n', 0, 0x80];
     assert!(std::str::from_utf8(&value).is_err());
@@ -270,13 +270,13 @@ pub async fn binary_values(s: &CacheSubject) {
     assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&value[..]));
 }
 
-pub async fn empty_value(s: &CacheSubject) {
+pub(crate) async fn empty_value(s: &CacheSubject) {
     let (c, k) = (&s.cache, format!("{}empty", namespace()));
     c.set(&k, Bytes::new(), ttl(60)).await.unwrap();
     assert_eq!(c.get(&k).await.unwrap().as_deref(), Some(&b""[..]), "an empty value is not a miss");
 }
 
-pub async fn one_mebibyte_value(s: &CacheSubject) {
+pub(crate) async fn one_mebibyte_value(s: &CacheSubject) {
     let (c, k) = (&s.cache, format!("{}big", namespace()));
     let value: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
     match s.size_limit {
@@ -298,7 +298,7 @@ pub async fn one_mebibyte_value(s: &CacheSubject) {
 /// Where the limit is `CACHE_MAX_VALUE_BYTES`, exact whatever sealing adds, the
 /// error names the value's size, and a value of exactly the limit is stored (a
 /// provider's own limit, such as memcached's item size, also counts the key).
-pub async fn values_over_the_limit_are_refused(s: &CacheSubject) {
+pub(crate) async fn values_over_the_limit_are_refused(s: &CacheSubject) {
     let (c, k) = (&s.cache, format!("{}limit", namespace()));
     let can = c.capabilities();
     let limit = can.max_value_bytes.expect("every cache the factory builds has a value limit");
@@ -316,7 +316,7 @@ pub async fn values_over_the_limit_are_refused(s: &CacheSubject) {
     }
 }
 
-pub async fn unicode_keys(s: &CacheSubject) {
+pub(crate) async fn unicode_keys(s: &CacheSubject) {
     let (c, ns) = (&s.cache, namespace());
     let keys = [format!("{ns}ключ:🔑:名前"), format!("{ns}ключ:🔑:名"), format!("{ns}cle\u{301}"), format!("{ns}clé")];
     for (i, k) in keys.iter().enumerate() {
@@ -327,7 +327,7 @@ pub async fn unicode_keys(s: &CacheSubject) {
     }
 }
 
-pub async fn ten_thousand_keys(s: &CacheSubject) {
+pub(crate) async fn ten_thousand_keys(s: &CacheSubject) {
     let ns = namespace();
     let mut tasks = Vec::new();
     for chunk in 0..20 {
@@ -356,7 +356,7 @@ struct Session {
     verified: Option<bool>,
 }
 
-pub async fn session_round_trip(s: &CacheSubject) {
+pub(crate) async fn session_round_trip(s: &CacheSubject) {
     let (c, ns) = (&s.cache, namespace());
     let id = format!("{ns}sess");
     let session = Session {
@@ -378,7 +378,7 @@ pub async fn session_round_trip(s: &CacheSubject) {
     assert_eq!(c.set_session("", &1, ttl(60)).await.unwrap_err().kind(), ErrorKind::InvalidInput);
 }
 
-pub async fn concurrent_set_get_never_tears(s: &CacheSubject) {
+pub(crate) async fn concurrent_set_get_never_tears(s: &CacheSubject) {
     const SIZE: usize = 64 * 1024;
     let k = format!("{}shared", namespace());
     s.cache.set(&k, vec![0u8; SIZE].into(), ttl(60)).await.unwrap();
@@ -406,7 +406,7 @@ pub async fn concurrent_set_get_never_tears(s: &CacheSubject) {
     }
 }
 
-pub async fn ping(s: &CacheSubject) {
+pub(crate) async fn ping(s: &CacheSubject) {
     s.cache.ping().await.unwrap();
     assert!(!s.cache.provider().is_empty());
 }
@@ -414,7 +414,7 @@ pub async fn ping(s: &CacheSubject) {
 /// The cache reports a registered provider, with the capabilities that provider
 /// declares (a configured size limit may replace the declared default, or stand
 /// where the declaration leaves the limit to the configuration).
-pub async fn declares_itself(s: &CacheSubject) {
+pub(crate) async fn declares_itself(s: &CacheSubject) {
     let provider = s.cache.provider();
     let entry = pal::registry::cache(provider).unwrap_or_else(|| panic!("{provider} is not a registered provider"));
     let expected = pinned(provider);
@@ -434,7 +434,7 @@ pub async fn declares_itself(s: &CacheSubject) {
 
 /// Keys some servers refuse as they are (memcached: spaces, control characters,
 /// more than 250 bytes) work on every provider, and stay distinct.
-pub async fn keys_servers_would_reject(s: &CacheSubject) {
+pub(crate) async fn keys_servers_would_reject(s: &CacheSubject) {
     let (c, ns) = (&s.cache, namespace());
     let keys = [
         format!("{ns}with space"),
@@ -460,7 +460,7 @@ pub async fn keys_servers_would_reject(s: &CacheSubject) {
 
 /// Keys differing only in case or in a trailing space are different keys on every
 /// provider (Unicode normalization: `unicode_keys`).
-pub async fn keys_differ_by_case_and_trailing_spaces(s: &CacheSubject) {
+pub(crate) async fn keys_differ_by_case_and_trailing_spaces(s: &CacheSubject) {
     let (c, ns) = (&s.cache, namespace());
     let keys = [format!("{ns}sess:AbC"), format!("{ns}sess:abc"), format!("{ns}sess:abc "), format!("{ns}sess:ABC")];
     for (i, k) in keys.iter().enumerate() {

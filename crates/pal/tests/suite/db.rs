@@ -12,10 +12,10 @@ mod exact;
 
 // Used through `db_conformance!`, which not every test crate invokes.
 #[allow(unused_imports)]
-pub use exact::{decimals_read_exactly, the_read_path_never_writes};
+pub(crate) use exact::{decimals_read_exactly, the_read_path_never_writes};
 
 /// A migrated database under test.
-pub struct DbSubject {
+pub(crate) struct DbSubject {
     pub db: Arc<dyn DatabaseService>,
     /// Keeps whatever backs the database (a temporary file) alive.
     pub guard: Option<Box<dyn std::any::Any + Send>>,
@@ -24,7 +24,7 @@ pub struct DbSubject {
 }
 
 impl DbSubject {
-    pub async fn finish(mut self) {
+    pub(crate) async fn finish(mut self) {
         if let Some(teardown) = self.teardown.take() {
             teardown.await;
         }
@@ -67,7 +67,7 @@ fn column_types(dialect: Dialect) -> [&'static str; 7] {
     }
 }
 
-pub async fn placeholders_leave_literals_alone(s: &DbSubject) {
+pub(crate) async fn placeholders_leave_literals_alone(s: &DbSubject) {
     let rows =
         s.db.query("SELECT '$1' AS lit, $1 AS p, 'it''s $2' AS q, $1 AS again /* $2 */ -- $3\n", &["x".into()])
             .await
@@ -79,7 +79,7 @@ pub async fn placeholders_leave_literals_alone(s: &DbSubject) {
     assert_eq!(row.get::<String>("again").unwrap(), "x");
 }
 
-pub async fn placeholder_count_is_checked(s: &DbSubject) {
+pub(crate) async fn placeholder_count_is_checked(s: &DbSubject) {
     let err = s.db.query("SELECT $1 AS a, $2 AS b", &["x".into()]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     let err = s.db.query("SELECT 1 AS a", &["x".into()]).await.unwrap_err();
@@ -89,7 +89,7 @@ pub async fn placeholder_count_is_checked(s: &DbSubject) {
     assert_eq!(err.message(), "the SQL uses placeholders $1 to $2 but 1 parameter was given");
 }
 
-pub async fn every_value_type_round_trips(s: &DbSubject) {
+pub(crate) async fn every_value_type_round_trips(s: &DbSubject) {
     let t = table("vals");
     let [b, i, f, txt, bytes, ts, json] = column_types(s.db.dialect());
     let ddl = format!(
@@ -172,7 +172,7 @@ async fn count(s: &DbSubject, sql: &str, params: &[Value]) -> i64 {
     s.db.query(sql, params).await.unwrap()[0].get::<i64>("n").unwrap()
 }
 
-pub async fn transaction_commit(s: &DbSubject) {
+pub(crate) async fn transaction_commit(s: &DbSubject) {
     let t = kv_table(s).await;
     let mut tx = s.db.begin().await.unwrap();
     tx.execute(&format!("INSERT INTO {t} (k, v) VALUES ($1, $2)"), &["a".into(), 1.into()]).await.unwrap();
@@ -182,7 +182,7 @@ pub async fn transaction_commit(s: &DbSubject) {
     assert_eq!(count(s, &format!("SELECT COUNT(*) AS n FROM {t}"), &[]).await, 1);
 }
 
-pub async fn transaction_rollback(s: &DbSubject) {
+pub(crate) async fn transaction_rollback(s: &DbSubject) {
     let t = kv_table(s).await;
     let insert = format!("INSERT INTO {t} (k, v) VALUES ($1, $2)");
     let mut tx = s.db.begin().await.unwrap();
@@ -201,7 +201,7 @@ pub async fn transaction_rollback(s: &DbSubject) {
     panic!("rolled back or dropped transactions left rows behind");
 }
 
-pub async fn closure_transaction_rolls_back_on_error(s: &DbSubject) {
+pub(crate) async fn closure_transaction_rolls_back_on_error(s: &DbSubject) {
     let t = kv_table(s).await;
     let insert = Arc::new(format!("INSERT INTO {t} (k, v) VALUES ($1, $2)"));
     let result: pal::Result<()> =
@@ -225,7 +225,7 @@ pub async fn closure_transaction_rolls_back_on_error(s: &DbSubject) {
     assert_eq!(value, 7);
 }
 
-pub async fn unique_violation_kind(s: &DbSubject) {
+pub(crate) async fn unique_violation_kind(s: &DbSubject) {
     let t = kv_table(s).await;
     let insert = format!("INSERT INTO {t} (k, v) VALUES ($1, $2)");
     s.db.execute(&insert, &["dup".into(), 1.into()]).await.unwrap();
@@ -234,7 +234,7 @@ pub async fn unique_violation_kind(s: &DbSubject) {
     assert_eq!(err.provider(), Some(s.db.provider()));
 }
 
-pub async fn syntax_error_kind(s: &DbSubject) {
+pub(crate) async fn syntax_error_kind(s: &DbSubject) {
     let err = s.db.query("SELEC 1", &[]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Syntax, "{err}");
     // A missing table or column is its own kind (a migration may be pending), and
@@ -246,7 +246,7 @@ pub async fn syntax_error_kind(s: &DbSubject) {
     assert_eq!(err.kind(), ErrorKind::UndefinedObject, "{err}");
 }
 
-pub async fn injection_strings_are_data(s: &DbSubject) {
+pub(crate) async fn injection_strings_are_data(s: &DbSubject) {
     let t = table("inj");
     s.db.execute(&format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY, v TEXT)"), &[]).await.unwrap();
     let nasty = [
@@ -266,7 +266,7 @@ pub async fn injection_strings_are_data(s: &DbSubject) {
     assert_eq!(stored, nasty, "parameters are stored verbatim and the table still exists");
 }
 
-pub async fn session_store_expiry(s: &DbSubject) {
+pub(crate) async fn session_store_expiry(s: &DbSubject) {
     let store = SqlSessionStore::new(s.db.clone());
     let ns = namespace();
     let (live, dead) = (format!("{ns}live"), format!("{ns}dead"));
@@ -287,7 +287,7 @@ pub async fn session_store_expiry(s: &DbSubject) {
     assert!(store.get(&live).await.unwrap().is_some(), "purge keeps live rows");
 }
 
-pub async fn session_store_upsert_and_delete(s: &DbSubject) {
+pub(crate) async fn session_store_upsert_and_delete(s: &DbSubject) {
     let store = SqlSessionStore::new(s.db.clone());
     let id = format!("{}s", namespace());
     let later = (Utc::now() + ChronoDuration::seconds(120)).trunc_subsecs(6);
@@ -305,7 +305,7 @@ async fn audit_count(s: &DbSubject, action: &str) -> i64 {
     count(s, "SELECT COUNT(*) AS n FROM audit_log WHERE action = $1", &[action.into()]).await
 }
 
-pub async fn audit_batch_is_idempotent(s: &DbSubject) {
+pub(crate) async fn audit_batch_is_idempotent(s: &DbSubject) {
     let sink = SqlAuditSink::new(s.db.clone());
     let action = format!("{}login", namespace());
     let events: Vec<AuditEvent> = (0..3)
@@ -330,7 +330,7 @@ pub async fn audit_batch_is_idempotent(s: &DbSubject) {
     sink.insert_batch(&[]).await.unwrap();
 }
 
-pub async fn audit_batch_of_ten_thousand(s: &DbSubject) {
+pub(crate) async fn audit_batch_of_ten_thousand(s: &DbSubject) {
     let sink = SqlAuditSink::new(s.db.clone());
     let action = format!("{}bulk", namespace());
     let events: Vec<AuditEvent> =
@@ -339,7 +339,7 @@ pub async fn audit_batch_of_ten_thousand(s: &DbSubject) {
     assert_eq!(audit_count(s, &action).await, 10_000);
 }
 
-pub async fn migrate_is_idempotent(s: &DbSubject) {
+pub(crate) async fn migrate_is_idempotent(s: &DbSubject) {
     assert!(s.db.migrate().await.unwrap().is_empty(), "the subject was migrated already");
     let rows = s.db.query("SELECT COUNT(*) AS n FROM pal_migrations", &[]).await.unwrap();
     assert!(rows[0].get::<i64>("n").unwrap() >= 1);
@@ -348,7 +348,7 @@ pub async fn migrate_is_idempotent(s: &DbSubject) {
     }
 }
 
-pub async fn concurrent_writers(s: &DbSubject) {
+pub(crate) async fn concurrent_writers(s: &DbSubject) {
     let t = kv_table(s).await;
     let mut tasks = Vec::new();
     for w in 0..8 {
@@ -372,7 +372,7 @@ pub async fn concurrent_writers(s: &DbSubject) {
 
 /// SUM and AVG are NUMERIC/DECIMAL on the server dialects; they still read as numbers.
 /// Text parameters compare with numeric columns, as the CLI binds them.
-pub async fn aggregates_and_text_parameters(s: &DbSubject) {
+pub(crate) async fn aggregates_and_text_parameters(s: &DbSubject) {
     let t = kv_table(s).await;
     for (k, v) in [("a", 1), ("b", 2), ("c", 4)] {
         s.db.execute(&format!("INSERT INTO {t} (k, v) VALUES ($1, $2)"), &[k.into(), v.into()]).await.unwrap();
@@ -389,7 +389,7 @@ pub async fn aggregates_and_text_parameters(s: &DbSubject) {
 /// Keys and ids differing only in case, in a trailing space or in Unicode
 /// normalization are different rows on every dialect; emails are unique byte for
 /// byte (applications normalize them first), the same everywhere.
-pub async fn keys_and_emails_compare_byte_exactly(s: &DbSubject) {
+pub(crate) async fn keys_and_emails_compare_byte_exactly(s: &DbSubject) {
     let store = SqlSessionStore::new(s.db.clone());
     let ns = namespace();
     let later = Utc::now() + ChronoDuration::seconds(60);
@@ -420,7 +420,7 @@ pub async fn keys_and_emails_compare_byte_exactly(s: &DbSubject) {
 
 /// Several statements in one call are refused on every dialect before anything
 /// runs (SQLite would run them all); so is SQL with nothing in it.
-pub async fn one_statement_per_call(s: &DbSubject) {
+pub(crate) async fn one_statement_per_call(s: &DbSubject) {
     let t = format!("{}t", namespace().replace(':', "_"));
     s.db.execute(&format!("CREATE TABLE {t} (v INTEGER)"), &[]).await.unwrap();
     s.db.execute(&format!("INSERT INTO {t} (v) VALUES (1)"), &[]).await.unwrap();
@@ -435,7 +435,7 @@ pub async fn one_statement_per_call(s: &DbSubject) {
 
 /// NaN and infinities: refused as parameters everywhere (not every database can
 /// store them), and never read back as NULL where the database has them.
-pub async fn floats_without_a_number(s: &DbSubject) {
+pub(crate) async fn floats_without_a_number(s: &DbSubject) {
     for f in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         let err = s.db.query("SELECT $1 AS f", &[Value::Float(f)]).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
@@ -456,7 +456,7 @@ pub async fn floats_without_a_number(s: &DbSubject) {
 
 /// `query_each` hands rows over one at a time, in order, and stops at the first
 /// error its callback returns.
-pub async fn rows_stream_one_at_a_time(s: &DbSubject) {
+pub(crate) async fn rows_stream_one_at_a_time(s: &DbSubject) {
     let t = format!("{}t", namespace().replace(':', "_"));
     s.db.execute(&format!("CREATE TABLE {t} (n INTEGER PRIMARY KEY, v TEXT)"), &[]).await.unwrap();
     for n in 0..500i64 {

@@ -7,13 +7,13 @@ use pal::cache::hybrid::HybridCache;
 use pal::cache::redis::{self as redis_provider, RedisCache};
 use pal::{CacheService, DatabaseService};
 
-pub use pal_test_support::hybrid::*;
+pub(crate) use pal_test_support::hybrid::*;
 
-pub fn redis_at(url: &str) -> Arc<dyn CacheService> {
+pub(crate) fn redis_at(url: &str) -> Arc<dyn CacheService> {
     let (topology, timeouts) = redis_address(url);
     Arc::new(RedisCache::new(&redis_provider::PROVIDER, &topology, timeouts).unwrap())
 }
 
-pub fn hybrid(redis_url: &str, db: &Arc<dyn DatabaseService>) -> Arc<HybridCache> {
+pub(crate) fn hybrid(redis_url: &str, db: &Arc<dyn DatabaseService>) -> Arc<HybridCache> {
     Arc::new(HybridCache::new(redis_at(redis_url), db.clone(), config()))
 }

@@ -5,9 +5,9 @@
 // Each test crate uses only one of the two suites.
 #![allow(dead_code, unused_macros, unused_imports)]
 
-pub mod cache;
-pub mod db;
-pub mod hybrid;
-pub mod servers;
+pub(crate) mod cache;
+pub(crate) mod db;
+pub(crate) mod hybrid;
+pub(crate) mod servers;
 
-pub use pal_test_support::namespace;
+pub(crate) use pal_test_support::namespace;

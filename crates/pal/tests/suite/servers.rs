@@ -6,20 +6,20 @@ use std::sync::Arc;
 
 use pal::DatabaseService;
 
-pub use pal_test_support::servers::*;
+pub(crate) use pal_test_support::servers::*;
 
 use crate::suite::db::DbSubject;
-pub use crate::support::exclusive;
+pub(crate) use crate::support::exclusive;
 
 /// A migrated `provider` database (postgresql or cockroachdb) in a schema of its own
 /// on the shared PostgreSQL server.
-pub async fn postgres_subject(provider: &str, extra: &[(&str, &str)]) -> DbSubject {
+pub(crate) async fn postgres_subject(provider: &str, extra: &[(&str, &str)]) -> DbSubject {
     let (url, teardown) = fresh_postgres_schema().await;
     migrated_subject(provider, &url, extra, teardown).await
 }
 
 /// A migrated MySQL-provider database of its own on the shared MariaDB server.
-pub async fn mariadb_subject(extra: &[(&str, &str)]) -> DbSubject {
+pub(crate) async fn mariadb_subject(extra: &[(&str, &str)]) -> DbSubject {
     let (url, teardown) = fresh_mariadb_database().await;
     migrated_subject("mysql", &url, extra, teardown).await
 }
@@ -33,7 +33,7 @@ async fn migrated_subject(provider: &str, url: &str, extra: &[(&str, &str)], tea
 /// Two transactions that lock two rows in opposite orders: the server breaks the
 /// deadlock by aborting one, which pal reports as a serialization failure (and the
 /// closure API would retry).
-pub async fn deadlock_is_a_serialization_failure(db: &Arc<dyn DatabaseService>) {
+pub(crate) async fn deadlock_is_a_serialization_failure(db: &Arc<dyn DatabaseService>) {
     db.execute("CREATE TABLE locks (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)", &[]).await.unwrap();
     db.execute("INSERT INTO locks (id, n) VALUES (1, 0), (2, 0)", &[]).await.unwrap();
     let update = "UPDATE locks SET n = n + 1 WHERE id = $1";

@@ -11,23 +11,23 @@ use async_trait::async_trait;
 use pal::audit::{AuditEvent, AuditSink};
 use pal::db::DbTarget;
 
-pub struct CountingSink {
+pub(crate) struct CountingSink {
     inner: Arc<dyn AuditSink>,
     acknowledged: Mutex<HashMap<String, u32>>,
 }
 
 impl CountingSink {
-    pub fn new(inner: Arc<dyn AuditSink>) -> Arc<CountingSink> {
+    pub(crate) fn new(inner: Arc<dyn AuditSink>) -> Arc<CountingSink> {
         Arc::new(CountingSink { inner, acknowledged: Mutex::new(HashMap::new()) })
     }
 
     /// Events whose delivery the inner sink acknowledged, each once.
-    pub fn delivered(&self) -> usize {
+    pub(crate) fn delivered(&self) -> usize {
         self.acknowledged.lock().unwrap().len()
     }
 
     /// Events delivered again after the inner sink had acknowledged them.
-    pub fn delivered_twice(&self) -> Vec<String> {
+    pub(crate) fn delivered_twice(&self) -> Vec<String> {
         let counts = self.acknowledged.lock().unwrap();
         let mut twice: Vec<String> = counts.iter().filter(|(_, n)| **n > 1).map(|(id, _)| id.clone()).collect();
         twice.sort();

@@ -7,32 +7,32 @@
 use std::path::Path;
 use std::process::Command;
 
-pub use pal_test_support::*;
+pub(crate) use pal_test_support::*;
 
-pub mod counting_sink;
+pub(crate) mod counting_sink;
 
 /// Holds `server` for one test at a time, across the test processes of this build
 /// (the `pal` binary's tests take the same locks).
-pub fn exclusive(server: &str) -> Exclusive {
+pub(crate) fn exclusive(server: &str) -> Exclusive {
     exclusive_in(env!("CARGO_TARGET_TMPDIR"), server)
 }
 
 /// Holds the fault-test Redis for one test at a time across test processes.
-pub fn exclusive_redis_fault() -> Exclusive {
+pub(crate) fn exclusive_redis_fault() -> Exclusive {
     exclusive("redis_fault")
 }
 
 /// The part an audit test plays in a child process it starts (`spawn_audit_child`):
 /// the database URL, the spool directory and the run's tag, or `None` in the test
 /// proper.
-pub fn audit_child_args() -> Option<(String, String, String)> {
+pub(crate) fn audit_child_args() -> Option<(String, String, String)> {
     let var = |name| std::env::var(name).ok();
     Some((var("PAL_AUDIT_CHILD_URL")?, var("PAL_AUDIT_CHILD_SPOOL")?, var("PAL_AUDIT_CHILD_TAG")?))
 }
 
 /// Runs the test `test` of this binary again as a child process that plays the
 /// part `audit_child_args` hands it; its standard output is piped.
-pub fn spawn_audit_child(test: &str, url: &str, spool: &Path, tag: &str) -> std::process::Child {
+pub(crate) fn spawn_audit_child(test: &str, url: &str, spool: &Path, tag: &str) -> std::process::Child {
     Command::new(std::env::current_exe().expect("the test binary has a path"))
         .args(["--exact", test, "--nocapture"])
         .env("PAL_AUDIT_CHILD_URL", url)

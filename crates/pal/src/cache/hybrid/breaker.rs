@@ -35,7 +35,7 @@ impl State {
 
 /// Where a call should go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
+pub(super) enum Route {
     Redis,
     Database,
     /// The database, and this caller must run the recovery probe.
@@ -50,14 +50,14 @@ struct Inner {
 }
 
 #[derive(Debug)]
-pub struct Breaker {
+pub(super) struct Breaker {
     inner: Mutex<Inner>,
     threshold: u32,
     cooldown: Duration,
 }
 
 impl Breaker {
-    pub fn new(threshold: u32, cooldown: Duration) -> Self {
+    pub(super) fn new(threshold: u32, cooldown: Duration) -> Self {
         Breaker {
             inner: Mutex::new(Inner { state: State::Closed, consecutive_failures: 0, open_until: Instant::now() }),
             threshold: threshold.max(1),
@@ -69,11 +69,11 @@ impl Breaker {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn state(&self) -> State {
+    pub(super) fn state(&self) -> State {
         self.lock().state
     }
 
-    pub fn route(&self) -> Route {
+    pub(super) fn route(&self) -> Route {
         let mut inner = self.lock();
         match inner.state {
             State::Closed => Route::Redis,
@@ -86,7 +86,7 @@ impl Breaker {
         }
     }
 
-    pub fn success(&self) {
+    pub(super) fn success(&self) {
         let mut inner = self.lock();
         if inner.state == State::Closed {
             inner.consecutive_failures = 0;
@@ -94,7 +94,7 @@ impl Breaker {
     }
 
     /// Records a transient Redis failure; returns `true` when this one opened the breaker.
-    pub fn failure(&self) -> bool {
+    pub(super) fn failure(&self) -> bool {
         let mut inner = self.lock();
         if inner.state != State::Closed {
             return false;
@@ -112,7 +112,7 @@ impl Breaker {
     /// Opens a closed breaker at once: a health probe found Redis unavailable, so
     /// calls need not each wait for their own timeouts to find it out. Returns
     /// whether this call opened it.
-    pub fn trip(&self) -> bool {
+    pub(super) fn trip(&self) -> bool {
         let mut inner = self.lock();
         if inner.state != State::Closed {
             return false;
@@ -122,7 +122,7 @@ impl Breaker {
         true
     }
 
-    pub fn probe_finished(&self, recovered: bool) {
+    pub(super) fn probe_finished(&self, recovered: bool) {
         let mut inner = self.lock();
         inner.consecutive_failures = 0;
         if recovered {

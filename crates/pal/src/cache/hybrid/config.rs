@@ -12,7 +12,7 @@ use crate::cache::{BuildContext, CacheConfig, CacheService};
 use crate::env::{Env, Var};
 use crate::error::{Error, ErrorKind, Result};
 
-pub const VARS: &[Var] = &[
+pub(super) const VARS: &[Var] = &[
     // Named after PostgreSQL once; any configured database serves as the fallback.
     Var::renamed(
         "CACHE_FALLBACK_ENABLED",

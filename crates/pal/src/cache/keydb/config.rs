@@ -8,7 +8,7 @@ use crate::cache::{CacheConfig, CacheService};
 use crate::env::{ConnUrl, Env, HostPort, Var};
 use crate::error::{ConfigError, Result};
 
-pub const VARS: &[Var] = &[
+pub(super) const VARS: &[Var] = &[
     Var::secret(
         "KEYDB_URL",
         "keydb: redis://… or rediss://… URL of the KeyDB server (or set KEYDB_HOST and KEYDB_PORT)",

@@ -8,7 +8,7 @@ use crate::cache::{CacheConfig, CacheService};
 use crate::env::{Env, HostPort, Var};
 use crate::error::Result;
 
-pub const VARS: &[Var] = &[
+pub(super) const VARS: &[Var] = &[
     Var::new("MEMCACHED_SERVERS", None, "memcached: comma-separated servers, host:port; keys are sharded across them"),
     Var::new("MEMCACHED_CONNECT_TIMEOUT_MS", Some("1000"), "memcached: connection timeout"),
     Var::new("MEMCACHED_COMMAND_TIMEOUT_MS", Some("1000"), "memcached: timeout of every command"),

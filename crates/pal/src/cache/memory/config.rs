@@ -7,7 +7,7 @@ use crate::cache::{CacheConfig, CacheService};
 use crate::env::{Env, Var};
 use crate::error::Result;
 
-pub const VARS: &[Var] = &[
+pub(super) const VARS: &[Var] = &[
     Var::new("CACHE_MEMORY_MAX_ENTRIES", Some("100000"), "memory: maximum number of entries before eviction"),
     Var::new(
         "CACHE_MEMORY_MAX_BYTES",

@@ -19,7 +19,7 @@ fn escape(dialect: Dialect) -> &'static str {
 /// `ReadOnly` error on every dialect, with or without replicas, and writes
 /// nothing: not rows, not tables, not temporary tables, not even after a read
 /// that tried to make its session writable. Reads and writes then work as before.
-pub async fn the_read_path_never_writes(s: &DbSubject) {
+pub(crate) async fn the_read_path_never_writes(s: &DbSubject) {
     let t = table("ro");
     s.db.execute(&format!("CREATE TABLE {t} (v INTEGER)"), &[]).await.unwrap();
     s.db.execute(&format!("INSERT INTO {t} (v) VALUES (1)"), &[]).await.unwrap();
@@ -64,7 +64,7 @@ pub async fn the_read_path_never_writes(s: &DbSubject) {
 /// digit. Values a float or an integer hold read as they did. SQLite has no
 /// decimal type: its NUMERIC holds integers and floats, and a decimal parameter
 /// binds as text.
-pub async fn decimals_read_exactly(s: &DbSubject) {
+pub(crate) async fn decimals_read_exactly(s: &DbSubject) {
     let (big, fine) = ("12345678901234567890123", "1234567890.0123456789");
     if s.db.dialect() == Dialect::Sqlite {
         let sql = format!("SELECT CAST('{big}' AS NUMERIC) AS n, $1 AS d");
