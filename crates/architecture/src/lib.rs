@@ -21,12 +21,14 @@ pub fn name(m: &[String]) -> String {
 
 /// Every module of a crate, and how to find what a path names.
 pub struct Tree {
+    /// Every module's path.
     pub modules: BTreeSet<ModPath>,
     /// Per module: re-exported name → the absolute path it stands for.
     reexports: BTreeMap<ModPath, BTreeMap<String, ModPath>>,
 }
 
 impl Tree {
+    /// The tree of `modules`, with the re-exports their `pub use` items make.
     pub fn build(modules: &[Module]) -> Tree {
         let set: BTreeSet<ModPath> = modules.iter().map(|m| m.path.clone()).collect();
         let mut reexports: BTreeMap<ModPath, BTreeMap<String, ModPath>> = BTreeMap::new();
@@ -175,6 +177,9 @@ pub const PROCESS_STATE: &[&str] = &[
     "RefCell", "OnceLock", "OnceCell", "LazyLock", "LazyCell", "Lazy", "ArcSwap",
 ];
 
+/// What in `module` would keep state in process memory: its statics, every path
+/// naming one of [`PROCESS_STATE`] or an atomic, and `thread_local!` or
+/// `lazy_static!`, in line order.
 pub fn process_state(module: &Module) -> Vec<Finding> {
     let mut found: Vec<Finding> = module.statics.clone();
     for (path, line) in &module.paths {

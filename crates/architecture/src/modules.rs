@@ -10,8 +10,11 @@ use crate::visit::Collector;
 /// (`#[cfg(test)]`, `#[cfg(all(test, …))]`) are left out.
 #[derive(Debug, Clone)]
 pub struct Module {
+    /// Its path from the crate root.
     pub path: ModPath,
+    /// The file it is in.
     pub file: PathBuf,
+    /// Its `use` items, each path on its own.
     pub uses: Vec<Use>,
     /// Every path written in code (types, expressions, patterns, macro arguments), with its line.
     pub paths: Vec<(ModPath, usize)>,

@@ -11,9 +11,13 @@ use pal::cache::redis::{RedisTopology, Timeouts};
 use pal::env::ConnUrl;
 use pal::{DatabaseService, Ttl};
 
+/// The breaker cooldown of [`config`], in milliseconds.
 pub const COOLDOWN_MS: u64 = 500;
+/// The journal drain interval of [`config`], in milliseconds.
 pub const DRAIN_MS: u64 = 500;
 
+/// A redis-hybrid configuration that trips and recovers fast: three failures open
+/// the breaker, and every write also goes to the database.
 pub fn config() -> HybridConfig {
     HybridConfig {
         write_through: true,
@@ -33,20 +37,24 @@ pub fn redis_address(url: &str) -> (RedisTopology, Timeouts) {
     (topology, timeouts)
 }
 
+/// A database on the PostgreSQL at `url`, migrated.
 pub async fn migrated(url: &str) -> Arc<dyn DatabaseService> {
     let db = crate::servers::database("postgresql", url, &[]).await;
     db.migrate().await.unwrap();
     db
 }
 
+/// A TTL of `secs` seconds; panics when it is not valid.
 pub fn ttl(secs: u64) -> Ttl {
     Ttl::from_secs(secs).unwrap()
 }
 
+/// Twelve random hex digits, to keep one run's keys apart from another's.
 pub fn run_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
 }
 
+/// Waits up to 15 seconds for the breaker to close; panics when it does not.
 pub async fn wait_closed(cache: &HybridCache) {
     crate::eventually(Duration::from_secs(15), || async { cache.breaker_state() == BreakerState::Closed })
         .await

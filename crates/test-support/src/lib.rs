@@ -90,6 +90,7 @@ impl Drop for Restore {
 /// which Cargo gives integration tests only, hence a parameter).
 pub struct Exclusive(#[allow(unused)] std::fs::File);
 
+/// Waits for, then holds, the lock on `server` in `dir`.
 pub fn exclusive_in(dir: &str, server: &str) -> Exclusive {
     let path = Path::new(dir).join(format!("{server}.lock"));
     let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
@@ -97,6 +98,8 @@ pub fn exclusive_in(dir: &str, server: &str) -> Exclusive {
     Exclusive(file)
 }
 
+/// Sends `signal` (a name such as `STOP` or `CONT`) to process `pid`; panics when
+/// `kill` fails.
 pub fn signal(pid: u32, signal: &str) {
     let status = Command::new("kill").args([format!("-{signal}"), pid.to_string()]).status().unwrap();
     assert!(status.success(), "kill -{signal} {pid} failed");
@@ -128,6 +131,7 @@ pub async fn node(port: &str) -> redis::aio::MultiplexedConnection {
     try_node(port).await.unwrap_or_else(|e| panic!("cannot connect to 127.0.0.1:{port}: {e}"))
 }
 
+/// A direct connection to the node on `port`, with two seconds to connect and per response.
 pub async fn try_node(port: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
     let config = redis::AsyncConnectionConfig::new()

@@ -39,10 +39,12 @@ pub fn ports() -> HashMap<String, String> {
         .collect()
 }
 
+/// The entry `name` of `scripts/ports.env`, overrides applied; panics when missing.
 pub fn port(name: &str) -> String {
     ports().remove(name).unwrap_or_else(|| panic!("{name} missing from scripts/ports.env"))
 }
 
+/// The entry `name`, split at whitespace: the ports of a group of servers.
 pub fn port_list(name: &str) -> Vec<String> {
     port(name).split_whitespace().map(str::to_string).collect()
 }
@@ -53,10 +55,12 @@ pub fn redis_url() -> String {
     format!("redis://127.0.0.1:{}", port("REDIS_PORT"))
 }
 
+/// The standalone PostgreSQL's URL.
 pub fn postgres_url() -> String {
     format!("postgres://postgres@127.0.0.1:{}/postgres", port("PG_PORT"))
 }
 
+/// The standalone MariaDB's URL.
 pub fn mariadb_url() -> String {
     format!("mysql://root@127.0.0.1:{}", port("MARIADB_PORT"))
 }

@@ -12,9 +12,11 @@ use tokio::net::{TcpListener, TcpStream};
 
 use tokio::sync::watch;
 
+/// What the proxy does with traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Mode {
+    /// Forwards everything both ways.
     Pass = 0,
     /// Accepts connections and reads everything, but forwards nothing either way.
     Blackhole = 1,
@@ -22,7 +24,9 @@ pub enum Mode {
     Reset = 2,
 }
 
+/// A proxy on a loopback port in front of one server, whose behaviour a test changes at will.
 pub struct FaultProxy {
+    /// The loopback address clients connect to.
     pub addr: SocketAddr,
     mode: Arc<AtomicU8>,
     latency_ms: Arc<AtomicU64>,
@@ -59,11 +63,13 @@ impl FaultProxy {
         FaultProxy { addr, mode, latency_ms, accepted, generation, _shutdown: shutdown }
     }
 
+    /// Switches the mode, for open connections and new ones alike.
     pub fn set(&self, mode: Mode) {
         self.mode.store(mode as u8, Ordering::SeqCst);
         self.generation.send_modify(|g| *g += 1);
     }
 
+    /// Waits `latency` before each chunk it forwards; zero for none.
     pub fn set_latency(&self, latency: Duration) {
         self.latency_ms.store(latency.as_millis() as u64, Ordering::SeqCst);
     }
@@ -73,6 +79,7 @@ impl FaultProxy {
         self.accepted.load(Ordering::SeqCst)
     }
 
+    /// A URL of `scheme` pointing at the proxy.
     pub fn url(&self, scheme: &str) -> String {
         format!("{scheme}://{}", self.addr)
     }

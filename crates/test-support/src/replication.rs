@@ -13,8 +13,11 @@ use crate::servers::{self, database};
 
 /// One replicated pair, and how to stop its replica applying changes.
 pub struct Pair {
+    /// The provider, as `DB_PROVIDER` spells it.
     pub provider: &'static str,
+    /// The primary's admin URL.
     pub primary: fn() -> String,
+    /// The replica's admin URL.
     pub replica: fn() -> String,
     /// The `scripts/services` name of the replica alone.
     pub replica_service: &'static str,
@@ -22,14 +25,17 @@ pub struct Pair {
     pub replica_port: &'static str,
     /// Tests that stop the replica, or stop it applying, hold this lock.
     pub lock: &'static str,
-    /// Stops the replica applying changes, and starts it again.
+    /// Stops the replica applying changes.
     pub pause: &'static [&'static str],
+    /// Starts it applying them again.
     pub resume: &'static [&'static str],
-    /// Makes the replica apply changes late, and on time again.
+    /// Makes the replica apply changes late.
     pub delay: &'static [&'static str],
+    /// Makes it apply them on time again.
     pub undelay: &'static [&'static str],
 }
 
+/// The PostgreSQL streaming pair.
 pub const POSTGRES: Pair = Pair {
     provider: "postgresql",
     primary: servers::pg_primary,
@@ -44,6 +50,7 @@ pub const POSTGRES: Pair = Pair {
     undelay: &["SELECT pg_wal_replay_resume()"],
 };
 
+/// The MariaDB GTID pair.
 pub const MARIADB: Pair = Pair {
     provider: "mysql",
     primary: servers::mariadb_primary,
@@ -62,14 +69,20 @@ pub const MARIADB: Pair = Pair {
 /// primary and seen on the replica: the URLs of both sides, and a direct handle
 /// on each.
 pub struct Namespace {
+    /// The primary's URL, inside the namespace.
     pub primary_url: String,
+    /// The replica's URL, inside the namespace.
     pub replica_url: String,
+    /// A handle on the primary.
     pub primary: Arc<dyn DatabaseService>,
+    /// A handle on the replica.
     pub replica: Arc<dyn DatabaseService>,
+    /// The schema's or database's name.
     pub name: String,
 }
 
 impl Namespace {
+    /// Creates a namespace of its own on `pair`'s primary, and waits until the replica has it too.
     pub async fn new(pair: &Pair) -> Namespace {
         let name = format!("pal_r_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let (primary_admin, replica_admin) = ((pair.primary)(), (pair.replica)());
@@ -104,6 +117,7 @@ impl Namespace {
         database(pair.provider, &self.primary_url, &vars).await
     }
 
+    /// Drops the namespace on the primary; errors are ignored.
     pub async fn drop_it(self) {
         let sql = match self.primary.dialect() {
             Dialect::Postgres => format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
@@ -113,6 +127,7 @@ impl Namespace {
     }
 }
 
+/// Runs `statements` on `pair`'s replica, in order.
 pub async fn on_replica(pair: &Pair, statements: &[&str]) -> Result<()> {
     let replica = database(pair.provider, &(pair.replica)(), &[("DB_POOL_MAX", "1")]).await;
     for sql in statements {
@@ -129,11 +144,13 @@ pub struct Changed {
 }
 
 impl Changed {
+    /// Runs `change` on the replica now and `undo` when dropped.
     pub async fn new(pair: &'static Pair, change: &[&str], undo: &'static [&'static str]) -> Changed {
         on_replica(pair, change).await.unwrap();
         Changed { pair, undo }
     }
 
+    /// The replica paused: it applies no changes until dropped.
     pub async fn paused(pair: &'static Pair) -> Changed {
         Changed::new(pair, pair.pause, pair.resume).await
     }

@@ -26,6 +26,7 @@ pub fn postgres() -> String {
     postgres_on("PG_PORT")
 }
 
+/// The shared MariaDB; see [`postgres`].
 pub fn mariadb() -> String {
     mariadb_on("MARIADB_PORT")
 }
@@ -42,6 +43,7 @@ pub fn postgres_fault_with_password(password: &str) -> String {
     format!("postgres://pal:{password}@127.0.0.1:{}/postgres", port("PG_FAULT_PORT"))
 }
 
+/// The MariaDB that only the fault tests stop and start.
 pub fn mariadb_fault() -> String {
     mariadb_on("MARIADB_FAULT_PORT")
 }
@@ -53,14 +55,17 @@ pub fn pg_primary() -> String {
     postgres_on("PG_PRIMARY_PORT")
 }
 
+/// The replica of [`pg_primary`].
 pub fn pg_replica() -> String {
     postgres_on("PG_REPLICA_PORT")
 }
 
+/// The MariaDB primary of a replicated pair.
 pub fn mariadb_primary() -> String {
     mariadb_on("MARIADB_PRIMARY_PORT")
 }
 
+/// The replica of [`mariadb_primary`].
 pub fn mariadb_replica() -> String {
     mariadb_on("MARIADB_REPLICA_PORT")
 }

@@ -76,6 +76,8 @@ impl CacheSubject {
     }
 }
 
+/// Expands to one test per case of the cache suite, each run against a subject
+/// built by `$subject`.
 #[macro_export]
 macro_rules! cache_conformance {
     ($subject:path) => {

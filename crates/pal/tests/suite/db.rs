@@ -31,6 +31,8 @@ impl DbSubject {
     }
 }
 
+/// Expands to one test per case of the database suite, each run against a subject
+/// built by `$subject`.
 #[macro_export]
 macro_rules! db_conformance {
     ($subject:path) => {
