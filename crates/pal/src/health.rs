@@ -14,13 +14,16 @@ use crate::telemetry::{PROVIDER_DEGRADED, PROVIDER_UP};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// It serves fully.
     Healthy,
     /// It serves, with a part of it down (redis-hybrid on its database alone).
     Degraded,
+    /// It does not answer, or a check beyond the probe failed.
     Down,
 }
 
 impl Status {
+    /// The status in lower case, as it is serialised: `healthy`, `degraded` or `down`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Healthy => "healthy",
@@ -33,9 +36,13 @@ impl Status {
 /// The outcome of probing one provider.
 #[derive(Debug, Clone)]
 pub struct Probe {
+    /// What the provider is to the application: `cache` or `database`.
     pub role: &'static str,
+    /// The provider's name, such as `redis`.
     pub provider: &'static str,
+    /// How it serves.
     pub status: Status,
+    /// How long the probe took, in milliseconds.
     pub latency_ms: f64,
     /// Why it is degraded or down.
     pub error: Option<String>,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::env::{Env, Var};
 
+/// The variables the audit log reads, with their defaults.
 pub const VARS: &[Var] = &[
     Var::new("AUDIT_BUFFER_SIZE", Some("100"), "Audit events per batch: a full batch is written at once"),
     Var::new("AUDIT_FLUSH_INTERVAL_MS", Some("5000"), "Longest an audit event waits for its batch to be written"),
@@ -54,20 +55,31 @@ pub enum Durability {
     Spooled,
 }
 
+/// How the audit log batches, holds and delivers events.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct AuditSettings {
+    /// `AUDIT_BUFFER_SIZE`: events per batch, from 1 to 10 000; a full batch is written at once.
     pub buffer_size: usize,
+    /// `AUDIT_FLUSH_INTERVAL_MS`: the longest an event waits for its batch to be written.
     pub flush_interval: Duration,
+    /// `AUDIT_MAX_PENDING`: events held in memory before `overflow` applies; at least
+    /// `buffer_size`.
     pub max_pending: usize,
+    /// `AUDIT_OVERFLOW`: what `log()` does when `max_pending` events are waiting.
     pub overflow: Overflow,
+    /// `AUDIT_DURABILITY`: when an event counts as logged.
     pub durability: Durability,
+    /// `AUDIT_SPOOL_DIR`: the directory of the spools, one SQLite file per database.
     pub spool_dir: PathBuf,
+    /// `AUDIT_SHUTDOWN_TIMEOUT_MS`: how long shutdown keeps delivering before it spools the rest.
     pub shutdown_timeout: Duration,
+    /// `AUDIT_MAX_DETAILS_BYTES`: the largest details of one event, as JSON.
     pub max_details_bytes: usize,
 }
 
 impl AuditSettings {
+    /// Reads the audit variables, recording any problem in `env`.
     pub fn read(env: &mut Env) -> AuditSettings {
         let overflow = env
             .choice("AUDIT_OVERFLOW", &["spool", "block", "drop"], |v| match v {

@@ -26,8 +26,11 @@ pub struct AuditStatus {
     pub pending: u64,
     /// Events in the local spool, not yet delivered.
     pub spooled: u64,
+    /// Events stored by the sink since the log started.
     pub delivered: u64,
+    /// Events dropped because memory was full and `AUDIT_OVERFLOW` is `drop`.
     pub dropped: u64,
+    /// Failed attempts to store a batch, each retried.
     pub retries: u64,
     /// Events in the other spools of `AUDIT_SPOOL_DIR`, which this log does not
     /// deliver (for other databases, set aside, or from before spools were bound),
@@ -44,6 +47,8 @@ pub struct ShutdownReport {
     pub spooled: u64,
 }
 
+/// The audit log: events are accepted at once and delivered in order by a
+/// background flusher (see the module documentation).
 pub struct AuditLog {
     shared: Arc<Shared>,
     flusher: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -126,6 +131,7 @@ impl AuditLog {
         }
     }
 
+    /// What the log has done so far. Fails only when the spool cannot be read.
     pub async fn status(&self) -> Result<AuditStatus> {
         let shared = &self.shared;
         let pending = shared.lock().events.len() as u64;

@@ -11,7 +11,9 @@ use crate::error::{Error, ErrorKind, Result};
 /// Which stored events to read: every filter left `None` matches all.
 #[derive(Debug, Clone)]
 pub struct AuditQuery {
+    /// Events of this actor only.
     pub actor: Option<String>,
+    /// Events of this action only.
     pub action: Option<String>,
     /// Events that occurred at or after this instant.
     pub since: Option<DateTime<Utc>>,

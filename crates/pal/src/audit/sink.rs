@@ -15,11 +15,17 @@ use crate::error::{Error, ErrorKind, Result};
 /// timeout never duplicates events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
+    /// Unique per event; a retried write skips ids already stored.
     pub id: Uuid,
+    /// When the event happened, in UTC.
     pub occurred_at: DateTime<Utc>,
+    /// Who did it, when known.
     pub actor: Option<String>,
+    /// What was done, such as `logout`.
     pub action: String,
+    /// The client's IP address, when known.
     pub ip: Option<String>,
+    /// Anything else worth keeping, as JSON; `null` when there is nothing.
     pub details: serde_json::Value,
 }
 
@@ -42,6 +48,7 @@ impl AuditEvent {
         self
     }
 
+    /// The client's IP address (the `ip` column).
     pub fn ip(mut self, ip: impl Into<String>) -> Self {
         self.ip = Some(ip.into());
         self
@@ -132,6 +139,7 @@ const ROWS_PER_STATEMENT: usize = 100;
 const COLUMNS: usize = 6;
 
 impl SqlAuditSink {
+    /// A sink writing to `db`; the `audit_log` table must exist (`pal migrate`).
     pub fn new(db: Arc<dyn DatabaseService>) -> Self {
         SqlAuditSink { db, unidentified: AtomicBool::new(false) }
     }

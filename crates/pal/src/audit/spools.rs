@@ -29,6 +29,7 @@ pub(super) fn aside_path(dir: &Path, target: &DbTarget, server: &str) -> PathBuf
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SpoolFile {
+    /// The spool's file.
     pub path: PathBuf,
     /// The database its events are for (credential-free); `None` for a spool
     /// written before spools were bound to a database.
@@ -38,6 +39,7 @@ pub struct SpoolFile {
     /// Why its events were set aside, when they were refused by the server now at
     /// the target's address.
     pub set_aside: Option<String>,
+    /// Events it holds, not yet delivered.
     pub events: u64,
 }
 

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+/// What a cache provider can do, declared by the provider itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Capabilities {

@@ -16,6 +16,7 @@ use crate::telemetry::{CACHE_DURATION, CACHE_ERRORS, CACHE_HITS, CACHE_MISSES, C
 
 const NAMES: [&str; 3] = [CACHE_DURATION, CACHE_OPERATIONS, CACHE_ERRORS];
 
+/// The layer [`instrumented`] builds: records latency, calls, errors, hits and misses.
 pub struct Instrumented {
     inner: Arc<dyn CacheService>,
     get: OpMetrics,

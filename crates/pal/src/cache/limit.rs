@@ -36,6 +36,8 @@ pub struct ValueLimit {
     overhead: usize,
 }
 
+/// Wraps `inner` so a value over `limit` bytes, counting `overhead`, fails with
+/// [`ErrorKind::ValueTooLarge`](crate::ErrorKind::ValueTooLarge) before anything is sent.
 pub fn value_limit(inner: Arc<dyn CacheService>, limit: usize, overhead: usize) -> Arc<dyn CacheService> {
     Arc::new(ValueLimit { inner, limit, overhead })
 }

@@ -15,6 +15,7 @@ use crate::db::DatabaseService;
 use crate::env::{ConnUrl, Env, HostPort, Var};
 use crate::error::Result;
 
+/// A cache provider as pal knows it: its name, variables and capabilities.
 pub struct CacheProvider {
     /// The name, as `CACHE_PROVIDER` spells it.
     pub name: &'static str,
@@ -28,6 +29,7 @@ pub struct CacheProvider {
     pub var_prefixes: &'static [&'static str],
     /// The variables the provider reads (besides those of another provider it builds on).
     pub vars: &'static [Var],
+    /// What the provider can do.
     pub capabilities: Capabilities,
 }
 
@@ -59,7 +61,10 @@ pub enum Peer {
     /// One memcached server.
     Memcached(HostPort),
     /// moka in this process, holding up to this many entries.
-    Moka { max_entries: u64 },
+    Moka {
+        /// The most entries it holds (`CACHE_MEMORY_MAX_ENTRIES`).
+        max_entries: u64,
+    },
 }
 
 /// A provider's parsed configuration; it builds the adapter.

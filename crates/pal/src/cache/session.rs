@@ -13,6 +13,8 @@ use crate::namespace::session_key;
 /// every cache (including `dyn CacheService`), so adapters never write them.
 #[async_trait]
 pub trait CacheServiceExt: CacheService {
+    /// Stores `data` as JSON for session `id`, for `ttl`. Data that cannot be
+    /// serialised is an [`ErrorKind::InvalidInput`] error.
     async fn set_session<T: Serialize + Sync + ?Sized>(&self, id: &str, data: &T, ttl: Ttl) -> Result<()> {
         let json = serde_json::to_vec(data)
             .map_err(|e| Error::invalid_input(format!("session data cannot be serialized to JSON: {e}")))?;
@@ -30,6 +32,7 @@ pub trait CacheServiceExt: CacheService {
             .map_err(|e| Error::new(ErrorKind::Integrity, format!("stored session does not decode: {e}")))
     }
 
+    /// Deletes session `id`; `true` when it existed.
     async fn delete_session(&self, id: &str) -> Result<bool> {
         self.delete(&session_key(id)?).await
     }

@@ -11,8 +11,11 @@ use crate::error::{Error, Result};
 pub struct Ttl(Duration);
 
 impl Ttl {
+    /// The longest TTL: 365 days.
     pub const MAX: Duration = Duration::from_secs(365 * 24 * 3600);
 
+    /// A TTL of `duration`; an [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+    /// error when it is zero or longer than [`MAX`](Ttl::MAX).
     pub fn new(duration: Duration) -> Result<Ttl> {
         if duration.is_zero() {
             return Err(Error::invalid_input("a TTL must be longer than zero"));
@@ -27,14 +30,17 @@ impl Ttl {
         Ok(Ttl(duration))
     }
 
+    /// A TTL of `secs` seconds; see [`new`](Ttl::new).
     pub fn from_secs(secs: u64) -> Result<Ttl> {
         Ttl::new(Duration::from_secs(secs))
     }
 
+    /// A TTL of `millis` milliseconds; see [`new`](Ttl::new).
     pub fn from_millis(millis: u64) -> Result<Ttl> {
         Ttl::new(Duration::from_millis(millis))
     }
 
+    /// The TTL as given.
     pub fn as_duration(self) -> Duration {
         self.0
     }

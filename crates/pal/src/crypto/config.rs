@@ -12,6 +12,7 @@ use super::sealer::{KEY_LEN, Sealer};
 use crate::env::{Env, Var};
 use crate::error::{ConfigError, Result};
 
+/// The variables of cache sealing.
 pub const VARS: &[Var] = &[
     Var::secret(
         "CACHE_KEY_SECRET",
@@ -31,6 +32,7 @@ pub const VARS: &[Var] = &[
 /// Decoded key material. `Debug` shows key ids only.
 #[derive(Clone)]
 pub struct SealingKeys {
+    /// `CACHE_KEY_SECRET`, decoded: the HMAC key that hashes cache keys.
     pub key_secret: Zeroizing<Vec<u8>>,
     /// In order of preference: the first seals, all open.
     pub encryption_keys: Vec<(String, Zeroizing<[u8; KEY_LEN]>)>,

@@ -20,6 +20,7 @@ use crate::error::{Error, ErrorKind, Result};
 const SIV_KEY_INFO: &[u8] = b"pal sealed values: AES-256-GCM-SIV";
 /// What the fingerprint of `CACHE_KEY_SECRET` is the keyed hash of.
 const FINGERPRINT_INPUT: &[u8] = b"pal key fingerprint";
+/// The length of an encryption key, in bytes (AES-256).
 pub const KEY_LEN: usize = 32;
 /// Namespaces longer than this are not kept readable: they are more likely data.
 const MAX_NAMESPACE: usize = 32;

@@ -55,26 +55,38 @@ const URL_VARS: &[Var] = &[
     Var::new("DB_AUTO_MIGRATE", None, "Apply migrations at start-up"),
 ];
 
+/// The selected database provider and the variables every provider shares.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct DbSettings {
+    /// `DB_PROVIDER`: the provider selected.
     pub provider: &'static DbProvider,
+    /// `DATABASE_URL`, or the provider's default URL when it has one and it is unset.
     pub url: ConnUrl,
     /// TLS as `DATABASE_URL` asks for it, checked; in-process for an embedded database.
     pub tls: UrlTlsSettings,
     /// `DB_REPLICA_URL`, each with its TLS as its URL asks for it.
     pub replicas: Vec<ReplicaTarget>,
+    /// How reads are routed among the replicas.
     pub replication: ReplicationSettings,
+    /// The connection pool.
     pub pool: PoolSettings,
+    /// `DB_AUTO_MIGRATE`: apply migrations at start-up; on by default for an embedded
+    /// database only.
     pub auto_migrate: bool,
+    /// `DB_TX_MAX_RETRIES`: retries of a transaction aborted by a serialization failure,
+    /// from 0 to 100.
     pub tx_max_retries: u32,
     /// `METRICS_ENABLED`: whether the adapter records what only it can see (pool acquire waits).
     pub metrics: bool,
 }
 
+/// One read replica of `DB_REPLICA_URL`.
 #[derive(Debug, Clone)]
 pub struct ReplicaTarget {
+    /// The replica's URL.
     pub url: ConnUrl,
+    /// TLS as the replica's URL asks for it, checked.
     pub tls: UrlTlsSettings,
 }
 
@@ -82,19 +94,28 @@ pub struct ReplicaTarget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReplicationSettings {
+    /// `DB_REPLICA_CHECK_INTERVAL_MS`: how often each replica's health and lag are checked.
     pub check_interval: Duration,
     /// `None`: any lag is accepted, and so is a replica that applies nothing.
     pub max_lag: Option<Duration>,
+    /// `DB_REPLICA_WAIT_MS`: how long a read with a consistency token waits for a
+    /// replica to replay it before it goes to the primary.
     pub wait: Duration,
 }
 
+/// The connection pool's limits and timeouts.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PoolSettings {
+    /// `DB_POOL_MAX`: the most connections open at once.
     pub max: u32,
+    /// `DB_POOL_MIN`: connections kept open when idle; at most `max`.
     pub min: u32,
+    /// `DB_POOL_ACQUIRE_TIMEOUT_MS`: the longest wait for a pooled connection, connecting included.
     pub acquire_timeout: Duration,
+    /// `DB_IDLE_TIMEOUT_S`: idle connections above `min` are closed after this.
     pub idle_timeout: Duration,
+    /// `DB_STATEMENT_TIMEOUT_MS`: the longest a single statement may run.
     pub statement_timeout: Duration,
 }
 

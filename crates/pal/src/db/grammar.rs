@@ -90,7 +90,12 @@ pub enum Cancel {
     Query(&'static str),
     /// A query, given the pattern as `$1`, lists the sessions running them in an
     /// integer column `id`; `{stop} {id}` stops each.
-    ListThenStop { list: &'static str, stop: &'static str },
+    ListThenStop {
+        /// The query that lists the sessions.
+        list: &'static str,
+        /// The statement that stops one, followed by its id.
+        stop: &'static str,
+    },
 }
 
 impl Dialect {

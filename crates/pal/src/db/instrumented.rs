@@ -29,6 +29,7 @@ struct Ops {
     idle: Gauge,
 }
 
+/// Records latency, calls and errors of every database call, and the pool's connections.
 pub struct Instrumented {
     inner: Arc<dyn DatabaseService>,
     ops: Arc<Ops>,

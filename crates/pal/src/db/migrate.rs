@@ -14,9 +14,13 @@ use super::{DatabaseService, Dialect, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry;
 
+/// One schema migration, the same version and name on every dialect.
 pub struct Migration {
+    /// Its version: migrations apply in ascending order, each once.
     pub version: i64,
+    /// Its name, which is also the name of its SQL file.
     pub name: &'static str,
+    /// The dialect's SQL that applies it.
     pub sql: &'static str,
 }
 

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 /// The SQL to send and, for `?` dialects, which parameter each `?` binds.
 #[derive(Debug, PartialEq)]
 pub struct Prepared<'a> {
+    /// The SQL with placeholders in the dialect's own form.
     pub sql: Cow<'a, str>,
     /// Zero-based parameter index for each `?`, in order; empty for numbered dialects.
     pub order: Vec<usize>,

@@ -63,6 +63,7 @@ impl ConsistencyToken {
         }
     }
 
+    /// The kind of position: a PostgreSQL WAL location or a MariaDB GTID position.
     pub fn kind(&self) -> PositionKind {
         self.kind
     }
@@ -140,6 +141,7 @@ pub enum ReplicaState {
 }
 
 impl ReplicaState {
+    /// The state in lower case, as it is serialised.
     pub fn as_str(self) -> &'static str {
         match self {
             ReplicaState::Unchecked => "unchecked",
@@ -155,6 +157,7 @@ impl ReplicaState {
 pub struct ReplicaStatus {
     /// `host:port`, from its URL without credentials.
     pub name: String,
+    /// How the last check found it.
     pub state: ReplicaState,
     /// How far behind it was at the last check, when it could tell.
     pub lag_ms: Option<u64>,

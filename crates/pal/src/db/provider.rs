@@ -8,6 +8,7 @@ use std::fmt;
 use super::tls::UrlTls;
 use crate::env::Var;
 
+/// A database provider as pal knows it: its name, URL schemes, variables and capabilities.
 pub struct DbProvider {
     /// The name, as `DB_PROVIDER` spells it.
     pub name: &'static str,
@@ -26,6 +27,7 @@ pub struct DbProvider {
     pub vars: &'static [Var],
     /// How its URLs ask for TLS; `None` for a database inside the process.
     pub tls: Option<&'static UrlTls>,
+    /// What the provider can do.
     pub capabilities: DbCapabilities,
 }
 
@@ -35,6 +37,7 @@ impl fmt::Debug for DbProvider {
     }
 }
 
+/// What a database provider can do, declared by the provider itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DbCapabilities {

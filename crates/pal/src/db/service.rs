@@ -21,8 +21,11 @@ const RETRY_CAP: Duration = Duration::from_millis(250);
 /// The SQL grammar a provider speaks. CockroachDB speaks PostgreSQL's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
+    /// PostgreSQL's, which CockroachDB speaks too.
     Postgres,
+    /// MySQL and MariaDB.
     MySql,
+    /// SQLite.
     Sqlite,
 }
 
@@ -32,6 +35,7 @@ pub trait DatabaseService: Send + Sync + 'static {
     /// The provider's name, as `DB_PROVIDER` spells it.
     fn provider(&self) -> &'static str;
 
+    /// The SQL grammar the provider speaks.
     fn dialect(&self) -> Dialect;
 
     /// The database this adapter is configured for, named without connecting and
@@ -127,6 +131,7 @@ pub trait DatabaseService: Send + Sync + 'static {
     /// Starts a transaction. Dropping it without `commit` rolls it back.
     async fn begin(&self) -> Result<Box<dyn Transaction>>;
 
+    /// Checks that the server answers, with a round trip.
     async fn ping(&self) -> Result<()>;
 
     /// How the connection to the server is protected. Where the server can tell
@@ -156,16 +161,22 @@ fn no_read_path(provider: &'static str) -> crate::Error {
 /// Connections of a pool at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolUsage {
+    /// Connections lent out.
     pub in_use: u32,
+    /// Connections open and waiting in the pool.
     pub idle: u32,
 }
 
 /// An open transaction. Dropped without `commit`, it rolls back.
 #[async_trait]
 pub trait Transaction: Send {
+    /// Runs a statement in the transaction and returns its rows.
     async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
+    /// Runs a statement in the transaction and returns the number of rows it changed.
     async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
+    /// Makes the transaction's changes permanent.
     async fn commit(self: Box<Self>) -> Result<()>;
+    /// Discards the transaction's changes.
     async fn rollback(self: Box<Self>) -> Result<()>;
 }
 

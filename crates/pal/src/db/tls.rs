@@ -10,12 +10,15 @@ use crate::tls::{self, Transport, Verification};
 /// What a URL asks of the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {
+    /// Unencrypted (`disable`, `DISABLED`).
     Disable,
     /// Encrypted when the server offers it (`prefer`, `allow`, `PREFERRED`).
     Prefer,
     /// Encrypted, any certificate accepted.
     Require,
+    /// Encrypted, the certificate chained to a trusted CA (`verify-ca`, `VERIFY_CA`).
     VerifyCa,
+    /// Encrypted, the chain and the host name checked (`verify-full`, `VERIFY_IDENTITY`).
     VerifyFull,
 }
 
@@ -23,8 +26,11 @@ pub enum TlsMode {
 pub struct UrlTls {
     /// Accepted names of each parameter, the documented one first.
     pub mode: &'static [&'static str],
+    /// Accepted names of the CA file parameter, the documented one first.
     pub ca: &'static [&'static str],
+    /// Accepted names of the client certificate parameter, the documented one first.
     pub cert: &'static [&'static str],
+    /// Accepted names of the client key parameter, the documented one first.
     pub key: &'static [&'static str],
     /// Every documented mode value, as documented; values compare case-insensitively.
     pub modes: &'static [(&'static str, TlsMode)],
@@ -37,9 +43,11 @@ pub struct UrlTls {
 /// What the URL asked for, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UrlTlsSettings {
+    /// The mode the URL asks for, or the dialect's default.
     pub mode: TlsMode,
     /// The CA file, when the URL names one (a CA is public; key paths are never kept).
     pub ca: Option<String>,
+    /// Whether pal presents a client certificate.
     pub client_cert: bool,
 }
 

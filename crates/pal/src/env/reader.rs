@@ -65,6 +65,7 @@ impl Env {
         self.vars.keys().map(String::as_str)
     }
 
+    /// The declaration of `name`, or `None` when the table does not declare it.
     pub fn declaration(&self, name: &str) -> Option<&Var> {
         self.table.get(name)
     }
@@ -110,6 +111,7 @@ impl Env {
         self.vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
+    /// Whether `name` is set to a non-empty value.
     pub fn is_set(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
@@ -119,10 +121,12 @@ impl Env {
         self.get(name).or_else(|| self.table.get(name).and_then(|v| v.default))
     }
 
+    /// The value or the table's default, as text; empty when there is neither.
     pub fn string(&self, name: &'static str) -> String {
         self.get_or_default(name).unwrap_or_default().to_string()
     }
 
+    /// Records a warning; the same warning given twice is kept once.
     pub fn warn(&mut self, warning: String) {
         if !self.warnings.contains(&warning) {
             self.warnings.push(warning);
@@ -147,6 +151,7 @@ impl Env {
         self.fail(ConfigError::Missing { var, because: because.to_string(), example: format!("{var}={example}") });
     }
 
+    /// Records that variables cannot be used together; `message` names them.
     pub fn contradiction(&mut self, message: impl Into<String>) {
         self.fail(ConfigError::Contradiction(message.into()));
     }
@@ -155,6 +160,8 @@ impl Env {
         self.table.get(name).is_some_and(|v| v.secret)
     }
 
+    /// Records that `var` is set to `value`, which is not valid because of `reason`.
+    /// The value is printed as `***` when the variable is secret, and redacted otherwise.
     pub fn invalid(&mut self, var: &'static str, value: &str, reason: impl Into<String>) {
         // Lists and URLs can carry credentials even in variables that are not secret.
         let value = if self.is_secret(var) { "***".into() } else { redact_text(value) };
@@ -176,6 +183,8 @@ impl Env {
         parsed
     }
 
+    /// `true`/`false`, `1`/`0`, `yes`/`no` or `on`/`off`, in any case; `false` when
+    /// unset without a default or not valid.
     pub fn bool(&mut self, name: &'static str) -> bool {
         let accepted = ["true", "false", "1", "0", "yes", "no", "on", "off"];
         self.choice(name, &accepted, |v| match v {
@@ -186,6 +195,7 @@ impl Env {
         .unwrap_or(false)
     }
 
+    /// Like [`bool`](Env::bool), but `None` when unset.
     pub fn opt_bool(&mut self, name: &'static str) -> Option<bool> {
         self.is_set(name).then(|| self.bool(name))
     }
@@ -207,6 +217,7 @@ impl Env {
         }
     }
 
+    /// A duration given in milliseconds, from 1 to 3,600,000 (one hour).
     pub fn millis(&mut self, name: &'static str) -> Duration {
         Duration::from_millis(self.int(name, 1u64, 3_600_000))
     }
@@ -270,6 +281,7 @@ impl Env {
         hosts
     }
 
+    /// A secret's value, or `None` when unset; secrets have no default.
     pub fn secret(&self, name: &'static str) -> Option<SecretString> {
         self.get(name).map(|s| SecretString::from(s.to_string()))
     }

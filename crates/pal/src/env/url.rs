@@ -16,6 +16,8 @@ pub struct ConnUrl {
 }
 
 impl ConnUrl {
+    /// Parses `raw`, accepting only the given schemes (any scheme when `schemes` is
+    /// empty). The error says why, without repeating the URL.
     pub fn parse(raw: &str, schemes: &[&str]) -> Result<ConnUrl, String> {
         let parsed = url::Url::parse(raw).map_err(|e| e.to_string())?;
         let scheme = parsed.scheme().to_ascii_lowercase();
@@ -35,10 +37,12 @@ impl ConnUrl {
         self.raw.expose_secret()
     }
 
+    /// The URL with any credentials replaced by `***`, for logs and errors.
     pub fn redacted(&self) -> &str {
         &self.redacted
     }
 
+    /// The scheme, in lower case.
     pub fn scheme(&self) -> &str {
         &self.scheme
     }
@@ -65,11 +69,15 @@ impl fmt::Display for ConnUrl {
 /// `host:port`, with IPv6 hosts in brackets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPort {
+    /// The host name or address, without brackets for IPv6.
     pub host: String,
+    /// The port, from 1 to 65535.
     pub port: u16,
 }
 
 impl HostPort {
+    /// Parses `host`, `host:port` or `[ipv6]:port`, using `default_port` when the port is
+    /// left out. URLs and credentials are rejected.
     pub fn parse(item: &str, default_port: u16) -> Result<HostPort, String> {
         if item.is_empty() {
             return Err("empty entry".into());

@@ -9,8 +9,11 @@ use std::borrow::Cow;
 /// environment) and what it means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Var {
+    /// The variable's name, such as `PAL_CACHE`.
     pub name: &'static str,
+    /// The default, as it would be written in the environment; `None` when there is none.
     pub default: Option<&'static str>,
+    /// What the variable means, for `pal --help` and the generated documentation.
     pub help: Cow<'static, str>,
     /// Values of secret variables are never printed.
     pub secret: bool,
@@ -19,6 +22,7 @@ pub struct Var {
 }
 
 impl Var {
+    /// An ordinary variable, printed as set.
     pub const fn new(name: &'static str, default: Option<&'static str>, help: &'static str) -> Var {
         Var { name, default, help: Cow::Borrowed(help), secret: false, formerly: None }
     }

@@ -3,37 +3,84 @@
 
 use std::fmt;
 
+/// One problem with the configuration, naming the variable to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// A variable holds a value outside a fixed set of choices.
     #[error("{var}={value:?} is not valid; accepted values: {}", accepted.join(", "))]
-    UnknownValue { var: &'static str, value: String, accepted: Vec<&'static str> },
+    UnknownValue {
+        /// The variable's name.
+        var: &'static str,
+        /// The value as it was set.
+        value: String,
+        /// Every value the variable accepts.
+        accepted: Vec<&'static str>,
+    },
 
+    /// A variable holds a value that does not parse or is out of range.
     #[error("{var}={value:?} is not valid: {reason}")]
-    InvalidValue { var: &'static str, value: String, reason: String },
+    InvalidValue {
+        /// The variable's name.
+        var: &'static str,
+        /// The value as it was set.
+        value: String,
+        /// Why the value is rejected.
+        reason: String,
+    },
 
+    /// A variable that the rest of the configuration requires is not set.
     #[error("{var} must be set {because}, e.g. {example}")]
-    Missing { var: &'static str, because: String, example: String },
+    Missing {
+        /// The variable's name.
+        var: &'static str,
+        /// Why it is required, worded to follow "must be set".
+        because: String,
+        /// A value that would be accepted.
+        example: String,
+    },
 
+    /// A variable that must hold a URL does not parse as one.
     #[error("{var} is not a valid URL ({redacted}): {reason}")]
-    MalformedUrl { var: &'static str, redacted: String, reason: String },
+    MalformedUrl {
+        /// The variable's name.
+        var: &'static str,
+        /// The value with any credentials replaced by `***`.
+        redacted: String,
+        /// What the URL parser rejected.
+        reason: String,
+    },
 
+    /// Variables that are valid one by one but cannot be used together; the
+    /// message names them.
     #[error("{0}")]
     Contradiction(String),
 
+    /// A variable selects a provider whose Cargo feature was off when pal was
+    /// compiled.
     #[error("{var}={provider}: the {provider} adapter {why}")]
-    NotBuilt { var: &'static str, provider: &'static str, why: String },
+    NotBuilt {
+        /// The variable's name.
+        var: &'static str,
+        /// The provider it selects.
+        provider: &'static str,
+        /// Why the provider is unavailable, worded to follow "the … adapter".
+        why: String,
+    },
 }
 
 /// One or more configuration errors, reported together, with notes that may
 /// explain them (such as a misspelled variable name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigErrors {
+    /// The problems, in the order they were found.
     pub errors: Vec<ConfigError>,
+    /// Hints printed after the problems, such as a likely misspelling.
     pub notes: Vec<String>,
 }
 
 impl ConfigErrors {
+    /// The problems, in the order they were found.
     pub fn iter(&self) -> impl Iterator<Item = &ConfigError> {
         self.errors.iter()
     }

@@ -10,6 +10,7 @@ use std::fmt;
 pub use config::{ConfigError, ConfigErrors};
 pub use redact::redact_text;
 
+/// A result whose error is pal's [`Error`] unless stated otherwise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, independent of the provider that reported it.
@@ -121,6 +122,7 @@ struct Inner {
 }
 
 impl Error {
+    /// An error of `kind` with no provider; credentials in `message` are replaced by `***`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error(Box::new(Inner { kind, provider: None, message: redact_text(&message.into()), config: None }))
     }
@@ -132,15 +134,18 @@ impl Error {
         Error::new(kind, source.to_string()).with_provider(provider)
     }
 
+    /// The same error, attributed to `provider`.
     pub fn with_provider(mut self, provider: &'static str) -> Self {
         self.0.provider = Some(provider);
         self
     }
 
+    /// An [`ErrorKind::InvalidInput`] error: the caller passed something the API rejects.
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::InvalidInput, message)
     }
 
+    /// An [`ErrorKind::Unsupported`] error from `provider`; `what` says what it cannot do.
     pub fn unsupported(provider: &'static str, what: impl Into<String>) -> Self {
         Error::new(ErrorKind::Unsupported, what).with_provider(provider)
     }
@@ -151,18 +156,24 @@ impl Error {
         ConfigErrors::from(ConfigError::NotBuilt { var, provider, why }).into()
     }
 
+    /// What went wrong, to branch on.
     pub fn kind(&self) -> ErrorKind {
         self.0.kind
     }
 
+    /// The provider that reported the error, such as `"redis"`; `None` when pal itself
+    /// raised it.
     pub fn provider(&self) -> Option<&'static str> {
         self.0.provider
     }
 
+    /// The message, with any URL credentials already replaced by `***`.
     pub fn message(&self) -> &str {
         &self.0.message
     }
 
+    /// Whether the same call may succeed when repeated later; see
+    /// [`ErrorKind::is_temporary`].
     pub fn is_temporary(&self) -> bool {
         self.0.kind.is_temporary()
     }

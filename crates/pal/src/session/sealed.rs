@@ -19,6 +19,7 @@ pub struct SealedSessionStore {
 }
 
 impl SealedSessionStore {
+    /// Hashes ids and seals data with `sealer`'s keys before they reach `inner`.
     pub fn new(inner: Arc<dyn SessionStore>, sealer: Arc<Sealer>) -> Self {
         SealedSessionStore { inner, sealer }
     }

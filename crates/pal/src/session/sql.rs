@@ -28,6 +28,7 @@ const MAX_ROWS_PER_STATEMENT: usize = 256;
 pub const PURGE_BATCH: i64 = 1000;
 
 impl SqlSessionStore {
+    /// A store on `db`'s `sessions` table, which must exist (`pal migrate`).
     pub fn new(db: Arc<dyn DatabaseService>) -> Self {
         SqlSessionStore { db }
     }

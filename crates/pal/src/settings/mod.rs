@@ -17,6 +17,7 @@ use crate::registry;
 
 pub use vars::{owned_prefixes, variables};
 
+/// pal's whole configuration, read from the environment and validated at once.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Settings {
@@ -24,6 +25,7 @@ pub struct Settings {
     pub cache: Option<CacheSettings>,
     /// `None` when the program read only the cache's part and the cache needs no database.
     pub db: Option<DbSettings>,
+    /// Where and how the audit log is kept.
     pub audit: AuditSettings,
     /// `METRICS_ENABLED`: whether the factory adds the instrumentation layers.
     pub metrics: bool,
@@ -31,12 +33,15 @@ pub struct Settings {
     pub warnings: Vec<String>,
 }
 
+/// The selected cache provider and the settings every provider shares.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct CacheSettings {
+    /// `CACHE_PROVIDER`: the provider selected.
     pub provider: &'static CacheProvider,
     /// The selected provider's own configuration; it builds the adapter.
     pub config: Arc<dyn CacheConfig>,
+    /// `CACHE_KEY_PREFIX`: added to every key; empty by default.
     pub key_prefix: String,
     /// Keys for hashing cache keys and sealing values; `None` stores plaintext.
     pub sealing: Option<SealingKeys>,
@@ -57,6 +62,7 @@ impl Settings {
         Settings::from_map(vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
     }
 
+    /// Reads the given map as if it were the environment.
     pub fn from_map(vars: BTreeMap<String, String>) -> Result<Settings, ConfigErrors> {
         Settings::read_with(vars, &[], |_| ()).map(|(settings, ())| settings)
     }
@@ -143,14 +149,18 @@ fn not_read(part: &str, var: &str) -> crate::Error {
 /// The parts of the configuration a program uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parts {
+    /// Whether the cache's variables are read.
     pub cache: bool,
+    /// Whether the database's variables are read.
     pub database: bool,
 }
 
 impl Parts {
+    /// Both providers.
     pub const ALL: Parts = Parts { cache: true, database: true };
     /// The cache alone (with the database when the cache keeps data there).
     pub const CACHE: Parts = Parts { cache: true, database: false };
+    /// The database alone.
     pub const DATABASE: Parts = Parts { cache: false, database: true };
     /// Neither provider: the audit, metrics and a tool's own variables only.
     pub const NONE: Parts = Parts { cache: false, database: false };

@@ -13,6 +13,7 @@ use metrics::{Counter, Histogram};
 use crate::env::Var;
 use crate::error::{Error, Result};
 
+/// The variables the instrumentation reads.
 pub const VARS: &[Var] = &[Var::new(
     "METRICS_ENABLED",
     Some("true"),
@@ -30,8 +31,11 @@ pub const CACHE_HITS: &str = "pal_cache_hits_total";
 /// `get` calls that did not, by `provider`.
 pub const CACHE_MISSES: &str = "pal_cache_misses_total";
 
+/// Latency of each database call, in seconds, by `provider` and `op`.
 pub const DB_DURATION: &str = "pal_db_operation_duration_seconds";
+/// Database calls by `provider`, `op` and `outcome` (`ok` or `error`).
 pub const DB_OPERATIONS: &str = "pal_db_operations_total";
+/// Failed database calls by `provider`, `op` and `kind` (the [`ErrorKind`](crate::ErrorKind) label).
 pub const DB_ERRORS: &str = "pal_db_errors_total";
 /// How long calls waited for a pooled connection, in seconds, by `provider`.
 pub const DB_ACQUIRE_DURATION: &str = "pal_db_pool_acquire_duration_seconds";

@@ -13,7 +13,9 @@ use zeroize::Zeroizing;
 /// A client certificate chain and its key, as PEM, checked to belong together.
 #[derive(Clone)]
 pub struct ClientPair {
+    /// The certificate chain, as PEM.
     pub cert: Vec<u8>,
+    /// The private key, as PEM; wiped from memory when dropped.
     pub key: Zeroizing<Vec<u8>>,
 }
 

@@ -13,12 +13,16 @@ pub enum Verification {
     Full,
 }
 
+/// How a provider's connections are protected, as `pal check` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
     /// Nothing leaves the process.
     InProcess,
+    /// Unencrypted network connections.
     Plaintext,
+    /// Encrypted with TLS.
     Tls {
+        /// What the client checks about the server's certificate.
         verified: Verification,
         /// Where the trusted CA comes from, when not the public roots built in.
         ca: Option<String>,
@@ -33,6 +37,7 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// TLS whose protocol version is not known yet.
     pub fn tls(verified: Verification, ca: Option<String>, client_cert: bool) -> Transport {
         Transport::Tls { verified, ca, client_cert, version: None }
     }

@@ -6,9 +6,12 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// The state of redis-hybrid's circuit breaker on Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
+    /// Redis serves.
     Closed,
+    /// Redis failed too often: calls use the database until the cooldown ends.
     Open,
     /// A probe is running; calls keep using the database meanwhile.
     HalfOpen,
@@ -24,7 +27,8 @@ impl State {
         }
     }
 
-    pub fn as_gauge(self) -> f64 {
+    /// The state as the breaker gauge records it: 0 closed, 1 open, 2 half open.
+    pub(crate) fn as_gauge(self) -> f64 {
         match self {
             State::Closed => 0.0,
             State::Open => 1.0,

@@ -66,6 +66,7 @@ struct RedisHybridConfig {
     layer: HybridConfig,
 }
 
+/// Reads the `redis-hybrid` variables (and Redis's own); see [`Configure`](crate::cache::Configure).
 pub fn configure(env: &mut Env, selected: bool) -> Option<Arc<dyn CacheConfig>> {
     let redis = redis::config::read(env, selected.then_some(PROVIDER.name));
     let enabled = env.bool("CACHE_FALLBACK_ENABLED");

@@ -16,6 +16,9 @@ use crate::cache::{CacheService, Capabilities, Sampled, Ttl};
 use crate::db::DatabaseService;
 use crate::error::{ErrorKind, Result};
 
+/// Redis in front of the database, which serves while Redis is down: writes go to
+/// the database too, and the keys changed during an outage are invalidated in Redis
+/// before Redis serves again.
 pub struct HybridCache {
     inner: Arc<Shared>,
     /// The drainer and the purger.
@@ -42,10 +45,12 @@ impl HybridCache {
         HybridCache { inner, background }
     }
 
+    /// What this instance has done.
     pub fn stats(&self) -> &HybridStats {
         &self.inner.stats
     }
 
+    /// The circuit breaker's state now.
     pub fn breaker_state(&self) -> BreakerState {
         self.inner.breaker.state()
     }

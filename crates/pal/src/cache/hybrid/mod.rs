@@ -24,6 +24,7 @@ pub use layer::HybridCache;
 pub use state::{HybridConfig, HybridStats};
 pub use store::purge_expired;
 
+/// The `redis-hybrid` provider's declaration.
 pub static PROVIDER: CacheProvider = CacheProvider {
     name: "redis-hybrid",
     summary: "Redis in front of the configured database, which serves while Redis is down",

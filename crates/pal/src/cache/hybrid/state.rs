@@ -23,14 +23,19 @@ use crate::telemetry;
 const FIRST_RETRY: Duration = Duration::from_millis(10);
 const RETRY_CAP: Duration = Duration::from_millis(640);
 
+/// How redis-hybrid retries, trips and recovers: its `CACHE_FALLBACK_*`,
+/// `CACHE_BREAKER_*` and `CACHE_JOURNAL_*` variables.
 #[derive(Debug, Clone)]
 pub struct HybridConfig {
     /// `CACHE_FALLBACK_WRITE_THROUGH`: also write to the database while Redis is healthy.
     pub write_through: bool,
     /// `FALLBACK_RETRY_ATTEMPTS`: tries on Redis for a transient error, breaker closed.
     pub attempts: u32,
+    /// `CACHE_BREAKER_FAILURE_THRESHOLD`: failures in a row that open the breaker.
     pub breaker_threshold: u32,
+    /// `CACHE_BREAKER_COOLDOWN_MS`: how long the breaker stays open before a probe.
     pub breaker_cooldown: Duration,
+    /// `CACHE_JOURNAL_DRAIN_INTERVAL_MS`: how often journaled keys are invalidated in Redis.
     pub drain_interval: Duration,
     /// `CACHE_JOURNAL_WAIT_MS`: how long a new instance's calls wait for its first
     /// drain before they use the database instead of a Redis not yet reconciled.
@@ -43,12 +48,15 @@ pub struct HybridConfig {
 /// (summed over instances) from the `metrics` facade.
 #[derive(Debug, Default)]
 pub struct HybridStats {
+    /// `get` calls that Redis answered with a value.
     pub redis_hits: AtomicU64,
+    /// `get` calls that Redis answered without one.
     pub redis_misses: AtomicU64,
     /// Calls served by the database because Redis was unavailable or not reconciled.
     pub fallbacks: AtomicU64,
     /// Writes that reached Redis but not the database copy.
     pub database_write_failures: AtomicU64,
+    /// Keys changed while Redis was unavailable and not yet invalidated there, as last seen.
     pub journal_size: AtomicI64,
     /// Expired rows this instance deleted.
     pub purged_rows: AtomicU64,

@@ -20,6 +20,7 @@ pub(super) const VARS: &[Var] = &[
 #[derive(Debug)]
 struct KeyDbConfig(RedisServer);
 
+/// Reads the `keydb` variables; see [`Configure`](crate::cache::Configure).
 pub fn configure(env: &mut Env, selected: bool) -> Option<Arc<dyn CacheConfig>> {
     let url = url(env, selected);
     let topology = url.map(RedisTopology::Standalone);

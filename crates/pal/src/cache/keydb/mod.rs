@@ -7,6 +7,7 @@ use crate::cache::{CacheProvider, Capabilities, redis};
 
 pub use config::configure;
 
+/// The `keydb` provider's declaration.
 pub static PROVIDER: CacheProvider = CacheProvider {
     name: "keydb",
     summary: "KeyDB (on the Redis adapter)",

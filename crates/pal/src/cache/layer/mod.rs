@@ -35,54 +35,67 @@ pub trait CacheLayer: Send + Sync + 'static {
     /// The cache this layer wraps.
     fn inner(&self) -> &dyn CacheService;
 
+    /// Forwards to the inner cache's [`provider`](CacheService::provider).
     fn provider(&self) -> &'static str {
         self.inner().provider()
     }
 
+    /// Forwards to the inner cache's [`capabilities`](CacheService::capabilities).
     fn capabilities(&self) -> Capabilities {
         self.inner().capabilities()
     }
 
+    /// Forwards to the inner cache's [`get`](CacheService::get).
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         self.inner().get(key).await
     }
 
+    /// Forwards to the inner cache's [`set`](CacheService::set).
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
         self.inner().set(key, value, ttl).await
     }
 
+    /// Forwards to the inner cache's [`delete`](CacheService::delete).
     async fn delete(&self, key: &str) -> Result<bool> {
         self.inner().delete(key).await
     }
 
+    /// Forwards to the inner cache's [`incr`](CacheService::incr).
     async fn incr(&self, key: &str, by: i64, ttl_on_create: Ttl) -> Result<i64> {
         self.inner().incr(key, by, ttl_on_create).await
     }
 
+    /// Forwards to the inner cache's [`touch`](CacheService::touch).
     async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
         self.inner().touch(key, ttl).await
     }
 
+    /// Forwards to the inner cache's [`ttl`](CacheService::ttl).
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
         self.inner().ttl(key).await
     }
 
+    /// Forwards to the inner cache's [`ping`](CacheService::ping).
     async fn ping(&self) -> Result<()> {
         self.inner().ping().await
     }
 
+    /// Forwards to the inner cache's [`health`](CacheService::health).
     async fn health(&self) -> Result<Option<String>> {
         self.inner().health().await
     }
 
+    /// Forwards to the inner cache's [`transport`](CacheService::transport).
     async fn transport(&self) -> Result<Transport> {
         self.inner().transport().await
     }
 
+    /// Forwards to the inner cache's [`check_configuration`](CacheService::check_configuration).
     async fn check_configuration(&self) -> Result<Vec<String>> {
         self.inner().check_configuration().await
     }
 
+    /// Forwards to the inner cache's [`sample`](CacheService::sample).
     async fn sample(&self, prefix: &str, limit: usize) -> Result<Option<Sampled>> {
         self.inner().sample(prefix, limit).await
     }

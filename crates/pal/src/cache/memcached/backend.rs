@@ -18,6 +18,7 @@ const MAX_RELATIVE_SECS: u64 = 30 * 24 * 3600;
 /// Room for memcached's per-item header, key and CAS within the item size limit.
 const ITEM_OVERHEAD: usize = 128;
 
+/// The memcached adapter: keys are placed on one of the configured servers.
 pub struct MemcachedCache {
     shards: Vec<Shard>,
     /// The configured `host:port` of each shard: what keys are placed by.

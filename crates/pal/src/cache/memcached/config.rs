@@ -32,6 +32,7 @@ struct MemcachedConfig {
     command_timeout: Duration,
 }
 
+/// Reads the `memcached` variables; see [`Configure`](crate::cache::Configure).
 pub fn configure(env: &mut Env, selected: bool) -> Option<Arc<dyn CacheConfig>> {
     let config = MemcachedConfig {
         servers: env.hosts("MEMCACHED_SERVERS", 11211),

@@ -23,6 +23,7 @@ use crate::cache::{CacheProvider, Capabilities};
 pub use backend::MemcachedCache;
 pub use config::configure;
 
+/// The `memcached` provider's declaration.
 pub static PROVIDER: CacheProvider = CacheProvider {
     name: "memcached",
     summary: "memcached, keys sharded across servers",

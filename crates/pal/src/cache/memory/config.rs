@@ -25,6 +25,7 @@ struct MemoryConfig {
     max_bytes: u64,
 }
 
+/// Reads the `memory` variables; see [`Configure`](crate::cache::Configure).
 pub fn configure(env: &mut Env, _selected: bool) -> Option<Arc<dyn CacheConfig>> {
     let max_entries = env.int("CACHE_MEMORY_MAX_ENTRIES", 1u64, u64::MAX / 2);
     let raw = env.string("CACHE_MEMORY_MAX_BYTES");

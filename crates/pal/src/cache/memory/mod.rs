@@ -11,6 +11,7 @@ use crate::cache::{CacheProvider, Capabilities};
 pub use cache::{ENTRY_OVERHEAD, MemoryCache};
 pub use config::configure;
 
+/// The `memory` provider's declaration.
 pub static PROVIDER: CacheProvider = CacheProvider {
     name: "memory",
     summary: "in-process cache (moka); nothing is shared between processes",

@@ -7,21 +7,29 @@ use secrecy::SecretString;
 use crate::env::{ConnUrl, HostPort};
 use crate::tls::{ClientPair, Transport, Verification};
 
+/// Where the Redis servers are, as `REDIS_*` describes them.
 #[derive(Debug, Clone)]
 pub enum RedisTopology {
+    /// One server at this URL (`REDIS_URL`).
     Standalone(ConnUrl),
     /// `url`, when set, supplies the master's credentials, database number and TLS.
     Sentinel {
+        /// The name of the master the sentinels watch.
         master: String,
+        /// The sentinels.
         nodes: Vec<HostPort>,
+        /// The sentinels' own password, when they require one.
         password: Option<SecretString>,
+        /// `REDIS_URL`, for the master's credentials, database number and TLS.
         url: Option<ConnUrl>,
         /// The sentinels themselves speak TLS (`REDIS_SENTINEL_TLS`).
         tls: bool,
     },
     /// `url`, when set, supplies the nodes' credentials and TLS.
     Cluster {
+        /// Seed nodes; the rest of the cluster is discovered from them.
         nodes: Vec<HostPort>,
+        /// `REDIS_URL`, for the nodes' credentials and TLS.
         url: Option<ConnUrl>,
     },
 }
@@ -69,9 +77,12 @@ impl RedisTopology {
     }
 }
 
+/// `REDIS_CONNECT_TIMEOUT_MS` and `REDIS_COMMAND_TIMEOUT_MS`.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
+    /// How long a connection may take to open.
     pub connect: Duration,
+    /// How long every command may take.
     pub command: Duration,
 }
 
@@ -80,6 +91,7 @@ pub struct Timeouts {
 pub struct RedisTls {
     /// The CA file's path and contents; without it, the public roots built in.
     pub ca: Option<(String, Vec<u8>)>,
+    /// The client certificate and key, when the server asks for one.
     pub client: Option<ClientPair>,
 }
 
@@ -99,6 +111,8 @@ impl RedisServer {
 pub struct RedisServer {
     /// `None` when no Redis is configured and none is required.
     pub topology: Option<RedisTopology>,
+    /// The connection and command timeouts.
     pub timeouts: Timeouts,
+    /// The certificates for TLS connections.
     pub tls: RedisTls,
 }

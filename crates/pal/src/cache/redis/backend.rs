@@ -14,6 +14,7 @@ use crate::cache::{CacheProvider, CacheService, Capabilities, Sampled, Ttl, coun
 use crate::error::{Error, ErrorKind, Result};
 use crate::tls::Transport;
 
+/// The adapter over redis-rs, for a standalone server, Sentinel or Cluster.
 pub struct RedisCache {
     /// `redis`, or another provider that speaks its protocol (`keydb`).
     provider: &'static CacheProvider,

@@ -14,6 +14,7 @@ use crate::error::{Error, ErrorKind, Result};
 /// The schemes of a Redis URL, plain and TLS.
 pub const SCHEMES: &[&str] = &["redis", "rediss"];
 
+/// The variables the Redis adapter reads, shared with `keydb` and `redis-hybrid`.
 pub const VARS: &[Var] = &[
     Var::secret(
         "REDIS_URL",
@@ -237,6 +238,7 @@ fn adapter(provider: &'static CacheProvider, _: &RedisTopology, _: &RedisServer)
 #[derive(Debug)]
 struct RedisConfig(RedisServer);
 
+/// Reads the `redis` variables; see [`Configure`](crate::cache::Configure).
 pub fn configure(env: &mut Env, selected: bool) -> Option<Arc<dyn CacheConfig>> {
     Some(Arc::new(RedisConfig(read(env, selected.then_some(PROVIDER.name)))))
 }

@@ -24,6 +24,7 @@ pub use address::{RedisServer, RedisTls, RedisTopology, Timeouts};
 pub use backend::RedisCache;
 pub use config::configure;
 
+/// The `redis` provider's declaration.
 pub static PROVIDER: CacheProvider = CacheProvider {
     name: "redis",
     summary: "Redis standalone, Sentinel or Cluster",

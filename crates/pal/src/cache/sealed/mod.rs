@@ -40,6 +40,7 @@ pub struct Sealed {
 }
 
 impl Sealed {
+    /// Seals what goes into `inner` with `sealer`'s keys.
     pub fn new(inner: Arc<dyn CacheService>, sealer: Arc<Sealer>) -> Self {
         let recorded = AtomicBool::new(!inner.capabilities().leaves_process);
         Sealed { inner, sealer, recorded }

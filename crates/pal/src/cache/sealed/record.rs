@@ -26,6 +26,7 @@ pub struct KeyRecord {
     pub fingerprint: Option<String>,
     /// The key ids configured when it was written, the sealing one first.
     pub key_ids: Vec<String>,
+    /// When the record was written; `None` in records from before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_at: Option<DateTime<Utc>>,
     /// The program, pal's version, the process and why it wrote the record.
@@ -78,7 +79,9 @@ impl KeyRecord {
 /// What the cache holds at [`RECORD_KEY`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
+    /// Nothing is stored there.
     Nothing,
+    /// A record pal can read.
     Record(KeyRecord),
     /// Something pal cannot read as a record.
     Unreadable,

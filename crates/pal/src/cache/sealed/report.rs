@@ -63,6 +63,7 @@ impl SampleReport {
         }
     }
 
+    /// Entries sealed under other secrets, all of them together.
     pub fn under_other_secrets(&self) -> usize {
         self.other_secrets.values().sum()
     }
@@ -71,7 +72,9 @@ impl SampleReport {
 /// This process's keys as a record would name them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TheseKeys {
+    /// The fingerprint this process's values carry in their header (hex).
     pub fingerprint: String,
+    /// The configured key ids, the sealing one first.
     pub key_ids: Vec<String>,
 }
 
@@ -80,6 +83,7 @@ pub struct TheseKeys {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct KeyReport {
+    /// The keys configured here.
     pub configured: TheseKeys,
     /// What the cache holds at `pal:keycheck`.
     pub record: Option<KeyRecord>,

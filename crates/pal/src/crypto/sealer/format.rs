@@ -17,6 +17,7 @@ pub(super) const FORMAT_GCM: u8 = 0xA7;
 pub(super) const FORMAT_GCM_SIV: u8 = 0xA8;
 /// Format 3: format 2 with the fingerprint of `CACHE_KEY_SECRET` in the header.
 pub(super) const FORMAT_FINGERPRINTED: u8 = 0xA9;
+/// The length of the fingerprint in a format 3 header, in bytes.
 pub const FINGERPRINT_LEN: usize = 4;
 pub(super) const NONCE_LEN: usize = 12;
 pub(super) const TAG_LEN: usize = 16;
@@ -37,10 +38,12 @@ pub enum Format {
 /// value opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header<'a> {
+    /// The format it was written in.
     pub format: Format,
     /// The fingerprint of the `CACHE_KEY_SECRET` it was sealed under; formats 1
     /// and 2 carry none.
     pub fingerprint: Option<[u8; FINGERPRINT_LEN]>,
+    /// The id of the key it was sealed with, as in `CACHE_ENCRYPTION_KEYS`.
     pub key_id: &'a str,
     /// Where the nonce starts; in format 3 everything before it is associated data.
     pub(super) nonce_at: usize,

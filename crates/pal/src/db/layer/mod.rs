@@ -37,34 +37,42 @@ pub trait DbLayer: Send + Sync + 'static {
     /// The database this layer wraps.
     fn inner(&self) -> &dyn DatabaseService;
 
+    /// Forwards to the inner database's [`provider`](DatabaseService::provider).
     fn provider(&self) -> &'static str {
         self.inner().provider()
     }
 
+    /// Forwards to the inner database's [`dialect`](DatabaseService::dialect).
     fn dialect(&self) -> Dialect {
         self.inner().dialect()
     }
 
+    /// Forwards to the inner database's [`target`](DatabaseService::target).
     fn target(&self) -> DbTarget {
         self.inner().target()
     }
 
+    /// Forwards to the inner database's [`server_identity`](DatabaseService::server_identity).
     async fn server_identity(&self) -> Result<Option<String>> {
         self.inner().server_identity().await
     }
 
+    /// Forwards to the inner database's [`query`](DatabaseService::query).
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         self.inner().query(sql, params).await
     }
 
+    /// Forwards to the inner database's [`query_each`](DatabaseService::query_each).
     async fn query_each(&self, sql: &str, params: &[Value], each: Each<'_>) -> Result<u64> {
         self.inner().query_each(sql, params, each).await
     }
 
+    /// Forwards to the inner database's [`read`](DatabaseService::read).
     async fn read(&self, sql: &str, params: &[Value], after: Option<&ConsistencyToken>) -> Result<Vec<Row>> {
         self.inner().read(sql, params, after).await
     }
 
+    /// Forwards to the inner database's [`read_each`](DatabaseService::read_each).
     async fn read_each(
         &self,
         sql: &str,
@@ -75,46 +83,57 @@ pub trait DbLayer: Send + Sync + 'static {
         self.inner().read_each(sql, params, after, each).await
     }
 
+    /// Forwards to the inner database's [`write_position`](DatabaseService::write_position).
     async fn write_position(&self) -> Result<Option<ConsistencyToken>> {
         self.inner().write_position().await
     }
 
+    /// Forwards to the inner database's [`replica_lag`](DatabaseService::replica_lag).
     async fn replica_lag(&self) -> Result<ReplicaLag> {
         self.inner().replica_lag().await
     }
 
+    /// Forwards to the inner database's [`replayed`](DatabaseService::replayed).
     async fn replayed(&self, token: &ConsistencyToken, wait: Duration) -> Result<bool> {
         self.inner().replayed(token, wait).await
     }
 
+    /// Forwards to the inner database's [`replicas`](DatabaseService::replicas).
     async fn replicas(&self) -> Vec<ReplicaStatus> {
         self.inner().replicas().await
     }
 
+    /// Forwards to the inner database's [`execute`](DatabaseService::execute).
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         self.inner().execute(sql, params).await
     }
 
+    /// Forwards to the inner database's [`begin`](DatabaseService::begin).
     async fn begin(&self) -> Result<Box<dyn Transaction>> {
         self.inner().begin().await
     }
 
+    /// Forwards to the inner database's [`ping`](DatabaseService::ping).
     async fn ping(&self) -> Result<()> {
         self.inner().ping().await
     }
 
+    /// Forwards to the inner database's [`transport`](DatabaseService::transport).
     async fn transport(&self) -> Result<Transport> {
         self.inner().transport().await
     }
 
+    /// Forwards to the inner database's [`migrate`](DatabaseService::migrate).
     async fn migrate(&self) -> Result<Vec<String>> {
         self.inner().migrate().await
     }
 
+    /// Forwards to the inner database's [`transaction_retries`](DatabaseService::transaction_retries).
     fn transaction_retries(&self) -> u32 {
         self.inner().transaction_retries()
     }
 
+    /// Forwards to the inner database's [`pool_usage`](DatabaseService::pool_usage).
     fn pool_usage(&self) -> Option<PoolUsage> {
         self.inner().pool_usage()
     }

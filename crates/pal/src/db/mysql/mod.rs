@@ -37,6 +37,7 @@ static TLS: UrlTls = UrlTls {
     require_with_ca_verifies: false,
 };
 
+/// The `mysql` provider's declaration (MySQL and MariaDB).
 pub static PROVIDER: DbProvider = DbProvider {
     name: "mysql",
     summary: "MySQL or MariaDB",

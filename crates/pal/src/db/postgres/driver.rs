@@ -37,10 +37,12 @@ impl Flavor {
     }
 }
 
+/// Opens PostgreSQL on a lazy pool; see [`Connect`](crate::db::Connect).
 pub fn connect_postgresql(settings: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
     connect(settings, Flavor::Postgres)
 }
 
+/// Opens CockroachDB on a lazy pool; see [`Connect`](crate::db::Connect).
 pub fn connect_cockroachdb(settings: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
     connect(settings, Flavor::Cockroach)
 }

@@ -46,6 +46,7 @@ pub(crate) static TLS: UrlTls = UrlTls {
     require_with_ca_verifies: true,
 };
 
+/// The `postgresql` provider's declaration.
 pub static POSTGRESQL: DbProvider = DbProvider {
     name: "postgresql",
     summary: "PostgreSQL",
@@ -58,6 +59,7 @@ pub static POSTGRESQL: DbProvider = DbProvider {
     capabilities: DbCapabilities { embedded: false, replicas: true },
 };
 
+/// The `cockroachdb` provider's declaration, on the PostgreSQL driver.
 pub static COCKROACHDB: DbProvider = DbProvider {
     name: "cockroachdb",
     summary: "CockroachDB (on the PostgreSQL driver; transactions SERIALIZABLE, retried)",

@@ -28,6 +28,7 @@ type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
 /// SQLITE_READONLY (temporary tables included), and so is any change of schema.
 const QUERY_ONLY: &str = "PRAGMA query_only = ON";
 
+/// The SQLite adapter, on a file or in memory.
 pub struct SqliteDatabase {
     pool: SqlitePool,
     /// Serves [`read`](DatabaseService::read): connections of the same database in

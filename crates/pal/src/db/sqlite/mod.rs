@@ -19,6 +19,7 @@ use crate::error::Result;
 #[cfg(feature = "sqlite")]
 pub use database::SqliteDatabase;
 
+/// The `sqlite` provider's declaration.
 pub static PROVIDER: DbProvider = DbProvider {
     name: "sqlite",
     summary: "SQLite, embedded (a file, or sqlite::memory:)",
@@ -31,6 +32,7 @@ pub static PROVIDER: DbProvider = DbProvider {
     capabilities: DbCapabilities { embedded: true, replicas: false },
 };
 
+/// Opens SQLite; see [`Connect`](crate::db::Connect).
 pub fn connect(settings: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
     #[cfg(feature = "sqlite")]
     return Ok(Arc::new(SqliteDatabase::connect(settings)?));

@@ -20,14 +20,21 @@ pub(crate) use decimal::exact_or_float;
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Value {
+    /// SQL NULL.
     Null,
+    /// A boolean; stored as an integer where the dialect has no boolean type.
     Bool(bool),
+    /// A 64-bit integer.
     Int(i64),
+    /// A 64-bit floating-point number.
     Float(f64),
+    /// Text.
     Text(String),
+    /// Binary data.
     Bytes(Vec<u8>),
     /// Always UTC; dialects without time zones store UTC.
     Timestamp(DateTime<Utc>),
+    /// JSON; stored as text where the dialect has no JSON type.
     Json(serde_json::Value),
     /// A NUMERIC or DECIMAL no `Int` or `Float` holds exactly, as its exact digits
     /// in plain notation (`-12345678901234567890.5`, trailing zeros of its scale
@@ -38,10 +45,12 @@ pub enum Value {
 }
 
 impl Value {
+    /// Whether this is [`Value::Null`].
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
 
+    /// The value's type in words, for error messages: `null`, `bool`, `integer`…
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Null => "null",
@@ -117,7 +126,9 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 
 /// Conversion from a [`Value`] read back from any dialect.
 pub trait FromValue: Sized {
+    /// The value as `Self`, or `None` when it holds something that does not convert.
     fn from_value(value: &Value) -> Option<Self>;
+    /// The type in words, for the error when a value does not convert.
     const EXPECTED: &'static str;
 }
 
@@ -234,18 +245,23 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row of `values`, one per column of `columns`, in order.
     pub fn new(columns: Arc<[String]>, values: Vec<Value>) -> Row {
         Row { columns, values }
     }
 
+    /// The column names, in order.
     pub fn columns(&self) -> &[String] {
         &self.columns
     }
 
+    /// The values, in column order.
     pub fn values(&self) -> &[Value] {
         &self.values
     }
 
+    /// The value of `column`, whose name compares case-insensitively; `None` when there
+    /// is no such column.
     pub fn value(&self, column: &str) -> Option<&Value> {
         let i = self.columns.iter().position(|c| c.eq_ignore_ascii_case(column))?;
         self.values.get(i)
