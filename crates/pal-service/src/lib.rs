@@ -27,13 +27,19 @@ pub use health::Health;
 /// What every handler can reach: the services, as trait objects.
 #[derive(Clone)]
 pub struct AppState {
+    /// The cache the service keeps codes, sessions and rate limits in.
     pub cache: Arc<dyn CacheService>,
+    /// The database of users and the audit log.
     pub db: Arc<dyn DatabaseService>,
+    /// The last probe of every provider, for the health routes.
     pub health: Arc<Health>,
     /// This process's metrics, unless they are off.
     pub metrics: Option<PrometheusHandle>,
+    /// Where security events are recorded.
     pub audit: Arc<AuditLog>,
+    /// Delivers one-time codes.
     pub sender: Arc<dyn CodeSender>,
+    /// The service's own settings.
     pub service: Arc<ServiceSettings>,
 }
 

@@ -12,19 +12,27 @@ use super::errors::{ApiError, ErrorBody};
 use super::session::Authenticated;
 use crate::AppState;
 
+/// One security event, as `GET /v1/audit` returns it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntry {
+    /// The event's id (a UUID).
     pub id: String,
+    /// When it happened, in UTC.
     pub occurred_at: DateTime<Utc>,
+    /// What happened.
     #[schema(example = "verification_succeeded")]
     pub action: String,
+    /// The client address it came from, when known.
     pub ip: Option<String>,
+    /// What else was recorded with it, as JSON.
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
 }
 
+/// The body of `GET /v1/audit`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntries {
+    /// The signed-in user's events, newest first.
     pub events: Vec<AuditEntry>,
 }
 

@@ -26,13 +26,17 @@ pub const MAX_ATTEMPTS: i64 = 5;
 /// Digits of a code: a million possibilities against five attempts.
 const DIGITS: u32 = 6;
 
+/// What a one-time code is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
+    /// Confirming the email address of a new account.
     Enrollment,
+    /// Signing in to an existing account.
     Verification,
 }
 
 impl Purpose {
+    /// The purpose in lower case, as cache keys and request ids carry it.
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::Enrollment => "enrollment",
@@ -45,6 +49,8 @@ impl Purpose {
 /// or a text; the built-in [`LogSender`] writes it to the log.
 #[async_trait]
 pub trait CodeSender: Send + Sync + 'static {
+    /// Delivers `code` for `purpose` to the address `to`; `request_id` names the
+    /// pending request it belongs to.
     async fn send(&self, to: &str, code: &str, purpose: Purpose, request_id: &str) -> pal::Result<()>;
 }
 
@@ -63,6 +69,7 @@ impl CodeSender for LogSender {
 /// the request's id is, so a value copied to another id does not match.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Pending {
+    /// The address the code was sent to.
     pub email: String,
     /// The account a verification is for.
     pub user_id: Option<String>,
@@ -97,8 +104,11 @@ pub fn new_code() -> String {
 
 /// Pending requests of one purpose in the cache.
 pub struct Requests<'a> {
+    /// Where the requests are kept.
     pub cache: &'a dyn CacheService,
+    /// What the requests are for.
     pub purpose: Purpose,
+    /// How long a request lives (`CODE_TTL_S`).
     pub ttl: Duration,
 }
 
@@ -135,6 +145,8 @@ impl Requests<'_> {
         Ok((public.to_string(), code))
     }
 
+    /// The pending request of internal id `id`, or `None` when it expired or ended.
+    /// Stored data that does not decode is an `Integrity` error.
     pub async fn load(&self, id: &str) -> Result<Option<Pending>, ApiError> {
         let Some(bytes) = self.cache.get(&self.key(id)).await? else { return Ok(None) };
         let pending = serde_json::from_slice(&bytes).map_err(|e| {

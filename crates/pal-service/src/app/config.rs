@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use pal::env::{Env, Var};
 
+/// The service's own variables, read besides pal's.
 pub const VARS: &[Var] = &[
     Var::new("SESSION_TTL_S", Some("3600"), "pal serve: seconds a session lives without a refresh (sliding expiry)"),
     Var::new("CODE_TTL_S", Some("600"), "pal serve: seconds a one-time code (enrollment, verification) stays valid"),
@@ -44,14 +45,25 @@ const MAX_TTL_S: u64 = 365 * 24 * 3600;
 /// What the reference service reads beside the listener's address.
 #[derive(Debug, Clone)]
 pub struct ServiceSettings {
+    /// `SESSION_TTL_S`: how long a session lives without a refresh.
     pub session_ttl: Duration,
+    /// `CODE_TTL_S`: how long a one-time code stays valid, at most a day.
     pub code_ttl: Duration,
+    /// `RATE_LIMIT_IP_PER_MINUTE`: requests per client address and minute on the
+    /// routes that send or check codes; 0 means no limit.
     pub ip_per_minute: u32,
+    /// `RATE_LIMIT_ACCOUNT_PER_MINUTE`: requests per email address and minute on the
+    /// same routes; 0 means no limit.
     pub account_per_minute: u32,
+    /// `TRUST_FORWARDED_FOR`: take the client address from the last `X-Forwarded-For` entry.
     pub trust_forwarded_for: bool,
+    /// `DEV_EXPOSE_CODES`: also return one-time codes in responses; only on a loopback listener.
     pub expose_codes: bool,
+    /// `REQUEST_TIMEOUT_MS`: the deadline of every request, after which it fails with 503.
     pub request_timeout: Duration,
+    /// `MAX_IN_FLIGHT`: requests served at once; more are shed with 503.
     pub max_in_flight: usize,
+    /// `MAX_BODY_BYTES`: the largest request body; a larger one fails with 413.
     pub max_body_bytes: usize,
 }
 

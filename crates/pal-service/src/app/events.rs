@@ -9,17 +9,26 @@ use crate::AppState;
 /// What the service records. The action is the audit log's `action` column.
 #[derive(Debug, Clone, Copy)]
 pub enum Action {
+    /// A one-time code was sent.
     CodeSent,
+    /// An account was created.
     Enrolled,
+    /// A wrong enrollment code was given.
     EnrollmentFailed,
+    /// A wrong verification code was given.
     VerificationFailed,
+    /// A user signed in with a verification code.
     VerificationSucceeded,
+    /// A session was ended.
     Logout,
+    /// Every session of a user was ended.
     LogoutEverywhere,
+    /// A request was refused by a rate limit.
     RateLimited,
 }
 
 impl Action {
+    /// The action as the audit log's `action` column holds it.
     pub fn as_str(self) -> &'static str {
         match self {
             Action::CodeSent => "code_sent",
