@@ -28,6 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "cache::counter",
             "cache::layer",
             "db::service",
+            "db::grammar",
             "db::layer",
             "db::value",
             "db::placeholders",
@@ -71,8 +72,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("assembly", &["registry", "settings", "factory", "health"]),
 ];
 
-/// Database modules a cache module may name: the trait and its shapes, never a dialect.
-const DB_FOR_CACHES: &[&str] = &["db::service", "db::value", "db::provider", "db::config"];
+/// Database modules a cache module may name: the trait and its shapes, and the
+/// questions every dialect answers; never a dialect.
+const DB_FOR_CACHES: &[&str] = &["db::service", "db::grammar", "db::value", "db::provider", "db::config"];
 
 fn crates_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -72,7 +72,10 @@ async fn readyz_answers_at_once_and_says_degraded_while_the_hybrids_redis_hangs(
     .unwrap();
     let (after, body) = degraded.expect("/readyz never said degraded with Redis hung");
     eprintln!("/readyz degraded {after:?} after SIGSTOP; slowest answer {slowest:?}");
-    assert!(slowest < Duration::from_millis(100), "a /readyz took {slowest:?}");
+    // "At once" means without waiting for a probe, which would take a Redis
+    // timeout (1 s by default): half of it tells the two apart even when a loaded
+    // machine delays this client; the README's figure (2 ms) is the unloaded one.
+    assert!(slowest < Duration::from_millis(500), "a /readyz took {slowest:?}: it waited for a probe");
     assert!(body.contains("Redis is unavailable"), "names the part that is down: {body}");
     let metrics = tokio::task::block_in_place(|| http_get(http, "/metrics")).unwrap().1;
     assert!(

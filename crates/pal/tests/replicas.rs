@@ -346,6 +346,9 @@ impl DatabaseService for ReadsOnReplica {
     fn dialect(&self) -> Dialect {
         self.inner.dialect()
     }
+    fn grammar(&self) -> &'static dyn pal::db::grammar::Grammar {
+        self.inner.grammar()
+    }
     fn target(&self) -> pal::db::DbTarget {
         self.inner.target()
     }

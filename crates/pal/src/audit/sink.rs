@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::db::{DatabaseService, DatabaseServiceExt, DbTarget, Dialect, Value};
+use crate::db::grammar::Grammar;
+use crate::db::{DatabaseService, DatabaseServiceExt, DbTarget, Value};
 use crate::error::{Error, ErrorKind, Result};
 
 /// One audit record. The id makes writes idempotent: a batch retried after a
@@ -145,7 +146,7 @@ impl SqlAuditSink {
     }
 }
 
-fn insert_sql(dialect: Dialect, rows: usize) -> String {
+fn insert_sql(grammar: &dyn Grammar, rows: usize) -> String {
     let mut sql = String::from("INSERT INTO audit_log (id, occurred_at, actor, action, ip, details) VALUES ");
     for r in 0..rows {
         if r > 0 {
@@ -155,7 +156,7 @@ fn insert_sql(dialect: Dialect, rows: usize) -> String {
         sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6));
     }
     // A replayed event is already there: it stays as it was.
-    sql.push_str(&dialect.grammar().on_conflict("id", &[]));
+    sql.push_str(&grammar.on_conflict("id", &[]));
     sql
 }
 
@@ -197,9 +198,9 @@ impl AuditSink for SqlAuditSink {
         if events.is_empty() {
             return Ok(());
         }
-        let dialect = self.db.dialect();
+        let grammar = self.db.grammar();
         let statements: Arc<[(String, Vec<Value>)]> =
-            events.chunks(ROWS_PER_STATEMENT).map(|chunk| (insert_sql(dialect, chunk.len()), params(chunk))).collect();
+            events.chunks(ROWS_PER_STATEMENT).map(|chunk| (insert_sql(grammar, chunk.len()), params(chunk))).collect();
         self.db
             .transaction(move |tx| {
                 let statements = statements.clone();

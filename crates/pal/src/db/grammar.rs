@@ -1,12 +1,21 @@
 //! What the SQL dialects say differently. The stores, the migration runner, the
-//! statement preparer and the error mapper ask a dialect's [`Grammar`]; each
-//! dialect answers in its own folder (`db/<dialect>/grammar.rs`), and
-//! [`Dialect::grammar`] is the one place that maps a dialect to its answers. A new
-//! dialect is its folder and one line there.
+//! statement preparer and the error mapper ask a database's [`Grammar`]
+//! ([`DatabaseService::grammar`](super::DatabaseService::grammar)); each dialect
+//! answers in its own folder (`db/<dialect>/grammar.rs`), and its adapter hands
+//! its grammar over. A new dialect is its folder and its line in the registry.
 
-use super::migrate::Migration;
-use super::service::Dialect;
 use crate::error::ErrorKind;
+
+/// One schema migration of pal's own tables.
+#[derive(Debug)]
+pub struct Migration {
+    /// Its place in the order; recorded in `pal_migrations` once applied.
+    pub version: i64,
+    /// Its file name without `.sql`, as `pal migrate` reports it.
+    pub name: &'static str,
+    /// Its statements, separated by `;`.
+    pub sql: &'static str,
+}
 
 /// A dialect's answers.
 pub trait Grammar: Send + Sync + 'static {
@@ -96,17 +105,6 @@ pub enum Cancel {
         /// The statement that stops one, followed by its id.
         stop: &'static str,
     },
-}
-
-impl Dialect {
-    /// This dialect's answers.
-    pub fn grammar(self) -> &'static dyn Grammar {
-        match self {
-            Dialect::Postgres => &super::postgres::GRAMMAR,
-            Dialect::MySql => &super::mysql::GRAMMAR,
-            Dialect::Sqlite => &super::sqlite::GRAMMAR,
-        }
-    }
 }
 
 /// The usual upsert: on a conflict on `key`, every column of `columns` takes the

@@ -8,21 +8,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+pub use super::grammar::Migration;
 use super::grammar::Recovery;
 use super::placeholders::split_statements;
-use super::{DatabaseService, Dialect, Value};
+use super::{DatabaseService, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry;
-
-/// One schema migration, the same version and name on every dialect.
-pub struct Migration {
-    /// Its version: migrations apply in ascending order, each once.
-    pub version: i64,
-    /// Its name, which is also the name of its SQL file.
-    pub name: &'static str,
-    /// The dialect's SQL that applies it.
-    pub sql: &'static str,
-}
 
 /// How a provider can apply schema changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,9 +51,9 @@ macro_rules! every_migration {
 }
 pub(crate) use {every_migration, table};
 
-/// The migrations for a dialect, in order.
-pub fn migrations(dialect: Dialect) -> &'static [Migration] {
-    dialect.grammar().migrations()
+/// The migrations of `db`'s dialect, in order.
+pub fn migrations<D: DatabaseService + ?Sized>(db: &D) -> &'static [Migration] {
+    db.grammar().migrations()
 }
 
 async fn applied_versions<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<i64>> {
@@ -78,7 +69,7 @@ pub async fn pending<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<&'static
         Err(e) if e.kind() == ErrorKind::UndefinedObject => Vec::new(),
         Err(e) => return Err(e),
     };
-    Ok(migrations(db.dialect()).iter().filter(|m| !applied.contains(&m.version)).map(|m| m.name).collect())
+    Ok(migrations(db).iter().filter(|m| !applied.contains(&m.version)).map(|m| m.name).collect())
 }
 
 /// Applies every pending migration; returns the names of those applied by this call.
@@ -89,7 +80,7 @@ pub async fn pending<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<&'static
 /// What still collides (PostgreSQL creating the same catalog entry twice, SQLite
 /// switching a new file to WAL) fails without effect, and the run is tried again.
 pub async fn run<D: DatabaseService + ?Sized>(db: &D, ddl: Ddl) -> Result<Vec<String>> {
-    if migrations(db.dialect()).is_empty() {
+    if migrations(db).is_empty() {
         return Err(Error::unsupported(db.provider(), "no migrations are defined for this dialect yet"));
     }
     let mut applied_now = Vec::new();
@@ -112,8 +103,8 @@ fn collided(e: &Error) -> bool {
 }
 
 async fn run_once<D: DatabaseService + ?Sized>(db: &D, ddl: Ddl, applied_now: &mut Vec<String>) -> Result<()> {
-    db.execute(db.dialect().grammar().ledger_ddl(), &[]).await?;
-    for migration in migrations(db.dialect()) {
+    db.execute(db.grammar().ledger_ddl(), &[]).await?;
+    for migration in migrations(db) {
         if applied_versions(db).await?.contains(&migration.version) {
             continue;
         }
@@ -143,7 +134,7 @@ fn record_params(migration: &Migration) -> [Value; 3] {
 }
 
 async fn apply<D: DatabaseService + ?Sized>(db: &D, migration: &Migration) -> Result<()> {
-    let statements = split_statements(migration.sql, db.dialect())?;
+    let statements = split_statements(migration.sql, db.grammar().lexis())?;
     let mut tx = db.begin().await?;
     tx.execute(RECORD, &record_params(migration)).await?;
     for statement in statements {
@@ -153,9 +144,9 @@ async fn apply<D: DatabaseService + ?Sized>(db: &D, migration: &Migration) -> Re
 }
 
 async fn apply_unwrapped<D: DatabaseService + ?Sized>(db: &D, migration: &Migration) -> Result<()> {
-    for statement in split_statements(migration.sql, db.dialect())? {
+    for statement in split_statements(migration.sql, db.grammar().lexis())? {
         if let Err(e) = db.execute(statement, &[]).await {
-            match db.dialect().grammar().migration_failure(statement, e.message()) {
+            match db.grammar().migration_failure(statement, e.message()) {
                 Some(Recovery::AlreadyDone) => {}
                 Some(Recovery::Instead(instead)) => drop(db.execute(&instead, &[]).await?),
                 None => return Err(e),

@@ -6,7 +6,6 @@
 use std::borrow::Cow;
 
 use super::grammar::Lexis;
-use super::service::Dialect;
 use super::value::Value;
 use crate::error::{Error, Result};
 
@@ -20,9 +19,8 @@ pub struct Prepared<'a> {
 }
 
 /// Scans `sql` for `$n` placeholders, checks them against `param_count` and rewrites
-/// them for `dialect`.
-pub fn prepare<'q>(sql: &'q str, dialect: Dialect, params: &[Value]) -> Result<Prepared<'q>> {
-    let lexis = dialect.grammar().lexis();
+/// them for a dialect written as `lexis` says.
+pub fn prepare<'q>(sql: &'q str, lexis: Lexis, params: &[Value]) -> Result<Prepared<'q>> {
     let param_count = params.len();
     Value::check_params(params)?;
     if is_blank(sql, lexis) {
@@ -93,8 +91,7 @@ fn count_mismatch(max: usize, given: usize) -> String {
 
 /// Splits a script into statements at top-level `;`, ignoring any inside literals,
 /// quoted identifiers and comments. Empty statements are dropped.
-pub fn split_statements(sql: &str, dialect: Dialect) -> Result<Vec<&str>> {
-    let lexis = dialect.grammar().lexis();
+pub fn split_statements(sql: &str, lexis: Lexis) -> Result<Vec<&str>> {
     let mut statements = Vec::new();
     let mut start = 0;
     let mut i = 0;
@@ -226,17 +223,23 @@ mod tests {
 
     #[test]
     fn one_statement_per_call_and_no_empty_sql() {
-        let many = prepare("SELECT 1 AS a; DELETE FROM t", Dialect::Sqlite, &[]).unwrap_err();
+        let many = prepare("SELECT 1 AS a; DELETE FROM t", crate::db::sqlite::GRAMMAR.lexis(), &[]).unwrap_err();
         assert!(many.message().contains("one statement per call"), "{many}");
-        assert!(prepare("SELECT 1;  -- done\n", Dialect::Postgres, &[]).is_ok(), "a trailing `;` is fine");
-        assert!(prepare("SELECT ';' AS a /* ; */", Dialect::MySql, &[]).is_ok(), "`;` inside a literal or comment");
-        assert!(prepare("  -- nothing\n", Dialect::Postgres, &[]).is_err());
-        let nan = prepare("SELECT $1", Dialect::Sqlite, &[Value::Float(f64::NAN)]).unwrap_err();
+        assert!(
+            prepare("SELECT 1;  -- done\n", crate::db::postgres::GRAMMAR.lexis(), &[]).is_ok(),
+            "a trailing `;` is fine"
+        );
+        assert!(
+            prepare("SELECT ';' AS a /* ; */", crate::db::mysql::GRAMMAR.lexis(), &[]).is_ok(),
+            "`;` inside a literal or comment"
+        );
+        assert!(prepare("  -- nothing\n", crate::db::postgres::GRAMMAR.lexis(), &[]).is_err());
+        let nan = prepare("SELECT $1", crate::db::sqlite::GRAMMAR.lexis(), &[Value::Float(f64::NAN)]).unwrap_err();
         assert!(nan.message().contains("NaN"), "{nan}");
     }
 
     fn mysql(sql: &str, n: usize) -> (String, Vec<usize>) {
-        let p = prepare(sql, Dialect::MySql, &nulls(n)).unwrap();
+        let p = prepare(sql, crate::db::mysql::GRAMMAR.lexis(), &nulls(n)).unwrap();
         (p.sql.into_owned(), p.order)
     }
 
@@ -256,14 +259,14 @@ mod tests {
     #[test]
     fn postgres_dollar_quotes_and_escape_strings() {
         let sql = "SELECT $$ $1 $$, $tag$ $1 $tag$, E'\\' $1', $1, a$1";
-        let p = prepare(sql, Dialect::Postgres, &nulls(1)).unwrap();
+        let p = prepare(sql, crate::db::postgres::GRAMMAR.lexis(), &nulls(1)).unwrap();
         assert_eq!(p.sql, sql);
-        assert!(prepare("SELECT $1 /* /* $2 */ $3 */", Dialect::Postgres, &nulls(1)).is_ok());
+        assert!(prepare("SELECT $1 /* /* $2 */ $3 */", crate::db::postgres::GRAMMAR.lexis(), &nulls(1)).is_ok());
     }
 
     #[test]
     fn sqlite_keeps_numbered_placeholders() {
-        let p = prepare("SELECT [$2], $1", Dialect::Sqlite, &nulls(1)).unwrap();
+        let p = prepare("SELECT [$2], $1", crate::db::sqlite::GRAMMAR.lexis(), &nulls(1)).unwrap();
         assert_eq!(p.sql, "SELECT [$2], $1");
         assert!(p.order.is_empty());
     }
@@ -272,7 +275,7 @@ mod tests {
     fn splits_scripts_outside_literals() {
         let script =
             "-- head; comment\nCREATE TABLE a (x TEXT DEFAULT ';');\n/* ; */\nINSERT INTO a VALUES ('a;b');\n-- tail\n";
-        let parts = split_statements(script, Dialect::Sqlite).unwrap();
+        let parts = split_statements(script, crate::db::sqlite::GRAMMAR.lexis()).unwrap();
         assert_eq!(parts.len(), 2, "{parts:?}");
         assert!(parts[0].trim_start().starts_with("-- head; comment\nCREATE TABLE a"));
         assert_eq!(parts[1].trim(), "/* ; */\nINSERT INTO a VALUES ('a;b')");
@@ -280,12 +283,12 @@ mod tests {
 
     #[test]
     fn parameter_count_must_match() {
-        let err = prepare("SELECT $2", Dialect::Sqlite, &nulls(1)).unwrap_err();
+        let err = prepare("SELECT $2", crate::db::sqlite::GRAMMAR.lexis(), &nulls(1)).unwrap_err();
         assert_eq!(err.message(), "the SQL uses placeholders $1 to $2 but 1 parameter was given");
-        let err = prepare("SELECT 1", Dialect::Sqlite, &nulls(1)).unwrap_err();
+        let err = prepare("SELECT 1", crate::db::sqlite::GRAMMAR.lexis(), &nulls(1)).unwrap_err();
         assert_eq!(err.message(), "the SQL has no placeholders but 1 parameter was given");
-        let err = prepare("SELECT $1", Dialect::Postgres, &nulls(0)).unwrap_err();
+        let err = prepare("SELECT $1", crate::db::postgres::GRAMMAR.lexis(), &nulls(0)).unwrap_err();
         assert_eq!(err.message(), "the SQL has one placeholder ($1) but 0 parameters were given");
-        assert!(prepare("SELECT 'unterminated $1", Dialect::Sqlite, &nulls(1)).is_err());
+        assert!(prepare("SELECT 'unterminated $1", crate::db::sqlite::GRAMMAR.lexis(), &nulls(1)).is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 
-use super::grammar::Cancel;
+use super::grammar::{Cancel, Grammar};
 use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
 use super::target::DbTarget;
 use super::value::{Row, Value};
@@ -37,6 +37,11 @@ pub trait DatabaseService: Send + Sync + 'static {
 
     /// The SQL grammar the provider speaks.
     fn dialect(&self) -> Dialect;
+
+    /// How this database's SQL is written, migrated and classified: what the
+    /// stores over it ask instead of matching on the dialect. An adapter of a
+    /// built-in dialect hands over that dialect's (`pal::db::postgres::GRAMMAR`…).
+    fn grammar(&self) -> &'static dyn Grammar;
 
     /// The database this adapter is configured for, named without connecting and
     /// without credentials: what local state kept for it (the audit spool) is
@@ -225,7 +230,7 @@ pub trait DatabaseServiceExt: DatabaseService {
             return Err(crate::Error::invalid_input("a statement marker is non-empty, without `%`, `_` or `\\`"));
         }
         let pattern = Value::Text(format!("%{marker}%"));
-        match self.dialect().grammar().cancel() {
+        match self.grammar().cancel() {
             Some(Cancel::Query(sql)) => self.query(sql, &[pattern]).await.map(drop),
             Some(Cancel::ListThenStop { list, stop }) => {
                 for row in self.query(list, &[pattern]).await? {

@@ -2,7 +2,7 @@
 
 use sqlx::error::DatabaseError;
 
-use super::service::Dialect;
+use super::grammar::Grammar;
 use crate::error::{Error, ErrorKind};
 
 /// Reads a database error's code where sqlx's `code()` (the SQLSTATE) is too
@@ -11,14 +11,14 @@ pub(crate) type CodeOf = fn(&(dyn DatabaseError + 'static)) -> Option<String>;
 
 /// Classifies a driver error by the dialect's error code: the SQLSTATE for
 /// PostgreSQL, the extended result code for SQLite.
-pub(crate) fn map(provider: &'static str, dialect: Dialect, error: sqlx::Error) -> Error {
-    map_coded(provider, dialect, error, |db| db.code().map(|c| c.into_owned()))
+pub(crate) fn map(provider: &'static str, grammar: &dyn Grammar, error: sqlx::Error) -> Error {
+    map_coded(provider, grammar, error, |db| db.code().map(|c| c.into_owned()))
 }
 
 /// Like [`map`], with the dialect's own code read by `code_of`.
-pub(crate) fn map_coded(provider: &'static str, dialect: Dialect, error: sqlx::Error, code_of: CodeOf) -> Error {
+pub(crate) fn map_coded(provider: &'static str, grammar: &dyn Grammar, error: sqlx::Error, code_of: CodeOf) -> Error {
     let kind = match &error {
-        sqlx::Error::Database(db) => database_kind(dialect, db.as_ref(), code_of),
+        sqlx::Error::Database(db) => database_kind(grammar, db.as_ref(), code_of),
         sqlx::Error::PoolTimedOut => ErrorKind::Timeout,
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
             ErrorKind::Connection
@@ -46,7 +46,7 @@ pub(crate) fn map_coded(provider: &'static str, dialect: Dialect, error: sqlx::E
     }
 }
 
-fn database_kind(dialect: Dialect, db: &(dyn DatabaseError + 'static), code_of: CodeOf) -> ErrorKind {
+fn database_kind(grammar: &dyn Grammar, db: &(dyn DatabaseError + 'static), code_of: CodeOf) -> ErrorKind {
     use sqlx::error::ErrorKind as K;
     match db.kind() {
         K::UniqueViolation => return ErrorKind::UniqueViolation,
@@ -54,12 +54,12 @@ fn database_kind(dialect: Dialect, db: &(dyn DatabaseError + 'static), code_of: 
         _ => {}
     }
     let code = code_of(db).unwrap_or_default();
-    classify(dialect, &code, db.message())
+    classify(grammar, &code, db.message())
 }
 
 /// The kind for a database error that sqlx does not classify itself.
-fn classify(dialect: Dialect, code: &str, message: &str) -> ErrorKind {
-    dialect.grammar().classify(code, message)
+fn classify(grammar: &dyn Grammar, code: &str, message: &str) -> ErrorKind {
+    grammar.classify(code, message)
 }
 
 #[cfg(test)]
@@ -69,37 +69,64 @@ mod tests {
     #[test]
     fn cockroachdb_retry_errors_are_serialization_failures() {
         let restart = "restart transaction: TransactionRetryWithProtoRefreshError: ReadWithinUncertaintyIntervalError";
-        assert_eq!(classify(Dialect::Postgres, "40001", restart), ErrorKind::SerializationFailure);
-        assert_eq!(classify(Dialect::Postgres, "XXUUU", restart), ErrorKind::SerializationFailure);
+        assert_eq!(classify(crate::db::postgres::GRAMMAR, "40001", restart), ErrorKind::SerializationFailure);
+        assert_eq!(classify(crate::db::postgres::GRAMMAR, "XXUUU", restart), ErrorKind::SerializationFailure);
         assert_eq!(
-            classify(Dialect::Postgres, "40001", "could not serialize access due to concurrent update"),
+            classify(crate::db::postgres::GRAMMAR, "40001", "could not serialize access due to concurrent update"),
             ErrorKind::SerializationFailure
         );
         // The commit may have happened: retrying could apply the transaction twice.
-        assert_eq!(classify(Dialect::Postgres, "40003", "result is ambiguous"), ErrorKind::Backend);
+        assert_eq!(classify(crate::db::postgres::GRAMMAR, "40003", "result is ambiguous"), ErrorKind::Backend);
     }
 
     #[test]
     fn codes_map_the_same_way_on_every_dialect() {
-        assert_eq!(classify(Dialect::Postgres, "57014", "canceling statement"), ErrorKind::Timeout);
-        assert_eq!(classify(Dialect::Postgres, "28P01", "password authentication failed"), ErrorKind::Connection);
-        assert_eq!(classify(Dialect::Postgres, "42601", "syntax error"), ErrorKind::Syntax);
-        assert_eq!(classify(Dialect::MySql, "1213", "Deadlock found"), ErrorKind::SerializationFailure);
-        assert_eq!(classify(Dialect::MySql, "1969", "max_statement_time exceeded"), ErrorKind::Timeout);
-        assert_eq!(classify(Dialect::MySql, "1064", "You have an error in your SQL syntax"), ErrorKind::Syntax);
-        assert_eq!(classify(Dialect::MySql, "1045", "Access denied"), ErrorKind::Connection);
-        assert_eq!(classify(Dialect::Postgres, "42P01", "relation \"t\" does not exist"), ErrorKind::UndefinedObject);
-        assert_eq!(classify(Dialect::Postgres, "42703", "column \"c\" does not exist"), ErrorKind::UndefinedObject);
-        assert_eq!(classify(Dialect::MySql, "1146", "Table 'x.t' doesn't exist"), ErrorKind::UndefinedObject);
-        assert_eq!(classify(Dialect::MySql, "1054", "Unknown column 'c'"), ErrorKind::UndefinedObject);
-        assert_eq!(classify(Dialect::Sqlite, "1", "no such table: t"), ErrorKind::UndefinedObject);
-        assert_eq!(classify(Dialect::Sqlite, "1", "no such column: c"), ErrorKind::UndefinedObject);
-        assert_eq!(classify(Dialect::Sqlite, "1", "no such function: f"), ErrorKind::Syntax);
+        assert_eq!(classify(crate::db::postgres::GRAMMAR, "57014", "canceling statement"), ErrorKind::Timeout);
+        assert_eq!(
+            classify(crate::db::postgres::GRAMMAR, "28P01", "password authentication failed"),
+            ErrorKind::Connection
+        );
+        assert_eq!(classify(crate::db::postgres::GRAMMAR, "42601", "syntax error"), ErrorKind::Syntax);
+        assert_eq!(classify(crate::db::mysql::GRAMMAR, "1213", "Deadlock found"), ErrorKind::SerializationFailure);
+        assert_eq!(classify(crate::db::mysql::GRAMMAR, "1969", "max_statement_time exceeded"), ErrorKind::Timeout);
+        assert_eq!(
+            classify(crate::db::mysql::GRAMMAR, "1064", "You have an error in your SQL syntax"),
+            ErrorKind::Syntax
+        );
+        assert_eq!(classify(crate::db::mysql::GRAMMAR, "1045", "Access denied"), ErrorKind::Connection);
+        assert_eq!(
+            classify(crate::db::postgres::GRAMMAR, "42P01", "relation \"t\" does not exist"),
+            ErrorKind::UndefinedObject
+        );
+        assert_eq!(
+            classify(crate::db::postgres::GRAMMAR, "42703", "column \"c\" does not exist"),
+            ErrorKind::UndefinedObject
+        );
+        assert_eq!(
+            classify(crate::db::mysql::GRAMMAR, "1146", "Table 'x.t' doesn't exist"),
+            ErrorKind::UndefinedObject
+        );
+        assert_eq!(classify(crate::db::mysql::GRAMMAR, "1054", "Unknown column 'c'"), ErrorKind::UndefinedObject);
+        assert_eq!(classify(crate::db::sqlite::GRAMMAR, "1", "no such table: t"), ErrorKind::UndefinedObject);
+        assert_eq!(classify(crate::db::sqlite::GRAMMAR, "1", "no such column: c"), ErrorKind::UndefinedObject);
+        assert_eq!(classify(crate::db::sqlite::GRAMMAR, "1", "no such function: f"), ErrorKind::Syntax);
         let standby = "cannot execute INSERT in a read-only transaction";
-        assert_eq!(classify(Dialect::Postgres, "25006", standby), ErrorKind::ReadOnly);
-        assert_eq!(classify(Dialect::MySql, "1792", "Cannot execute statement in a READ ONLY"), ErrorKind::ReadOnly);
-        assert_eq!(classify(Dialect::MySql, "1290", "running with the --read-only option"), ErrorKind::ReadOnly);
-        assert_eq!(classify(Dialect::MySql, "1290", "running with the --secure-file-priv option"), ErrorKind::Backend);
-        assert_eq!(classify(Dialect::Sqlite, "8", "attempt to write a readonly database"), ErrorKind::ReadOnly);
+        assert_eq!(classify(crate::db::postgres::GRAMMAR, "25006", standby), ErrorKind::ReadOnly);
+        assert_eq!(
+            classify(crate::db::mysql::GRAMMAR, "1792", "Cannot execute statement in a READ ONLY"),
+            ErrorKind::ReadOnly
+        );
+        assert_eq!(
+            classify(crate::db::mysql::GRAMMAR, "1290", "running with the --read-only option"),
+            ErrorKind::ReadOnly
+        );
+        assert_eq!(
+            classify(crate::db::mysql::GRAMMAR, "1290", "running with the --secure-file-priv option"),
+            ErrorKind::Backend
+        );
+        assert_eq!(
+            classify(crate::db::sqlite::GRAMMAR, "8", "attempt to write a readonly database"),
+            ErrorKind::ReadOnly
+        );
     }
 }

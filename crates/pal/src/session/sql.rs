@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{SessionRecord, SessionStore};
+use crate::db::grammar::Grammar;
 use crate::db::grammar::replace_on_conflict;
-use crate::db::{DatabaseService, DatabaseServiceExt, Dialect, Value};
+use crate::db::{DatabaseService, DatabaseServiceExt, Value};
 use crate::error::Result;
 
 /// [`SessionStore`] on the `sessions` table of any [`DatabaseService`].
@@ -44,7 +45,7 @@ impl SqlSessionStore {
         let now = Utc::now();
         let unique: Vec<&SessionRow<'_>> =
             rows.iter().enumerate().filter(|(i, r)| last[r.0] == *i).map(|(_, r)| r).collect();
-        let dialect = self.db.dialect();
+        let grammar = self.db.grammar();
         let mut statements: Vec<(String, Vec<Value>)> = Vec::new();
         let mut rest = unique.as_slice();
         while !rest.is_empty() {
@@ -56,7 +57,7 @@ impl SqlSessionStore {
                     [(*id).into(), Value::Bytes(data.to_vec()), (*expires_at).into(), now.into()]
                 })
                 .collect();
-            statements.push((upsert_sql(dialect, size), params));
+            statements.push((upsert_sql(grammar, size), params));
             rest = tail;
         }
         if let [(sql, params)] = statements.as_slice() {
@@ -77,7 +78,7 @@ impl SqlSessionStore {
     }
 }
 
-fn upsert_sql(dialect: Dialect, rows: usize) -> String {
+fn upsert_sql(grammar: &dyn Grammar, rows: usize) -> String {
     let mut sql = String::from("INSERT INTO sessions (id, data, expires_at, updated_at) VALUES ");
     for r in 0..rows {
         let n = r * 4;
@@ -86,7 +87,7 @@ fn upsert_sql(dialect: Dialect, rows: usize) -> String {
         }
         sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
     }
-    sql.push_str(&replace_on_conflict(dialect.grammar(), "id", &["data", "expires_at", "updated_at"]));
+    sql.push_str(&replace_on_conflict(grammar, "id", &["data", "expires_at", "updated_at"]));
     sql
 }
 
@@ -94,7 +95,7 @@ fn upsert_sql(dialect: Dialect, rows: usize) -> String {
 /// time so no statement holds many locks; several purgers at once only share the
 /// work. Returns how many rows this call deleted.
 pub async fn purge_expired_rows(db: &dyn DatabaseService, table: &str, key_column: &str) -> Result<u64> {
-    let sql = db.dialect().grammar().delete_expired(table, key_column);
+    let sql = db.grammar().delete_expired(table, key_column);
     let mut purged = 0;
     loop {
         let deleted = db.execute(&sql, &[Utc::now().into(), PURGE_BATCH.into()]).await?;
@@ -122,7 +123,7 @@ impl SessionStore for SqlSessionStore {
     async fn upsert(&self, id: &str, data: &[u8], expires_at: DateTime<Utc>) -> Result<()> {
         self.db
             .execute(
-                &upsert_sql(self.db.dialect(), 1),
+                &upsert_sql(self.db.grammar(), 1),
                 &[id.into(), Value::Bytes(data.to_vec()), expires_at.into(), Utc::now().into()],
             )
             .await
@@ -144,8 +145,8 @@ mod tests {
 
     #[test]
     fn upserts_number_their_placeholders_per_row() {
-        let sql = upsert_sql(Dialect::Postgres, 2);
+        let sql = upsert_sql(crate::db::postgres::GRAMMAR, 2);
         assert!(sql.contains("($1, $2, $3, $4), ($5, $6, $7, $8) ON CONFLICT (id)"), "{sql}");
-        assert!(upsert_sql(Dialect::MySql, 1).contains("ON DUPLICATE KEY UPDATE"));
+        assert!(upsert_sql(crate::db::mysql::GRAMMAR, 1).contains("ON DUPLICATE KEY UPDATE"));
     }
 }

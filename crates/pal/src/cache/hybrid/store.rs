@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use bytes::Bytes;
 
 use crate::cache::counter;
+use crate::db::grammar::Grammar;
 use crate::db::grammar::replace_on_conflict;
-use crate::db::{DatabaseService, DatabaseServiceExt, Dialect, Row, Value};
+use crate::db::{DatabaseService, DatabaseServiceExt, Row, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::{SessionRecord, SessionRow, SessionStore, SqlSessionStore, purge_expired_rows};
 
@@ -109,7 +110,7 @@ impl HybridStore {
     /// past 64 bits, is refused and nothing changes; a value that is an integer
     /// becomes a counter and keeps its expiry.
     pub(super) async fn incr(&self, key: &str, by: i64, expires_at: DateTime<Utc>) -> Result<i64> {
-        let dialect = self.db.dialect();
+        let grammar = self.db.grammar();
         let now = Utc::now();
         let key: Arc<str> = key.into();
         self.db
@@ -127,7 +128,7 @@ impl HybridStore {
                                 .ok_or_else(|| tagged(counter::overflow(by)))?;
                             tx.execute("DELETE FROM sessions WHERE id = $1", &[(*key).into()]).await?;
                             let params = [(*key).into(), next.into(), record.expires_at.into()];
-                            tx.execute(&replace_counter(dialect), &params).await?;
+                            tx.execute(&replace_counter(grammar), &params).await?;
                             return Ok(next);
                         }
                         Some(StoredEntry::Counter { value, .. }) if value.checked_add(by).is_none() => {
@@ -136,7 +137,7 @@ impl HybridStore {
                         _ => {}
                     }
                     let params = [(*key).into(), by.into(), expires_at.into(), now.into()];
-                    tx.execute(&add_to_counter(dialect), &params).await?;
+                    tx.execute(&add_to_counter(grammar), &params).await?;
                     // Read in the same transaction, after the upsert locked the row.
                     let rows =
                         tx.query("SELECT value FROM cache_counters WHERE cache_key = $1", &[(*key).into()]).await?;
@@ -151,7 +152,7 @@ impl HybridStore {
     pub(super) async fn journal(&self, key: &str) -> Result<()> {
         let sql = format!(
             "INSERT INTO cache_journal (cache_key, recorded_at) VALUES ($1, $2){}",
-            replace_on_conflict(self.db.dialect().grammar(), "cache_key", &["recorded_at"])
+            replace_on_conflict(self.db.grammar(), "cache_key", &["recorded_at"])
         );
         self.execute(&sql, &[key.into(), Utc::now().into()]).await.map(drop)
     }
@@ -229,8 +230,7 @@ fn entry(rows: &[Row]) -> Result<Option<StoredEntry>> {
 const INSERT_COUNTER: &str = "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3)";
 
 /// Adds to a live counter, or starts an expired or missing one afresh; `$4` is now.
-fn add_to_counter(dialect: Dialect) -> String {
-    let g = dialect.grammar();
+fn add_to_counter(g: &dyn Grammar) -> String {
     let expired = "cache_counters.expires_at <= $4";
     // `value` first: it is decided while `expires_at` still holds the old expiry.
     let set = [
@@ -246,8 +246,8 @@ fn add_to_counter(dialect: Dialect) -> String {
     format!("{INSERT_COUNTER}{}", g.on_conflict("cache_key", &set))
 }
 
-fn replace_counter(dialect: Dialect) -> String {
-    format!("{INSERT_COUNTER}{}", replace_on_conflict(dialect.grammar(), "cache_key", &["value", "expires_at"]))
+fn replace_counter(grammar: &dyn Grammar) -> String {
+    format!("{INSERT_COUNTER}{}", replace_on_conflict(grammar, "cache_key", &["value", "expires_at"]))
 }
 
 fn tagged(e: Error) -> Error {

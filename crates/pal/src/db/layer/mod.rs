@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 
+use super::grammar::Grammar;
 use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
 use super::service::{DatabaseService, Dialect, PoolUsage, Transaction};
 use super::target::DbTarget;
@@ -45,6 +46,11 @@ pub trait DbLayer: Send + Sync + 'static {
     /// Forwards to the inner database's [`dialect`](DatabaseService::dialect).
     fn dialect(&self) -> Dialect {
         self.inner().dialect()
+    }
+
+    /// Forwards to the inner database's [`grammar`](DatabaseService::grammar).
+    fn grammar(&self) -> &'static dyn Grammar {
+        self.inner().grammar()
     }
 
     /// Forwards to the inner database's [`target`](DatabaseService::target).
@@ -150,6 +156,10 @@ impl<L: DbLayer> DatabaseService for L {
 
     fn dialect(&self) -> Dialect {
         DbLayer::dialect(self)
+    }
+
+    fn grammar(&self) -> &'static dyn Grammar {
+        DbLayer::grammar(self)
     }
 
     fn target(&self) -> DbTarget {

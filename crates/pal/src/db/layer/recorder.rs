@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::db::grammar::Grammar;
 use crate::db::{
     ConsistencyToken, DatabaseService, DbTarget, Dialect, PoolUsage, ReplicaLag, ReplicaStatus, Row, Transaction, Value,
 };
@@ -34,6 +35,7 @@ macro_rules! calls {
 calls!(
     Provider,
     Dialect,
+    Grammar,
     Target,
     ServerIdentity,
     Query,
@@ -61,16 +63,18 @@ pub(super) struct Recorder {
     seen: Mutex<Vec<Seen>>,
     /// What it answers as a replica: a server that is not one cannot say.
     lag: Option<ReplicaLag>,
+    /// What it answers for [`DatabaseService::grammar`]: any dialect's will do.
+    grammar: &'static dyn Grammar,
 }
 
 impl Recorder {
-    pub(super) fn primary() -> Self {
-        Recorder { seen: Mutex::default(), lag: None }
+    pub(super) fn primary(grammar: &'static dyn Grammar) -> Self {
+        Recorder { seen: Mutex::default(), lag: None, grammar }
     }
 
     /// A replica with nothing left to replay.
-    pub(super) fn replica() -> Self {
-        Recorder { seen: Mutex::default(), lag: Some(ReplicaLag::Behind(Duration::ZERO)) }
+    pub(super) fn replica(grammar: &'static dyn Grammar) -> Self {
+        Recorder { seen: Mutex::default(), lag: Some(ReplicaLag::Behind(Duration::ZERO)), grammar }
     }
 
     /// The calls since the last `take`.
@@ -94,6 +98,11 @@ impl DatabaseService for Recorder {
     fn dialect(&self) -> Dialect {
         self.record(Call::Dialect, None);
         Dialect::Postgres
+    }
+
+    fn grammar(&self) -> &'static dyn Grammar {
+        self.record(Call::Grammar, None);
+        self.grammar
     }
 
     fn target(&self) -> DbTarget {

@@ -1,6 +1,7 @@
 //! Every method of [`DatabaseService`] reaches the primary through every layer,
 //! and through the stack the factory builds, unless a layer answers it on purpose.
 
+use crate::db::postgres::GRAMMAR;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +24,9 @@ async fn invoke(db: &dyn DatabaseService, call: Call) {
         }
         Call::Dialect => {
             db.dialect();
+        }
+        Call::Grammar => {
+            db.grammar();
         }
         Call::Target => {
             db.target();
@@ -84,6 +88,7 @@ fn runs_sql(call: Call) -> bool {
         Call::Query | Call::QueryEach | Call::Read | Call::ReadEach | Call::Execute => true,
         Call::Provider
         | Call::Dialect
+        | Call::Grammar
         | Call::Target
         | Call::ServerIdentity
         | Call::WritePosition
@@ -130,7 +135,7 @@ static REPLICAS: Mutex<Vec<(String, Arc<Recorder>)>> = Mutex::new(Vec::new());
 /// `up`, else a server that is no replica, which its check finds down.
 fn connect(settings: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
     let url = settings.url.expose().to_string();
-    let recorder = Arc::new(if url.ends_with("/up") { Recorder::replica() } else { Recorder::primary() });
+    let recorder = Arc::new(if url.ends_with("/up") { Recorder::replica(GRAMMAR) } else { Recorder::primary(GRAMMAR) });
     REPLICAS.lock().unwrap().push((url, recorder.clone()));
     Ok(recorder)
 }
@@ -153,7 +158,7 @@ fn settings(replica: &str, metrics: bool) -> Settings {
 
 #[tokio::test]
 async fn every_call_reaches_the_database_through_the_metrics_layer() {
-    let recorder = Arc::new(Recorder::primary());
+    let recorder = Arc::new(Recorder::primary(GRAMMAR));
     let db = crate::db::instrumented(recorder.clone());
     let wrong = misrouted("metrics", db.as_ref(), &recorder, &[]).await;
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -164,7 +169,7 @@ async fn every_call_reaches_the_database_through_the_metrics_layer() {
 #[tokio::test]
 async fn every_call_reaches_the_primary_through_the_replica_router() {
     let settings = settings("postgres://pal@127.0.0.1:2/router_down", false);
-    let primary = Arc::new(Recorder::primary());
+    let primary = Arc::new(Recorder::primary(GRAMMAR));
     let db = crate::db::with_replicas(settings.db_settings().unwrap(), connect, primary.clone()).unwrap();
     let wrong = misrouted("replica router", db.as_ref(), &primary, &[Call::Replicas]).await;
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -177,7 +182,7 @@ async fn every_call_reaches_the_primary_through_the_replica_router() {
 async fn reads_reach_a_usable_replica_and_nothing_else_does() {
     let url = "postgres://pal@127.0.0.1:3/up";
     let settings = settings(url, false);
-    let primary = Arc::new(Recorder::primary());
+    let primary = Arc::new(Recorder::primary(GRAMMAR));
     let db = crate::db::with_replicas(settings.db_settings().unwrap(), connect, primary.clone()).unwrap();
     let replica = replica(url);
     // Reads wait for the first check, which finds it usable.
@@ -199,7 +204,7 @@ async fn reads_reach_a_usable_replica_and_nothing_else_does() {
 #[tokio::test]
 async fn every_call_reaches_the_primary_through_the_stack_the_factory_builds() {
     let settings = settings("postgres://pal@127.0.0.1:4/stack_down", true);
-    let primary = Arc::new(Recorder::primary());
+    let primary = Arc::new(Recorder::primary(GRAMMAR));
     let db = crate::factory::layer_database(&settings, primary.clone(), connect).unwrap();
     let wrong = misrouted("factory stack", db.as_ref(), &primary, &[Call::Replicas]).await;
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));

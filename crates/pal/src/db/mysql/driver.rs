@@ -12,6 +12,7 @@ use sqlx::{AssertSqlSafe, Executor, MySql};
 use sqlx::error::DatabaseError;
 
 use super::{PROVIDER, decode, identity};
+use crate::db::grammar::Grammar;
 use crate::db::migrate::Ddl;
 use crate::db::network::{Driver, NetworkDatabase, Reachability, Replication, pool};
 use crate::db::placeholders::prepare;
@@ -65,7 +66,7 @@ fn number(db: &(dyn DatabaseError + 'static)) -> Option<u16> {
 struct MySqlDriver;
 
 fn bind<'q>(sql: &str, params: &'q [Value]) -> Result<Query<'q>> {
-    let prepared = prepare(sql, Dialect::MySql, params)?;
+    let prepared = prepare(sql, super::GRAMMAR.lexis(), params)?;
     let mut query = sqlx::query(AssertSqlSafe(prepared.sql.into_owned()));
     for &i in &prepared.order {
         query = match &params[i] {
@@ -91,11 +92,15 @@ impl Driver for MySqlDriver {
     }
 
     fn map_err(&self, e: sqlx::Error) -> Error {
-        sqlx_error::map_coded(PROVIDER.name, Dialect::MySql, e, |db| number(db).map(|n| n.to_string()))
+        sqlx_error::map_coded(PROVIDER.name, super::GRAMMAR, e, |db| number(db).map(|n| n.to_string()))
     }
 
     fn dialect(&self) -> Dialect {
         Dialect::MySql
+    }
+
+    fn grammar(&self) -> &'static dyn Grammar {
+        super::GRAMMAR
     }
 
     fn begin_sql(&self) -> &'static str {

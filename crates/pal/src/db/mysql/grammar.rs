@@ -4,7 +4,7 @@ use crate::db::grammar::{Cancel, Grammar, Lexis, Recovery};
 use crate::db::migrate::{Migration, every_migration};
 use crate::error::ErrorKind;
 
-pub(crate) struct MySql;
+pub(super) struct MySql;
 
 const MIGRATIONS: &[Migration] = every_migration!();
 

@@ -5,7 +5,7 @@
 mod grammar;
 
 /// How MySQL is written, migrated and classified.
-pub(crate) static GRAMMAR: grammar::MySql = grammar::MySql;
+pub static GRAMMAR: &dyn crate::db::grammar::Grammar = &grammar::MySql;
 
 #[cfg(feature = "mysql")]
 mod decode;

@@ -20,6 +20,7 @@ use futures::future::BoxFuture;
 use sqlx::{Database, Executor, Pool};
 
 use crate::db::deadline::timed_out;
+use crate::db::grammar::Grammar;
 use crate::db::migrate::{self, Ddl};
 use crate::db::position::{ConsistencyToken, ReplicaLag};
 use crate::db::rows::Each;
@@ -35,6 +36,7 @@ pub(crate) trait Driver: Send + Sync + 'static {
 
     fn provider(&self) -> &'static str;
     fn dialect(&self) -> Dialect;
+    fn grammar(&self) -> &'static dyn Grammar;
     /// The statement that opens a transaction (with its isolation level).
     fn begin_sql(&self) -> &'static str;
     /// The statement(s) that open the read-only transaction every read
@@ -96,7 +98,7 @@ pub(crate) trait Driver: Send + Sync + 'static {
     ) -> BoxFuture<'c, Result<u64>>;
 
     fn map_err(&self, e: sqlx::Error) -> Error {
-        sqlx_error::map(self.provider(), self.dialect(), e)
+        sqlx_error::map(self.provider(), self.grammar(), e)
     }
 }
 
@@ -176,6 +178,10 @@ where
 
     fn dialect(&self) -> Dialect {
         self.driver.dialect()
+    }
+
+    fn grammar(&self) -> &'static dyn Grammar {
+        self.driver.grammar()
     }
 
     fn target(&self) -> DbTarget {

@@ -10,6 +10,7 @@ use sqlx::{Arguments, AssertSqlSafe, Either, Executor, Postgres, SqlSafeStr, Sta
 
 use super::params::PgParam;
 use super::{COCKROACHDB, POSTGRESQL, decode, identity};
+use crate::db::grammar::Grammar;
 use crate::db::migrate::Ddl;
 use crate::db::network::{Driver, NetworkDatabase, Reachability, Replication, pool};
 use crate::db::placeholders::prepare;
@@ -94,7 +95,7 @@ impl PgDriver {
         sql: &'q str,
         params: &[Value],
     ) -> Result<Either<sqlx::query::Query<'q, Postgres, PgArguments>, (sqlx::postgres::PgStatement, PgArguments)>> {
-        prepare(sql, Dialect::Postgres, params)?;
+        prepare(sql, super::GRAMMAR.lexis(), params)?;
         if params.is_empty() {
             return Ok(Either::Left(sqlx::query(AssertSqlSafe(sql))));
         }
@@ -126,6 +127,10 @@ impl Driver for PgDriver {
 
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
+    }
+
+    fn grammar(&self) -> &'static dyn Grammar {
+        super::GRAMMAR
     }
 
     fn begin_sql(&self) -> &'static str {

@@ -4,7 +4,7 @@ use crate::db::grammar::{Cancel, Grammar, Lexis, on_conflict_standard};
 use crate::db::migrate::{Migration, every_migration};
 use crate::error::ErrorKind;
 
-pub(crate) struct Postgres;
+pub(super) struct Postgres;
 
 /// PostgreSQL and CockroachDB: no SERIAL, no advisory locks, no LISTEN/NOTIFY in
 /// the migrations.

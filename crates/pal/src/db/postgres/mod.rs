@@ -5,7 +5,7 @@
 mod grammar;
 
 /// How PostgreSQL is written, migrated and classified.
-pub(crate) static GRAMMAR: grammar::Postgres = grammar::Postgres;
+pub static GRAMMAR: &dyn crate::db::grammar::Grammar = &grammar::Postgres;
 
 #[cfg(feature = "postgres")]
 mod decode;

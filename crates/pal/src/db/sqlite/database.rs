@@ -13,6 +13,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Column, Executor as _, Row as _, Sqlite, TypeInfo, ValueRef};
 
 use super::{PROVIDER, identity};
+use crate::db::grammar::Grammar;
 use crate::db::placeholders::prepare;
 use crate::db::rows::{Each, RowBuilder};
 use crate::db::value::parse_timestamp;
@@ -102,7 +103,7 @@ async fn bounded<T>(limit: Duration, fut: impl Future<Output = Result<T>>) -> Re
 }
 
 fn map_err(e: sqlx::Error) -> Error {
-    sqlx_error::map(PROVIDER.name, Dialect::Sqlite, e)
+    sqlx_error::map(PROVIDER.name, super::GRAMMAR, e)
 }
 
 /// Fixed-width UTC text, so stored timestamps compare correctly as text.
@@ -111,7 +112,7 @@ fn timestamp_text(t: &DateTime<Utc>) -> String {
 }
 
 fn build<'q>(sql: &'q str, params: &'q [Value]) -> Result<Query<'q>> {
-    let prepared = prepare(sql, Dialect::Sqlite, params)?;
+    let prepared = prepare(sql, super::GRAMMAR.lexis(), params)?;
     let mut query = sqlx::query(AssertSqlSafe(prepared.sql.into_owned()));
     for value in params {
         query = match value {
@@ -193,6 +194,10 @@ impl DatabaseService for SqliteDatabase {
 
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
+    }
+
+    fn grammar(&self) -> &'static dyn Grammar {
+        super::GRAMMAR
     }
 
     fn target(&self) -> DbTarget {

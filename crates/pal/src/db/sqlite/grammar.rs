@@ -4,7 +4,7 @@ use crate::db::grammar::{Grammar, Lexis, on_conflict_standard};
 use crate::db::migrate::{Migration, every_migration};
 use crate::error::ErrorKind;
 
-pub(crate) struct Sqlite;
+pub(super) struct Sqlite;
 
 const MIGRATIONS: &[Migration] = every_migration!();
 

@@ -4,7 +4,7 @@
 mod grammar;
 
 /// How SQLite is written, migrated and classified.
-pub(crate) static GRAMMAR: grammar::Sqlite = grammar::Sqlite;
+pub static GRAMMAR: &dyn crate::db::grammar::Grammar = &grammar::Sqlite;
 
 #[cfg(feature = "sqlite")]
 mod database;
