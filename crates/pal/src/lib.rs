@@ -2,7 +2,7 @@
 //! [`CacheService`] and [`DatabaseService`]; environment variables choose the
 //! providers behind them ([`Settings::from_env`], [`factory`]).
 //!
-//! Modules depend downwards only, bottom to top: [`error`]; [`env`] (the one
+//! Modules depend downwards only, bottom to top: [`error`]; [`env`](mod@env) (the one
 //! environment reader), [`retry`], [`namespace`], [`crypto`], [`tls`], [`telemetry`]; the traits and
 //! their providers in [`cache`] and [`db`]; the stores over them ([`session`],
 //! [`audit`]); the cache layers; [`registry`], [`settings`], [`factory`] and

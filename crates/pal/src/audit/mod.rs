@@ -1,7 +1,7 @@
 //! The audit log: events taken without waiting for the database ([`AuditLog`]),
 //! delivered in batches through an [`AuditSink`] (the `audit_log` table of any
 //! [`DatabaseService`](crate::db::DatabaseService)), kept on local disk
-//! ([`spool`]) where the durability mode or an outage needs it. A spool belongs to
+//! (`spool`) where the durability mode or an outage needs it. A spool belongs to
 //! the one database it was written for ([`spools`]).
 
 mod binding;
