@@ -141,13 +141,18 @@ async fn blackholed_redis_costs_nothing_once_the_breaker_is_open() {
         times.push(started.elapsed());
         assert_eq!(got, Some(serde_json::json!({"i": i % 50})));
     }
-    let p99 = |v: &mut Vec<Duration>| {
-        v.sort();
-        v[v.len() * 99 / 100]
-    };
-    let (db_p99, p99) = (p99(&mut db_times), p99(&mut times));
-    eprintln!("p99 with Redis blackholed and the breaker open: {p99:?} (database alone: {db_p99:?})");
-    assert!(p99 <= db_p99 + Duration::from_millis(5), "p99 {p99:?} against the database's {db_p99:?}");
+    db_times.sort();
+    times.sort();
+    let at = |v: &[Duration], pct: usize| v[v.len() * pct / 100];
+    let (db_p50, p50, db_p99, p99) = (at(&db_times, 50), at(&times, 50), at(&db_times, 99), at(&times, 99));
+    eprintln!(
+        "with Redis blackholed and the breaker open: p50 {p50:?}, p99 {p99:?} (database alone: p50 {db_p50:?}, p99 {db_p99:?})"
+    );
+    // A call that still tried Redis would wait for its command timeout (1 s). The
+    // median is the cost of the path; the tail, on a loaded machine, is mostly
+    // the scheduler's, so it gets room in proportion, not a few milliseconds.
+    assert!(p50 <= db_p50 * 5 / 4 + Duration::from_millis(1), "p50 {p50:?} against the database's {db_p50:?}");
+    assert!(p99 <= db_p99 * 2 + Duration::from_millis(5), "p99 {p99:?} against the database's {db_p99:?}");
     proxy.set(Mode::Pass);
     teardown.await;
 }

@@ -115,7 +115,21 @@ struct Subject {
     prefix: String,
 }
 
+/// A key prefix of this run's own: the key record its first write leaves (which
+/// lives a year) is never the one a server's other users meet at the default prefix.
+fn run_prefix() -> String {
+    format!("rot{}:", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
 impl Subject {
+    /// Deletes the key record this subject's writes left.
+    async fn forget_record(&self) {
+        let mut vars: Vec<(&str, &str)> = self.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        vars.push(("CACHE_INSECURE_NO_ENCRYPTION", "true"));
+        let plain = pal::factory::build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap();
+        plain.delete(pal::cache::RECORD_KEY).await.unwrap();
+    }
+
     async fn cache(&self, keys: &str) -> Arc<dyn CacheService> {
         let mut vars: Vec<(&str, &str)> = self.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         vars.extend([SECRET, ("CACHE_ENCRYPTION_KEYS", keys)]);
@@ -182,28 +196,33 @@ async fn rotate_and_tamper(name: &str, subject: Subject) {
     }
     subject.raw.set(&key, sealed).await;
     assert_eq!(retired.get(&fresh).await.unwrap().as_deref(), Some(&value[..]), "{name}: restored");
+    subject.forget_record().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis() {
     let port = support::port("REDIS_PORT");
+    let prefix = run_prefix();
     let vars = vec![
         ("CACHE_PROVIDER", "redis".to_string()),
         ("REDIS_URL", format!("redis://127.0.0.1:{port}")),
+        ("CACHE_KEY_PREFIX", prefix.clone()),
         ("DB_PROVIDER", "sqlite".to_string()),
     ];
-    rotate_and_tamper("redis", Subject { vars, raw: Box::new(RedisRaw(port)), prefix: String::new() }).await;
+    rotate_and_tamper("redis", Subject { vars, raw: Box::new(RedisRaw(port)), prefix }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memcached() {
     let port = support::port("MEMCACHED_PORT");
+    let prefix = run_prefix();
     let vars = vec![
         ("CACHE_PROVIDER", "memcached".to_string()),
         ("MEMCACHED_SERVERS", format!("127.0.0.1:{port}")),
+        ("CACHE_KEY_PREFIX", prefix.clone()),
         ("DB_PROVIDER", "sqlite".to_string()),
     ];
-    rotate_and_tamper("memcached", Subject { vars, raw: Box::new(MemcachedRaw(port)), prefix: String::new() }).await;
+    rotate_and_tamper("memcached", Subject { vars, raw: Box::new(MemcachedRaw(port)), prefix }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
