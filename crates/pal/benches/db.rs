@@ -1,4 +1,4 @@
-//! SessionStore upsert + get through pal against the same two statements on a raw
+//! ExpiringStore upsert + get through pal against the same two statements on a raw
 //! sqlx pool, on the same server in the same run: the difference is what the
 //! abstraction costs (placeholder checks, typed binding, row decoding, bounds).
 //! Each timed operation of one side alternates with an untimed one of the other
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDateTime, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use pal::session::{SessionRecord, SessionStore, SqlSessionStore};
+use pal::expiring::{ExpiringRecord, ExpiringStore, SqlExpiringStore};
 use pal::{DatabaseService, Settings};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -68,7 +68,7 @@ fn expires() -> DateTime<Utc> {
     Utc::now() + ChronoDuration::seconds(300)
 }
 
-/// The same two statements pal's SessionStore sends, on a raw sqlx pool.
+/// The same two statements pal's ExpiringStore sends, on a raw sqlx pool.
 enum Raw {
     Postgres(PgPool),
     MariaDb(MySqlPool),
@@ -108,7 +108,7 @@ impl Raw {
     }
 }
 
-async fn pal_upsert_get(store: &SqlSessionStore, key: &str, data: &[u8]) -> SessionRecord {
+async fn pal_upsert_get(store: &SqlExpiringStore, key: &str, data: &[u8]) -> ExpiringRecord {
     store.upsert(key, data, expires()).await.unwrap();
     store.get(key).await.unwrap().unwrap()
 }
@@ -117,7 +117,7 @@ async fn pal_upsert_get(store: &SqlSessionStore, key: &str, data: &[u8]) -> Sess
 /// the other: on a machine shared with other work, both sides then meet the same
 /// load and disk latency, which sequential runs of each side do not guarantee.
 async fn interleaved(
-    store: &SqlSessionStore,
+    store: &SqlExpiringStore,
     raw: &Raw,
     keys: &[String],
     data: &[u8],
@@ -150,7 +150,7 @@ fn bench(c: &mut Criterion) {
     let _runtime = rt.enter();
     for (provider, name) in [("postgresql", "session_upsert_get_postgres"), ("mysql", "session_upsert_get_mariadb")] {
         let (db, url, (admin, drop)) = rt.block_on(prepare(provider));
-        let store = SqlSessionStore::new(db);
+        let store = SqlExpiringStore::new(db);
         let raw = Raw::new(provider, &url);
         let (through_pal, through_raw) =
             (rt.block_on(pal_upsert_get(&store, "check", &data)), rt.block_on(raw.upsert_get("check", &data)));

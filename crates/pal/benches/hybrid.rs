@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use pal::cache::hybrid::{BreakerState, HybridCache, HybridConfig};
 use pal::cache::redis::{self as redis_provider, RedisCache, RedisTopology, Timeouts};
 use pal::env::ConnUrl;
-use pal::session::{SessionStore, SqlSessionStore};
+use pal::expiring::{ExpiringStore, SqlExpiringStore};
 use pal::{CacheService, CacheServiceExt, DatabaseService, Settings, Ttl};
 use proxy::{FaultProxy, Mode};
 
@@ -58,7 +58,7 @@ fn main() {
         let topology = RedisTopology::Standalone(ConnUrl::parse(&proxy.url("redis"), &["redis"]).unwrap());
         let redis: Arc<dyn CacheService> =
             Arc::new(RedisCache::new(&redis_provider::PROVIDER, &topology, timeouts).unwrap());
-        let sessions = SqlSessionStore::new(db.clone());
+        let sessions = SqlExpiringStore::new(db.clone());
         let config = HybridConfig {
             write_through: true,
             attempts: 3,

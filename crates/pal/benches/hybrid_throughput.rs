@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::Utc;
 use common::{median, round_of};
-use pal::session::{SessionStore, SqlSessionStore};
+use pal::expiring::{ExpiringStore, SqlExpiringStore};
 use pal::{CacheService, DatabaseService, Settings, Ttl};
 
 const ROUNDS: usize = 5;
@@ -48,7 +48,7 @@ async fn database(url: &str) -> Arc<dyn DatabaseService> {
 enum Writer {
     Cache(Arc<dyn CacheService>),
     /// The previous design: the copy upserted on its own, then the sealed Redis set.
-    PerCall(Arc<SqlSessionStore>, Arc<dyn CacheService>),
+    PerCall(Arc<SqlExpiringStore>, Arc<dyn CacheService>),
 }
 
 async fn write(w: &Writer, key: String, value: Bytes) {
@@ -95,10 +95,10 @@ fn main() {
             ("sealed redis", Writer::Cache(redis.clone())),
             ("hybrid", Writer::Cache(hybrid.clone())),
             ("hybrid, async commit", Writer::Cache(cache("redis-hybrid", &async_url).await)),
-            ("per-call copy", Writer::PerCall(Arc::new(SqlSessionStore::new(database(&url).await)), redis.clone())),
+            ("per-call copy", Writer::PerCall(Arc::new(SqlExpiringStore::new(database(&url).await)), redis.clone())),
             (
                 "per-call copy, async commit",
-                Writer::PerCall(Arc::new(SqlSessionStore::new(database(&async_url).await)), redis.clone()),
+                Writer::PerCall(Arc::new(SqlExpiringStore::new(database(&async_url).await)), redis.clone()),
             ),
         ];
         let value = Bytes::from(vec![b'v'; 256]);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use common::{ROUNDS, median, round};
-use pal::session::{SessionStore, SqlSessionStore};
+use pal::expiring::{ExpiringStore, SqlExpiringStore};
 use pal::{CacheService, DatabaseService, Settings, Ttl};
 use ports::port;
 
@@ -109,11 +109,11 @@ async fn session_read() {
     assert!(tls.transport().await.unwrap().encrypted() && !plain.transport().await.unwrap().encrypted());
     tls.migrate().await.unwrap();
     let expires = Utc::now() + chrono::Duration::seconds(600);
-    let store = SqlSessionStore::new(tls.clone());
+    let store = SqlExpiringStore::new(tls.clone());
     for i in 0..KEYS {
         store.upsert(&format!("s{i}"), &[b'x'; 256], expires).await.unwrap();
     }
-    let stores = [Arc::new(SqlSessionStore::new(tls)), Arc::new(SqlSessionStore::new(plain))];
+    let stores = [Arc::new(SqlExpiringStore::new(tls)), Arc::new(SqlExpiringStore::new(plain))];
     let (mut t, mut p) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         for (store, out) in [(&stores[0], &mut t), (&stores[1], &mut p)] {

@@ -9,8 +9,8 @@ use crate::cache::{BuildContext, CacheService, KeyCheck, Sealed, prefixed, value
 use crate::crypto::Sealer;
 use crate::db::{Connect, DatabaseService};
 use crate::error::{Error, ErrorKind, Result};
+use crate::expiring::{ExpiringStore, SealedExpiringStore, SqlExpiringStore};
 use crate::registry;
-use crate::session::{SealedSessionStore, SessionStore, SqlSessionStore};
 use crate::settings::Settings;
 
 /// Builds the configured cache. Connection problems surface at the first call
@@ -148,10 +148,10 @@ pub fn sealer(settings: &Settings) -> Result<Option<Arc<Sealer>>> {
 /// Durable sessions on the configured database, sealed like the cache when
 /// sealing keys are set: it reads and writes the very rows the hybrid cache keeps
 /// for sessions, so a tool can inspect or revoke them with Redis down.
-pub fn build_session_store(settings: &Settings, db: Arc<dyn DatabaseService>) -> Result<Arc<dyn SessionStore>> {
-    let store: Arc<dyn SessionStore> = Arc::new(SqlSessionStore::new(db));
+pub fn build_expiring_store(settings: &Settings, db: Arc<dyn DatabaseService>) -> Result<Arc<dyn ExpiringStore>> {
+    let store: Arc<dyn ExpiringStore> = Arc::new(SqlExpiringStore::new(db));
     Ok(match sealer(settings)? {
-        Some(sealer) => Arc::new(SealedSessionStore::new(store, sealer)),
+        Some(sealer) => Arc::new(SealedExpiringStore::new(store, sealer)),
         None => store,
     })
 }

@@ -4,7 +4,7 @@
 //!
 //! Modules depend downwards only, bottom to top: [`error`]; [`env`](mod@env) (the one
 //! environment reader), [`retry`], [`namespace`], [`crypto`], [`tls`], [`telemetry`]; the traits and
-//! their providers in [`cache`] and [`db`]; the stores over them ([`session`],
+//! their providers in [`cache`] and [`db`]; the stores over them ([`expiring`],
 //! [`audit`]); the cache layers; [`registry`], [`settings`], [`factory`] and
 //! [`health`]. A test (`tests/layering/`) keeps it so.
 
@@ -14,12 +14,12 @@ pub mod crypto;
 pub mod db;
 pub mod env;
 pub mod error;
+pub mod expiring;
 pub mod factory;
 pub mod health;
 pub mod namespace;
 pub mod registry;
 pub mod retry;
-pub mod session;
 pub mod settings;
 pub mod telemetry;
 pub mod tls;

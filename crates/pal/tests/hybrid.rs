@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use pal::CacheServiceExt;
 use pal::cache::hybrid::BreakerState;
-use pal::session::{SessionStore, SqlSessionStore};
+use pal::expiring::{ExpiringStore, SqlExpiringStore};
 use suite::cache::CacheSubject;
 use support::proxy::{FaultProxy, Mode};
 
@@ -130,7 +130,7 @@ async fn blackholed_redis_costs_nothing_once_the_breaker_is_open() {
     .expect("the breaker opens");
     // The database's own latency for the same reads is the yardstick, measured in
     // alternation with the hybrid's so that load on the machine hits both alike.
-    let sessions = SqlSessionStore::new(db.clone());
+    let sessions = SqlExpiringStore::new(db.clone());
     let (mut db_times, mut times) = (Vec::new(), Vec::new());
     for i in 0..400 {
         let started = Instant::now();

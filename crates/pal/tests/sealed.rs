@@ -7,7 +7,7 @@ mod support;
 
 use std::sync::Arc;
 
-use pal::factory::{build_cache, build_database, build_session_store, sealer};
+use pal::factory::{build_cache, build_database, build_expiring_store, sealer};
 use pal::{CacheService, CacheServiceExt, Settings, Ttl};
 use serde::Serialize;
 
@@ -136,7 +136,7 @@ async fn session_row_through_pal(provider: &str, url: &str) {
     .unwrap();
     let db = build_database(&settings).await.unwrap();
     db.migrate().await.unwrap();
-    let store = build_session_store(&settings, db).unwrap();
+    let store = build_expiring_store(&settings, db).unwrap();
     let data = serde_json::to_vec(&SESSION).unwrap();
     store.upsert(EMAIL, &data, chrono::Utc::now() + chrono::Duration::seconds(60)).await.unwrap();
     store.upsert(USER_ID, &data, chrono::Utc::now() + chrono::Duration::seconds(60)).await.unwrap();

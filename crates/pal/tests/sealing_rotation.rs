@@ -259,7 +259,7 @@ async fn sealed_session_store() {
             let settings = Settings::from_vars(vars).unwrap();
             let db = pal::factory::build_database(&settings).await.unwrap();
             db.migrate().await.unwrap();
-            (pal::factory::build_session_store(&settings, db.clone()).unwrap(), db)
+            (pal::factory::build_expiring_store(&settings, db.clone()).unwrap(), db)
         }
     };
     let expires = chrono::Utc::now() + chrono::Duration::seconds(60);

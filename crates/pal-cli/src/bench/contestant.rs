@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use moka::Expiry;
 use pal::cache::Peer;
-use pal::session::SessionStore;
+use pal::expiring::ExpiringStore;
 use pal::{CacheService, CacheServiceExt, Ttl};
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +61,7 @@ pub(super) enum Client {
     Redis(redis::aio::MultiplexedConnection),
     Moka(moka::sync::Cache<String, (Bytes, Duration)>),
     Memcache(memcache::exp::AsyncMetaClient),
-    PalSessions(Arc<dyn SessionStore>),
+    PalSessions(Arc<dyn ExpiringStore>),
     RawSessions(RawSessions),
 }
 
@@ -252,7 +252,7 @@ pub(super) async fn peer(peer: &Peer, index: usize) -> Result<Arc<Contestant>, S
 }
 
 /// A session store on the database, through pal.
-pub(super) fn pal_sessions(store: Arc<dyn SessionStore>, index: usize) -> Arc<Contestant> {
+pub(super) fn pal_sessions(store: Arc<dyn ExpiringStore>, index: usize) -> Arc<Contestant> {
     Contestant::new("pal", true, index, Client::PalSessions(store))
 }
 

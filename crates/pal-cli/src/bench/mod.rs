@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pal::cache::Peer;
-use pal::factory::{build_cache, build_database, build_session_store};
+use pal::factory::{build_cache, build_database, build_expiring_store};
 use pal::{Error, ErrorKind, Result, Settings};
 
 pub(crate) use args::{BenchArgs, Op};
@@ -87,7 +87,7 @@ pub(crate) async fn run(
         }
         pal::factory::auto_migrate(settings, db.as_ref()).await?;
         let dialect = db.dialect();
-        db_side.push(contestant::pal_sessions(build_session_store(settings, db)?, 3));
+        db_side.push(contestant::pal_sessions(build_expiring_store(settings, db)?, 3));
         match raw_sql::RawSessions::connect(
             dialect,
             settings.db_settings()?.url.expose(),

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration as ChronoDuration, SubsecRound, Utc};
 use pal::audit::{AuditEvent, AuditSink, SqlAuditSink};
 use pal::db::{Dialect, Value};
-use pal::session::{SessionStore, SqlSessionStore};
+use pal::expiring::{ExpiringStore, SqlExpiringStore};
 use pal::{DatabaseService, DatabaseServiceExt, ErrorKind};
 
 use super::namespace;
@@ -269,7 +269,7 @@ pub(crate) async fn injection_strings_are_data(s: &DbSubject) {
 }
 
 pub(crate) async fn session_store_expiry(s: &DbSubject) {
-    let store = SqlSessionStore::new(s.db.clone());
+    let store = SqlExpiringStore::new(s.db.clone());
     let ns = namespace();
     let (live, dead) = (format!("{ns}live"), format!("{ns}dead"));
     store.upsert(&live, b"alive", Utc::now() + ChronoDuration::seconds(60)).await.unwrap();
@@ -290,7 +290,7 @@ pub(crate) async fn session_store_expiry(s: &DbSubject) {
 }
 
 pub(crate) async fn session_store_upsert_and_delete(s: &DbSubject) {
-    let store = SqlSessionStore::new(s.db.clone());
+    let store = SqlExpiringStore::new(s.db.clone());
     let id = format!("{}s", namespace());
     let later = (Utc::now() + ChronoDuration::seconds(120)).trunc_subsecs(6);
     store.upsert(&id, b"one", Utc::now() + ChronoDuration::seconds(60)).await.unwrap();
@@ -392,7 +392,7 @@ pub(crate) async fn aggregates_and_text_parameters(s: &DbSubject) {
 /// normalization are different rows on every dialect; emails are unique byte for
 /// byte (applications normalize them first), the same everywhere.
 pub(crate) async fn keys_and_emails_compare_byte_exactly(s: &DbSubject) {
-    let store = SqlSessionStore::new(s.db.clone());
+    let store = SqlExpiringStore::new(s.db.clone());
     let ns = namespace();
     let later = Utc::now() + ChronoDuration::seconds(60);
     let ids = [

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::store::HybridStore;
 use crate::error::{Error, ErrorKind, Result};
-use crate::session::SessionRow;
+use crate::expiring::ExpiringRow;
 
 /// Copies one flush takes at most.
 const MAX_BATCH: usize = 256;
@@ -63,7 +63,7 @@ fn stopped() -> Error {
 /// Takes what has queued up and stores it in one statement. While every flusher is
 /// busy, copies accumulate, so batches grow with the load. A flush takes a power of
 /// two of them and leaves the rest to the next flusher: every flush is then one
-/// statement of one of a few shapes (see `SqlSessionStore::upsert_many`), with no
+/// statement of one of a few shapes (see `SqlExpiringStore::upsert_many`), with no
 /// transaction around several.
 async fn flush(receiver: Arc<Mutex<mpsc::Receiver<Copy>>>, store: Arc<HybridStore>) {
     loop {
@@ -80,7 +80,7 @@ async fn flush(receiver: Arc<Mutex<mpsc::Receiver<Copy>>>, store: Arc<HybridStor
                 }
             }
         }
-        let rows: Vec<SessionRow<'_>> = batch.iter().map(|c| (c.key.as_str(), &c.data[..], c.expires_at)).collect();
+        let rows: Vec<ExpiringRow<'_>> = batch.iter().map(|c| (c.key.as_str(), &c.data[..], c.expires_at)).collect();
         let outcome = store.put_many(&rows).await;
         metrics::histogram!(crate::telemetry::HYBRID_COPY_BATCH_ROWS).record(batch.len() as f64);
         for copy in batch {

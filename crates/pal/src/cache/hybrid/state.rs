@@ -15,8 +15,8 @@ use super::copier::Copier;
 use super::store::{HybridStore, StoredEntry};
 use crate::cache::{CacheService, Ttl};
 use crate::error::Result;
+use crate::expiring::ExpiringRecord;
 use crate::retry;
-use crate::session::SessionRecord;
 use crate::telemetry;
 
 /// The wait before the first retry on Redis; later ones double, up to the cap.
@@ -260,7 +260,7 @@ impl Shared {
     /// lifetime, best effort. Writers change the database before Redis, so reading
     /// the database again afterwards catches a write or delete that raced with this
     /// one; the possibly stale copy is then removed from Redis.
-    async fn repopulate(&self, key: &str, record: &SessionRecord) {
+    async fn repopulate(&self, key: &str, record: &ExpiringRecord) {
         let Some(ttl) = remaining(record.expires_at) else { return };
         if self.redis.set(key, record.data.clone(), ttl).await.is_err() {
             return;

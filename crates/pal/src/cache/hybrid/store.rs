@@ -14,7 +14,7 @@ use crate::db::grammar::Grammar;
 use crate::db::grammar::replace_on_conflict;
 use crate::db::{DatabaseService, DatabaseServiceExt, Row, Value};
 use crate::error::{Error, ErrorKind, Result};
-use crate::session::{SessionRecord, SessionRow, SessionStore, SqlSessionStore, purge_expired_rows};
+use crate::expiring::{ExpiringRecord, ExpiringRow, ExpiringStore, SqlExpiringStore, purge_expired_rows};
 
 /// The tables the hybrid needs, for messages that name them.
 pub(super) const TABLES: &str = "sessions, cache_counters, cache_journal";
@@ -22,18 +22,18 @@ pub(super) const TABLES: &str = "sessions, cache_counters, cache_journal";
 /// What the database holds for a key: a value or a counter, and when it expires.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum StoredEntry {
-    Value(SessionRecord),
+    Value(ExpiringRecord),
     Counter { value: i64, expires_at: DateTime<Utc> },
 }
 
 pub(super) struct HybridStore {
     db: Arc<dyn DatabaseService>,
-    values: SqlSessionStore,
+    values: SqlExpiringStore,
 }
 
 impl HybridStore {
     pub(super) fn new(db: Arc<dyn DatabaseService>) -> Self {
-        HybridStore { values: SqlSessionStore::new(db.clone()), db }
+        HybridStore { values: SqlExpiringStore::new(db.clone()), db }
     }
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
@@ -71,8 +71,8 @@ impl HybridStore {
         rows.first().map(|r| Ok((r.get("value")?, r.get("expires_at")?))).transpose()
     }
 
-    /// Stores many values in one go (see [`SqlSessionStore::upsert_many`]).
-    pub(super) async fn put_many(&self, rows: &[SessionRow<'_>]) -> Result<()> {
+    /// Stores many values in one go (see [`SqlExpiringStore::upsert_many`]).
+    pub(super) async fn put_many(&self, rows: &[ExpiringRow<'_>]) -> Result<()> {
         self.values.upsert_many(rows).await.map_err(schema_hint)
     }
 
@@ -220,7 +220,7 @@ fn entry(rows: &[Row]) -> Result<Option<StoredEntry>> {
     for row in rows {
         let expires_at = row.get("expires_at")?;
         match row.get::<Option<Vec<u8>>>("data")? {
-            Some(data) => return Ok(Some(StoredEntry::Value(SessionRecord { data: data.into(), expires_at }))),
+            Some(data) => return Ok(Some(StoredEntry::Value(ExpiringRecord { data: data.into(), expires_at }))),
             None => counter = Some(StoredEntry::Counter { value: row.get("value")?, expires_at }),
         }
     }

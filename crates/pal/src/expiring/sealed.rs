@@ -6,22 +6,22 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
-use super::{SessionRecord, SessionStore};
+use super::{ExpiringRecord, ExpiringStore};
 use crate::crypto::Sealer;
 use crate::error::Result;
 use crate::namespace::session_key;
 
-/// A [`SessionStore`] whose rows hold a keyed hash of the session id and a sealed
+/// A [`ExpiringStore`] whose rows hold a keyed hash of the session id and a sealed
 /// payload: the database never sees a raw id or readable session data.
-pub struct SealedSessionStore {
-    inner: Arc<dyn SessionStore>,
+pub struct SealedExpiringStore {
+    inner: Arc<dyn ExpiringStore>,
     sealer: Arc<Sealer>,
 }
 
-impl SealedSessionStore {
+impl SealedExpiringStore {
     /// Hashes ids and seals data with `sealer`'s keys before they reach `inner`.
-    pub fn new(inner: Arc<dyn SessionStore>, sealer: Arc<Sealer>) -> Self {
-        SealedSessionStore { inner, sealer }
+    pub fn new(inner: Arc<dyn ExpiringStore>, sealer: Arc<Sealer>) -> Self {
+        SealedExpiringStore { inner, sealer }
     }
 
     /// The row the sealed cache writes for this session: the same keyed hash.
@@ -31,12 +31,12 @@ impl SealedSessionStore {
 }
 
 #[async_trait]
-impl SessionStore for SealedSessionStore {
-    async fn get(&self, id: &str) -> Result<Option<SessionRecord>> {
+impl ExpiringStore for SealedExpiringStore {
+    async fn get(&self, id: &str) -> Result<Option<ExpiringRecord>> {
         let row_id = self.row_id(id)?;
         let Some(record) = self.inner.get(&row_id).await? else { return Ok(None) };
         let data = Bytes::from(self.sealer.open(&row_id, &record.data)?);
-        Ok(Some(SessionRecord { data, expires_at: record.expires_at }))
+        Ok(Some(ExpiringRecord { data, expires_at: record.expires_at }))
     }
 
     async fn upsert(&self, id: &str, data: &[u8], expires_at: DateTime<Utc>) -> Result<()> {

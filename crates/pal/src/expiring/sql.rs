@@ -6,19 +6,19 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{SessionRecord, SessionStore};
+use super::{ExpiringRecord, ExpiringStore};
 use crate::db::grammar::Grammar;
 use crate::db::grammar::replace_on_conflict;
 use crate::db::{DatabaseService, DatabaseServiceExt, Value};
 use crate::error::Result;
 
-/// [`SessionStore`] on the `sessions` table of any [`DatabaseService`].
-pub struct SqlSessionStore {
+/// [`ExpiringStore`] on the `sessions` table of any [`DatabaseService`].
+pub struct SqlExpiringStore {
     db: Arc<dyn DatabaseService>,
 }
 
 /// One session to store: id, data, expiry.
-pub type SessionRow<'a> = (&'a str, &'a [u8], DateTime<Utc>);
+pub type ExpiringRow<'a> = (&'a str, &'a [u8], DateTime<Utc>);
 
 /// The most rows one statement stores. Batches are cut into power-of-two chunks up
 /// to this size, so a connection's statement cache holds at most nine shapes.
@@ -28,22 +28,22 @@ const MAX_ROWS_PER_STATEMENT: usize = 256;
 /// locks for long, whatever else writes the table.
 pub const PURGE_BATCH: i64 = 1000;
 
-impl SqlSessionStore {
+impl SqlExpiringStore {
     /// A store on `db`'s `sessions` table, which must exist (`pal migrate`).
     pub fn new(db: Arc<dyn DatabaseService>) -> Self {
-        SqlSessionStore { db }
+        SqlExpiringStore { db }
     }
 
     /// Stores many sessions at once, atomically: one statement per power-of-two
     /// chunk, in one transaction when there is more than one. When an id appears
     /// twice the later row wins, as it would with one upsert after the other.
-    pub async fn upsert_many(&self, rows: &[SessionRow<'_>]) -> Result<()> {
+    pub async fn upsert_many(&self, rows: &[ExpiringRow<'_>]) -> Result<()> {
         let mut last: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
         for (i, row) in rows.iter().enumerate() {
             last.insert(row.0, i);
         }
         let now = Utc::now();
-        let unique: Vec<&SessionRow<'_>> =
+        let unique: Vec<&ExpiringRow<'_>> =
             rows.iter().enumerate().filter(|(i, r)| last[r.0] == *i).map(|(_, r)| r).collect();
         let grammar = self.db.grammar();
         let mut statements: Vec<(String, Vec<Value>)> = Vec::new();
@@ -107,8 +107,8 @@ pub async fn purge_expired_rows(db: &dyn DatabaseService, table: &str, key_colum
 }
 
 #[async_trait]
-impl SessionStore for SqlSessionStore {
-    async fn get(&self, id: &str) -> Result<Option<SessionRecord>> {
+impl ExpiringStore for SqlExpiringStore {
+    async fn get(&self, id: &str) -> Result<Option<ExpiringRecord>> {
         let rows = self
             .db
             .query(
@@ -117,7 +117,7 @@ impl SessionStore for SqlSessionStore {
             )
             .await?;
         let Some(row) = rows.first() else { return Ok(None) };
-        Ok(Some(SessionRecord { data: row.get::<Vec<u8>>("data")?.into(), expires_at: row.get("expires_at")? }))
+        Ok(Some(ExpiringRecord { data: row.get::<Vec<u8>>("data")?.into(), expires_at: row.get("expires_at")? }))
     }
 
     async fn upsert(&self, id: &str, data: &[u8], expires_at: DateTime<Utc>) -> Result<()> {
