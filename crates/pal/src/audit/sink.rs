@@ -199,18 +199,8 @@ impl AuditSink for SqlAuditSink {
             return Ok(());
         }
         let grammar = self.db.grammar();
-        let statements: Arc<[(String, Vec<Value>)]> =
+        let statements =
             events.chunks(ROWS_PER_STATEMENT).map(|chunk| (insert_sql(grammar, chunk.len()), params(chunk))).collect();
-        self.db
-            .transaction(move |tx| {
-                let statements = statements.clone();
-                Box::pin(async move {
-                    for (sql, params) in statements.iter() {
-                        tx.execute(sql, params).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .await
+        self.db.execute_all(statements).await
     }
 }

@@ -114,6 +114,20 @@ pub fn replace_on_conflict(grammar: &dyn Grammar, key: &str, columns: &[&str]) -
     grammar.on_conflict(key, &set)
 }
 
+/// `excluded.column`, the incoming row as PostgreSQL and SQLite name it.
+pub(super) fn excluded(column: &str) -> String {
+    format!("excluded.{column}")
+}
+
+/// Batched deletes through a subquery, for dialects whose DELETE has no LIMIT
+/// (PostgreSQL; SQLite as most builds of it come).
+pub(super) fn delete_expired_through_subquery(table: &str, key_column: &str) -> String {
+    format!(
+        "DELETE FROM {table} WHERE {key_column} IN \
+         (SELECT {key_column} FROM {table} WHERE expires_at <= $1 LIMIT $2)"
+    )
+}
+
 /// `ON CONFLICT (key) DO …`, the clause PostgreSQL and SQLite share.
 pub(super) fn on_conflict_standard(key: &str, set: &[(&str, String)]) -> String {
     if set.is_empty() {

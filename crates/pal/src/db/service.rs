@@ -220,6 +220,26 @@ pub trait DatabaseServiceExt: DatabaseService {
         }
     }
 
+    /// Runs `statements` all or none: one alone as it is, several in one
+    /// transaction (run again whole after a serialization failure, as
+    /// [`transaction`](Self::transaction) does).
+    async fn execute_all(&self, statements: Vec<(String, Vec<Value>)>) -> Result<()> {
+        if let [(sql, params)] = statements.as_slice() {
+            return self.execute(sql, params).await.map(drop);
+        }
+        let statements: std::sync::Arc<[(String, Vec<Value>)]> = statements.into();
+        self.transaction(move |tx| {
+            let statements = statements.clone();
+            Box::pin(async move {
+                for (sql, params) in statements.iter() {
+                    tx.execute(sql, params).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
     /// Stops, from another connection, every statement running on the server
     /// (the primary) whose text contains `marker`: a statement tagged with a
     /// unique comment can be interrupted this way. An `Unsupported` error where no

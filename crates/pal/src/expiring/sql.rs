@@ -60,21 +60,7 @@ impl SqlExpiringStore {
             statements.push((upsert_sql(grammar, size), params));
             rest = tail;
         }
-        if let [(sql, params)] = statements.as_slice() {
-            return self.db.execute(sql, params).await.map(drop);
-        }
-        let statements: Arc<[(String, Vec<Value>)]> = statements.into();
-        self.db
-            .transaction(move |tx| {
-                let statements = statements.clone();
-                Box::pin(async move {
-                    for (sql, params) in statements.iter() {
-                        tx.execute(sql, params).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .await
+        self.db.execute_all(statements).await
     }
 }
 

@@ -1,6 +1,6 @@
 //! PostgreSQL's (and CockroachDB's) answers to the questions every dialect is asked.
 
-use crate::db::grammar::{Cancel, Grammar, Lexis, on_conflict_standard};
+use crate::db::grammar::{Cancel, Grammar, Lexis, delete_expired_through_subquery, excluded, on_conflict_standard};
 use crate::db::migrate::{Migration, every_migration};
 use crate::error::ErrorKind;
 
@@ -16,15 +16,11 @@ impl Grammar for Postgres {
     }
 
     fn incoming(&self, column: &str) -> String {
-        format!("excluded.{column}")
+        excluded(column)
     }
 
     fn delete_expired(&self, table: &str, key_column: &str) -> String {
-        // DELETE has no LIMIT here.
-        format!(
-            "DELETE FROM {table} WHERE {key_column} IN \
-             (SELECT {key_column} FROM {table} WHERE expires_at <= $1 LIMIT $2)"
-        )
+        delete_expired_through_subquery(table, key_column)
     }
 
     fn lexis(&self) -> Lexis {

@@ -1,6 +1,6 @@
 //! SQLite's answers to the questions every dialect is asked.
 
-use crate::db::grammar::{Grammar, Lexis, on_conflict_standard};
+use crate::db::grammar::{Grammar, Lexis, delete_expired_through_subquery, excluded, on_conflict_standard};
 use crate::db::migrate::{Migration, every_migration};
 use crate::error::ErrorKind;
 
@@ -14,15 +14,11 @@ impl Grammar for Sqlite {
     }
 
     fn incoming(&self, column: &str) -> String {
-        format!("excluded.{column}")
+        excluded(column)
     }
 
     fn delete_expired(&self, table: &str, key_column: &str) -> String {
-        // DELETE … LIMIT needs a build option most SQLite libraries lack.
-        format!(
-            "DELETE FROM {table} WHERE {key_column} IN \
-             (SELECT {key_column} FROM {table} WHERE expires_at <= $1 LIMIT $2)"
-        )
+        delete_expired_through_subquery(table, key_column)
     }
 
     fn lexis(&self) -> Lexis {
