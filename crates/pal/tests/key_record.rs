@@ -32,10 +32,6 @@ fn unhex(hex: &str) -> Vec<u8> {
     (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
 }
 
-fn run_prefix(what: &str) -> String {
-    format!("{what}{}:", &uuid::Uuid::new_v4().simple().to_string()[..10])
-}
-
 /// One cache configuration, opened with either secret.
 struct Subject {
     vars: Vec<(&'static str, String)>,
@@ -62,10 +58,8 @@ impl Subject {
 
     /// Deletes the record, which lives a year, once the test is done with it.
     async fn forget_record(&self) {
-        let mut vars: Vec<(&str, &str)> = self.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        vars.push(("CACHE_INSECURE_NO_ENCRYPTION", "true"));
-        let unsealed = pal::factory::build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap();
-        unsealed.delete(RECORD_KEY).await.unwrap();
+        let vars: Vec<(&str, &str)> = self.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        support::forget_key_record(&vars).await;
     }
 }
 
@@ -102,7 +96,7 @@ async fn record(prefix: &str) -> Option<KeyRecord> {
 
 #[tokio::test]
 async fn reads_never_write_the_record_and_the_first_write_does_once() {
-    let prefix = run_prefix("kr");
+    let prefix = support::run_prefix("kr");
     let subject = redis_subject(&prefix);
     let a = subject.cache(SECRET_A).await;
     assert_eq!(a.get("x:1").await.unwrap(), None);
@@ -129,7 +123,7 @@ async fn reads_never_write_the_record_and_the_first_write_does_once() {
 
 #[tokio::test]
 async fn a_writer_leaves_no_record_over_values_of_another_secret() {
-    let prefix = run_prefix("kr");
+    let prefix = support::run_prefix("kr");
     let subject = redis_subject(&prefix);
     let a = subject.cache(SECRET_A).await;
     a.set("x:1", Bytes::from_static(b"v"), ttl()).await.unwrap();
@@ -156,7 +150,7 @@ async fn a_writer_leaves_no_record_over_values_of_another_secret() {
 
 #[tokio::test]
 async fn a_stale_record_is_replaced_by_a_writer_whose_values_are_sampled() {
-    let prefix = run_prefix("kr");
+    let prefix = support::run_prefix("kr");
     let subject = redis_subject(&prefix);
     subject.cache(SECRET_A).await.set("x:1", Bytes::from_static(b"v"), ttl()).await.unwrap();
     let mine = record(&prefix).await.unwrap();
@@ -181,7 +175,7 @@ async fn a_stale_record_is_replaced_by_a_writer_whose_values_are_sampled() {
 
 #[tokio::test]
 async fn the_sample_tells_formats_secrets_and_key_ids_apart() {
-    let prefix = run_prefix("kr");
+    let prefix = support::run_prefix("kr");
     let subject = redis_subject(&prefix);
     let a = subject.cache(SECRET_A).await;
     a.set("x:mine", Bytes::from_static(b"v"), ttl()).await.unwrap();
@@ -243,7 +237,7 @@ async fn memcached_lists_keys_with_lru_crawler_metadump() {
         vars: vec![
             ("CACHE_PROVIDER", "memcached".into()),
             ("MEMCACHED_SERVERS", format!("127.0.0.1:{}", support::port("MEMCACHED_PORT"))),
-            ("CACHE_KEY_PREFIX", run_prefix("kr")),
+            ("CACHE_KEY_PREFIX", support::run_prefix("kr")),
             ("DB_PROVIDER", "sqlite".into()),
         ],
     };
@@ -258,7 +252,7 @@ async fn redis_cluster_is_sampled_on_every_master() {
             ("CACHE_PROVIDER", "redis".into()),
             ("REDIS_CLUSTER_ENABLED", "true".into()),
             ("REDIS_CLUSTER_NODES", nodes[..2].join(",")),
-            ("CACHE_KEY_PREFIX", run_prefix("kr")),
+            ("CACHE_KEY_PREFIX", support::run_prefix("kr")),
             ("DB_PROVIDER", "sqlite".into()),
         ],
     };
@@ -274,7 +268,7 @@ async fn redis_sentinel_is_sampled_on_the_master() {
             ("REDIS_SENTINEL_ENABLED", "true".into()),
             ("REDIS_SENTINEL_MASTER", support::port("SENTINEL_MASTER_NAME")),
             ("REDIS_SENTINEL_NODES", nodes.join(",")),
-            ("CACHE_KEY_PREFIX", run_prefix("kr")),
+            ("CACHE_KEY_PREFIX", support::run_prefix("kr")),
             ("DB_PROVIDER", "sqlite".into()),
         ],
     };
@@ -286,7 +280,7 @@ async fn redis_sentinel_is_sampled_on_the_master() {
 #[tokio::test]
 async fn redis_hybrid_samples_its_database_part_too() {
     let (url, teardown) = suite::servers::fresh_postgres_schema().await;
-    let prefix = run_prefix("kr");
+    let prefix = support::run_prefix("kr");
     let subject = Subject {
         vars: vec![
             ("CACHE_PROVIDER", "redis-hybrid".into()),

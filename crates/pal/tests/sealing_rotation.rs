@@ -115,19 +115,11 @@ struct Subject {
     prefix: String,
 }
 
-/// A key prefix of this run's own: the key record its first write leaves (which
-/// lives a year) is never the one a server's other users meet at the default prefix.
-fn run_prefix() -> String {
-    format!("rot{}:", &uuid::Uuid::new_v4().simple().to_string()[..8])
-}
-
 impl Subject {
     /// Deletes the key record this subject's writes left.
     async fn forget_record(&self) {
-        let mut vars: Vec<(&str, &str)> = self.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        vars.push(("CACHE_INSECURE_NO_ENCRYPTION", "true"));
-        let plain = pal::factory::build_cache(&Settings::from_vars(vars).unwrap()).await.unwrap();
-        plain.delete(pal::cache::RECORD_KEY).await.unwrap();
+        let vars: Vec<(&str, &str)> = self.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        support::forget_key_record(&vars).await;
     }
 
     async fn cache(&self, keys: &str) -> Arc<dyn CacheService> {
@@ -202,7 +194,7 @@ async fn rotate_and_tamper(name: &str, subject: Subject) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis() {
     let port = support::port("REDIS_PORT");
-    let prefix = run_prefix();
+    let prefix = support::run_prefix("rot");
     let vars = vec![
         ("CACHE_PROVIDER", "redis".to_string()),
         ("REDIS_URL", format!("redis://127.0.0.1:{port}")),
@@ -215,7 +207,7 @@ async fn redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memcached() {
     let port = support::port("MEMCACHED_PORT");
-    let prefix = run_prefix();
+    let prefix = support::run_prefix("rot");
     let vars = vec![
         ("CACHE_PROVIDER", "memcached".to_string()),
         ("MEMCACHED_SERVERS", format!("127.0.0.1:{port}")),

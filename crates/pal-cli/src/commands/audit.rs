@@ -75,13 +75,12 @@ pub(super) async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCo
                 .transpose()?;
             let query = AuditQuery { actor: subject, action, since, limit, replica_ok: false };
             // The newest `limit`, printed oldest first, as `tail` does.
-            let mut rows = pal::audit::recent(db.as_ref(), &query).await?;
-            rows.reverse();
+            let mut events = pal::audit::recent(db.as_ref(), &query).await?;
+            events.reverse();
             let mut out = Out::new();
             if json {
-                for row in &rows {
-                    let event = json_of(row);
-                    out.line(event)?;
+                for event in &events {
+                    out.line(json_of(event))?;
                 }
             } else {
                 let mut table = Table::new();
@@ -93,16 +92,14 @@ pub(super) async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCo
                     "details",
                     "id",
                 ]);
-                for row in &rows {
-                    let event = json_of(row);
-                    let text = |k: &str| event[k].as_str().unwrap_or("").to_string();
+                for e in events {
                     table.add_row([
-                        text("occurred_at"),
-                        text("subject"),
-                        text("action"),
-                        text("ip"),
-                        event["details"].to_string(),
-                        text("id"),
+                        e.occurred_at.to_rfc3339(),
+                        e.actor.unwrap_or_default(),
+                        e.action,
+                        e.ip.unwrap_or_default(),
+                        e.details.to_string(),
+                        e.id.to_string(),
                     ]);
                 }
                 out.line(table)?;

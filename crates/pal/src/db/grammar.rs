@@ -17,7 +17,9 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-/// A dialect's answers.
+/// A dialect's answers. Where standard SQL has one (upserts with `ON CONFLICT`,
+/// batched deletes through a subquery), it is the default, which PostgreSQL and
+/// SQLite keep and MySQL overrides.
 pub trait Grammar: Send + Sync + 'static {
     /// The clause that ends `INSERT INTO t (…) VALUES …` when a row with the same
     /// `key` exists: it sets each `(column, expression)` of `set`, in order, or
@@ -25,15 +27,28 @@ pub trait Grammar: Send + Sync + 'static {
     /// [`incoming`](Self::incoming) names the value the insert carried and
     /// `t.column` the existing row's. Assignments that read a column must come
     /// before the one that sets it: MySQL applies them left to right.
-    fn on_conflict(&self, key: &str, set: &[(&str, String)]) -> String;
+    fn on_conflict(&self, key: &str, set: &[(&str, String)]) -> String {
+        match set {
+            [] => format!(" ON CONFLICT ({key}) DO NOTHING"),
+            set => format!(" ON CONFLICT ({key}) DO UPDATE SET {}", assignments(set)),
+        }
+    }
 
     /// The value an upsert tried to insert into `column`, inside
     /// [`on_conflict`](Self::on_conflict)'s expressions.
-    fn incoming(&self, column: &str) -> String;
+    fn incoming(&self, column: &str) -> String {
+        format!("excluded.{column}")
+    }
 
     /// A statement deleting up to `$2` rows of `table` whose `expires_at` is at or
-    /// before `$1`, rows named by `key_column`.
-    fn delete_expired(&self, table: &str, key_column: &str) -> String;
+    /// before `$1`, rows named by `key_column`. By default through a subquery, for
+    /// a DELETE without LIMIT (PostgreSQL's; SQLite's as most builds of it come).
+    fn delete_expired(&self, table: &str, key_column: &str) -> String {
+        format!(
+            "DELETE FROM {table} WHERE {key_column} IN \
+             (SELECT {key_column} FROM {table} WHERE expires_at <= $1 LIMIT $2)"
+        )
+    }
 
     /// How statements are written: quoting, comments, placeholders.
     fn lexis(&self) -> Lexis;
@@ -114,25 +129,7 @@ pub fn replace_on_conflict(grammar: &dyn Grammar, key: &str, columns: &[&str]) -
     grammar.on_conflict(key, &set)
 }
 
-/// `excluded.column`, the incoming row as PostgreSQL and SQLite name it.
-pub(super) fn excluded(column: &str) -> String {
-    format!("excluded.{column}")
-}
-
-/// Batched deletes through a subquery, for dialects whose DELETE has no LIMIT
-/// (PostgreSQL; SQLite as most builds of it come).
-pub(super) fn delete_expired_through_subquery(table: &str, key_column: &str) -> String {
-    format!(
-        "DELETE FROM {table} WHERE {key_column} IN \
-         (SELECT {key_column} FROM {table} WHERE expires_at <= $1 LIMIT $2)"
-    )
-}
-
-/// `ON CONFLICT (key) DO …`, the clause PostgreSQL and SQLite share.
-pub(super) fn on_conflict_standard(key: &str, set: &[(&str, String)]) -> String {
-    if set.is_empty() {
-        return format!(" ON CONFLICT ({key}) DO NOTHING");
-    }
-    let set: Vec<String> = set.iter().map(|(c, e)| format!("{c} = {e}")).collect();
-    format!(" ON CONFLICT ({key}) DO UPDATE SET {}", set.join(", "))
+/// `column = expression, …`: the assignments of an upsert's update.
+pub(super) fn assignments(set: &[(&str, String)]) -> String {
+    set.iter().map(|(column, expression)| format!("{column} = {expression}")).collect::<Vec<_>>().join(", ")
 }

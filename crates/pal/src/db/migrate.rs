@@ -26,30 +26,27 @@ pub enum Ddl {
     Autocommit,
 }
 
-/// pal's migrations, the same versions and names on every dialect: invoked in a
-/// dialect's folder, it reads the SQL from that folder's `migrations/`.
-macro_rules! table {
-    ($($version:literal $name:literal),* $(,)?) => {
-        &[$($crate::db::migrate::Migration {
-            version: $version,
-            name: $name,
-            sql: include_str!(concat!("migrations/", $name, ".sql")),
-        }),*]
-    };
-}
-
-/// Every dialect's list.
+/// pal's migrations, the same versions and names on every dialect, as the list
+/// of the dialect whose folder it is invoked in: each one's SQL is that folder's
+/// `migrations/<name>.sql`.
 macro_rules! every_migration {
     () => {
-        $crate::db::migrate::table![
+        $crate::db::migrate::every_migration![
             1 "0001_initial",
             2 "0002_cache_fallback",
             3 "0003_counter_expiry",
             4 "0004_exact_keys",
         ]
     };
+    ($($version:literal $name:literal),+ $(,)?) => {
+        &[$($crate::db::migrate::Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("migrations/", $name, ".sql")),
+        }),+]
+    };
 }
-pub(crate) use {every_migration, table};
+pub(crate) use every_migration;
 
 /// The migrations of `db`'s dialect, in order.
 pub fn migrations<D: DatabaseService + ?Sized>(db: &D) -> &'static [Migration] {

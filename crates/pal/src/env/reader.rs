@@ -42,7 +42,7 @@ impl Env {
         let renamed: Vec<(&'static str, &'static str)> =
             self.table.values().filter_map(|v| v.formerly.map(|old| (old, v.name))).collect();
         for (old, new) in renamed {
-            let Some(value) = self.vars.get(old).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else {
+            let Some(value) = self.value_of(old).map(str::to_string) else {
                 continue;
             };
             match self.get(new) {
@@ -108,6 +108,11 @@ impl Env {
     /// env file means "use the default".
     pub fn get(&self, name: &str) -> Option<&str> {
         debug_assert!(self.table.contains_key(name), "{name} is read but not declared");
+        self.value_of(name)
+    }
+
+    /// What `name` is set to, trimmed, declared or not; `None` when unset or empty.
+    fn value_of(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 

@@ -7,8 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{ExpiringRecord, ExpiringStore};
-use crate::db::grammar::Grammar;
-use crate::db::grammar::replace_on_conflict;
+use crate::db::grammar::{Grammar, replace_on_conflict};
 use crate::db::{DatabaseService, DatabaseServiceExt, Value};
 use crate::error::Result;
 

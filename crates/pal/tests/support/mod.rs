@@ -11,6 +11,21 @@ pub(crate) use pal_test_support::*;
 
 pub(crate) mod counting_sink;
 
+/// A key prefix of this run's own, starting with `what`: the keys a test writes,
+/// its key record among them, are never the ones a server's other users meet.
+pub(crate) fn run_prefix(what: &str) -> String {
+    format!("{what}{}:", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// Deletes the sealing key record (which lives a year) that the writes of a cache
+/// configured by `vars` left.
+pub(crate) async fn forget_key_record(vars: &[(&str, &str)]) {
+    let mut vars = vars.to_vec();
+    vars.push(("CACHE_INSECURE_NO_ENCRYPTION", "true"));
+    let plain = pal::factory::build_cache(&pal::Settings::from_vars(vars).unwrap()).await.unwrap();
+    plain.delete(pal::cache::RECORD_KEY).await.unwrap();
+}
+
 /// Holds `server` for one test at a time, across the test processes of this build
 /// (the `pal` binary's tests take the same locks).
 pub(crate) fn exclusive(server: &str) -> Exclusive {

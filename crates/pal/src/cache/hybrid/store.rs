@@ -10,8 +10,7 @@ use chrono::{DateTime, Utc};
 use bytes::Bytes;
 
 use crate::cache::counter;
-use crate::db::grammar::Grammar;
-use crate::db::grammar::replace_on_conflict;
+use crate::db::grammar::{Grammar, replace_on_conflict};
 use crate::db::{DatabaseService, DatabaseServiceExt, Row, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::expiring::{ExpiringRecord, ExpiringRow, ExpiringStore, SqlExpiringStore, purge_expired_rows};

@@ -1,6 +1,6 @@
 //! MySQL's and MariaDB's answers to the questions every dialect is asked.
 
-use crate::db::grammar::{Cancel, Grammar, Lexis, Recovery};
+use crate::db::grammar::{Cancel, Grammar, Lexis, Recovery, assignments};
 use crate::db::migrate::{Migration, every_migration};
 use crate::error::ErrorKind;
 
@@ -14,8 +14,7 @@ impl Grammar for MySql {
             // No DO NOTHING: assigning the key to itself keeps the row.
             return format!(" ON DUPLICATE KEY UPDATE {key} = {key}");
         }
-        let set: Vec<String> = set.iter().map(|(c, e)| format!("{c} = {e}")).collect();
-        format!(" ON DUPLICATE KEY UPDATE {}", set.join(", "))
+        format!(" ON DUPLICATE KEY UPDATE {}", assignments(set))
     }
 
     fn incoming(&self, column: &str) -> String {

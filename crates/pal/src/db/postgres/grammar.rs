@@ -1,6 +1,6 @@
 //! PostgreSQL's (and CockroachDB's) answers to the questions every dialect is asked.
 
-use crate::db::grammar::{Cancel, Grammar, Lexis, delete_expired_through_subquery, excluded, on_conflict_standard};
+use crate::db::grammar::{Cancel, Grammar, Lexis};
 use crate::db::migrate::{Migration, every_migration};
 use crate::error::ErrorKind;
 
@@ -11,18 +11,6 @@ pub(super) struct Postgres;
 const MIGRATIONS: &[Migration] = every_migration!();
 
 impl Grammar for Postgres {
-    fn on_conflict(&self, key: &str, set: &[(&str, String)]) -> String {
-        on_conflict_standard(key, set)
-    }
-
-    fn incoming(&self, column: &str) -> String {
-        excluded(column)
-    }
-
-    fn delete_expired(&self, table: &str, key_column: &str) -> String {
-        delete_expired_through_subquery(table, key_column)
-    }
-
     fn lexis(&self) -> Lexis {
         Lexis { escape_strings: true, nested_comments: true, dollar_quotes: true, ..Lexis::default() }
     }

@@ -1,6 +1,6 @@
 //! SQLite's answers to the questions every dialect is asked.
 
-use crate::db::grammar::{Grammar, Lexis, delete_expired_through_subquery, excluded, on_conflict_standard};
+use crate::db::grammar::{Grammar, Lexis};
 use crate::db::migrate::{Migration, every_migration};
 use crate::error::ErrorKind;
 
@@ -9,18 +9,6 @@ pub(super) struct Sqlite;
 const MIGRATIONS: &[Migration] = every_migration!();
 
 impl Grammar for Sqlite {
-    fn on_conflict(&self, key: &str, set: &[(&str, String)]) -> String {
-        on_conflict_standard(key, set)
-    }
-
-    fn incoming(&self, column: &str) -> String {
-        excluded(column)
-    }
-
-    fn delete_expired(&self, table: &str, key_column: &str) -> String {
-        delete_expired_through_subquery(table, key_column)
-    }
-
     fn lexis(&self) -> Lexis {
         Lexis { backtick_identifiers: true, bracket_identifiers: true, ..Lexis::default() }
     }
