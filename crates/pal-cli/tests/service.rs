@@ -103,6 +103,9 @@ fn full_flow(vars: &[(&str, &str)]) {
     assert!((3590..=3600).contains(&left), "{left}");
     let refreshed = api.post("/v1/session/refresh", Some(&token), json!({}));
     assert_eq!((refreshed.status, refreshed.json()["expires_in"].as_u64()), (200, Some(3600)));
+    // The refresh replaced the token.
+    assert_eq!(api.get("/v1/session", Some(&token)).status, 401);
+    let token = refreshed.json()["token"].as_str().unwrap().to_string();
 
     let trail = audit_trail(api, &token, &["verification_succeeded", "verification_failed", "code_sent", "enrolled"]);
     assert!(!trail.contains(&"rate_limited".to_string()), "{trail:?}");
@@ -319,16 +322,33 @@ fn arbitrary_request() -> impl Strategy<Value = (String, String, Vec<(String, St
     )
 }
 
+/// The statuses `/openapi.json` lists for the operation `method path` matches, or
+/// `None` when it documents no such operation.
+fn documented(document: &serde_json::Value, method: &str, path: &str) -> Option<Vec<String>> {
+    let path = path.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').collect();
+    let (_, item) = document["paths"].as_object()?.iter().find(|(template, _)| {
+        let parts: Vec<&str> = template.split('/').collect();
+        parts.len() == segments.len()
+            && parts.iter().zip(&segments).all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+    })?;
+    let operation = item.get(method.to_ascii_lowercase())?;
+    Some(operation["responses"].as_object()?.keys().cloned().collect())
+}
+
 #[test]
 fn arbitrary_requests_never_get_a_5xx_and_never_stop_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    // Forwarded-for trusted, so the arbitrary X-Forwarded-For values are parsed too.
-    let vars = [embedded(dir.path()), with(&[("TRUST_FORWARDED_FOR", "true")], &UNLIMITED)].concat();
+    // Forwarded-for trusted, so the arbitrary X-Forwarded-For values are parsed too;
+    // codes are then never exposed, and come from the log.
+    let trusted = [("TRUST_FORWARDED_FOR", "true"), ("DEV_EXPOSE_CODES", "false")];
+    let vars = [embedded(dir.path()), with(&trusted, &UNLIMITED)].concat();
     let mut serve = support::service::start(&borrowed(&vars), dir.path(), "");
     let port = serve.port;
     let email = unique_email();
-    enroll(Api { port }, &email);
-    let token = sign_in(Api { port }, &email);
+    let token = support::service::sign_up_from_log(&serve, Api { port }, &email);
+    let document = Api { port }.get("/openapi.json", None).json();
+    let undocumented = std::sync::Mutex::new(std::collections::BTreeSet::new());
     let mut runner = TestRunner::new(Config { cases: 256, failure_persistence: None, ..Config::default() });
     let seen = std::sync::Mutex::new(std::collections::BTreeMap::<u16, usize>::new());
     let outcome = runner.run(&arbitrary_request(), |(method, path, headers, body)| {
@@ -343,6 +363,11 @@ fn arbitrary_requests_never_get_a_5xx_and_never_stop_the_server() {
         let response = http::raw(port, &method, &path, &headers, &body, Duration::from_secs(10))
             .map_err(|e| TestCaseError::fail(format!("{method} {path}: no HTTP answer: {e}")))?;
         *seen.lock().unwrap().entry(response.status).or_default() += 1;
+        if let Some(answers) = documented(&document, &method, &path)
+            && !answers.contains(&response.status.to_string())
+        {
+            undocumented.lock().unwrap().insert(format!("{method} {path}: {}", response.status));
+        }
         prop_assert!(response.status < 500, "{method} {path} {headers:?}: {} {}", response.status, response.text());
         if response.status >= 400 && method != "HEAD" && response.header("content-type").is_some() {
             let body: serde_json::Value = serde_json::from_slice(&response.body).map_err(|e| {
@@ -361,6 +386,8 @@ fn arbitrary_requests_never_get_a_5xx_and_never_stop_the_server() {
         panic!("{e}\n{output}");
     }
     eprintln!("responses by status: {:?}", seen.lock().unwrap());
+    let undocumented = undocumented.into_inner().unwrap();
+    assert!(undocumented.is_empty(), "answers /openapi.json does not list: {undocumented:#?}");
     assert!(serve.child.try_wait().unwrap().is_none(), "pal serve stopped");
     assert_eq!(support::http_get(port, "/healthz").map(|r| r.0), Some(200));
     let (code, output) = serve.stop();

@@ -68,3 +68,33 @@ impl Health {
         (last.0.clone(), last.1.elapsed())
     }
 }
+
+/// The probes as a stranger may read them (`/readyz`, `/v1/status`, the page):
+/// a stable code in place of the provider's error, whose text can name hosts,
+/// users and what the server refused. The cause is in the log, when the state
+/// changes, and `pal check` shows it to the operator.
+pub(crate) fn public(probes: &[Probe]) -> serde_json::Value {
+    let public: Vec<serde_json::Value> = probes
+        .iter()
+        .map(|probe| {
+            let mut shown = serde_json::json!({
+                "role": probe.role,
+                "provider": probe.provider,
+                "status": probe.status,
+                "healthy": probe.healthy(),
+                "latency_ms": probe.latency_ms,
+            });
+            let why = match probe.status {
+                Status::Healthy => None,
+                Status::Degraded => Some(("degraded", "serving with a part of it down; the server log has the cause")),
+                Status::Down => Some(("unavailable", "not answering; the server log has the cause")),
+            };
+            if let Some((code, message)) = why {
+                shown["error"] = code.into();
+                shown["message"] = message.into();
+            }
+            shown
+        })
+        .collect();
+    serde_json::Value::Array(public)
+}

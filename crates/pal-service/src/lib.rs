@@ -3,8 +3,8 @@
 
 pub mod app;
 mod health;
+mod server;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -13,16 +13,16 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-use tokio::net::TcpListener;
 
 use pal::audit::AuditLog;
 use pal::health::Status;
 use pal::telemetry::prometheus::PrometheusHandle;
-use pal::{CacheService, DatabaseService, Error, ErrorKind, Result};
+use pal::{CacheService, DatabaseService};
 
 use app::codes::CodeSender;
 use app::config::ServiceSettings;
 pub use health::Health;
+pub use server::serve;
 
 /// What every handler can reach: the services, as trait objects.
 #[derive(Clone)]
@@ -77,7 +77,8 @@ async fn readyz(State(state): State<AppState>, Query(query): Query<ReadyQuery>) 
         Status::Down => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     };
     let checked_ms_ago = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
-    (code, Json(json!({ "status": status, "checked_ms_ago": checked_ms_ago, "checks": probes })))
+    let checks = health::public(&probes);
+    (code, Json(json!({ "status": status, "checked_ms_ago": checked_ms_ago, "checks": checks })))
 }
 
 #[derive(serde::Deserialize)]
@@ -88,83 +89,4 @@ struct ReadyQuery {
 
 async fn render(handle: PrometheusHandle) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
-}
-
-async fn bind(addr: SocketAddr, vars: &str) -> Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| Error::new(ErrorKind::Config, format!("cannot listen on {addr} ({vars}): {e}")))
-}
-
-/// Serves on every address of `addrs` until SIGINT or SIGTERM, then lets
-/// in-flight requests finish. With `metrics_addrs`, `/metrics` gets listeners of
-/// its own there.
-pub async fn serve(addrs: &[SocketAddr], metrics_addrs: Option<&[SocketAddr]>, state: AppState) -> Result<()> {
-    let mut listeners = Vec::with_capacity(addrs.len());
-    for addr in addrs {
-        listeners.push(bind(*addr, "BIND, PORT").await?);
-    }
-    let mut separate = Vec::new();
-    if let (Some(at), Some(handle)) = (metrics_addrs, state.metrics.clone()) {
-        let app = Router::new().route("/metrics", get(move || render(handle.clone())));
-        for addr in at {
-            let listener = bind(*addr, "METRICS_BIND, METRICS_PORT").await?;
-            tracing::info!(local = %addr, "metrics served on their own listener");
-            // Stopped when the main listeners have drained: a scrape needs no draining.
-            separate.push(tokio::spawn(axum::serve(listener, app.clone()).into_future()));
-        }
-    }
-    for listener in &listeners {
-        let local = listener.local_addr().map_err(|e| Error::new(ErrorKind::Backend, e.to_string()))?;
-        tracing::info!(%local, cache = state.cache.provider(), database = state.db.provider(), "pal serving");
-    }
-    // The peer's address is the client address rate limits count by.
-    let app = router(state, separate.is_empty()).into_make_service_with_connect_info::<SocketAddr>();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut servers = tokio::task::JoinSet::new();
-    for listener in listeners {
-        let mut stopped = stopped.clone();
-        let drained = async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        };
-        servers.spawn(axum::serve(listener, app.clone()).with_graceful_shutdown(drained).into_future());
-    }
-    let outcome = tokio::select! {
-        () = shutdown_signal() => Ok(()),
-        // A listener that stops on its own (it does not, but for an I/O error) stops them all.
-        Some(ended) = servers.join_next() => ended.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())),
-    };
-    let _ = stop.send(true);
-    let mut outcome = outcome.map_err(|e| Error::new(ErrorKind::Backend, format!("server error: {e}")));
-    while let Some(ended) = servers.join_next().await {
-        if let Ok(Err(e)) = ended {
-            outcome = outcome.and(Err(Error::new(ErrorKind::Backend, format!("server error: {e}"))));
-        }
-    }
-    separate.iter().for_each(tokio::task::JoinHandle::abort);
-    tracing::info!("pal stopped");
-    outcome
-}
-
-async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received, shutting down"),
-        () = terminate => tracing::info!("SIGTERM received, shutting down"),
-    }
 }

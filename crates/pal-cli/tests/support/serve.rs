@@ -33,11 +33,23 @@ fn drain(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> Joi
 
 impl Serve {
     pub(crate) fn start(vars: &[(&str, &str)]) -> Serve {
+        let mut command = super::pal_command();
+        command.arg("serve");
+        Serve::spawn(command, vars)
+    }
+
+    /// `pal serve` as a shell runs it after `ulimit -n files`: soft and hard limit.
+    pub(crate) fn start_with_open_file_limit(vars: &[(&str, &str)], files: u32) -> Serve {
+        let mut command = std::process::Command::new("sh");
+        command.env_clear().args(["-c", &format!("ulimit -n {files} && exec \"$0\" serve"), super::PAL]);
+        Serve::spawn(command, vars)
+    }
+
+    fn spawn(mut command: std::process::Command, vars: &[(&str, &str)]) -> Serve {
         let port = free_port();
-        let mut child = super::pal_command()
+        let mut child = command
             .envs(vars.iter().copied())
             .env("PORT", port.to_string())
-            .arg("serve")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -60,3 +60,39 @@ pub(crate) fn sign_in(api: Api, email: &str) -> String {
     assert_eq!(done.status, 200, "{}", done.text());
     done.json()["token"].as_str().unwrap().to_string()
 }
+
+/// The code the log sender wrote for the request `id`, as an operator without
+/// `DEV_EXPOSE_CODES` finds it.
+pub(crate) fn logged_code(serve: &Serve, id: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let output = serve.output();
+        let code = output
+            .lines()
+            .filter(|l| l.contains("one-time code") && l.contains(id))
+            .find_map(|l| l.split("code=").nth(1))
+            .map(|c| c.trim_matches('"').chars().take_while(char::is_ascii_digit).collect::<String>());
+        if let Some(code) = code.filter(|c| c.len() == 6) {
+            return code;
+        }
+        assert!(std::time::Instant::now() < deadline, "no code logged for {id}:\n{output}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Enrolls `email` and signs it in with the codes from the log; the token.
+pub(crate) fn sign_up_from_log(serve: &Serve, api: Api, email: &str) -> String {
+    let started = api.post("/v1/enrollments", None, json!({ "email": email }));
+    assert_eq!(started.status, 202, "{}", started.text());
+    let id = started.json()["enrollment_id"].as_str().unwrap().to_string();
+    let code = logged_code(serve, &id);
+    let confirmed = api.post(&format!("/v1/enrollments/{id}/confirm"), None, json!({ "code": code }));
+    assert_eq!(confirmed.status, 201, "{}", confirmed.text());
+    let started = api.post("/v1/verifications", None, json!({ "email": email }));
+    assert_eq!(started.status, 202, "{}", started.text());
+    let id = started.json()["verification_id"].as_str().unwrap().to_string();
+    let code = logged_code(serve, &id);
+    let done = api.post(&format!("/v1/verifications/{id}/complete"), None, json!({ "code": code }));
+    assert_eq!(done.status, 200, "{}", done.text());
+    done.json()["token"].as_str().unwrap().to_string()
+}

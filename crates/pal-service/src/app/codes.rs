@@ -17,7 +17,7 @@ use pal::{CacheService, Error, ErrorKind};
 use super::errors::ApiError;
 use super::events::{self, Action};
 use super::input::ttl;
-use super::limits::{self, Scope};
+use super::limits;
 use crate::AppState;
 
 /// Wrong codes a pending request survives; the next attempt ends it.
@@ -63,6 +63,20 @@ impl CodeSender for LogSender {
         tracing::info!(purpose = purpose.as_str(), id = request_id, code, "one-time code");
         Ok(())
     }
+}
+
+/// Sends a code in a task of its own, apart from the answer: a sender that takes
+/// its time (mail, retries) must not make the answer slower or different; its
+/// failure is logged. With no address (a verification for an address without an
+/// account) the task does nothing, but is started all the same.
+pub(super) fn deliver(state: &AppState, to: Option<String>, code: String, purpose: Purpose, id: String) {
+    let sender = state.sender.clone();
+    tokio::spawn(async move {
+        let Some(to) = to else { return };
+        if let Err(e) = sender.send(&to, &code, purpose, &id).await {
+            tracing::error!(id = id.as_str(), purpose = purpose.as_str(), error = %e, "the one-time code was not sent");
+        }
+    });
 }
 
 /// A request waiting for its code. The code itself is not kept: a digest bound to
@@ -184,7 +198,7 @@ pub async fn redeem(
     let gone = || ApiError::not_found("no such request, or it expired");
     let id = requests.internal_id(public_id).ok_or_else(gone)?;
     let pending = requests.load(&id).await?.ok_or_else(gone)?;
-    limits::check(state, Scope::Account, &pending.email, ip).await?;
+    limits::account(state, &pending.email, ip).await?;
     let attempts = requests.attempt(&id).await?;
     let right = attempts <= MAX_ATTEMPTS && pending.matches(&id, code);
     if right {

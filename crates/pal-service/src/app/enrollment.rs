@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::codes::{self, Purpose, Requests};
 use super::errors::{ApiError, ApiJson, ErrorBody};
 use super::events::{self, Action};
-use super::limits::{self, ClientIp, Scope};
+use super::limits::{self, ClientIp};
 use super::users;
 use crate::AppState;
 
@@ -69,8 +69,8 @@ pub(super) async fn start(
 ) -> Result<(StatusCode, Json<EnrollmentStarted>), ApiError> {
     let email = limits::address(&state, ip.0, &body.email).await?;
     let (id, code) = requests(&state, Purpose::Enrollment).start(email.clone(), None, false).await?;
-    state.sender.send(&email, &code, Purpose::Enrollment, &id).await?;
     events::record(&state, Action::CodeSent, None, ip.0, json!({ "purpose": "enrollment", "id": id })).await;
+    codes::deliver(&state, Some(email), code.clone(), Purpose::Enrollment, id.clone());
     let started = EnrollmentStarted {
         enrollment_id: id,
         expires_in: state.service.code_ttl.as_secs(),
@@ -101,7 +101,7 @@ pub(super) async fn confirm(
     Path(public_id): Path<String>,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<(StatusCode, Json<Enrolled>), ApiError> {
-    limits::check(&state, Scope::Ip, &ip.0.to_string(), ip.0).await?;
+    limits::client(&state, ip.0).await?;
     let requests = requests(&state, Purpose::Enrollment);
     let (id, pending) = codes::redeem(&state, &requests, &public_id, &body.code, ip.0).await?;
     let user_id = uuid::Uuid::new_v4().to_string();

@@ -11,6 +11,9 @@ use crate::AppState;
 pub enum Action {
     /// A one-time code was sent.
     CodeSent,
+    /// A verification was asked for an address with no account: no code went out.
+    /// Recorded as a sent code is, so both answers take the same work.
+    NoAccount,
     /// An account was created.
     Enrolled,
     /// A wrong enrollment code was given.
@@ -32,6 +35,7 @@ impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
             Action::CodeSent => "code_sent",
+            Action::NoAccount => "verification_no_account",
             Action::Enrolled => "enrolled",
             Action::EnrollmentFailed => "enrollment_failed",
             Action::VerificationFailed => "verification_failed",

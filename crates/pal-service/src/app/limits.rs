@@ -47,9 +47,16 @@ fn last_forwarded(headers: &HeaderMap) -> Option<IpAddr> {
     last.rsplit(',').next()?.trim().parse().ok()
 }
 
+/// What a rate limit counts by.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Scope {
+    /// The client's address.
     Ip,
+    /// An email address asked for by one client: what a client can use up stays
+    /// its own, so an attacker cannot lock an account's owner out.
+    AccountClient,
+    /// An email address, from every client together: bounds what many clients
+    /// can do to one account (mail sent, codes guessed).
     Account,
 }
 
@@ -57,7 +64,22 @@ impl Scope {
     fn as_str(self) -> &'static str {
         match self {
             Scope::Ip => "ip",
+            Scope::AccountClient => "account_client",
             Scope::Account => "account",
+        }
+    }
+}
+
+/// The client as rate limits count it: an IPv4 address (an IPv4-mapped IPv6
+/// address is its IPv4 one), or the IPv6 network of `v6_prefix` bits, since one
+/// host usually holds a whole /64 and could otherwise count as billions.
+pub(super) fn client_key(ip: IpAddr, v6_prefix: u8) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let bits = u32::from(v6_prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            format!("{}/{bits}", std::net::Ipv6Addr::from(u128::from(v6) & mask))
         }
     }
 }
@@ -68,7 +90,8 @@ impl Scope {
 pub(super) async fn check(state: &AppState, scope: Scope, subject: &str, ip: IpAddr) -> Result<(), ApiError> {
     let limit = i64::from(match scope {
         Scope::Ip => state.service.ip_per_minute,
-        Scope::Account => state.service.account_per_minute,
+        Scope::AccountClient => state.service.account_per_minute,
+        Scope::Account => state.service.account_ceiling_per_minute,
     });
     if limit == 0 {
         return Ok(());
@@ -91,12 +114,27 @@ pub(super) async fn check(state: &AppState, scope: Scope, subject: &str, ip: IpA
     .retry_after(seconds))
 }
 
+/// The client's own limit.
+pub(super) async fn client(state: &AppState, ip: IpAddr) -> Result<(), ApiError> {
+    check(state, Scope::Ip, &client_key(ip, state.service.ipv6_prefix), ip).await
+}
+
+/// The limits of one account asked for by one client: the pair's, then the
+/// account's ceiling. A client at its own limit is refused before it counts
+/// towards the ceiling, and the ceiling is above the pair's limit, so no single
+/// client can use up what the account's owner needs.
+pub(super) async fn account(state: &AppState, email: &str, ip: IpAddr) -> Result<(), ApiError> {
+    let client = client_key(ip, state.service.ipv6_prefix);
+    check(state, Scope::AccountClient, &format!("{email}|{client}"), ip).await?;
+    check(state, Scope::Account, email, ip).await
+}
+
 /// What every route that sends a code checks first: the client's limit, then
-/// the address (normalized, as the account limit counts it) and its limit.
+/// the address (normalized, as the account limits count it) and its limits.
 pub(super) async fn address(state: &AppState, ip: IpAddr, raw: &str) -> Result<String, ApiError> {
-    check(state, Scope::Ip, &ip.to_string(), ip).await?;
+    client(state, ip).await?;
     let email = super::input::email(raw)?;
-    check(state, Scope::Account, &email, ip).await?;
+    account(state, &email, ip).await?;
     Ok(email)
 }
 
@@ -116,6 +154,18 @@ pub(super) async fn stopped(error: BoxError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clients_count_by_ipv4_address_and_by_ipv6_network() {
+        let key = |ip: &str, prefix| client_key(ip.parse().unwrap(), prefix);
+        assert_eq!(key("203.0.113.9", 64), "203.0.113.9");
+        assert_eq!(key("::ffff:203.0.113.9", 64), "203.0.113.9");
+        assert_eq!(key("2001:db8:1:2:aaaa::1", 64), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff::9", 64), key("2001:db8:1:2::1", 64));
+        assert_ne!(key("2001:db8:1:3::1", 64), key("2001:db8:1:2::1", 64));
+        assert_eq!(key("2001:db8:1:2::1", 48), "2001:db8:1::/48");
+        assert_eq!(key("2001:db8::1", 128), "2001:db8::1/128");
+    }
 
     #[test]
     fn the_last_forwarded_entry_is_the_proxys() {

@@ -26,12 +26,17 @@ use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{delete, get, post};
+use std::time::Duration;
 use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
 use tower::timeout::TimeoutLayer;
+
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::AppState;
 use config::ServiceSettings;
@@ -58,13 +63,17 @@ pub fn routes(service: &ServiceSettings) -> Router<AppState> {
         .route("/v1/status", get(status::status))
         .route("/openapi.json", get(openapi::document))
         .layer(bounded)
+        // Tokens and session data must not stay in a browser's or a proxy's cache;
+        // nothing else the API answers is worth caching either.
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::overriding(header::PRAGMA, HeaderValue::from_static("no-cache")))
 }
 
 /// What every route gets, the operators' ones included: a request id (the
 /// client's `x-request-id`, or a new one) echoed in the response, one log line,
 /// JSON errors for every route and for none, and the body size limit.
 pub fn finish(router: Router<AppState>, service: &ServiceSettings) -> Router<AppState> {
-    router.fallback(errors::no_route).layer(
+    let router = router.fallback(errors::no_route).layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(PropagateRequestIdLayer::x_request_id())
@@ -72,5 +81,32 @@ pub fn finish(router: Router<AppState>, service: &ServiceSettings) -> Router<App
             .layer(middleware::from_fn(errors::json_errors))
             .layer(DefaultBodyLimit::max(service.max_body_bytes))
             .layer(RequestBodyLimitLayer::new(service.max_body_bytes)),
+    );
+    match cors(&service.cors_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// Browser pages of `CORS_ALLOWED_ORIGINS` may call the API: preflights are
+/// answered here, before any limit. Tokens travel in `Authorization`, not in
+/// cookies, so credentials mode stays off. `None` without origins: no CORS
+/// headers, and a preflight gets 405 like any `OPTIONS`.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allowed = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allowed)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-request-id")])
+            .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
+            .max_age(Duration::from_secs(600)),
     )
 }

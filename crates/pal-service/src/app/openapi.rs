@@ -2,7 +2,9 @@
 //! take and return, so the document cannot drift from the code.
 
 use axum::Json;
+use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::errors::ErrorBody;
@@ -30,7 +32,7 @@ use super::{audit, enrollment, session, status, verification};
         status::status,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&BearerToken),
+    modifiers(&BearerToken, &EveryAnswer),
     tags(
         (name = "enrollment", description = "Creating an account for an email address"),
         (name = "verification", description = "Signing in with a one-time code"),
@@ -55,6 +57,48 @@ impl Modify for BearerToken {
                     .build(),
             ),
         );
+    }
+}
+
+/// The answers every operation of a kind can give, added where a handler's
+/// annotation does not list them: they come from layers and extractors the
+/// handler never sees (the body's size, type and shape, the deadline and the
+/// limit of requests in flight, the token).
+struct EveryAnswer;
+
+impl Modify for EveryAnswer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.post, &mut item.delete].into_iter().flatten() {
+                let mut answers = vec![
+                    ("503", "overloaded, timeout or unavailable, with Retry-After when it helps"),
+                    ("413", "payload_too_large: the body is over MAX_BODY_BYTES"),
+                ];
+                if operation.request_body.is_some() {
+                    answers.extend([
+                        ("400", "invalid_json: the body is not JSON"),
+                        ("415", "unsupported_media_type: the body is not sent as application/json"),
+                        ("422", "invalid_request: the JSON lacks a field or has one of the wrong type"),
+                    ]);
+                }
+                if operation.security.is_some() {
+                    answers.push(("401", "unauthorized: no valid bearer token"));
+                }
+                if operation.parameters.iter().flatten().any(|p| p.parameter_in == ParameterIn::Path) {
+                    answers.push(("404", "not_found: no such request, or it expired"));
+                }
+                for (status, description) in answers {
+                    let error = ResponseBuilder::new()
+                        .description(description)
+                        .content(
+                            "application/json",
+                            ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                        )
+                        .build();
+                    operation.responses.responses.entry(status.to_string()).or_insert(error.into());
+                }
+            }
+        }
     }
 }
 
@@ -88,5 +132,13 @@ mod tests {
             assert!(schemas.contains_key(schema), "{schema} missing from {:?}", schemas.keys());
         }
         assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        let answers = |path: &str, method: &str| -> Vec<String> {
+            doc["paths"][path][method]["responses"].as_object().unwrap().keys().cloned().collect()
+        };
+        for status in ["400", "413", "415", "422", "429", "503"] {
+            assert!(answers("/v1/verifications", "post").iter().any(|s| s == status), "{status}");
+        }
+        assert!(answers("/v1/session", "get").iter().any(|s| s == "401"));
+        assert!(answers("/v1/enrollments/{id}/confirm", "post").iter().any(|s| s == "404"));
     }
 }

@@ -83,11 +83,23 @@ async fn joined_epoch(state: &AppState, user_id: &str) -> Result<String, ApiErro
     new_epoch(state, user_id).await
 }
 
-/// A new session for the user: its token, which is never stored.
-pub(super) async fn issue(state: &AppState, user_id: &str, email: &str) -> Result<String, ApiError> {
+fn new_token() -> String {
     let mut bytes = [0u8; TOKEN_BYTES];
     rand::rng().fill_bytes(&mut bytes);
-    let token = URL_SAFE_NO_PAD.encode(bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How long a session made at `created_at` may live from now: `SESSION_TTL_S`,
+/// cut to what is left of `SESSION_MAX_LIFETIME_S`; `None` once that is over.
+fn lifetime_left(state: &AppState, created_at: DateTime<Utc>) -> Option<Duration> {
+    let age = (Utc::now() - created_at).to_std().unwrap_or_default();
+    let left = state.service.session_max_lifetime.checked_sub(age)?;
+    (!left.is_zero()).then(|| left.min(state.service.session_ttl))
+}
+
+/// A new session for the user: its token, which is never stored.
+pub(super) async fn issue(state: &AppState, user_id: &str, email: &str) -> Result<String, ApiError> {
+    let token = new_token();
     let epoch = joined_epoch(state, user_id).await?;
     let session =
         StoredSession { user_id: user_id.to_string(), email: email.to_string(), created_at: Utc::now(), epoch };
@@ -118,6 +130,11 @@ impl FromRequestParts<AppState> for Authenticated {
             .ok_or_else(ApiError::unauthorized)?;
         let id = token_id(token);
         let session: StoredSession = state.cache.get_session(&id).await?.ok_or_else(ApiError::unauthorized)?;
+        if lifetime_left(state, session.created_at).is_none() {
+            // Past its absolute lifetime: no refresh could have kept it.
+            state.cache.delete_session(&id).await?;
+            return Err(ApiError::unauthorized());
+        }
         if current_epoch(state, &session.user_id).await?.as_deref() != Some(session.epoch.as_str()) {
             // Void since a logout everywhere; removing it spares the next check.
             state.cache.delete_session(&id).await?;
@@ -136,8 +153,13 @@ pub(super) struct SessionInfo {
     pub expires_in: u64,
 }
 
+/// A refreshed session: a new token, since the old one no longer opens it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub(super) struct Refreshed {
+    /// The session's new bearer token; the one the refresh was made with is void.
+    pub token: String,
+    /// Seconds the session lives unless refreshed again: `SESSION_TTL_S`, or what
+    /// is left of `SESSION_MAX_LIFETIME_S` since the sign-in.
     pub expires_in: u64,
 }
 
@@ -164,7 +186,9 @@ pub(super) async fn show(State(state): State<AppState>, auth: Authenticated) -> 
     }))
 }
 
-/// Sliding expiry: the session lives `SESSION_TTL_S` from now.
+/// Sliding expiry under a ceiling: the session lives `SESSION_TTL_S` from now, but
+/// never past `SESSION_MAX_LIFETIME_S` from its sign-in. The token is replaced:
+/// a token copied from a client stops working at its owner's next refresh.
 #[utoipa::path(
     post,
     path = "/v1/session/refresh",
@@ -177,13 +201,19 @@ pub(super) async fn show(State(state): State<AppState>, auth: Authenticated) -> 
     )
 )]
 pub(super) async fn refresh(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Refreshed>, ApiError> {
-    let lifetime = state.service.session_ttl;
-    if !state.cache.touch(&session_key(&auth.id)?, ttl(lifetime)?).await? {
+    let lifetime = lifetime_left(&state, auth.session.created_at).ok_or_else(ApiError::unauthorized)?;
+    let token = new_token();
+    let id = token_id(&token);
+    state.cache.set_session(&id, &auth.session, ttl(lifetime)?).await?;
+    // Of two refreshes racing with one token, the one that removes it wins; the
+    // other's new session goes too, so one token never becomes two.
+    if !state.cache.delete_session(&auth.id).await? {
+        state.cache.delete_session(&id).await?;
         return Err(ApiError::unauthorized());
     }
     // The epoch outlives the session it was just checked against, so it is there.
     state.cache.touch(&epoch_key(&auth.session.user_id), epoch_ttl(&state)?).await?;
-    Ok(Json(Refreshed { expires_in: lifetime.as_secs() }))
+    Ok(Json(Refreshed { token, expires_in: lifetime.as_secs() }))
 }
 
 /// Ends this session.

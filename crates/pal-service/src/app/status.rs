@@ -46,7 +46,8 @@ pub(super) struct StatusReport {
     #[schema(example = "healthy")]
     pub health: String,
     pub checked_ms_ago: u64,
-    /// The last probe of each provider, as `/readyz` reports them.
+    /// The last probe of each provider, as `/readyz` reports them: a stable
+    /// `error` code for one that is not healthy, never the provider's own message.
     #[schema(value_type = Vec<Object>)]
     pub checks: serde_json::Value,
     pub cache: CacheStats,
@@ -79,7 +80,7 @@ pub(super) async fn status(State(state): State<AppState>) -> Json<StatusReport> 
         providers: Providers { cache: state.cache.provider().into(), database: state.db.provider().into() },
         health: pal::health::overall(&probes).as_str().into(),
         checked_ms_ago: u64::try_from(age.as_millis()).unwrap_or(u64::MAX),
-        checks: serde_json::to_value(&probes).unwrap_or_default(),
+        checks: crate::health::public(&probes),
         cache,
         audit,
     })

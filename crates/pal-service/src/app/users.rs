@@ -6,10 +6,11 @@ use chrono::Utc;
 use pal::{DatabaseService, ErrorKind, Result};
 
 /// The account of `email`, read on the primary: an account enrolled a moment ago
-/// must be found, which a lagging replica might not.
+/// must be found, which a lagging replica might not. One row either way (the id
+/// or NULL), so an address without an account costs what one with does.
 pub(super) async fn id_of(db: &dyn DatabaseService, email: &str) -> Result<Option<String>> {
-    let rows = db.query("SELECT id FROM users WHERE email = $1", &[email.into()]).await?;
-    rows.first().map(|row| row.get("id")).transpose()
+    let rows = db.query("SELECT (SELECT id FROM users WHERE email = $1) AS id", &[email.into()]).await?;
+    Ok(rows.first().map(|row| row.get::<Option<String>>("id")).transpose()?.flatten())
 }
 
 /// Creates a verified user; `Ok(false)` when the address already has one.

@@ -13,7 +13,7 @@ use super::codes::{self, Purpose};
 use super::enrollment::{CodeRequest, EmailRequest, requests};
 use super::errors::{ApiError, ApiJson, ErrorBody};
 use super::events::{self, Action};
-use super::limits::{self, ClientIp, Scope};
+use super::limits::{self, ClientIp};
 use super::{session, users};
 use crate::AppState;
 
@@ -59,19 +59,16 @@ pub(super) async fn start(
     let user_id = users::id_of(state.db.as_ref(), &email).await?;
     let known = user_id.is_some();
     let (id, code) = requests(&state, Purpose::Verification).start(email.clone(), user_id.clone(), !known).await?;
-    if let Some(user_id) = &user_id {
-        // Delivered apart from the answer: a sender that takes its time (mail,
-        // SMS) must not make an address with an account slower to answer than
-        // one without.
-        let (sender, to, sent_code, sent_id) = (state.sender.clone(), email.clone(), code.clone(), id.clone());
-        tokio::spawn(async move {
-            if let Err(e) = sender.send(&to, &sent_code, Purpose::Verification, &sent_id).await {
-                tracing::error!(id = sent_id.as_str(), error = %e, "the sign-in code was not sent");
-            }
-        });
-        let details = json!({ "purpose": "verification", "id": id });
-        events::record(&state, Action::CodeSent, Some(user_id), ip.0, details).await;
-    }
+    // The same audit call either way, awaited in the request: with the spooled
+    // audit log it is the slowest step, and awaiting it only for an address with
+    // an account would tell which addresses have one.
+    let action = if known { Action::CodeSent } else { Action::NoAccount };
+    let details = json!({ "purpose": "verification", "id": id });
+    events::record(&state, action, user_id.as_deref(), ip.0, details).await;
+    // Delivered apart from the answer, so a sender that takes its time (mail,
+    // SMS) cannot make an address with an account slower to answer; and a task
+    // either way, since starting one (waking a worker thread) takes time too.
+    codes::deliver(&state, known.then_some(email), code.clone(), Purpose::Verification, id.clone());
     let started = VerificationStarted {
         verification_id: id,
         expires_in: state.service.code_ttl.as_secs(),
@@ -102,7 +99,7 @@ pub(super) async fn complete(
     Path(public_id): Path<String>,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<Json<Token>, ApiError> {
-    limits::check(&state, Scope::Ip, &ip.0.to_string(), ip.0).await?;
+    limits::client(&state, ip.0).await?;
     let requests = requests(&state, Purpose::Verification);
     let (id, pending) = codes::redeem(&state, &requests, &public_id, &body.code, ip.0).await?;
     // `redeem` accepts no decoy, so a redeemed verification has its account.
