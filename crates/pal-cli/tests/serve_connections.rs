@@ -193,3 +193,44 @@ fn connection_settings_out_of_range_fail_at_start_up() {
         assert!(stderr.contains(name), "{name}={value}: {stderr}");
     }
 }
+
+/// When every connection is serving a request (here `/readyz?fresh=true`, each
+/// waiting out its probe of a blackholed Redis), a newcomer is answered 503
+/// `overloaded` and closed at once: accept never waits for a place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_full_of_requests_in_progress_answers_a_newcomer_503_at_once() {
+    use support::proxy::{FaultProxy, Mode};
+    let target = format!("127.0.0.1:{}", support::port("REDIS_PORT")).parse().unwrap();
+    let redis = FaultProxy::start(target).await;
+    let url = redis.url("redis");
+    let vars = vars(&[("MAX_CONNECTIONS", "2"), ("RUST_LOG", "warn")]);
+    let vars: Vec<(&str, &str)> =
+        vars.into_iter().map(|(k, v)| if k == "CACHE_PROVIDER" { (k, "redis") } else { (k, v) }).collect();
+    let vars = [vars, vec![("REDIS_URL", url.as_str()), ("CACHE_KEY_PREFIX", "connections-full:")]].concat();
+    let vars = support::sealed(&vars);
+    let serve = tokio::task::block_in_place(|| Serve::start(&vars));
+    let port = serve.port;
+    redis.set(Mode::Blackhole);
+    let outcome = tokio::task::spawn_blocking(move || {
+        let busy: Vec<_> =
+            (0..2).map(|_| std::thread::spawn(move || http_get(port, "/readyz?fresh=true").map(|r| r.0))).collect();
+        // Both are accepted and waiting on their probes.
+        std::thread::sleep(Duration::from_millis(500));
+        let asked = Instant::now();
+        let refused = support::http::raw(port, "GET", "/healthz", &[], b"", Duration::from_secs(5)).unwrap();
+        let waited = asked.elapsed();
+        let finished: Vec<_> = busy.into_iter().map(|t| t.join().unwrap()).collect();
+        (refused, waited, finished)
+    })
+    .await
+    .unwrap();
+    let (refused, waited, finished) = outcome;
+    assert_eq!((refused.status, refused.error()), (503, "overloaded".to_string()), "{}", refused.text());
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert!(waited < Duration::from_millis(500), "the newcomer waited {waited:?}");
+    assert_eq!(finished, [Some(503), Some(503)], "the requests in progress finished with their answers");
+    redis.set(Mode::Pass);
+    assert_eq!(http_get(port, "/healthz").map(|r| r.0), Some(200), "places free again");
+    eprintln!("a newcomer to a listener of 2 busy connections: 503 overloaded after {waited:?}");
+    drop(serve);
+}
