@@ -12,6 +12,10 @@ use super::url::{ConnUrl, HostPort};
 use super::var::Var;
 use crate::error::{ConfigError, ConfigErrors, redact_text};
 
+/// Edits (insertions, deletions, substitutions, transpositions) a name may be
+/// from a declared one to count as its misspelling.
+const MAX_TYPO_EDITS: usize = 2;
+
 /// The process environment, as text. Variables whose name or value is not UTF-8
 /// cannot be pal's and are left out.
 pub fn process_vars() -> BTreeMap<String, String> {
@@ -70,19 +74,26 @@ impl Env {
         self.table.get(name)
     }
 
-    /// Warns about every variable that starts with one of `prefixes` (names pal owns)
-    /// but is not declared: most likely a typo such as `CACHE_PROVDER`.
-    pub fn warn_unknown(&mut self, prefixes: &[&str]) {
-        let unknown: Vec<String> = self
+    /// Warns about every variable that is set, not declared, and within two edits
+    /// of a declared name: most likely a typo such as `CACHE_PROVDER`. The
+    /// application's own variables (`DB_NAME`, `REDIS_HOST`) share pal's prefixes
+    /// but are not near misses of its names, so they pass in silence.
+    pub fn warn_misspelled(&mut self) {
+        let misspelled: Vec<String> = self
             .names()
-            .filter(|name| {
-                prefixes.iter().any(|p| name.starts_with(p))
-                    && !self.table.contains_key(name)
-                    && !self.table.values().any(|v| v.formerly == Some(*name))
+            .filter(|name| !self.table.contains_key(*name) && !self.table.values().any(|v| v.formerly == Some(*name)))
+            .filter_map(|name| {
+                let (closest, distance) = self
+                    .table
+                    .keys()
+                    .map(|declared| (declared, strsim::damerau_levenshtein(name, declared)))
+                    .min_by_key(|(_, distance)| *distance)?;
+                // Short names are a few edits from many others: only longer ones are guessed at.
+                (distance <= MAX_TYPO_EDITS && name.len() > 2 * distance + 2)
+                    .then(|| format!("{name} is set but pal does not read it; did you mean {closest}?"))
             })
-            .map(|name| format!("{name} is set but pal does not read it (misspelled?)"))
             .collect();
-        unknown.into_iter().for_each(|w| self.warn(w));
+        misspelled.into_iter().for_each(|w| self.warn(w));
     }
 
     /// Whether a problem has been recorded so far.

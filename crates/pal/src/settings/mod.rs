@@ -90,7 +90,7 @@ impl Settings {
         read: impl FnOnce(&mut Env) -> T,
     ) -> Result<(Settings, T), ConfigErrors> {
         let mut env = Env::new(vars, variables().into_iter().chain(extra.iter().cloned()));
-        env.warn_unknown(&owned_prefixes());
+        env.warn_misspelled();
         let cache = match parts.cache {
             true => Some(cache_settings(&mut env)),
             false => None,

@@ -209,11 +209,13 @@ fn empty_values_mean_default() {
 }
 
 #[test]
-fn misspelled_variables_are_warned_about() {
-    let s =
-        settings(&[EMBEDDED, &[("CACHE_PROVDER", "redis"), ("DB_POOLMAX", "3"), ("HOME", "/root")]].concat()).unwrap();
-    assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
-    assert!(s.warnings[0].contains("CACHE_PROVDER"));
+fn misspelled_variables_are_warned_about_and_the_applications_own_are_not() {
+    let typos = [("CACHE_PROVDER", "redis"), ("DB_POOLMAX", "3"), ("CAHCE_PROVIDER", "memory")];
+    let own = [("HOME", "/root"), ("DB_NAME", "notes"), ("REDIS_HOST", "cache"), ("CACHE_DIR", "/tmp"), ("DB_X", "1")];
+    let s = settings(&[EMBEDDED, &typos, &own].concat()).unwrap();
+    assert_eq!(s.warnings.len(), 3, "{:?}", s.warnings);
+    assert!(s.warnings.iter().any(|w| w.contains("CACHE_PROVDER") && w.contains("did you mean CACHE_PROVIDER?")));
+    assert!(s.warnings.iter().any(|w| w.contains("CAHCE_PROVIDER")), "a typo in the prefix is a typo too");
 }
 
 #[test]
