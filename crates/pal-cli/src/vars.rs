@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use pal::env::{Env, Var};
 
 use pal_service::app::config::{self as service, ServiceSettings};
+use pal_service::app::mail::{self, MailSettings};
 
 pub(crate) const VARS: &[Var] = &[
     Var::new(
@@ -55,6 +56,8 @@ pub(crate) struct ServeSettings {
     pub metrics_addr: Option<Vec<SocketAddr>>,
     /// The reference service's routes.
     pub service: ServiceSettings,
+    /// Where one-time codes are mailed; `None`: to the log only.
+    pub mail: Option<MailSettings>,
 }
 
 impl ToolSettings {
@@ -80,7 +83,8 @@ impl ServeSettings {
         let port = env.int("PORT", 1u16, u16::MAX);
         let metrics_addr = metrics_addr(env, &bind, port);
         let service = ServiceSettings::read(env, &bind);
-        ServeSettings { bind, port, metrics_addr, service }
+        let mail = MailSettings::read(env);
+        ServeSettings { bind, port, metrics_addr, service, mail }
     }
 }
 
@@ -153,9 +157,10 @@ pub(crate) fn dotenv_file() -> Result<BTreeMap<String, String>, String> {
     iter.map(|item| item.map_err(|e| format!(".env: {}", pal::error::redact_text(&e.to_string())))).collect()
 }
 
-/// The tool's own variables: the listener and logs, then the reference service's.
+/// The tool's own variables: the listener and logs, then the reference service's,
+/// then its code delivery's.
 pub(crate) fn declared() -> Vec<Var> {
-    VARS.iter().chain(service::VARS).cloned().collect()
+    VARS.iter().chain(service::VARS).chain(mail::VARS).cloned().collect()
 }
 
 /// Every variable: the library's, then the tool's own.

@@ -18,7 +18,8 @@ use pal::{Error, ErrorKind, Result, Settings};
 use crate::cli::{CacheCommand, Command, VarsFormat};
 use crate::output::{self, Out};
 use crate::vars::ToolSettings;
-use pal_service::app::codes::LogSender;
+use pal_service::app::codes::{CodeSender, LogSender};
+use pal_service::app::mail::SmtpSender;
 use pal_service::{AppState, Health, serve};
 
 /// `environment` is what the settings were read from, for the bench only.
@@ -96,6 +97,23 @@ async fn purge(settings: &Settings) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How long shutdown waits for code mails still pending.
+const MAIL_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The mail sender `SMTP_URL` asks for, or `None` when codes go to the log.
+fn code_mail(serving: &crate::vars::ServeSettings) -> Result<Option<std::sync::Arc<SmtpSender>>> {
+    let Some(mail) = &serving.mail else {
+        tracing::warn!(
+            "SMTP_URL is not set: one-time codes go only to this log, which suits development alone; \
+             set SMTP_URL and SMTP_FROM to mail them"
+        );
+        return Ok(None);
+    };
+    let sender = SmtpSender::start(mail, serving.service.code_ttl)?;
+    tracing::info!(relay = %mail.relay(), security = %mail.security, from = %mail.from, "one-time codes are mailed");
+    Ok(Some(std::sync::Arc::new(sender)))
+}
+
 async fn run_server(settings: &Settings, tools: &ToolSettings) -> Result<ExitCode> {
     let Some(serving) = &tools.serve else {
         return Err(Error::new(ErrorKind::Config, "the listener's variables (BIND, PORT…) were not read"));
@@ -153,16 +171,28 @@ async fn run_server(settings: &Settings, tools: &ToolSettings) -> Result<ExitCod
     if serving.service.expose_codes {
         tracing::warn!("DEV_EXPOSE_CODES=true: one-time codes are returned in responses; never in production");
     }
+    let mail = code_mail(serving)?;
+    let sender: std::sync::Arc<dyn CodeSender> = match &mail {
+        Some(mail) => mail.clone(),
+        None => std::sync::Arc::new(LogSender),
+    };
     let state = AppState {
         cache,
         db,
         health,
         metrics,
         audit: audit.clone(),
-        sender: std::sync::Arc::new(LogSender),
+        sender,
         service: std::sync::Arc::new(serving.service.clone()),
     };
     let served = serve(&addrs, serving.metrics_addr.as_deref(), state).await;
+    if let Some(mail) = mail {
+        // A code accepted just before the signal still reaches its address, unless the relay is down.
+        let left = mail.close(MAIL_DRAIN).await;
+        if left > 0 {
+            tracing::warn!(left, "code mails still pending at shutdown were not sent");
+        }
+    }
     // After the last request: everything it logged is delivered, or spooled for the next start.
     let report = audit.shutdown().await?;
     tracing::info!(delivered = report.delivered, spooled = report.spooled, "audit log closed");

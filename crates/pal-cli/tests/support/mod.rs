@@ -1,6 +1,7 @@
 //! What the `pal` binary's tests share: the binary Cargo built for them, run with a
 //! clean environment; `pal serve` as a child process (`serve`); the reference
-//! service's flows (`service`) and a raw HTTP client (`http`); and, from
+//! service's flows (`service`), a raw HTTP client (`http`) and an SMTP server
+//! that keeps what it receives (`smtp`); and, from
 //! `pal-test-support`, the test servers' ports, locks, schemas and fault proxy,
 //! which the library's tests use too.
 
@@ -9,6 +10,7 @@
 pub(crate) mod http;
 pub(crate) mod serve;
 pub(crate) mod service;
+pub(crate) mod smtp;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

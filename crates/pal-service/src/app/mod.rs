@@ -13,6 +13,7 @@ mod errors;
 pub mod events;
 mod input;
 mod limits;
+pub mod mail;
 mod observe;
 mod openapi;
 mod page;
