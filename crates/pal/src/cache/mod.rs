@@ -8,6 +8,8 @@ mod layer;
 mod provider;
 mod service;
 mod session;
+#[cfg(feature = "tower-sessions")]
+pub mod tower_sessions;
 mod ttl;
 
 // Providers.
