@@ -45,10 +45,8 @@ async fn get_with(app: &Router, path: &str, cookie: Option<&str>) -> (StatusCode
     }
     let response = app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
     let status = response.status();
-    let set = response
-        .headers()
-        .get(header::SET_COOKIE)
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
+    let set =
+        response.headers().get(header::SET_COOKIE).map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
     let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
     (status, String::from_utf8(body.to_vec()).unwrap(), set)
 }

@@ -29,6 +29,16 @@ pub(super) struct ErrorBody {
 #[derive(Debug, Clone)]
 pub(super) struct Cause(pub String);
 
+/// The code of an error response, for the metrics that count requests stopped
+/// by a layer (`overloaded`, `timeout`) without reading the body.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Code(pub &'static str);
+
+/// The code of a request shed because too many are in flight.
+pub(super) const OVERLOADED: &str = "overloaded";
+/// The code of a request cut at its deadline.
+pub(super) const TIMEOUT: &str = "timeout";
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -57,12 +67,12 @@ impl ApiError {
     }
 
     pub fn overloaded() -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many requests in flight; try again")
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, OVERLOADED, "too many requests in flight; try again")
             .retry_after(1)
     }
 
     pub fn timeout() -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request did not finish within its deadline")
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, TIMEOUT, "the request did not finish within its deadline")
     }
 
     /// The answer for a status that carries no body of the service's own (axum's
@@ -110,6 +120,7 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        response.extensions_mut().insert(Code(self.code));
         if let Some(cause) = self.cause {
             response.extensions_mut().insert(Cause(cause));
         }

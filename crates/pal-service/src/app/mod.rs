@@ -28,6 +28,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{delete, get, post};
 use std::time::Duration;
+
+use pal::telemetry::http::HttpMetrics;
 use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
@@ -71,14 +73,15 @@ pub fn routes(service: &ServiceSettings) -> Router<AppState> {
 }
 
 /// What every route gets, the operators' ones included: a request id (the
-/// client's `x-request-id`, or a new one) echoed in the response, one log line,
-/// JSON errors for every route and for none, and the body size limit.
+/// client's `x-request-id`, or a new one) echoed in the response, one log line
+/// and the HTTP metrics, JSON errors for every route and for none, and the body
+/// size limit. Call it after installing the metrics recorder.
 pub fn finish(router: Router<AppState>, service: &ServiceSettings) -> Router<AppState> {
     let router = router.fallback(errors::no_route).layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(middleware::from_fn(observe::access_log))
+            .layer(middleware::from_fn_with_state(HttpMetrics::new(), observe::access_log))
             .layer(middleware::from_fn(errors::json_errors))
             .layer(DefaultBodyLimit::max(service.max_body_bytes))
             .layer(RequestBodyLimitLayer::new(service.max_body_bytes)),

@@ -93,8 +93,7 @@ impl SessionStore for CacheSessionStore {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let Some(bytes) = self.cache.get(&Self::key(id)?).await.map_err(backend)? else { return Ok(None) };
-        let record: Record =
-            serde_json::from_slice(&bytes).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let record: Record = serde_json::from_slice(&bytes).map_err(|e| session_store::Error::Decode(e.to_string()))?;
         // A cache with whole-second expiry (memcached) may keep it a moment longer.
         Ok((record.expiry_date > OffsetDateTime::now_utc()).then_some(record))
     }

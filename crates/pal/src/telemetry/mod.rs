@@ -95,8 +95,21 @@ pub const PROVIDER_UP: &str = "pal_provider_up";
 /// Whether a provider that answers does so with a part of it down (1), by `role` and `provider`.
 pub const PROVIDER_DEGRADED: &str = "pal_provider_degraded";
 
+/// HTTP requests answered, by `method`, `route` (the route template, or
+/// `(no route)`) and `status`: recorded by a server built on pal, such as `pal serve`.
+pub const HTTP_REQUESTS: &str = "pal_http_requests_total";
+/// Latency of each HTTP request, in seconds, by `method` and `route`.
+pub const HTTP_DURATION: &str = "pal_http_request_duration_seconds";
+/// HTTP requests being served now.
+pub const HTTP_IN_FLIGHT: &str = "pal_http_requests_in_flight";
+/// HTTP requests refused at once because too many were in flight.
+pub const HTTP_SHED: &str = "pal_http_requests_shed_total";
+/// HTTP requests cut at their deadline.
+pub const HTTP_TIMED_OUT: &str = "pal_http_requests_timed_out_total";
+
 /// Histogram buckets (seconds) for every `_seconds` metric: fine enough around
-/// the thresholds that matter (1 ms, 10 ms, 100 ms) to tell them apart.
+/// the thresholds that matter (1 ms, 10 ms, 100 ms) to tell them apart, and up
+/// to 10 s, past the default request deadline (5 s) of `pal serve`.
 pub const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
     10.0,
@@ -171,5 +184,6 @@ pub(crate) fn is_own_call() -> bool {
     OWN_CALL.try_with(|()| ()).is_ok()
 }
 
+pub mod http;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;

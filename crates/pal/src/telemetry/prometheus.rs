@@ -74,6 +74,11 @@ pub fn describe() {
         AUDIT_SPOOLED_ELSEWHERE,
         "Audit events in other spools of AUDIT_SPOOL_DIR, which this process does not deliver: for other databases, set aside, or unbound"
     );
+    describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by method, route template (or (no route)) and status");
+    describe_histogram!(HTTP_DURATION, Unit::Seconds, "Latency of HTTP requests, by method and route template");
+    describe_gauge!(HTTP_IN_FLIGHT, "HTTP requests being served now");
+    describe_counter!(HTTP_SHED, "HTTP requests refused at once (503 overloaded): too many were in flight");
+    describe_counter!(HTTP_TIMED_OUT, "HTTP requests cut at their deadline (503 timeout)");
     describe_gauge!(PROVIDER_UP, "Whether the provider answers its probe, by role and provider");
     describe_gauge!(PROVIDER_DEGRADED, "Whether the provider serves with a part of it down, by role and provider");
 }
