@@ -101,6 +101,13 @@ fn three_hundred_half_open_connections_neither_keep_a_client_out_nor_stay_open()
     assert!(early >= 300 - 128, "only {early} closed to make room");
     assert!(longest >= header_timeout - Duration::from_millis(100), "closed before its time: {longest:?}");
     std::thread::sleep(Duration::from_millis(200));
+    let metrics = http_get(port, "/metrics").unwrap().1;
+    let closed = |reason: &str| -> u64 {
+        let series = format!("pal_http_connections_closed_total{{reason=\"{reason}\"}} ");
+        metrics.lines().find_map(|l| l.strip_prefix(series.as_str())).map_or(0, |v| v.trim().parse().unwrap())
+    };
+    let (evicted, timed_out) = (closed("evicted"), closed("header_timeout"));
+    assert!(evicted >= 172 && evicted + timed_out >= 300, "evicted {evicted}, header timeouts {timed_out}");
     let files_after = open_files(&serve);
     assert!(files_after <= files_before + 2, "descriptors left open: {files_before} before, {files_after} after");
     let output = serve.output();
@@ -117,7 +124,7 @@ fn three_hundred_half_open_connections_neither_keep_a_client_out_nor_stay_open()
     eprintln!(
         "300 half-open under ulimit -n 256: a normal client served in {waited:?}; {early} closed early to make \
          room; the longest lived {longest:?}; descriptors {files_before} before, {files_after} after; {} accept \
-         error lines",
+         error lines; /metrics: {evicted} evicted, {timed_out} header timeouts",
         accept_errors.len()
     );
 }

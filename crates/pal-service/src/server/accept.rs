@@ -24,6 +24,8 @@ use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+use pal::telemetry::http::ConnectionClosed;
+
 use super::conn::{Conn, Registry, Watched};
 use crate::app::config::ConnectionLimits;
 
@@ -81,6 +83,7 @@ pub(super) async fn run(
                 });
             }
             None => {
+                ConnectionClosed::Refused.record();
                 tracker.spawn(refuse(stream));
             }
         }
@@ -107,7 +110,8 @@ fn is_connection_error(e: &io::Error) -> bool {
 /// Why a connection ended, as far as this loop cares.
 enum Ended {
     Closed,
-    TimedOut,
+    /// In the phase it was in: waiting for headers, or idle.
+    TimedOut(ConnectionClosed),
 }
 
 /// Serves one connection until the client closes it, its header or idle time
@@ -165,13 +169,16 @@ async fn drive(
             }
             return Poll::Ready(Ended::Closed);
         }
-        let deadline = conn.deadline(&limits).map(Instant::from_std);
-        if deadline != armed {
-            sleep.as_mut().reset(deadline.unwrap_or(never));
-            armed = deadline;
+        let deadline = conn.deadline(&limits);
+        let at = deadline.map(|(at, _)| Instant::from_std(at));
+        if at != armed {
+            sleep.as_mut().reset(at.unwrap_or(never));
+            armed = at;
         }
-        if armed.is_some() && sleep.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Ended::TimedOut);
+        if let Some((_, reason)) = deadline
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Ended::TimedOut(reason));
         }
         Poll::Pending
     });
@@ -179,9 +186,12 @@ async fn drive(
     loop {
         tokio::select! {
             ended = &mut served => {
-                if matches!(ended, Ended::TimedOut) && !conn.close_if_waiting() {
-                    // A request started in the same instant: let it finish.
-                    continue;
+                if let Ended::TimedOut(reason) = ended {
+                    if !conn.close_if_waiting() {
+                        // A request started in the same instant: let it finish.
+                        continue;
+                    }
+                    reason.record();
                 }
                 return;
             }

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
+use pal::telemetry::http::ConnectionClosed;
+
 use crate::app::config::ConnectionLimits;
 
 /// Waiting for a request's headers: from the connection, or from the first byte
@@ -59,15 +61,16 @@ impl Conn {
         self.enter(BUSY, IDLE);
     }
 
-    /// When the current phase runs out, or `None` while a request is served.
-    pub(super) fn deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
-        let allowed = match self.phase.load(Ordering::Acquire) {
-            HEAD => limits.header_timeout,
-            IDLE => limits.idle_timeout,
+    /// When the current phase runs out and what its running out is called, or
+    /// `None` while a request is served.
+    pub(super) fn deadline(&self, limits: &ConnectionLimits) -> Option<(Instant, ConnectionClosed)> {
+        let (allowed, reason) = match self.phase.load(Ordering::Acquire) {
+            HEAD => (limits.header_timeout, ConnectionClosed::HeaderTimeout),
+            IDLE => (limits.idle_timeout, ConnectionClosed::IdleTimeout),
             _ => return None,
         };
         let since = Duration::from_millis(self.since.load(Ordering::Acquire));
-        Some(self.epoch + since + allowed)
+        Some((self.epoch + since + allowed, reason))
     }
 
     /// Closes the connection if it waits for a request: never one being served.
@@ -133,6 +136,7 @@ impl Registry {
             {
                 // notify_one keeps the wake-up for a task not yet waiting on it.
                 conn.evicted.notify_one();
+                ConnectionClosed::Evicted.record();
                 open.remove(&id);
                 return true;
             }
@@ -226,11 +230,14 @@ mod tests {
         };
         let registry = Registry::new(1);
         let (_, conn) = registry.admit().unwrap();
-        let head = conn.deadline(&limits).unwrap();
+        let (head, reason) = conn.deadline(&limits).unwrap();
         assert!(head <= Instant::now() + limits.header_timeout);
+        assert_eq!(reason, ConnectionClosed::HeaderTimeout);
         assert!(conn.start_request());
         assert_eq!(conn.deadline(&limits), None);
         conn.end_request();
-        assert!(conn.deadline(&limits).unwrap() > Instant::now() + Duration::from_secs(6));
+        let (idle, reason) = conn.deadline(&limits).unwrap();
+        assert!(idle > Instant::now() + Duration::from_secs(6));
+        assert_eq!(reason, ConnectionClosed::IdleTimeout);
     }
 }

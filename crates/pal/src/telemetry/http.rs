@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use metrics::{Counter, Gauge, Histogram};
 
-use super::{HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS, HTTP_SHED, HTTP_TIMED_OUT};
+use super::{HTTP_CONNECTIONS_CLOSED, HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS, HTTP_SHED, HTTP_TIMED_OUT};
 
 /// The methods that get a label of their own; any other is `other`, so a
 /// client sending made-up methods cannot create series.
@@ -21,6 +21,35 @@ const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OP
 /// The label of `method`, without an allocation.
 fn method_label(method: &str) -> &'static str {
     METHODS.iter().find(|m| **m == method).copied().unwrap_or("other")
+}
+
+/// Why the server closed a connection on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionClosed {
+    /// Its request's headers did not arrive in time.
+    HeaderTimeout,
+    /// It waited for a next request longer than the idle timeout.
+    IdleTimeout,
+    /// It waited longest for a request when a newcomer needed its place.
+    Evicted,
+    /// A newcomer found every connection serving a request (answered 503).
+    Refused,
+}
+
+impl ConnectionClosed {
+    fn as_str(self) -> &'static str {
+        match self {
+            ConnectionClosed::HeaderTimeout => "header_timeout",
+            ConnectionClosed::IdleTimeout => "idle_timeout",
+            ConnectionClosed::Evicted => "evicted",
+            ConnectionClosed::Refused => "refused",
+        }
+    }
+
+    /// Counts one in `pal_http_connections_closed_total`.
+    pub fn record(self) {
+        metrics::counter!(HTTP_CONNECTIONS_CLOSED, "reason" => self.as_str()).increment(1);
+    }
 }
 
 /// How a request was stopped before its handler answered.

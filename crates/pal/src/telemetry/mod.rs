@@ -106,6 +106,8 @@ pub const HTTP_IN_FLIGHT: &str = "pal_http_requests_in_flight";
 pub const HTTP_SHED: &str = "pal_http_requests_shed_total";
 /// HTTP requests cut at their deadline.
 pub const HTTP_TIMED_OUT: &str = "pal_http_requests_timed_out_total";
+/// Counter: connections the server closed on its own, by reason.
+pub const HTTP_CONNECTIONS_CLOSED: &str = "pal_http_connections_closed_total";
 
 /// Histogram buckets (seconds) for every `_seconds` metric: fine enough around
 /// the thresholds that matter (1 ms, 10 ms, 100 ms) to tell them apart, and up

@@ -79,6 +79,11 @@ pub fn describe() {
     describe_gauge!(HTTP_IN_FLIGHT, "HTTP requests being served now");
     describe_counter!(HTTP_SHED, "HTTP requests refused at once (503 overloaded): too many were in flight");
     describe_counter!(HTTP_TIMED_OUT, "HTTP requests cut at their deadline (503 timeout)");
+    describe_counter!(
+        HTTP_CONNECTIONS_CLOSED,
+        "HTTP connections the server closed on its own, by reason: header_timeout, idle_timeout, evicted (to make \
+         room for a newcomer), refused (every connection was serving a request)"
+    );
     describe_gauge!(PROVIDER_UP, "Whether the provider answers its probe, by role and provider");
     describe_gauge!(PROVIDER_DEGRADED, "Whether the provider serves with a part of it down, by role and provider");
 }
