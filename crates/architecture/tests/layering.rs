@@ -56,7 +56,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "db::sqlite",
         ],
     ),
-    ("stores over the traits", &["expiring", "audit"]),
+    ("stores over the traits", &["expiring", "audit", "cache::tower_sessions"]),
     (
         "layers",
         &[

@@ -23,9 +23,10 @@ pub const VARS: &[Var] = &[
     ),
     Var::new(
         "RATE_LIMIT_ACCOUNT_CEILING_PER_MINUTE",
-        Some("100"),
+        None,
         "pal serve: requests per email address and minute from all clients together on the routes that send or check \
-         codes; above RATE_LIMIT_ACCOUNT_PER_MINUTE so one client cannot lock an account's owner out (0: no limit)",
+         codes; above RATE_LIMIT_ACCOUNT_PER_MINUTE so one client cannot lock an account's owner out (default: 10 \
+         times RATE_LIMIT_ACCOUNT_PER_MINUTE; 0: no limit)",
     ),
     Var::new(
         "RATE_LIMIT_IPV6_PREFIX",
@@ -159,7 +160,11 @@ impl ServiceSettings {
             ));
         }
         let account_per_minute = env.int("RATE_LIMIT_ACCOUNT_PER_MINUTE", 0, 1_000_000);
-        let account_ceiling_per_minute = env.int("RATE_LIMIT_ACCOUNT_CEILING_PER_MINUTE", 0, 1_000_000);
+        // Follows the per-client limit unless set: turning that off turns both off.
+        let account_ceiling_per_minute = match env.is_set("RATE_LIMIT_ACCOUNT_CEILING_PER_MINUTE") {
+            true => env.int("RATE_LIMIT_ACCOUNT_CEILING_PER_MINUTE", 0, 10_000_000),
+            false => account_per_minute.saturating_mul(10),
+        };
         if account_ceiling_per_minute != 0 && account_ceiling_per_minute <= account_per_minute {
             env.contradiction(format!(
                 "RATE_LIMIT_ACCOUNT_CEILING_PER_MINUTE={account_ceiling_per_minute} is not above \
