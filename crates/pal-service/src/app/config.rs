@@ -159,7 +159,7 @@ impl ServiceSettings {
                  listener, but BIND listens on {outside}: set BIND=127.0.0.1 or leave DEV_EXPOSE_CODES unset"
             ));
         }
-        let account_per_minute = env.int("RATE_LIMIT_ACCOUNT_PER_MINUTE", 0, 1_000_000);
+        let account_per_minute: u32 = env.int("RATE_LIMIT_ACCOUNT_PER_MINUTE", 0, 1_000_000);
         // Follows the per-client limit unless set: turning that off turns both off.
         let account_ceiling_per_minute = match env.is_set("RATE_LIMIT_ACCOUNT_CEILING_PER_MINUTE") {
             true => env.int("RATE_LIMIT_ACCOUNT_CEILING_PER_MINUTE", 0, 10_000_000),
