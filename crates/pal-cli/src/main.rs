@@ -72,8 +72,9 @@ fn main() -> ExitCode {
 }
 
 /// The exit status of a command: its own (0, or 1 for "no": a missing key, an
-/// unhealthy provider), 2 for a configuration or usage error, 3 for an operation
-/// that failed (a server down, a value that fails authentication, a database error).
+/// unhealthy provider), 2 for a configuration or usage error (SQL that is not one
+/// statement, placeholders that do not match), 3 for an operation that failed (a
+/// server down, a value that fails authentication, a database error).
 fn report(outcome: pal::Result<ExitCode>) -> ExitCode {
     match outcome {
         Ok(code) => code,
@@ -81,7 +82,9 @@ fn report(outcome: pal::Result<ExitCode>) -> ExitCode {
             output::note(&e);
             match e.kind() {
                 // A value over the limit is the caller's input, refused before anything is sent.
-                ErrorKind::Config | ErrorKind::InvalidInput | ErrorKind::ValueTooLarge => ExitCode::from(2),
+                ErrorKind::Config | ErrorKind::InvalidInput | ErrorKind::Usage | ErrorKind::ValueTooLarge => {
+                    ExitCode::from(2)
+                }
                 _ => ExitCode::from(3),
             }
         }

@@ -104,7 +104,7 @@ fn exit_status_tells_missing_from_failed() {
     assert_eq!(out.status.code(), Some(3), "failed: {}", text(&out));
     assert!(text(&out).contains("no such table"), "{}", text(&out));
     let out = pal(&vars, &["cache", "set", "k", "v", "--ttl", "0"]);
-    assert_eq!(out.status.code(), Some(2), "invalid input is a usage error: {}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "a zero TTL is a usage error: {}", text(&out));
     let help = String::from_utf8(pal(&[], &["--help"]).stdout).unwrap();
     assert!(help.contains("1 the answer is no") && help.contains("3 the operation failed"), "{help}");
 }

@@ -112,7 +112,7 @@ async fn syntax_errors_and_unknown_databases_are_reported_as_such() {
         let err = db.query("SELECT FROM WHERE", &[]).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Syntax, "{provider}: {err}");
         let err = db.query("SELECT 1 AS a; SELECT 2 AS b", &[]).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{provider}: {err}");
+        assert_eq!(err.kind(), ErrorKind::Usage, "{provider}: {err}");
     }
     let missing = format!("{}/pal_no_such_database", servers::mariadb());
     // A database the URL names but the server lacks is a configuration error.

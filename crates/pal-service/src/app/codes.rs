@@ -160,11 +160,11 @@ impl Requests<'_> {
     }
 
     /// The pending request of internal id `id`, or `None` when it expired or ended.
-    /// Stored data that does not decode is an `Integrity` error.
+    /// Stored data that does not decode is a `Decode` error.
     pub async fn load(&self, id: &str) -> Result<Option<Pending>, ApiError> {
         let Some(bytes) = self.cache.get(&self.key(id)).await? else { return Ok(None) };
         let pending = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::new(ErrorKind::Integrity, format!("a pending {} does not decode: {e}", self.purpose.as_str()))
+            Error::new(ErrorKind::Decode, format!("a pending {} does not decode: {e}", self.purpose.as_str()))
         })?;
         Ok(Some(pending))
     }

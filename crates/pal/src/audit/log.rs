@@ -103,7 +103,7 @@ impl AuditLog {
         let shared = &self.shared;
         event.validate(shared.settings.max_details_bytes)?;
         if shared.closed.load(Ordering::Acquire) {
-            return Err(Error::new(ErrorKind::InvalidInput, "the audit log is shut down"));
+            return Err(Error::new(ErrorKind::Usage, "the audit log is shut down"));
         }
         if shared.settings.durability == Durability::Spooled {
             // Everything goes through the spool: its order is the delivery order.

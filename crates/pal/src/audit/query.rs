@@ -65,7 +65,7 @@ fn event(row: &Row) -> Result<AuditEvent> {
     let id: String = row.get("id")?;
     Ok(AuditEvent {
         id: Uuid::parse_str(&id)
-            .map_err(|e| Error::new(ErrorKind::Integrity, format!("audit_log.id {id:?} is not a UUID: {e}")))?,
+            .map_err(|e| Error::new(ErrorKind::Decode, format!("audit_log.id {id:?} is not a UUID: {e}")))?,
         occurred_at: row.get("occurred_at")?,
         actor: row.get("actor")?,
         action: row.get("action")?,

@@ -56,10 +56,11 @@ impl AuditEvent {
     }
 
     /// Details as JSON; a value that cannot be represented as JSON (a map with
-    /// non-string keys, a failing `Serialize`) is an `InvalidInput` error.
+    /// non-string keys, a failing `Serialize`) is a `Usage` error: the type is at
+    /// fault, not whoever sent the data.
     pub fn details(mut self, details: impl Serialize) -> Result<Self> {
         self.details = serde_json::to_value(details)
-            .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("audit details are not JSON: {e}")))?;
+            .map_err(|e| Error::new(ErrorKind::Usage, format!("audit details are not JSON: {e}")))?;
         Ok(self)
     }
 

@@ -14,14 +14,15 @@ impl Ttl {
     /// The longest TTL: 365 days.
     pub const MAX: Duration = Duration::from_secs(365 * 24 * 3600);
 
-    /// A TTL of `duration`; an [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
-    /// error when it is zero or longer than [`MAX`](Ttl::MAX).
+    /// A TTL of `duration`; an [`ErrorKind::Usage`](crate::ErrorKind::Usage)
+    /// error when it is zero or longer than [`MAX`](Ttl::MAX): TTLs are the
+    /// code's choice, so a TTL taken from a user is checked by the caller first.
     pub fn new(duration: Duration) -> Result<Ttl> {
         if duration.is_zero() {
-            return Err(Error::invalid_input("a TTL must be longer than zero"));
+            return Err(Error::usage("a TTL must be longer than zero"));
         }
         if duration > Self::MAX {
-            return Err(Error::invalid_input(format!(
+            return Err(Error::usage(format!(
                 "a TTL of {}s is longer than the maximum of 365 days ({}s)",
                 duration.as_secs(),
                 Self::MAX.as_secs()
@@ -78,8 +79,8 @@ mod tests {
 
     #[test]
     fn rejects_zero_and_absurd_ttls() {
-        assert_eq!(Ttl::from_secs(0).unwrap_err().kind(), ErrorKind::InvalidInput);
-        assert_eq!(Ttl::from_secs(365 * 86400 + 1).unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert_eq!(Ttl::from_secs(0).unwrap_err().kind(), ErrorKind::Usage);
+        assert_eq!(Ttl::from_secs(365 * 86400 + 1).unwrap_err().kind(), ErrorKind::Usage);
         assert!(Ttl::from_secs(365 * 86400).is_ok());
         assert!(Ttl::from_millis(1).is_ok());
     }

@@ -8,6 +8,7 @@ mod instrumented;
 mod layer;
 pub mod migrate;
 pub mod placeholders;
+mod pool;
 mod position;
 mod provider;
 mod replica;
@@ -35,9 +36,14 @@ pub mod sqlite;
 pub use config::{Connect, DbSettings, PoolSettings, ReplicaTarget, ReplicationSettings, vars as config_vars};
 pub use instrumented::{Instrumented, instrumented};
 pub use layer::DbLayer;
+pub use pool::DriverPool;
 pub use position::{ConsistencyToken, PositionKind, ReplicaLag, ReplicaState, ReplicaStatus};
 pub use provider::{DbCapabilities, DbProvider};
 pub(crate) use replica::connect as with_replicas;
 pub use service::{DatabaseService, DatabaseServiceExt, Dialect, PoolUsage, Transaction};
 pub use target::{DbTarget, short_hash};
 pub use value::{FromValue, Row, Value};
+
+/// The sqlx pal is built with, for the pools [`DatabaseService::driver_pool`]
+/// hands out: naming its types from here keeps them the same version.
+pub use sqlx;

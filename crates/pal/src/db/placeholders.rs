@@ -24,7 +24,7 @@ pub fn prepare<'q>(sql: &'q str, lexis: Lexis, params: &[Value]) -> Result<Prepa
     let param_count = params.len();
     Value::check_params(params)?;
     if is_blank(sql, lexis) {
-        return Err(Error::invalid_input("there is no SQL to run"));
+        return Err(Error::usage("there is no SQL to run"));
     }
     let positional = lexis.positional_placeholders;
     let mut out = String::new();
@@ -45,7 +45,7 @@ pub fn prepare<'q>(sql: &'q str, lexis: Lexis, params: &[Value]) -> Result<Prepa
                 .parse()
                 .ok()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| Error::invalid_input(format!("invalid placeholder {:?}", &sql[i..end])))?;
+                .ok_or_else(|| Error::usage(format!("invalid placeholder {:?}", &sql[i..end])))?;
             max = max.max(n);
             if positional {
                 out.push_str(&sql[copied..i]);
@@ -58,14 +58,14 @@ pub fn prepare<'q>(sql: &'q str, lexis: Lexis, params: &[Value]) -> Result<Prepa
         }
         // One statement per call, on every dialect (SQLite would run them all).
         if bytes[i] == b';' && !is_blank(&sql[i + 1..], lexis) {
-            return Err(Error::invalid_input(
+            return Err(Error::usage(
                 "one statement per call: the SQL goes on after a `;` (several statements run only as migrations)",
             ));
         }
         i += 1;
     }
     if max != param_count {
-        return Err(Error::invalid_input(count_mismatch(max, param_count)));
+        return Err(Error::usage(count_mismatch(max, param_count)));
     }
     let sql = if positional {
         out.push_str(&sql[copied..]);
@@ -137,7 +137,7 @@ fn prev_is_ident(bytes: &[u8], i: usize) -> bool {
 fn skip_quoted_or_comment(sql: &str, i: usize, lexis: Lexis) -> Result<usize> {
     let b = sql.as_bytes();
     let rest = &sql[i..];
-    let unterminated = |what: &str| Error::invalid_input(format!("unterminated {what} in SQL"));
+    let unterminated = |what: &str| Error::usage(format!("unterminated {what} in SQL"));
     match b[i] {
         b'\'' => {
             let backslashes = lexis.backslash_escapes

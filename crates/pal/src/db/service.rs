@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
 
 use super::grammar::{Cancel, Grammar};
+use super::pool::DriverPool;
 use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
 use super::target::DbTarget;
 use super::value::{Row, Value};
@@ -157,6 +159,14 @@ pub trait DatabaseService: Send + Sync + 'static {
     fn pool_usage(&self) -> Option<PoolUsage> {
         None
     }
+
+    /// The primary's sqlx pool, for what pal's API does not cover (see
+    /// [`DriverPool`] for what is bypassed). Every built-in adapter has one, and
+    /// the layers the factory adds hand over the one beneath them; `None` for an
+    /// adapter of one's own that has none.
+    fn driver_pool(&self) -> Option<DriverPool> {
+        None
+    }
 }
 
 fn no_read_path(provider: &'static str) -> crate::Error {
@@ -185,9 +195,88 @@ pub trait Transaction: Send {
     async fn rollback(self: Box<Self>) -> Result<()>;
 }
 
-/// Closure-style transactions over any [`DatabaseService`].
+/// Typed queries and closure-style transactions over any [`DatabaseService`].
+///
+/// The typed queries decode each row with [`Row::decode`] as it arrives, so
+/// a struct deriving `serde::Deserialize` reads by column name:
+///
+/// ```no_run
+/// # async fn example(db: &dyn pal::DatabaseService) -> pal::Result<()> {
+/// use pal::DatabaseServiceExt;
+///
+/// #[derive(serde::Deserialize)]
+/// struct User {
+///     id: uuid::Uuid,
+///     email: String,
+///     verified: bool,
+///     created_at: chrono::DateTime<chrono::Utc>,
+/// }
+///
+/// let id = uuid::Uuid::new_v4();
+/// let user: Option<User> =
+///     db.query_opt("SELECT id, email, verified, created_at FROM users WHERE id = $1", &[id.into()]).await?;
+/// let count: i64 = db.query_one("SELECT COUNT(*) FROM users", &[]).await?;
+/// # Ok(()) }
+/// ```
 #[async_trait]
 pub trait DatabaseServiceExt: DatabaseService {
+    /// Runs a query and decodes every row as `T` ([`Row::decode`]); a row that
+    /// does not decode stops the query with its error.
+    async fn query_as<T: DeserializeOwned + Send>(&self, sql: &str, params: &[Value]) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        self.query_each(sql, params, &mut |row| row.decode().map(|t| out.push(t))).await?;
+        Ok(out)
+    }
+
+    /// Runs a query that must return exactly one row, decoded as `T`: none is a
+    /// [`NotFound`](ErrorKind::NotFound) error, more than one a
+    /// [`Usage`](ErrorKind::Usage) error (the SQL does not single out one row).
+    async fn query_one<T: DeserializeOwned + Send>(&self, sql: &str, params: &[Value]) -> Result<T> {
+        self.query_opt(sql, params).await?.ok_or_else(no_row)
+    }
+
+    /// Runs a query that returns at most one row, decoded as `T`: `None` when it
+    /// returns none, a [`Usage`](ErrorKind::Usage) error when it returns more.
+    async fn query_opt<T: DeserializeOwned + Send>(&self, sql: &str, params: &[Value]) -> Result<Option<T>> {
+        let mut out = Vec::with_capacity(1);
+        self.query_each(sql, params, &mut |row| at_most_one(&mut out, &row)).await?;
+        Ok(out.pop())
+    }
+
+    /// [`query_as`](Self::query_as) on the read path ([`DatabaseService::read`]).
+    async fn read_as<T: DeserializeOwned + Send>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        after: Option<&ConsistencyToken>,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        self.read_each(sql, params, after, &mut |row| row.decode().map(|t| out.push(t))).await?;
+        Ok(out)
+    }
+
+    /// [`query_one`](Self::query_one) on the read path ([`DatabaseService::read`]).
+    async fn read_one<T: DeserializeOwned + Send>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        after: Option<&ConsistencyToken>,
+    ) -> Result<T> {
+        self.read_opt(sql, params, after).await?.ok_or_else(no_row)
+    }
+
+    /// [`query_opt`](Self::query_opt) on the read path ([`DatabaseService::read`]).
+    async fn read_opt<T: DeserializeOwned + Send>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        after: Option<&ConsistencyToken>,
+    ) -> Result<Option<T>> {
+        let mut out = Vec::with_capacity(1);
+        self.read_each(sql, params, after, &mut |row| at_most_one(&mut out, &row)).await?;
+        Ok(out.pop())
+    }
+
     /// Runs `body` in a transaction: commits when it returns `Ok`, rolls back when it
     /// returns `Err`. When the database aborts the transaction with a serialization
     /// failure the whole closure runs again, up to [`DatabaseService::transaction_retries`]
@@ -247,7 +336,7 @@ pub trait DatabaseServiceExt: DatabaseService {
     /// statement, and leaving it ends the statement).
     async fn cancel_marked(&self, marker: &str) -> Result<()> {
         if marker.is_empty() || marker.contains(['%', '_', '\\']) {
-            return Err(crate::Error::invalid_input("a statement marker is non-empty, without `%`, `_` or `\\`"));
+            return Err(crate::Error::usage("a statement marker is non-empty, without `%`, `_` or `\\`"));
         }
         let pattern = Value::Text(format!("%{marker}%"));
         match self.grammar().cancel() {
@@ -264,3 +353,16 @@ pub trait DatabaseServiceExt: DatabaseService {
 }
 
 impl<D: DatabaseService + ?Sized> DatabaseServiceExt for D {}
+
+fn no_row() -> crate::Error {
+    crate::Error::new(ErrorKind::NotFound, "the query returned no row where one was expected")
+}
+
+/// Decodes the first row into `out`; a second stops the query.
+fn at_most_one<T: DeserializeOwned>(out: &mut Vec<T>, row: &Row) -> Result<()> {
+    if !out.is_empty() {
+        return Err(crate::Error::usage("the query returned more than one row where at most one was expected"));
+    }
+    out.push(row.decode()?);
+    Ok(())
+}

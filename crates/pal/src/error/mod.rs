@@ -4,6 +4,8 @@
 
 mod config;
 mod redact;
+#[cfg(feature = "axum")]
+mod response;
 
 use std::fmt;
 
@@ -14,41 +16,78 @@ pub use redact::redact_text;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, independent of the provider that reported it.
+///
+/// Three kinds say whose mistake a refused call was, which is what an HTTP
+/// answer needs: [`InvalidInput`](ErrorKind::InvalidInput) is data a user could
+/// have sent (a client error), [`Usage`](ErrorKind::Usage) is the calling code
+/// (a bug), [`Decode`](ErrorKind::Decode) is stored data that does not fit the
+/// type the code asks for (a bug or a schema out of step). Only
+/// [`is_temporary`](ErrorKind::is_temporary) kinds are worth retrying as they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The configuration is invalid; the message names the variable at fault.
+    /// Not temporary: the configuration must change.
     Config,
-    /// The caller passed something the API rejects (a zero TTL, a bad key, too few parameters).
+    /// Data the API refuses that a user could have sent: a parameter no database
+    /// stores as given (NaN, a decimal not in plain notation, text a typed
+    /// PostgreSQL parameter cannot hold), an empty session id, a consistency
+    /// token from elsewhere, an audit event with NUL bytes. Answer it as the
+    /// client's error; repeating the call as it is fails again.
     InvalidInput,
-    /// A value is larger than the provider accepts.
+    /// The calling code used the API wrongly, whatever the data: placeholders and
+    /// parameters that do not match, several statements in one call, no SQL, a
+    /// column the query does not return, a TTL of zero or over the maximum, a
+    /// value that does not serialize, a call after shutdown. A bug to fix, not a
+    /// client's error; repeating the call fails again.
+    Usage,
+    /// A value read from a store does not convert to the type the code asks for:
+    /// a column read with [`Row::get`](crate::db::Row::get) or
+    /// [`Row::decode`](crate::db::Row::decode) as a type it does not hold (text
+    /// as an integer, 70000 as an `i16`, NULL as a non-`Option`), a stored
+    /// session whose JSON is of another shape. A bug or a schema out of step with
+    /// the code; repeating the call fails again.
+    Decode,
+    /// A query that must return a row returned none
+    /// ([`query_one`](crate::db::DatabaseServiceExt::query_one)). Not temporary.
+    NotFound,
+    /// A value is larger than the provider accepts (`CACHE_MAX_VALUE_BYTES`, a
+    /// server's item size). Data a user could have sent; not temporary.
     ValueTooLarge,
-    /// `incr` on a value that is not a decimal integer, or an overflow.
+    /// `incr` on a value that is not a decimal integer, or an overflow. Not
+    /// temporary while the stored value stays as it is.
     NotAnInteger,
-    /// A stored value failed authentication or could not be decoded.
+    /// A stored value failed authentication or is not in the format pal writes
+    /// (tampered, truncated, sealed for another key). Not temporary.
     Integrity,
-    /// A UNIQUE or PRIMARY KEY constraint rejected the write.
+    /// A UNIQUE or PRIMARY KEY constraint rejected the write: it conflicts with
+    /// a stored row. Not temporary while that row exists.
     UniqueViolation,
-    /// Another constraint (foreign key, NOT NULL, CHECK) rejected the write.
+    /// Another constraint (foreign key, NOT NULL, CHECK) rejected the write. Not
+    /// temporary.
     ConstraintViolation,
-    /// The database aborted a transaction because of a concurrent one (SQLSTATE 40001).
+    /// The database aborted a transaction because of a concurrent one (SQLSTATE
+    /// 40001). Temporary: run the transaction again.
     SerializationFailure,
-    /// The server could not be reached or the connection broke.
+    /// The server could not be reached or the connection broke. Temporary.
     Connection,
-    /// A call did not finish within its configured timeout.
+    /// A call did not finish within its configured timeout. Temporary, but a
+    /// write that timed out may have been applied.
     Timeout,
-    /// The SQL could not be parsed.
+    /// The SQL could not be parsed. Not temporary.
     Syntax,
     /// The SQL names a table or column that does not exist: a migration may be
-    /// pending (`pal migrate`).
+    /// pending (`pal migrate`). Not temporary until the schema changes.
     UndefinedObject,
     /// The statement writes, and it ran where nothing may be written: the read
     /// path ([`read`](crate::DatabaseService::read)), which is read-only wherever
-    /// it runs, or a server that only reads.
+    /// it runs, or a server that only reads. Not temporary as far as pal knows
+    /// (a server that only reads may be a primary being replaced).
     ReadOnly,
-    /// The provider cannot do this; the message says what is unsupported.
+    /// The provider cannot do this; the message says what is unsupported. Not
+    /// temporary.
     Unsupported,
-    /// Anything else the provider reported.
+    /// Anything else the provider reported. Not known to be temporary.
     Backend,
 }
 
@@ -63,6 +102,9 @@ impl ErrorKind {
         match self {
             ErrorKind::Config => "config",
             ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Usage => "usage",
+            ErrorKind::Decode => "decode",
+            ErrorKind::NotFound => "not_found",
             ErrorKind::ValueTooLarge => "value_too_large",
             ErrorKind::NotAnInteger => "not_an_integer",
             ErrorKind::Integrity => "integrity",
@@ -83,6 +125,9 @@ impl ErrorKind {
         match self {
             ErrorKind::Config => "configuration error",
             ErrorKind::InvalidInput => "invalid input",
+            ErrorKind::Usage => "API misuse",
+            ErrorKind::Decode => "decode error",
+            ErrorKind::NotFound => "not found",
             ErrorKind::ValueTooLarge => "value too large",
             ErrorKind::NotAnInteger => "not an integer",
             ErrorKind::Integrity => "integrity error",
@@ -140,9 +185,19 @@ impl Error {
         self
     }
 
-    /// An [`ErrorKind::InvalidInput`] error: the caller passed something the API rejects.
+    /// An [`ErrorKind::InvalidInput`] error: data a user could have sent, refused.
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::InvalidInput, message)
+    }
+
+    /// An [`ErrorKind::Usage`] error: the calling code used the API wrongly.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Usage, message)
+    }
+
+    /// An [`ErrorKind::Decode`] error: a stored value does not convert to the type asked for.
+    pub fn decode(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Decode, message)
     }
 
     /// An [`ErrorKind::Unsupported`] error from `provider`; `what` says what it cannot do.

@@ -9,10 +9,13 @@ use pal::{DatabaseService, DatabaseServiceExt, ErrorKind};
 use super::namespace;
 
 mod exact;
+mod typed;
 
 // Used through `db_conformance!`, which not every test crate invokes.
 #[allow(unused_imports)]
 pub(crate) use exact::{decimals_read_exactly, the_read_path_never_writes};
+#[allow(unused_imports)]
+pub(crate) use typed::typed_rows_decode_into_structs;
 
 /// A migrated database under test.
 pub(crate) struct DbSubject {
@@ -43,7 +46,8 @@ macro_rules! db_conformance {
             session_store_upsert_and_delete, audit_batch_is_idempotent, audit_batch_of_ten_thousand,
             migrate_is_idempotent, concurrent_writers, aggregates_and_text_parameters,
             keys_and_emails_compare_byte_exactly, one_statement_per_call, floats_without_a_number,
-            rows_stream_one_at_a_time, the_read_path_never_writes, decimals_read_exactly);
+            rows_stream_one_at_a_time, the_read_path_never_writes, decimals_read_exactly,
+            typed_rows_decode_into_structs);
     };
     (@cases $subject:path; $($case:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -83,9 +87,9 @@ pub(crate) async fn placeholders_leave_literals_alone(s: &DbSubject) {
 
 pub(crate) async fn placeholder_count_is_checked(s: &DbSubject) {
     let err = s.db.query("SELECT $1 AS a, $2 AS b", &["x".into()]).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
     let err = s.db.query("SELECT 1 AS a", &["x".into()]).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
     assert_eq!(err.message(), "the SQL has no placeholders but 1 parameter was given");
     let err = s.db.query("SELECT $1 AS a, $2 AS b", &["x".into()]).await.unwrap_err();
     assert_eq!(err.message(), "the SQL uses placeholders $1 to $2 but 1 parameter was given");
@@ -427,11 +431,11 @@ pub(crate) async fn one_statement_per_call(s: &DbSubject) {
     s.db.execute(&format!("CREATE TABLE {t} (v INTEGER)"), &[]).await.unwrap();
     s.db.execute(&format!("INSERT INTO {t} (v) VALUES (1)"), &[]).await.unwrap();
     let err = s.db.query(&format!("SELECT 1 AS a; DELETE FROM {t}; SELECT 2 AS z"), &[]).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
     let err = s.db.execute(&format!("DELETE FROM {t}; DROP TABLE {t}"), &[]).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
     assert_eq!(count(s, &format!("SELECT COUNT(*) AS n FROM {t}"), &[]).await, 1, "nothing ran");
-    assert_eq!(s.db.query("  /* nothing */ ", &[]).await.unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert_eq!(s.db.query("  /* nothing */ ", &[]).await.unwrap_err().kind(), ErrorKind::Usage);
     assert_eq!(s.db.query("SELECT 1 AS a;", &[]).await.unwrap().len(), 1, "a trailing `;` is fine");
 }
 

@@ -107,7 +107,9 @@ fn kind_of(e: &McError) -> ErrorKind {
         },
         McError::Rejected(msg) if msg.contains("non-numeric") => ErrorKind::NotAnInteger,
         McError::Server(msg) if msg.contains("too large") => ErrorKind::ValueTooLarge,
-        McError::Usage(_) | McError::Rejected(_) => ErrorKind::InvalidInput,
+        // Keys and sizes are made acceptable before anything is sent: what the
+        // client or the server still refuses is pal's own call, not the data.
+        McError::Usage(_) | McError::Rejected(_) => ErrorKind::Usage,
         _ => ErrorKind::Backend,
     }
 }

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 
 use super::grammar::Grammar;
+use super::pool::DriverPool;
 use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
 use super::service::{DatabaseService, Dialect, PoolUsage, Transaction};
 use super::target::DbTarget;
@@ -142,6 +143,11 @@ pub trait DbLayer: Send + Sync + 'static {
     /// Forwards to the inner database's [`pool_usage`](DatabaseService::pool_usage).
     fn pool_usage(&self) -> Option<PoolUsage> {
         self.inner().pool_usage()
+    }
+
+    /// Forwards to the inner database's [`driver_pool`](DatabaseService::driver_pool).
+    fn driver_pool(&self) -> Option<DriverPool> {
+        self.inner().driver_pool()
     }
 }
 
@@ -301,5 +307,9 @@ impl<L: DbLayer> DatabaseService for L {
 
     fn pool_usage(&self) -> Option<PoolUsage> {
         DbLayer::pool_usage(self)
+    }
+
+    fn driver_pool(&self) -> Option<DriverPool> {
+        DbLayer::driver_pool(self)
     }
 }

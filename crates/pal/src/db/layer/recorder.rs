@@ -8,7 +8,8 @@ use async_trait::async_trait;
 
 use crate::db::grammar::Grammar;
 use crate::db::{
-    ConsistencyToken, DatabaseService, DbTarget, Dialect, PoolUsage, ReplicaLag, ReplicaStatus, Row, Transaction, Value,
+    ConsistencyToken, DatabaseService, DbTarget, Dialect, DriverPool, PoolUsage, ReplicaLag, ReplicaStatus, Row,
+    Transaction, Value,
 };
 use crate::error::{Error, Result};
 use crate::tls::Transport;
@@ -53,6 +54,7 @@ calls!(
     Migrate,
     TransactionRetries,
     PoolUsage,
+    DriverPool,
 );
 
 /// A call as it arrived: the method, and the SQL it ran.
@@ -198,6 +200,11 @@ impl DatabaseService for Recorder {
 
     fn pool_usage(&self) -> Option<PoolUsage> {
         self.record(Call::PoolUsage, None);
+        None
+    }
+
+    fn driver_pool(&self) -> Option<DriverPool> {
+        self.record(Call::DriverPool, None);
         None
     }
 }

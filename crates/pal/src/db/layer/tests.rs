@@ -79,6 +79,9 @@ async fn invoke(db: &dyn DatabaseService, call: Call) {
         Call::PoolUsage => {
             db.pool_usage();
         }
+        Call::DriverPool => {
+            db.driver_pool();
+        }
     }
 }
 
@@ -100,7 +103,8 @@ fn runs_sql(call: Call) -> bool {
         | Call::Transport
         | Call::Migrate
         | Call::TransactionRetries
-        | Call::PoolUsage => false,
+        | Call::PoolUsage
+        | Call::DriverPool => false,
     }
 }
 

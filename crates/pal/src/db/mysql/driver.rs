@@ -18,7 +18,7 @@ use crate::db::network::{Driver, NetworkDatabase, Reachability, Replication, poo
 use crate::db::placeholders::prepare;
 use crate::db::rows::{Each, RowBuilder};
 use crate::db::sqlx_error;
-use crate::db::{DatabaseService, DbSettings, Dialect, Value};
+use crate::db::{DatabaseService, DbSettings, Dialect, DriverPool, Value};
 use crate::error::{Error, ErrorKind, Result};
 
 type Query<'q> = sqlx::query::Query<'q, MySql, MySqlArguments>;
@@ -86,6 +86,10 @@ fn bind<'q>(sql: &str, params: &'q [Value]) -> Result<Query<'q>> {
 
 impl Driver for MySqlDriver {
     type Db = MySql;
+
+    fn driver_pool(&self, pool: &sqlx::MySqlPool) -> DriverPool {
+        DriverPool::MySql(pool.clone())
+    }
 
     fn provider(&self) -> &'static str {
         PROVIDER.name

@@ -26,7 +26,7 @@ use crate::db::position::{ConsistencyToken, ReplicaLag};
 use crate::db::rows::Each;
 use crate::db::sqlx_error;
 use crate::db::tls::{TlsMode, UrlTlsSettings};
-use crate::db::{DatabaseService, DbSettings, DbTarget, Dialect, PoolUsage, Row, Transaction, Value};
+use crate::db::{DatabaseService, DbSettings, DbTarget, Dialect, DriverPool, PoolUsage, Row, Transaction, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tls::Transport;
 
@@ -96,6 +96,9 @@ pub(crate) trait Driver: Send + Sync + 'static {
         sql: &'c str,
         params: &'c [Value],
     ) -> BoxFuture<'c, Result<u64>>;
+
+    /// The pool, as [`DatabaseService::driver_pool`] hands it out.
+    fn driver_pool(&self, pool: &Pool<Self::Db>) -> DriverPool;
 
     fn map_err(&self, e: sqlx::Error) -> Error {
         sqlx_error::map(self.provider(), self.grammar(), e)
@@ -317,6 +320,10 @@ where
 
     fn pool_usage(&self) -> Option<PoolUsage> {
         Some(pool::usage(&self.pool))
+    }
+
+    fn driver_pool(&self) -> Option<DriverPool> {
+        Some(self.driver.driver_pool(&self.pool))
     }
 }
 

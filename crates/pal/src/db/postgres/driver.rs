@@ -16,7 +16,7 @@ use crate::db::network::{Driver, NetworkDatabase, Reachability, Replication, poo
 use crate::db::placeholders::prepare;
 use crate::db::rows::{Each, RowBuilder};
 use crate::db::tls::TlsMode;
-use crate::db::{DatabaseService, DbProvider, DbSettings, Dialect, Value};
+use crate::db::{DatabaseService, DbProvider, DbSettings, Dialect, DriverPool, Value};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Which server speaks the PostgreSQL protocol at the other end.
@@ -107,9 +107,9 @@ impl PgDriver {
         };
         let mut arguments = PgArguments::default();
         for (i, value) in params.iter().enumerate() {
-            let ty = types.get(i).ok_or_else(|| {
-                Error::invalid_input(format!("the server reports {} parameter(s) for this SQL", types.len()))
-            })?;
+            let ty = types
+                .get(i)
+                .ok_or_else(|| Error::usage(format!("the server reports {} parameter(s) for this SQL", types.len())))?;
             let param =
                 PgParam::new(value, ty).map_err(|why| Error::invalid_input(format!("parameter ${}: {why}", i + 1)))?;
             arguments.add(param).map_err(|e| Error::invalid_input(format!("parameter ${}: {e}", i + 1)))?;
@@ -120,6 +120,10 @@ impl PgDriver {
 
 impl Driver for PgDriver {
     type Db = Postgres;
+
+    fn driver_pool(&self, pool: &sqlx::PgPool) -> DriverPool {
+        DriverPool::Postgres(pool.clone())
+    }
 
     fn provider(&self) -> &'static str {
         self.flavor.provider().name

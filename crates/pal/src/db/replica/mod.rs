@@ -263,9 +263,16 @@ mod tests {
         {
             assert!(may(kind), "{kind:?}");
         }
-        for kind in
-            [ErrorKind::Timeout, ErrorKind::ReadOnly, ErrorKind::Syntax, ErrorKind::InvalidInput, ErrorKind::Backend]
-        {
+        for kind in [
+            ErrorKind::Timeout,
+            ErrorKind::ReadOnly,
+            ErrorKind::Syntax,
+            ErrorKind::InvalidInput,
+            ErrorKind::Usage,
+            ErrorKind::Decode,
+            ErrorKind::NotFound,
+            ErrorKind::Backend,
+        ] {
             assert!(!may(kind), "{kind:?}");
         }
     }

@@ -264,6 +264,10 @@ impl DatabaseService for SqliteDatabase {
             idle: writes.idle.saturating_add(reads.idle),
         })
     }
+
+    fn driver_pool(&self) -> Option<crate::db::DriverPool> {
+        Some(crate::db::DriverPool::Sqlite(self.pool.clone()))
+    }
 }
 
 /// One pool's connections. sqlx's idle count can wrap below zero for an instant

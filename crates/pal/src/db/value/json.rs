@@ -1,6 +1,7 @@
-//! Values and rows as JSON and as text, for tools (`pal db query`): bytes as `\x`
-//! hex, timestamps as RFC 3339, NaN and infinities as strings (JSON has none),
-//! decimals with every digit.
+//! Values and rows as JSON and as text, for tools (`pal db query`): bytes as an
+//! array of numbers in JSON (what serde reads back into a `Vec<u8>`) and as `\x`
+//! hex in text, timestamps as RFC 3339, NaN and infinities as strings (JSON has
+//! none), decimals with every digit.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
@@ -8,7 +9,9 @@ use serde_json::value::RawValue;
 use super::{Row, Value};
 
 impl Value {
-    /// A JSON value. A decimal is a string of its exact digits here, since a
+    /// A JSON value. Bytes are an array of numbers, one per byte, so that serde
+    /// reads them back into a `Vec<u8>` (`serde_json::from_value`); a timestamp
+    /// is RFC 3339 text. A decimal is a string of its exact digits here, since a
     /// `serde_json::Value` holds no number beyond an `f64`; serializing the value
     /// (`serde_json::to_string(&value)`) writes it as a number with every digit.
     pub fn to_json(&self) -> serde_json::Value {
@@ -21,7 +24,7 @@ impl Value {
             Value::Float(f) if !f.is_finite() => J::String(float_name(*f).to_string()),
             Value::Float(f) => J::from(*f),
             Value::Text(s) | Value::Decimal(s) => J::String(s.clone()),
-            Value::Bytes(b) => J::String(hex(b)),
+            Value::Bytes(b) => J::Array(b.iter().map(|byte| J::from(*byte)).collect()),
             Value::Timestamp(t) => J::String(t.to_rfc3339()),
             Value::Json(j) => j.clone(),
         }
@@ -39,7 +42,9 @@ impl Serialize for Value {
             Value::Float(f) if !f.is_finite() => serializer.serialize_str(float_name(*f)),
             Value::Float(f) => serializer.serialize_f64(*f),
             Value::Text(s) => serializer.serialize_str(s),
-            Value::Bytes(b) => serializer.serialize_str(&hex(b)),
+            // As a sequence, whatever the format: its own bytes type would not read
+            // back the same everywhere (JSON has none).
+            Value::Bytes(b) => serializer.collect_seq(b),
             Value::Timestamp(t) => serializer.serialize_str(&t.to_rfc3339()),
             Value::Json(j) => j.serialize(serializer),
             // Plain notation is a JSON number, but for leading zeros or a bare point,
@@ -105,6 +110,29 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_keeps_every_column_in_order() {
+        let row = Row::new(
+            vec!["z".into(), "id".into(), "a".into(), "id".into(), "id".into()].into(),
+            vec![Value::Int(1), Value::Int(2), Value::Int(3), Value::Int(4), Value::Null],
+        );
+        assert_eq!(row.to_json().to_string(), r#"{"z":1,"id":2,"a":3,"id:2":4,"id:3":null}"#);
+    }
+
+    #[test]
+    fn bytes_are_numbers_that_read_back() {
+        #[derive(serde::Deserialize)]
+        struct Blob {
+            y: Vec<u8>,
+        }
+        let bytes = vec![0, 1, 0xfe, 0xff];
+        let row = Row::new(vec!["y".into()].into(), vec![Value::Bytes(bytes.clone())]);
+        assert_eq!(row.to_json(), serde_json::json!({"y": [0, 1, 254, 255]}));
+        assert_eq!(serde_json::from_value::<Blob>(row.to_json()).unwrap().y, bytes);
+        assert_eq!(serde_json::from_str::<Blob>(&serde_json::to_string(&row).unwrap()).unwrap().y, bytes);
+        assert_eq!(row.values()[0].to_string(), "\\x0001feff", "text shows hex");
+    }
 
     #[test]
     fn decimals_serialize_as_numbers_with_every_digit() {
