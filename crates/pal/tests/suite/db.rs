@@ -8,9 +8,12 @@ use pal::{DatabaseService, DatabaseServiceExt, ErrorKind};
 
 use super::namespace;
 
+mod app_migrations;
 mod exact;
 
 // Used through `db_conformance!`, which not every test crate invokes.
+#[allow(unused_imports)]
+pub(crate) use app_migrations::application_migrations_apply_once_in_order;
 #[allow(unused_imports)]
 pub(crate) use exact::{decimals_read_exactly, the_read_path_never_writes};
 
@@ -43,7 +46,8 @@ macro_rules! db_conformance {
             session_store_upsert_and_delete, audit_batch_is_idempotent, audit_batch_of_ten_thousand,
             migrate_is_idempotent, concurrent_writers, aggregates_and_text_parameters,
             keys_and_emails_compare_byte_exactly, one_statement_per_call, floats_without_a_number,
-            rows_stream_one_at_a_time, the_read_path_never_writes, decimals_read_exactly);
+            rows_stream_one_at_a_time, the_read_path_never_writes, decimals_read_exactly,
+            application_migrations_apply_once_in_order);
     };
     (@cases $subject:path; $($case:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
