@@ -6,10 +6,11 @@
 
 use crate::error::ErrorKind;
 
-/// One schema migration of pal's own tables.
-#[derive(Debug)]
+/// One schema migration: of pal's own tables, or of an application's (see
+/// [`run_app`](super::migrate::run_app) and [`migrations!`](crate::migrations)).
+#[derive(Debug, Clone, Copy)]
 pub struct Migration {
-    /// Its place in the order; recorded in `pal_migrations` once applied.
+    /// Its place in the order; recorded in the ledger once applied.
     pub version: i64,
     /// Its file name without `.sql`, as `pal migrate` reports it.
     pub name: &'static str,
@@ -61,6 +62,14 @@ pub trait Grammar: Send + Sync + 'static {
 
     /// The table recording which migrations ran.
     fn ledger_ddl(&self) -> &'static str;
+
+    /// The table recording which of an application's migrations ran, with the
+    /// checksum of each and whether it finished.
+    fn app_ledger_ddl(&self) -> &'static str {
+        "CREATE TABLE IF NOT EXISTS pal_app_migrations (app TEXT NOT NULL, version BIGINT NOT NULL, \
+         name TEXT NOT NULL, checksum TEXT NOT NULL, success BOOLEAN NOT NULL, applied_at TIMESTAMPTZ NOT NULL, \
+         PRIMARY KEY (app, version))"
+    }
 
     /// What to do when a migration statement fails with `message`: `None` fails
     /// the migration.

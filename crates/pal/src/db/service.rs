@@ -350,6 +350,13 @@ pub trait DatabaseServiceExt: DatabaseService {
             None => Err(crate::Error::unsupported(self.provider(), "stopping a statement from another connection")),
         }
     }
+
+    /// Applies the application `app`'s pending migrations through pal's runner
+    /// (see [`run_app`](super::migrate::run_app)); the names of those applied now.
+    /// Pick the list by [`dialect`](DatabaseService::dialect) where the SQL differs.
+    async fn migrate_app(&self, app: &str, migrations: &[super::migrate::Migration]) -> Result<Vec<String>> {
+        super::migrate::run_app(self, app, migrations).await
+    }
 }
 
 impl<D: DatabaseService + ?Sized> DatabaseServiceExt for D {}

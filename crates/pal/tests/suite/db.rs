@@ -8,10 +8,13 @@ use pal::{DatabaseService, DatabaseServiceExt, ErrorKind};
 
 use super::namespace;
 
+mod app_migrations;
 mod exact;
 mod typed;
 
 // Used through `db_conformance!`, which not every test crate invokes.
+#[allow(unused_imports)]
+pub(crate) use app_migrations::application_migrations_apply_once_in_order;
 #[allow(unused_imports)]
 pub(crate) use exact::{decimals_read_exactly, the_read_path_never_writes};
 #[allow(unused_imports)]
@@ -47,7 +50,7 @@ macro_rules! db_conformance {
             migrate_is_idempotent, concurrent_writers, aggregates_and_text_parameters,
             keys_and_emails_compare_byte_exactly, one_statement_per_call, floats_without_a_number,
             rows_stream_one_at_a_time, the_read_path_never_writes, decimals_read_exactly,
-            typed_rows_decode_into_structs);
+            typed_rows_decode_into_structs, application_migrations_apply_once_in_order);
     };
     (@cases $subject:path; $($case:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -61,6 +61,12 @@ impl Grammar for MySql {
         "CREATE TABLE IF NOT EXISTS pal_migrations (version BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_at DATETIME(6) NOT NULL)"
     }
 
+    fn app_ledger_ddl(&self) -> &'static str {
+        "CREATE TABLE IF NOT EXISTS pal_app_migrations (app VARCHAR(100) NOT NULL, version BIGINT NOT NULL, \
+         name VARCHAR(255) NOT NULL, checksum CHAR(64) NOT NULL, success BOOLEAN NOT NULL, \
+         applied_at DATETIME(6) NOT NULL, PRIMARY KEY (app, version))"
+    }
+
     fn migration_failure(&self, statement: &str, message: &str) -> Option<Recovery> {
         if message.contains("Duplicate key name") {
             // CREATE INDEX has no IF NOT EXISTS: an index left by an interrupted run

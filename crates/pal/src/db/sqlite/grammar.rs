@@ -35,6 +35,12 @@ impl Grammar for Sqlite {
         "CREATE TABLE IF NOT EXISTS pal_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)"
     }
 
+    fn app_ledger_ddl(&self) -> &'static str {
+        "CREATE TABLE IF NOT EXISTS pal_app_migrations (app TEXT NOT NULL, version INTEGER NOT NULL, \
+         name TEXT NOT NULL, checksum TEXT NOT NULL, success BOOLEAN NOT NULL, applied_at TIMESTAMP NOT NULL, \
+         PRIMARY KEY (app, version))"
+    }
+
     // No cancel: the database lives in this process, so leaving ends the
     // statement and rolls back an unfinished write.
 }

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+mod app;
+
 pub use super::grammar::Migration;
+pub use app::{checksum, run_app};
 use super::grammar::Recovery;
 use super::placeholders::split_statements;
 use super::{DatabaseService, Value};
