@@ -159,8 +159,11 @@ pub async fn run_app<D: DatabaseService + ?Sized>(db: &D, app: &str, migrations:
             Ok(true) => applied_now.push(migration.name.to_string()),
             Ok(false) => {}
             Err(e) => {
-                return Err(Error::new(e.kind(), format!("migration {} of {app} failed: {}", migration.name, e.message()))
-                    .with_provider(db.provider()));
+                return Err(Error::new(
+                    e.kind(),
+                    format!("migration {} of {app} failed: {}", migration.name, e.message()),
+                )
+                .with_provider(db.provider()));
             }
         }
     }
@@ -185,8 +188,7 @@ async fn create_ledger<D: DatabaseService + ?Sized>(db: &D) -> Result<()> {
     }
 }
 
-const RECORD: &str =
-    "INSERT INTO pal_app_migrations (app, version, name, checksum, success, applied_at) VALUES ($1, $2, $3, $4, $5, $6)";
+const RECORD: &str = "INSERT INTO pal_app_migrations (app, version, name, checksum, success, applied_at) VALUES ($1, $2, $3, $4, $5, $6)";
 
 fn record(app: &str, migration: &Migration, success: bool) -> [crate::db::Value; 6] {
     [

@@ -11,12 +11,12 @@ use chrono::Utc;
 mod app;
 
 pub use super::grammar::Migration;
-pub use app::{checksum, run_app};
 use super::grammar::Recovery;
 use super::placeholders::split_statements;
 use super::{DatabaseService, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry;
+pub use app::{checksum, run_app};
 
 /// How a provider can apply schema changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
