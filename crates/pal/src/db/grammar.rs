@@ -6,6 +6,17 @@
 
 use crate::error::ErrorKind;
 
+/// How a provider can apply schema changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ddl {
+    /// DDL is transactional: a migration's statements and its ledger row commit together.
+    Transactional,
+    /// DDL commits by itself (MySQL), or should not share a transaction with writes
+    /// (CockroachDB): the statements run one by one, each idempotent, and the ledger
+    /// row is written last, so an interrupted migration simply runs again.
+    Autocommit,
+}
+
 /// One schema migration: of pal's own tables, or of an application's (see
 /// [`run_app`](super::migrate::run_app) and [`migrations!`](crate::migrations)).
 #[derive(Debug, Clone, Copy)]

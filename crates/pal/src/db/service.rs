@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 
+use super::grammar::Ddl;
 use super::grammar::{Cancel, Grammar};
 use super::pool::DriverPool;
 use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
@@ -166,6 +167,12 @@ pub trait DatabaseService: Send + Sync + 'static {
     /// adapter of one's own that has none.
     fn driver_pool(&self) -> Option<DriverPool> {
         None
+    }
+
+    /// How this database applies schema changes, which decides how a migration
+    /// is kept from running twice. Transactional unless the adapter says not.
+    fn ddl(&self) -> Ddl {
+        Ddl::Transactional
     }
 }
 
@@ -349,13 +356,6 @@ pub trait DatabaseServiceExt: DatabaseService {
             }
             None => Err(crate::Error::unsupported(self.provider(), "stopping a statement from another connection")),
         }
-    }
-
-    /// Applies the application `app`'s pending migrations through pal's runner
-    /// (see [`run_app`](super::migrate::run_app)); the names of those applied now.
-    /// Pick the list by [`dialect`](DatabaseService::dialect) where the SQL differs.
-    async fn migrate_app(&self, app: &str, migrations: &[super::migrate::Migration]) -> Result<Vec<String>> {
-        super::migrate::run_app(self, app, migrations).await
     }
 }
 

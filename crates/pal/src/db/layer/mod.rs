@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 
+use super::grammar::Ddl;
 use super::grammar::Grammar;
 use super::pool::DriverPool;
 use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
@@ -148,6 +149,11 @@ pub trait DbLayer: Send + Sync + 'static {
     /// Forwards to the inner database's [`driver_pool`](DatabaseService::driver_pool).
     fn driver_pool(&self) -> Option<DriverPool> {
         self.inner().driver_pool()
+    }
+
+    /// Forwards to the inner database's [`ddl`](DatabaseService::ddl).
+    fn ddl(&self) -> Ddl {
+        self.inner().ddl()
     }
 }
 
@@ -311,5 +317,9 @@ impl<L: DbLayer> DatabaseService for L {
 
     fn driver_pool(&self) -> Option<DriverPool> {
         DbLayer::driver_pool(self)
+    }
+
+    fn ddl(&self) -> Ddl {
+        DbLayer::ddl(self)
     }
 }

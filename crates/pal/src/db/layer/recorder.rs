@@ -55,6 +55,7 @@ calls!(
     TransactionRetries,
     PoolUsage,
     DriverPool,
+    Ddl,
 );
 
 /// A call as it arrived: the method, and the SQL it ran.
@@ -206,6 +207,11 @@ impl DatabaseService for Recorder {
     fn driver_pool(&self) -> Option<DriverPool> {
         self.record(Call::DriverPool, None);
         None
+    }
+
+    fn ddl(&self) -> crate::db::migrate::Ddl {
+        self.record(Call::Ddl, None);
+        crate::db::migrate::Ddl::Transactional
     }
 }
 

@@ -82,6 +82,9 @@ async fn invoke(db: &dyn DatabaseService, call: Call) {
         Call::DriverPool => {
             db.driver_pool();
         }
+        Call::Ddl => {
+            db.ddl();
+        }
     }
 }
 
@@ -104,7 +107,8 @@ fn runs_sql(call: Call) -> bool {
         | Call::Migrate
         | Call::TransactionRetries
         | Call::PoolUsage
-        | Call::DriverPool => false,
+        | Call::DriverPool
+        | Call::Ddl => false,
     }
 }
 

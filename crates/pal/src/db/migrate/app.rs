@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
+use super::super::DatabaseService;
 use super::super::placeholders::split_statements;
-use super::super::{DatabaseService, Dialect};
 use super::Migration;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -141,8 +141,7 @@ fn check_applied(app: &str, migrations: &[Migration], applied: &[Applied]) -> Re
 pub async fn run_app<D: DatabaseService + ?Sized>(db: &D, app: &str, migrations: &[Migration]) -> Result<Vec<String>> {
     check_list(app, migrations)?;
     create_ledger(db).await?;
-    // Where DDL commits by itself, or should not share a transaction with writes.
-    let transactional = db.dialect() != Dialect::MySql && db.provider() != "cockroachdb";
+    let transactional = db.ddl() == super::Ddl::Transactional;
     let mut applied_now = Vec::new();
     for migration in migrations {
         let applied = ledger(db, app).await?;
@@ -187,6 +186,19 @@ async fn create_ledger<D: DatabaseService + ?Sized>(db: &D) -> Result<()> {
         }
     }
 }
+
+/// `db.migrate_app(app, migrations)` on any database: [`run_app`] as a method.
+#[async_trait::async_trait]
+pub trait MigrateApp: DatabaseService {
+    /// Applies the application `app`'s pending migrations through pal's runner
+    /// ([`run_app`]); the names of those applied now. Pick the list by
+    /// [`dialect`](DatabaseService::dialect) where the SQL differs.
+    async fn migrate_app(&self, app: &str, migrations: &[Migration]) -> Result<Vec<String>> {
+        run_app(self, app, migrations).await
+    }
+}
+
+impl<D: DatabaseService + ?Sized> MigrateApp for D {}
 
 const RECORD: &str = "INSERT INTO pal_app_migrations (app, version, name, checksum, success, applied_at) VALUES ($1, $2, $3, $4, $5, $6)";
 

@@ -10,24 +10,13 @@ use chrono::Utc;
 
 mod app;
 
-pub use super::grammar::Migration;
 use super::grammar::Recovery;
+pub use super::grammar::{Ddl, Migration};
 use super::placeholders::split_statements;
 use super::{DatabaseService, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry;
-pub use app::{checksum, run_app};
-
-/// How a provider can apply schema changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ddl {
-    /// DDL is transactional: a migration's statements and its ledger row commit together.
-    Transactional,
-    /// DDL commits by itself (MySQL), or should not share a transaction with writes
-    /// (CockroachDB): the statements run one by one, each idempotent, and the ledger
-    /// row is written last, so an interrupted migration simply runs again.
-    Autocommit,
-}
+pub use app::{MigrateApp, checksum, run_app};
 
 /// pal's migrations, the same versions and names on every dialect, as the list
 /// of the dialect whose folder it is invoked in: each one's SQL is that folder's

@@ -187,6 +187,10 @@ where
         self.driver.grammar()
     }
 
+    fn ddl(&self) -> Ddl {
+        self.driver.ddl()
+    }
+
     fn target(&self) -> DbTarget {
         self.target.clone()
     }

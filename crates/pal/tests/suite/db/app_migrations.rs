@@ -1,8 +1,7 @@
 //! An application's own migrations through pal's runner, on every dialect.
 
-use pal::db::Dialect;
-use pal::db::migrate::Migration;
-use pal::{DatabaseServiceExt, ErrorKind};
+use pal::ErrorKind;
+use pal::db::migrate::{MigrateApp, Migration};
 
 use super::{DbSubject, table};
 
@@ -62,7 +61,7 @@ pub(crate) async fn application_migrations_apply_once_in_order(s: &DbSubject) {
     assert!(e.message().contains("0005_half"), "{e}");
     let created = s.db.query(&format!("SELECT COUNT(*) AS n FROM {u}"), &[]).await.is_ok();
     let unfinished = format!("SELECT COUNT(*) AS n FROM pal_app_migrations WHERE app = '{app}' AND version = 5");
-    let transactional = s.db.dialect() != Dialect::MySql && s.db.provider() != "cockroachdb";
+    let transactional = s.db.ddl() == pal::db::migrate::Ddl::Transactional;
     if transactional {
         assert!(!created, "rolled back with the migration");
         assert_eq!(count(s, &unfinished).await, 0);
