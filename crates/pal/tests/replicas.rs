@@ -415,6 +415,9 @@ impl DatabaseService for ReadsOnReplica {
     fn pool_usage(&self) -> Option<PoolUsage> {
         self.inner.pool_usage()
     }
+    fn ddl(&self) -> pal::db::migrate::Ddl {
+        self.inner.ddl()
+    }
 }
 
 async fn replicated_subject(pair: &'static Pair) -> DbSubject {

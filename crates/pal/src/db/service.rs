@@ -170,9 +170,14 @@ pub trait DatabaseService: Send + Sync + 'static {
     }
 
     /// How this database applies schema changes, which decides how a migration
-    /// is kept from running twice. Transactional unless the adapter says not.
+    /// is kept from running twice. By default what its dialect does (MySQL's DDL
+    /// commits by itself); an adapter whose server differs from its dialect's
+    /// (CockroachDB) says so.
     fn ddl(&self) -> Ddl {
-        Ddl::Transactional
+        match self.dialect() {
+            Dialect::MySql => Ddl::Autocommit,
+            _ => Ddl::Transactional,
+        }
     }
 }
 
