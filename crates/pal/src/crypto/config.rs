@@ -45,8 +45,8 @@ impl fmt::Debug for SealingKeys {
     }
 }
 
-const HOW: &str = "run `pal keygen` (or call `pal::crypto::generate_key_lines()` from Rust) and add its two lines \
-                   to the environment";
+const HOW: &str = "run `pal keygen` and add its two lines to the environment; from Rust, \
+                   `pal::crypto::generate_key_lines()` makes them";
 
 fn invalid(env: &mut Env, var: &'static str, reason: String) {
     env.fail(ConfigError::InvalidValue { var, value: "***".into(), reason });
