@@ -193,10 +193,7 @@ fn a_full_listener_closes_the_longest_waiting_connection_for_a_new_client() {
 #[test]
 fn connection_settings_out_of_range_fail_at_start_up() {
     for (name, value) in [("MAX_CONNECTIONS", "0"), ("HEADER_READ_TIMEOUT_MS", "soon"), ("IDLE_TIMEOUT_MS", "-1")] {
-        let out =
-            support::pal_command().envs(EMBEDDED).env(name, value).env("PORT", "0").arg("serve").output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{name}={value}: {stderr}");
+        let stderr = Serve::refused(&vars(&[(name, value), ("PORT", "0")]));
         assert!(stderr.contains(name), "{name}={value}: {stderr}");
     }
 }

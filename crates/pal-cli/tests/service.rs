@@ -246,9 +246,7 @@ fn rate_limits_answer_429_with_retry_after() {
 fn dev_expose_codes_is_refused_off_loopback() {
     let dir = tempfile::tempdir().unwrap();
     let vars = [embedded(dir.path()), with(&[], &[("DEV_EXPOSE_CODES", "true"), ("BIND", "0.0.0.0")])].concat();
-    let out = support::pal_command().envs(borrowed(&vars)).arg("serve").output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = support::serve::Serve::refused(&borrowed(&vars));
     assert!(stderr.contains("DEV_EXPOSE_CODES") && stderr.contains("BIND"), "{stderr}");
 }
 

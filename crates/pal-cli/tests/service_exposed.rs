@@ -67,14 +67,8 @@ fn one_client_cannot_lock_an_account_owner_out() {
 
 #[test]
 fn a_ceiling_that_one_client_could_reach_is_refused_at_start_up() {
-    let out = support::pal_command()
-        .envs(EMBEDDED)
-        .envs([("RATE_LIMIT_ACCOUNT_PER_MINUTE", "20"), ("RATE_LIMIT_ACCOUNT_CEILING_PER_MINUTE", "20")])
-        .arg("serve")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let limits = [("RATE_LIMIT_ACCOUNT_PER_MINUTE", "20"), ("RATE_LIMIT_ACCOUNT_CEILING_PER_MINUTE", "20")];
+    let stderr = Serve::refused(&[EMBEDDED.as_slice(), &limits].concat());
     assert!(stderr.contains("RATE_LIMIT_ACCOUNT_CEILING_PER_MINUTE"), "{stderr}");
 }
 
@@ -108,14 +102,8 @@ fn clients_count_by_ipv6_network_and_ipv4_mapped_as_ipv4() {
 
 #[test]
 fn exposed_codes_behind_a_trusted_proxy_are_refused_at_start_up() {
-    let out = support::pal_command()
-        .envs(EMBEDDED)
-        .envs([("DEV_EXPOSE_CODES", "true"), ("TRUST_FORWARDED_FOR", "true")])
-        .arg("serve")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let both = [("DEV_EXPOSE_CODES", "true"), ("TRUST_FORWARDED_FOR", "true")];
+    let stderr = Serve::refused(&[EMBEDDED.as_slice(), &both].concat());
     assert!(stderr.contains("DEV_EXPOSE_CODES") && stderr.contains("TRUST_FORWARDED_FOR"), "{stderr}");
 }
 
@@ -185,13 +173,8 @@ fn refresh_never_extends_a_session_past_its_absolute_lifetime() {
     std::thread::sleep(Duration::from_secs(3).saturating_sub(signed_in.elapsed()) + Duration::from_millis(300));
     assert_eq!(api.get("/v1/session", Some(&token)).status, 401, "alive past its lifetime");
     assert_eq!(api.post("/v1/session/refresh", Some(&token), json!({})).status, 401);
-    let out = support::pal_command()
-        .envs(EMBEDDED)
-        .envs([("SESSION_TTL_S", "60"), ("SESSION_MAX_LIFETIME_S", "30")])
-        .arg("serve")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let shorter = [("SESSION_TTL_S", "60"), ("SESSION_MAX_LIFETIME_S", "30")];
+    Serve::refused(&[EMBEDDED.as_slice(), &shorter].concat());
 }
 
 /// A page of an allowed origin may call the API; a preflight is answered before
@@ -223,14 +206,8 @@ fn cors_answers_allowed_origins_only() {
     drop(serve);
     let plain = self::serve(&[]);
     assert_eq!(preflight(plain.port, "https://app.example.com").status, 405);
-    let out = support::pal_command()
-        .envs(EMBEDDED)
-        .env("CORS_ALLOWED_ORIGINS", "https://app.example.com/")
-        .arg("serve")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let slash = [("CORS_ALLOWED_ORIGINS", "https://app.example.com/")];
+    let stderr = Serve::refused(&[EMBEDDED.as_slice(), &slash].concat());
     assert!(stderr.contains("CORS_ALLOWED_ORIGINS"), "{stderr}");
 }
 

@@ -71,6 +71,15 @@ impl Serve {
         serve
     }
 
+    /// Runs `pal serve` with `vars`, which it must refuse at start-up: exit
+    /// status 2. Its standard error, for the test to check what it names.
+    pub(crate) fn refused(vars: &[(&str, &str)]) -> String {
+        let (out, _) = super::pal(vars, &["serve"]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{vars:?}: {stderr}");
+        stderr
+    }
+
     pub(crate) fn sigterm(&self) {
         assert!(
             std::process::Command::new("kill")

@@ -131,16 +131,6 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
-impl Default for ConnectionLimits {
-    fn default() -> Self {
-        ConnectionLimits {
-            header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(30),
-            max_connections: 4096,
-        }
-    }
-}
-
 impl ServiceSettings {
     /// `bind` is the listener's addresses, which decides whether codes may be exposed.
     pub fn read(env: &mut Env, bind: &[IpAddr]) -> ServiceSettings {
