@@ -107,7 +107,7 @@ fn digest(id: &str, code: &str) -> String {
     hasher.update(id.as_bytes());
     hasher.update([0]);
     hasher.update(code.as_bytes());
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    pal::crypto::hex(&hasher.finalize())
 }
 
 /// A fresh code, uniform over every `DIGITS`-digit string, from a CSPRNG.

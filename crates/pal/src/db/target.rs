@@ -61,7 +61,7 @@ impl fmt::Display for DbTarget {
 
 /// 16 hex digits of `text`'s SHA-256: stable across builds and platforms.
 pub fn short_hash(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::crypto::hex(&Sha256::digest(text.as_bytes())[..8])
 }
 
 /// `path` made absolute with its existing part resolved (symbolic links, `..`); the

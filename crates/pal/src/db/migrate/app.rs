@@ -51,7 +51,7 @@ macro_rules! migrations {
 
 /// The SHA-256 of a migration's SQL, as the ledger records it.
 pub fn checksum(migration: &Migration) -> String {
-    Sha256::digest(migration.sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::crypto::hex(&Sha256::digest(migration.sql.as_bytes()))
 }
 
 fn usage(message: String) -> Error {
