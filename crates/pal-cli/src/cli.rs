@@ -35,7 +35,12 @@ pub(crate) enum Command {
     /// p99 above 10 ms, database fallback p99 above 100 ms); exit status 1 when one
     /// is past its threshold.
     Check(CheckArgs),
-    /// Apply pending schema migrations to the configured database.
+    /// Apply pending schema migrations to the configured database: pal's own
+    /// tables (all named pal_…: the audit log's, the cache's database side) and
+    /// the reference service's `users`.
+    ///
+    /// A database holding pal's tables under their former names (sessions,
+    /// audit_log, cache_counters, cache_journal) has them renamed first.
     Migrate,
     /// Delete expired sessions and counters from the database now.
     ///

@@ -23,7 +23,7 @@ fn settings(vars: &[(&str, &str)]) -> pal::audit::AuditSettings {
 async fn count(db: &Arc<dyn DatabaseService>, tag: &str) -> i64 {
     let rows = db
         .query(
-            "SELECT COUNT(DISTINCT id) AS n, COUNT(*) AS total FROM audit_log WHERE action = $1",
+            "SELECT COUNT(DISTINCT id) AS n, COUNT(*) AS total FROM pal_audit_log WHERE action = $1",
             &[Value::Text(tag.into())],
         )
         .await

@@ -23,7 +23,7 @@ async fn missing_tables_fail_loudly_until_migrated() {
     let cache = pal::factory::build_cache(&Settings::from_vars(vars("false")).unwrap()).await.unwrap();
     let err = cache.ping().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-    assert!(err.to_string().contains("pal migrate") && err.to_string().contains("cache_journal"), "{err}");
+    assert!(err.to_string().contains("pal migrate") && err.to_string().contains("pal_cache_journal"), "{err}");
     let err = cache.set("k", "v".into(), ttl).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "a write that would have no fallback is refused: {err}");
 

@@ -21,7 +21,7 @@ fn redis_at(url: &str) -> Arc<dyn CacheService> {
 }
 
 async fn journal_size(db: &Arc<dyn DatabaseService>) -> i64 {
-    db.query("SELECT COUNT(*) AS n FROM cache_journal", &[]).await.unwrap()[0].get("n").unwrap()
+    db.query("SELECT COUNT(*) AS n FROM pal_cache_journal", &[]).await.unwrap()[0].get("n").unwrap()
 }
 
 /// Writes and deletes sessions through a hybrid while Redis hangs, after writing
@@ -156,7 +156,7 @@ async fn expired_rows_leave_the_database_within_one_purge_interval() {
         writer.set(&format!("purge:v{i}"), "x".into(), pal::Ttl::from_millis(1000).unwrap()).await.unwrap();
         writer.incr(&format!("purge:c{i}"), 1, pal::Ttl::from_millis(1000).unwrap()).await.unwrap();
     }
-    assert_eq!((rows_in(&url, "sessions").await, rows_in(&url, "cache_counters").await), (100, 100));
+    assert_eq!((rows_in(&url, "pal_sessions").await, rows_in(&url, "pal_cache_counters").await), (100, 100));
 
     // The purgers cannot reach Redis either: with Redis up, their start-up drain
     // would move the journaled counters back to Redis instead.
@@ -170,7 +170,7 @@ async fn expired_rows_leave_the_database_within_one_purge_interval() {
         .collect();
     let written = Instant::now();
     let gone = support::eventually(Duration::from_millis(1000 + PURGE_MS + 1500), || async {
-        rows_in(&url, "sessions").await + rows_in(&url, "cache_counters").await == 0
+        rows_in(&url, "pal_sessions").await + rows_in(&url, "pal_cache_counters").await == 0
     })
     .await
     .expect("expired rows are purged");
@@ -194,7 +194,7 @@ async fn expired_rows_leave_the_database_within_one_purge_interval() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("sessions: 5 expired rows deleted"), "{text}");
-    assert_eq!(rows_in(&url, "sessions").await, 0);
+    assert!(text.contains("pal_sessions: 5 expired rows deleted"), "{text}");
+    assert_eq!(rows_in(&url, "pal_sessions").await, 0);
     teardown.await;
 }

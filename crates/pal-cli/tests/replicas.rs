@@ -22,7 +22,7 @@ async fn the_operator_reads_a_write_through_the_replica_path() {
     let _held = exclusive(POSTGRES.lock);
     let ns = Namespace::new(&POSTGRES).await;
     let db = ns.routed(&POSTGRES, &[]).await;
-    db.migrate().await.unwrap();
+    pal_service::schema::migrate(db.as_ref(), true).await.unwrap();
     one_row(&db, &ns).await;
     let (primary, replica) = (ns.primary_url.clone(), ns.replica_url.clone());
     let vars = move |extra: &[(&'static str, &'static str)]| {

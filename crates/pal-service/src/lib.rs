@@ -3,6 +3,7 @@
 
 pub mod app;
 mod health;
+pub mod schema;
 mod server;
 
 use std::sync::Arc;

@@ -80,7 +80,7 @@ async fn single_row_inserts(db: &Arc<dyn DatabaseService>) -> f64 {
                 for seq in 0..EVENTS / PRODUCERS {
                     let e = event(p, seq);
                     db.execute(
-                        "INSERT INTO audit_log (id, occurred_at, actor, action, ip, details) VALUES ($1, $2, $3, $4, $5, $6)",
+                        "INSERT INTO pal_audit_log (id, occurred_at, actor, action, ip, details) VALUES ($1, $2, $3, $4, $5, $6)",
                         &[
                             Value::Text(e.id.to_string()),
                             e.occurred_at.into(),
@@ -114,7 +114,7 @@ fn main() {
         ])
         .unwrap();
         let db = pal::factory::build_database(&settings).await.unwrap();
-        db.migrate().await.unwrap();
+        db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         println!("{EVENTS} events from {PRODUCERS} producers into PostgreSQL; events/s until all are stored");
         let raw = single_row_inserts(&db).await;
@@ -129,6 +129,6 @@ fn main() {
                 lat.last().unwrap()
             );
         }
-        db.execute("DELETE FROM audit_log WHERE action = 'bench.login'", &[]).await.unwrap();
+        db.execute("DELETE FROM pal_audit_log WHERE action = 'bench.login'", &[]).await.unwrap();
     });
 }

@@ -26,12 +26,12 @@ const POOL_MAX: u32 = 10;
 const PG_SCHEMA: &str = "pal_bench";
 const MARIADB_DB: &str = "pal_bench";
 
-const PG_UPSERT: &str = "INSERT INTO sessions (id, data, expires_at, updated_at) VALUES ($1, $2, $3, $4) \
+const PG_UPSERT: &str = "INSERT INTO pal_sessions (id, data, expires_at, updated_at) VALUES ($1, $2, $3, $4) \
      ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, updated_at = excluded.updated_at";
-const PG_GET: &str = "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2";
-const MY_UPSERT: &str = "INSERT INTO sessions (id, data, expires_at, updated_at) VALUES (?, ?, ?, ?) \
+const PG_GET: &str = "SELECT data, expires_at FROM pal_sessions WHERE id = $1 AND expires_at > $2";
+const MY_UPSERT: &str = "INSERT INTO pal_sessions (id, data, expires_at, updated_at) VALUES (?, ?, ?, ?) \
      ON DUPLICATE KEY UPDATE data = VALUES(data), expires_at = VALUES(expires_at), updated_at = VALUES(updated_at)";
-const MY_GET: &str = "SELECT data, expires_at FROM sessions WHERE id = ? AND expires_at > ?";
+const MY_GET: &str = "SELECT data, expires_at FROM pal_sessions WHERE id = ? AND expires_at > ?";
 
 async fn database(provider: &str, url: &str) -> Arc<dyn DatabaseService> {
     let pool_max = POOL_MAX.to_string();
@@ -59,7 +59,7 @@ async fn prepare(provider: &str) -> (Arc<dyn DatabaseService>, String, (Arc<dyn 
         admin.execute(sql, &[]).await.unwrap();
     }
     let db = database(provider, &url).await;
-    db.migrate().await.unwrap();
+    db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
     let [drop, _] = reset;
     (db, url, (admin, drop))
 }

@@ -51,7 +51,7 @@ fn main() {
         admin.execute(&format!("CREATE SCHEMA {schema}"), &[]).await.unwrap();
         let url = format!("{admin_url}?options=-c%20search_path%3D{schema}");
         let db: Arc<dyn DatabaseService> = pal::factory::build_database(&settings(&url)).await.unwrap();
-        db.migrate().await.unwrap();
+        db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
 
         let proxy = FaultProxy::start(format!("127.0.0.1:{}", ports::port("REDIS_PORT")).parse().unwrap()).await;
         let timeouts = Timeouts { connect: COMMAND_TIMEOUT, command: COMMAND_TIMEOUT };

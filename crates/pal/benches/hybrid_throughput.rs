@@ -87,7 +87,7 @@ fn main() {
         admin.execute(&format!("CREATE SCHEMA {schema}"), &[]).await.unwrap();
         let url = format!("{}?options=-c%20search_path%3D{schema}", ports::postgres_url());
         let async_url = format!("{url}%20-c%20synchronous_commit%3Doff");
-        database(&url).await.migrate().await.unwrap();
+        database(&url).await.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
 
         let redis = cache("redis", &url).await;
         let hybrid = cache("redis-hybrid", &url).await;

@@ -107,7 +107,7 @@ async fn session_read() {
     let tls = database(&base("postgres", &format!("{verify}&{path}"))).await;
     let plain = database(&base("pal_plain", &format!("sslmode=disable&{path}"))).await;
     assert!(tls.transport().await.unwrap().encrypted() && !plain.transport().await.unwrap().encrypted());
-    tls.migrate().await.unwrap();
+    tls.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
     let expires = Utc::now() + chrono::Duration::seconds(600);
     let store = SqlExpiringStore::new(tls.clone());
     for i in 0..KEYS {

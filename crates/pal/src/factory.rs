@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::audit::{AuditSink, SqlAuditSink};
 use crate::cache::{BuildContext, CacheService, KeyCheck, Sealed, prefixed, value_limit};
 use crate::crypto::Sealer;
+use crate::db::migrate::Tables;
 use crate::db::{Connect, DatabaseService};
 use crate::error::{Error, ErrorKind, Result};
 use crate::expiring::{ExpiringStore, SealedExpiringStore, SqlExpiringStore};
@@ -70,7 +71,7 @@ async fn build_cache_unsealed(settings: &Settings) -> Result<Arc<dyn CacheServic
     let database = match cache.config.needs_database() {
         true => {
             let db = build_database(settings).await?;
-            match auto_migrate(settings, db.as_ref()).await {
+            match auto_migrate(settings, db.as_ref(), &[Tables::Cache]).await {
                 // An unreachable database must not stop start-up (Redis may serve);
                 // the cache's health check says what is missing.
                 Err(e) if e.is_temporary() => {
@@ -132,12 +133,13 @@ pub(crate) fn layer_database(
     })
 }
 
-/// Applies pending migrations when `DB_AUTO_MIGRATE` is on; returns their names.
-pub async fn auto_migrate(settings: &Settings, db: &dyn DatabaseService) -> Result<Vec<String>> {
+/// Applies the pending migrations of `tables` (pal's tables of the parts in use)
+/// when `DB_AUTO_MIGRATE` is on; returns their names.
+pub async fn auto_migrate(settings: &Settings, db: &dyn DatabaseService, tables: &[Tables]) -> Result<Vec<String>> {
     if !settings.db_settings()?.auto_migrate {
         return Ok(Vec::new());
     }
-    db.migrate().await
+    db.migrate(tables).await
 }
 
 /// The sealer for `CACHE_KEY_SECRET` / `CACHE_ENCRYPTION_KEYS`, when they are set.
@@ -157,9 +159,14 @@ pub fn build_expiring_store(settings: &Settings, db: Arc<dyn DatabaseService>) -
 }
 
 /// The audit log on the configured database (`AUDIT_…` variables), its flusher
-/// started. Call [`AuditLog::shutdown`](crate::audit::AuditLog::shutdown) before the
-/// process exits.
+/// started; with `DB_AUTO_MIGRATE` on, its table is created first. Call
+/// [`AuditLog::shutdown`](crate::audit::AuditLog::shutdown) before the process exits.
 pub async fn build_audit_log(settings: &Settings, db: Arc<dyn DatabaseService>) -> Result<crate::audit::AuditLog> {
+    match auto_migrate(settings, db.as_ref(), &[Tables::Audit]).await {
+        // The audit log rides out an unreachable database: events wait for it.
+        Err(e) if e.is_temporary() => tracing::warn!(error = %e, "DB_AUTO_MIGRATE: the database cannot be reached now"),
+        other => drop(other?),
+    }
     let sink: Arc<dyn AuditSink> = Arc::new(SqlAuditSink::new(db));
     crate::audit::AuditLog::start(sink, settings.audit.clone()).await
 }

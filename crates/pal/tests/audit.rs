@@ -34,7 +34,7 @@ fn run_tag() -> String {
 async fn stored(db: &Arc<dyn DatabaseService>, tag: &str) -> Vec<(String, String, i64, chrono::DateTime<chrono::Utc>)> {
     let rows = db
         .query(
-            "SELECT id, actor, details, occurred_at FROM audit_log WHERE action = $1 ORDER BY occurred_at, id",
+            "SELECT id, actor, details, occurred_at FROM pal_audit_log WHERE action = $1 ORDER BY occurred_at, id",
             &[Value::Text(tag.into())],
         )
         .await
@@ -67,7 +67,7 @@ fn assert_exactly_once_in_order(rows: &[(String, String, i64, chrono::DateTime<c
 async fn outage(provider: &str, db: Arc<dyn DatabaseService>, service: Option<&'static str>) {
     const PRODUCERS: usize = 20;
     const EACH: usize = 500;
-    db.migrate().await.unwrap();
+    db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let counting = CountingSink::new(Arc::new(SqlAuditSink::new(db.clone())));
     let log = Arc::new(
@@ -198,7 +198,7 @@ async fn gated(overflow: &str) -> (Arc<AuditLog>, Arc<Gate>, Arc<dyn DatabaseSer
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("audit.db").display());
     let db = servers::database("sqlite", &url, &[]).await;
-    db.migrate().await.unwrap();
+    db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
     let gate = Arc::new(Gate { inner: SqlAuditSink::new(db.clone()), open: AtomicBool::new(false) });
     let vars = [
         ("AUDIT_BUFFER_SIZE", "10"),
@@ -274,7 +274,7 @@ async fn bad_events_are_refused_alone() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("audit.db").display());
     let db = servers::database("sqlite", &url, &[]).await;
-    db.migrate().await.unwrap();
+    db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
     let log = AuditLog::start(
         Arc::new(SqlAuditSink::new(db.clone())),
         settings(dir.path(), &[("AUDIT_MAX_DETAILS_BYTES", "1024"), ("AUDIT_FLUSH_INTERVAL_MS", "60000")]),
@@ -340,7 +340,7 @@ async fn sigterm_delivers_every_pending_event_before_exit() {
     }
     let (url, _schema) = servers::guarded_postgres_schema().await;
     let db = servers::database("postgresql", &url, &[]).await;
-    db.migrate().await.unwrap();
+    db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tag = format!("audit-term-{}", uuid::Uuid::new_v4().simple());
     let mut child =
@@ -401,7 +401,7 @@ async fn spooled_events_acknowledged_before_a_sigkill_are_delivered_after_the_re
     }
     let (url, _schema) = servers::guarded_postgres_schema().await;
     let db = servers::database("postgresql", &url, &[]).await;
-    db.migrate().await.unwrap();
+    db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tag = run_tag();
     let test = "spooled_events_acknowledged_before_a_sigkill_are_delivered_after_the_restart";

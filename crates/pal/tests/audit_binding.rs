@@ -107,7 +107,7 @@ async fn swapped(durability: &str) -> (AuditLog, Arc<Swapped>, Arc<dyn DatabaseS
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("audit.db").display());
     let db = servers::database("sqlite", &url, &[]).await;
-    db.migrate().await.unwrap();
+    db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
     let sink = Arc::new(Swapped {
         inner: SqlAuditSink::new(db.clone()),
         up: AtomicBool::new(true),
@@ -126,7 +126,7 @@ async fn swapped(durability: &str) -> (AuditLog, Arc<Swapped>, Arc<dyn DatabaseS
 }
 
 async fn stored(db: &Arc<dyn DatabaseService>) -> Vec<String> {
-    let rows = db.query("SELECT action FROM audit_log ORDER BY occurred_at", &[]).await.unwrap();
+    let rows = db.query("SELECT action FROM pal_audit_log ORDER BY occurred_at", &[]).await.unwrap();
     rows.iter().map(|r| r.get::<String>("action").unwrap()).collect()
 }
 

@@ -201,7 +201,7 @@ async fn database_down_while_redis_is_up() {
         &[("DB_POOL_ACQUIRE_TIMEOUT_MS", "500"), ("DB_STATEMENT_TIMEOUT_MS", "500")],
     )
     .await;
-    db.migrate().await.unwrap();
+    db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
     let cache = hybrid(&format!("redis://127.0.0.1:{}", support::port("REDIS_PORT")), &db);
     let run = run_id();
     cache.set_session(&format!("{run}:a"), &"alpha", ttl(60)).await.unwrap();

@@ -55,8 +55,8 @@ impl DatabaseService for Counting {
     async fn transport(&self) -> pal::Result<pal::tls::Transport> {
         self.inner.transport().await
     }
-    async fn migrate(&self) -> pal::Result<Vec<String>> {
-        self.inner.migrate().await
+    async fn migrate(&self, tables: &[pal::db::migrate::Tables]) -> pal::Result<Vec<String>> {
+        self.inner.migrate(tables).await
     }
 }
 

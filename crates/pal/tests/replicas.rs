@@ -403,8 +403,8 @@ impl DatabaseService for ReadsOnReplica {
     async fn transport(&self) -> Result<Transport> {
         self.inner.transport().await
     }
-    async fn migrate(&self) -> Result<Vec<String>> {
-        self.inner.migrate().await
+    async fn migrate(&self, tables: &[pal::db::migrate::Tables]) -> Result<Vec<String>> {
+        self.inner.migrate(tables).await
     }
     async fn replicas(&self) -> Vec<ReplicaStatus> {
         self.inner.replicas().await
@@ -423,7 +423,7 @@ impl DatabaseService for ReadsOnReplica {
 async fn replicated_subject(pair: &'static Pair) -> DbSubject {
     let ns = Namespace::new(pair).await;
     let routed = ns.routed(pair, &[("DB_REPLICA_WAIT_MS", "2000")]).await;
-    routed.migrate().await.unwrap();
+    routed.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
     let sent = Arc::new(AtomicU64::new(0));
     let db: Arc<dyn DatabaseService> = Arc::new(ReadsOnReplica { inner: routed.clone(), sent: sent.clone() });
     let guard: Option<Box<dyn std::any::Any + Send>> = match pair.provider {

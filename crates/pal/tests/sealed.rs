@@ -135,7 +135,7 @@ async fn session_row_through_pal(provider: &str, url: &str) {
     ]))
     .unwrap();
     let db = build_database(&settings).await.unwrap();
-    db.migrate().await.unwrap();
+    db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
     let store = build_expiring_store(&settings, db).unwrap();
     let data = serde_json::to_vec(&SESSION).unwrap();
     store.upsert(EMAIL, &data, chrono::Utc::now() + chrono::Duration::seconds(60)).await.unwrap();
@@ -158,7 +158,7 @@ async fn the_sqlite_session_table_holds_no_readable_session_data() {
     let url = format!("sqlite://{}", dir.path().join("sealed.db").display());
     session_row_through_pal("sqlite", &url).await;
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let rows = sqlx::query("SELECT id, data FROM sessions").fetch_all(&pool).await.unwrap();
+    let rows = sqlx::query("SELECT id, data FROM pal_sessions").fetch_all(&pool).await.unwrap();
     assert_rows_opaque(&rows.iter().map(|r| (r.get("id"), r.get("data"))).collect::<Vec<_>>());
 }
 
@@ -168,7 +168,7 @@ async fn the_postgresql_session_table_holds_no_readable_session_data() {
     let (url, teardown) = suite::servers::fresh_postgres_schema().await;
     session_row_through_pal("postgresql", &url).await;
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    let rows = sqlx::query("SELECT id, data FROM sessions").fetch_all(&pool).await.unwrap();
+    let rows = sqlx::query("SELECT id, data FROM pal_sessions").fetch_all(&pool).await.unwrap();
     assert_rows_opaque(&rows.iter().map(|r| (r.get("id"), r.get("data"))).collect::<Vec<_>>());
     pool.close().await;
     teardown.await;
@@ -180,7 +180,7 @@ async fn the_mariadb_session_table_holds_no_readable_session_data() {
     let (url, teardown) = suite::servers::fresh_mariadb_database().await;
     session_row_through_pal("mysql", &url).await;
     let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
-    let rows = sqlx::query("SELECT id, data FROM sessions").fetch_all(&pool).await.unwrap();
+    let rows = sqlx::query("SELECT id, data FROM pal_sessions").fetch_all(&pool).await.unwrap();
     assert_rows_opaque(&rows.iter().map(|r| (r.get("id"), r.get("data"))).collect::<Vec<_>>());
     pool.close().await;
     teardown.await;

@@ -92,13 +92,18 @@ impl Raw for HybridDbRaw {
     async fn get(&self, key: &str) -> Vec<u8> {
         let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
         let row: (Vec<u8>,) =
-            sqlx::query_as("SELECT data FROM sessions WHERE id = $1").bind(key).fetch_one(&pool).await.unwrap();
+            sqlx::query_as("SELECT data FROM pal_sessions WHERE id = $1").bind(key).fetch_one(&pool).await.unwrap();
         pool.close().await;
         row.0
     }
     async fn set(&self, key: &str, bytes: Vec<u8>) {
         let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
-        sqlx::query("UPDATE sessions SET data = $1 WHERE id = $2").bind(bytes).bind(key).execute(&pool).await.unwrap();
+        sqlx::query("UPDATE pal_sessions SET data = $1 WHERE id = $2")
+            .bind(bytes)
+            .bind(key)
+            .execute(&pool)
+            .await
+            .unwrap();
         pool.close().await;
         let _: i64 = redis::cmd("DEL")
             .arg(format!("{}{key}", self.prefix))
@@ -250,7 +255,7 @@ async fn sealed_session_store() {
             ];
             let settings = Settings::from_vars(vars).unwrap();
             let db = pal::factory::build_database(&settings).await.unwrap();
-            db.migrate().await.unwrap();
+            db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
             (pal::factory::build_expiring_store(&settings, db.clone()).unwrap(), db)
         }
     };
@@ -258,7 +263,7 @@ async fn sealed_session_store() {
     let data = b"{\"user\":\"ana\"}";
     let (k1, db) = store_with(K1).await;
     k1.upsert("s1", data, expires).await.unwrap();
-    let raw: Vec<u8> = db.query("SELECT data FROM sessions", &[]).await.unwrap()[0].get("data").unwrap();
+    let raw: Vec<u8> = db.query("SELECT data FROM pal_sessions", &[]).await.unwrap()[0].get("data").unwrap();
     assert_eq!(key_id(&raw, data.len()), "k1");
     let (rotated, _) = store_with(Box::leak(format!("{K2},{K1}").into_boxed_str())).await;
     assert_eq!(&rotated.get("s1").await.unwrap().unwrap().data[..], data);
@@ -266,7 +271,7 @@ async fn sealed_session_store() {
     assert_eq!(retired.get("s1").await.unwrap_err().kind(), ErrorKind::Integrity);
     let mut tampered = raw.clone();
     *tampered.last_mut().unwrap() ^= 1;
-    db.execute("UPDATE sessions SET data = $1", &[pal::Value::Bytes(tampered)]).await.unwrap();
+    db.execute("UPDATE pal_sessions SET data = $1", &[pal::Value::Bytes(tampered)]).await.unwrap();
     assert_eq!(rotated.get("s1").await.unwrap_err().kind(), ErrorKind::Integrity, "tampered");
     teardown.await;
 }

@@ -56,7 +56,7 @@ async fn postgres_tls() -> DbSubject {
     admin.execute(&format!("CREATE SCHEMA {schema}"), &[]).await.unwrap();
     let url = pg_url("127.0.0.1", "postgres", &format!("{}&options=-c%20search_path%3D{schema}", verify_full()));
     let db = database("postgresql", &url).await;
-    db.migrate().await.unwrap();
+    db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
     let teardown = async move {
         let _ = admin.execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), &[]).await;
     };
@@ -70,7 +70,7 @@ async fn mariadb_tls() -> DbSubject {
     admin.execute(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"), &[]).await.unwrap();
     let url = mariadb_url(&verify_identity()).replace("/mysql?", &format!("/{name}?"));
     let db = database("mysql", &url).await;
-    db.migrate().await.unwrap();
+    db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
     let teardown = async move {
         let _ = admin.execute(&format!("DROP DATABASE IF EXISTS {name}"), &[]).await;
     };

@@ -40,7 +40,7 @@ pub fn redis_address(url: &str) -> (RedisTopology, Timeouts) {
 /// A database on the PostgreSQL at `url`, migrated.
 pub async fn migrated(url: &str) -> Arc<dyn DatabaseService> {
     let db = crate::servers::database("postgresql", url, &[]).await;
-    db.migrate().await.unwrap();
+    db.migrate(pal::db::migrate::Tables::ALL).await.unwrap();
     db
 }
 

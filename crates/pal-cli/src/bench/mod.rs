@@ -19,6 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pal::cache::Peer;
+use pal::db::migrate::Tables;
 use pal::factory::{build_cache, build_database, build_expiring_store};
 use pal::{Error, ErrorKind, Result, Settings};
 
@@ -78,14 +79,14 @@ pub(crate) async fn run(
     let mut db_side = Vec::new();
     if args.ops.contains(&Op::DbSession) {
         let db = build_database(settings).await?;
-        let pending = pal::db::migrate::pending(db.as_ref()).await?;
+        let pending = pal::db::migrate::pending(db.as_ref(), &[Tables::Cache]).await?;
         if !pending.is_empty() && !settings.db_settings()?.auto_migrate {
             return Err(Error::new(
                 ErrorKind::Config,
                 format!("the database lacks migrations ({}): run `pal migrate` first", pending.join(", ")),
             ));
         }
-        pal::factory::auto_migrate(settings, db.as_ref()).await?;
+        pal::factory::auto_migrate(settings, db.as_ref(), &[Tables::Cache]).await?;
         let dialect = db.dialect();
         db_side.push(contestant::pal_sessions(build_expiring_store(settings, db)?, 3));
         match raw_sql::RawSessions::connect(

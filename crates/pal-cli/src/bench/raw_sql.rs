@@ -6,15 +6,15 @@ use chrono::{SecondsFormat, Utc};
 use pal::db::Dialect;
 use sqlx::{MySqlPool, PgPool, SqlitePool};
 
-const PG_UPSERT: &str = "INSERT INTO sessions (id, data, expires_at, updated_at) VALUES ($1, $2, $3, $4) \
+const PG_UPSERT: &str = "INSERT INTO pal_sessions (id, data, expires_at, updated_at) VALUES ($1, $2, $3, $4) \
      ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, updated_at = excluded.updated_at";
-const PG_GET: &str = "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2";
-const MY_UPSERT: &str = "INSERT INTO sessions (id, data, expires_at, updated_at) VALUES (?, ?, ?, ?) \
+const PG_GET: &str = "SELECT data, expires_at FROM pal_sessions WHERE id = $1 AND expires_at > $2";
+const MY_UPSERT: &str = "INSERT INTO pal_sessions (id, data, expires_at, updated_at) VALUES (?, ?, ?, ?) \
      ON DUPLICATE KEY UPDATE data = VALUES(data), expires_at = VALUES(expires_at), updated_at = VALUES(updated_at)";
-const MY_GET: &str = "SELECT data, expires_at FROM sessions WHERE id = ? AND expires_at > ?";
-const LITE_UPSERT: &str = "INSERT INTO sessions (id, data, expires_at, updated_at) VALUES (?1, ?2, ?3, ?4) \
+const MY_GET: &str = "SELECT data, expires_at FROM pal_sessions WHERE id = ? AND expires_at > ?";
+const LITE_UPSERT: &str = "INSERT INTO pal_sessions (id, data, expires_at, updated_at) VALUES (?1, ?2, ?3, ?4) \
      ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, updated_at = excluded.updated_at";
-const LITE_GET: &str = "SELECT data, expires_at FROM sessions WHERE id = ?1 AND expires_at > ?2";
+const LITE_GET: &str = "SELECT data, expires_at FROM pal_sessions WHERE id = ?1 AND expires_at > ?2";
 
 pub(super) enum RawSessions {
     Postgres(PgPool),

@@ -16,7 +16,7 @@ use crate::output::{self, Out};
 pub(super) async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCode> {
     let dir = &settings.audit.spool_dir;
     let db = build_database(settings).await?;
-    factory::auto_migrate(settings, db.as_ref()).await?;
+    factory::auto_migrate(settings, db.as_ref(), &[pal::db::migrate::Tables::Audit]).await?;
     match cmd {
         AuditCommand::Log { action, subject, ip, details } => {
             let mut event = AuditEvent::new(action);
@@ -133,7 +133,7 @@ pub(super) async fn run(cmd: AuditCommand, settings: &Settings) -> Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-/// Events stored in `audit_log`, and the latest one's time.
+/// Events stored in `pal_audit_log`, and the latest one's time.
 async fn stored(db: &dyn DatabaseService) -> Result<String> {
     let (stored, latest) = pal::audit::stored(db).await?;
     Ok(format!("{}, the latest at {}", events(stored), latest.map_or("-".to_string(), |t| t.to_rfc3339())))

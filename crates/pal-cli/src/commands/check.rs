@@ -122,7 +122,7 @@ async fn deeper_checks(
         }
     }
     if let Some(database) = probes.iter_mut().find(|p| p.role == "database" && p.serving()) {
-        match pal::db::migrate::pending(db.as_ref()).await {
+        match pal_service::schema::pending(db.as_ref(), super::cache_in_database(settings)).await {
             Ok(pending) if pending.is_empty() => {}
             Ok(pending) if settings.db.as_ref().is_some_and(|d| d.auto_migrate) => notes.push(format!(
                 "migrations pending: {}; DB_AUTO_MIGRATE applies them when a command starts",

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use pal::db::{ConsistencyToken, DatabaseServiceExt, Value};
-use pal::factory::{self, build_database};
+use pal::factory::build_database;
 use pal::{DatabaseService, Error, ErrorKind, Result, Settings};
 
 use crate::cli::DbCommand;
@@ -16,7 +16,7 @@ use crate::output::{self, Out};
 
 pub(super) async fn run(cmd: DbCommand, settings: &Settings) -> Result<ExitCode> {
     let db = build_database(settings).await?;
-    factory::auto_migrate(settings, db.as_ref()).await?;
+    super::auto_migrate_service(settings, db.as_ref()).await?;
     // Tagged, so that Ctrl-C can find the statement on the server and stop it there.
     let tag = format!("pal:{}", uuid::Uuid::new_v4().simple());
     let outcome = match cmd {

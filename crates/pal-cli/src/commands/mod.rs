@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use pal::db::migrate::Tables;
 use pal::factory::{self, build_cache, build_database};
 use pal::health::Status;
-use pal::{Error, ErrorKind, Result, Settings};
+use pal::{DatabaseService, Error, ErrorKind, Result, Settings};
 
 use crate::cli::{CacheCommand, Command, VarsFormat};
 use crate::output::{self, Out};
@@ -77,9 +78,25 @@ pub(crate) fn keygen() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether `pal serve` needs the cache's tables: the configured cache keeps data
+/// in the database. Commands that read only the database's variables (`pal
+/// migrate`, `pal db`) cannot tell, and prepare for any cache.
+pub(crate) fn cache_in_database(settings: &Settings) -> bool {
+    settings.cache.as_ref().is_none_or(|cache| cache.config.needs_database())
+}
+
+/// With `DB_AUTO_MIGRATE` on, applies what `pal serve` needs: pal's tables of the
+/// parts the configuration uses, and the service's own.
+pub(crate) async fn auto_migrate_service(settings: &Settings, db: &dyn DatabaseService) -> Result<Vec<String>> {
+    match settings.db_settings()?.auto_migrate {
+        true => pal_service::schema::migrate(db, cache_in_database(settings)).await,
+        false => Ok(Vec::new()),
+    }
+}
+
 async fn migrate(settings: &Settings) -> Result<ExitCode> {
     let db = build_database(settings).await?;
-    let applied = db.migrate().await?;
+    let applied = pal_service::schema::migrate(db.as_ref(), cache_in_database(settings)).await?;
     if applied.is_empty() {
         output::line(format!("{}: schema is up to date", db.provider()))?;
     }
@@ -91,9 +108,11 @@ async fn migrate(settings: &Settings) -> Result<ExitCode> {
 
 async fn purge(settings: &Settings) -> Result<ExitCode> {
     let db = build_database(settings).await?;
-    factory::auto_migrate(settings, db.as_ref()).await?;
+    factory::auto_migrate(settings, db.as_ref(), &[Tables::Cache]).await?;
     let (values, counters) = pal::cache::hybrid::purge_expired(db).await?;
-    output::line(format!("sessions: {values} expired rows deleted\ncache_counters: {counters} expired rows deleted"))?;
+    output::line(format!(
+        "pal_sessions: {values} expired rows deleted\npal_cache_counters: {counters} expired rows deleted"
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -141,7 +160,7 @@ async fn run_server(settings: &Settings, tools: &ToolSettings) -> Result<ExitCod
     }
     let cache = build_cache(settings).await?;
     let db = build_database(settings).await?;
-    for name in factory::auto_migrate(settings, db.as_ref()).await? {
+    for name in auto_migrate_service(settings, db.as_ref()).await? {
         tracing::info!(migration = %name, "applied");
     }
     match cache.check_configuration().await {

@@ -1,5 +1,5 @@
 //! The audit log: events taken without waiting for the database ([`AuditLog`]),
-//! delivered in batches through an [`AuditSink`] (the `audit_log` table of any
+//! delivered in batches through an [`AuditSink`] (the `pal_audit_log` table of any
 //! [`DatabaseService`](crate::db::DatabaseService)), kept on local disk
 //! (`spool`) where the durability mode or an outage needs it. A spool belongs to
 //! the one database it was written for ([`spools`]).

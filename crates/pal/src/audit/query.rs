@@ -1,5 +1,5 @@
 //! Reading the audit log back: what `pal audit tail`, the reference service's
-//! "my events" page and an application's own admin screens ask of `audit_log`.
+//! "my events" page and an application's own admin screens ask of `pal_audit_log`.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -33,7 +33,7 @@ impl Default for AuditQuery {
 
 /// The newest stored events matching `query`, newest first.
 pub async fn recent(db: &dyn DatabaseService, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
-    let mut sql = String::from("SELECT id, occurred_at, actor, action, ip, details FROM audit_log WHERE 1 = 1");
+    let mut sql = String::from("SELECT id, occurred_at, actor, action, ip, details FROM pal_audit_log WHERE 1 = 1");
     let mut params = Vec::new();
     let filters = [
         ("actor = ", query.actor.clone().map(Value::Text)),
@@ -53,9 +53,9 @@ pub async fn recent(db: &dyn DatabaseService, query: &AuditQuery) -> Result<Vec<
     rows.iter().map(event).collect()
 }
 
-/// How many events `audit_log` holds, and when the latest occurred.
+/// How many events `pal_audit_log` holds, and when the latest occurred.
 pub async fn stored(db: &dyn DatabaseService) -> Result<(u64, Option<DateTime<Utc>>)> {
-    let rows = db.query("SELECT COUNT(*) AS n, MAX(occurred_at) AS latest FROM audit_log", &[]).await?;
+    let rows = db.query("SELECT COUNT(*) AS n, MAX(occurred_at) AS latest FROM pal_audit_log", &[]).await?;
     let row = rows.first().ok_or_else(|| Error::new(ErrorKind::Backend, "no answer to COUNT(*)"))?;
     let count: i64 = row.get("n")?;
     Ok((u64::try_from(count).unwrap_or(0), row.get("latest")?))
@@ -65,7 +65,7 @@ fn event(row: &Row) -> Result<AuditEvent> {
     let id: String = row.get("id")?;
     Ok(AuditEvent {
         id: Uuid::parse_str(&id)
-            .map_err(|e| Error::new(ErrorKind::Decode, format!("audit_log.id {id:?} is not a UUID: {e}")))?,
+            .map_err(|e| Error::new(ErrorKind::Decode, format!("pal_audit_log.id {id:?} is not a UUID: {e}")))?,
         occurred_at: row.get("occurred_at")?,
         actor: row.get("actor")?,
         action: row.get("action")?,

@@ -1,4 +1,4 @@
-//! Audit events and their durable sink in the `audit_log` table of any database.
+//! Audit events and their durable sink in the `pal_audit_log` table of any database.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -127,7 +127,7 @@ pub trait AuditSink: Send + Sync + 'static {
     }
 }
 
-/// [`AuditSink`] on the `audit_log` table of any [`DatabaseService`].
+/// [`AuditSink`] on the `pal_audit_log` table of any [`DatabaseService`].
 pub struct SqlAuditSink {
     db: Arc<dyn DatabaseService>,
     /// Whether the server was found unable to tell who it is (warned once).
@@ -141,14 +141,14 @@ const ROWS_PER_STATEMENT: usize = 100;
 const COLUMNS: usize = 6;
 
 impl SqlAuditSink {
-    /// A sink writing to `db`; the `audit_log` table must exist (`pal migrate`).
+    /// A sink writing to `db`; the `pal_audit_log` table must exist (`pal migrate`).
     pub fn new(db: Arc<dyn DatabaseService>) -> Self {
         SqlAuditSink { db, unidentified: AtomicBool::new(false) }
     }
 }
 
 fn insert_sql(grammar: &dyn Grammar, rows: usize) -> String {
-    let mut sql = String::from("INSERT INTO audit_log (id, occurred_at, actor, action, ip, details) VALUES ");
+    let mut sql = String::from("INSERT INTO pal_audit_log (id, occurred_at, actor, action, ip, details) VALUES ");
     for r in 0..rows {
         if r > 0 {
             sql.push_str(", ");

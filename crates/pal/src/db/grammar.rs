@@ -6,6 +6,33 @@
 
 use crate::error::ErrorKind;
 
+/// A part of pal that keeps rows in the database: each creates its own tables,
+/// all named `pal_…`, and only when it is used, so an application's schema keeps
+/// every other name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Tables {
+    /// The database side of the cache, for `redis-hybrid` and durable sessions
+    /// ([`build_expiring_store`](crate::factory::build_expiring_store)):
+    /// `pal_sessions`, `pal_cache_counters`, `pal_cache_journal`.
+    Cache,
+    /// The audit log: `pal_audit_log`.
+    Audit,
+}
+
+impl Tables {
+    /// Every part's tables.
+    pub const ALL: &'static [Tables] = &[Tables::Cache, Tables::Audit];
+
+    /// The tables this part creates.
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            Tables::Cache => &["pal_sessions", "pal_cache_counters", "pal_cache_journal"],
+            Tables::Audit => &["pal_audit_log"],
+        }
+    }
+}
+
 /// How a provider can apply schema changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ddl {
@@ -68,8 +95,12 @@ pub trait Grammar: Send + Sync + 'static {
     /// The kind of a server error, from its code and message.
     fn classify(&self, code: &str, message: &str) -> ErrorKind;
 
-    /// pal's schema migrations, in order.
-    fn migrations(&self) -> &'static [Migration];
+    /// The migrations of one part of pal's tables, in order.
+    fn migrations(&self, tables: Tables) -> &'static [Migration];
+
+    /// The migrations of pal's legacy layout (unprefixed tables), ending with the
+    /// one that renames them.
+    fn legacy_migrations(&self) -> &'static [Migration];
 
     /// The table recording which migrations ran.
     fn ledger_ddl(&self) -> &'static str;

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 
-use super::grammar::Ddl;
 use super::grammar::{Cancel, Grammar};
+use super::grammar::{Ddl, Tables};
 use super::pool::DriverPool;
 use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
 use super::target::DbTarget;
@@ -147,8 +147,11 @@ pub trait DatabaseService: Send + Sync + 'static {
     /// `prefer` mode reports what it actually got.
     async fn transport(&self) -> Result<Transport>;
 
-    /// Applies pending schema migrations; returns the names of those applied now.
-    async fn migrate(&self) -> Result<Vec<String>>;
+    /// Applies the pending migrations of pal's own tables for the parts named
+    /// (the cache's database side, the audit log; [`Tables::ALL`] for every
+    /// one); returns the names of those applied now. The application's own
+    /// migrations go through [`MigrateApp::migrate_app`](super::migrate::MigrateApp::migrate_app).
+    async fn migrate(&self, tables: &[Tables]) -> Result<Vec<String>>;
 
     /// How often [`DatabaseServiceExt::transaction`] retries a transaction aborted by a
     /// serialization failure. Zero unless the provider is expected to abort them.

@@ -1,8 +1,7 @@
 //! Durable values with an expiry, written once over any [`DatabaseService`]:
 //! the database side of redis-hybrid, which keeps every value there (sessions are
 //! only one kind), and a sealed variant that reads the rows the sealed cache
-//! writes. The rows live in the `sessions` table, a name kept from the original
-//! schema.
+//! writes. The rows live in the `pal_sessions` table ([`Tables::Cache`](crate::db::migrate::Tables::Cache)).
 //!
 //! [`DatabaseService`]: crate::db::DatabaseService
 

@@ -1,4 +1,4 @@
-//! Sessions in the `sessions` table of any database.
+//! Sessions in the `pal_sessions` table of any database.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use crate::db::grammar::{Grammar, replace_on_conflict};
 use crate::db::{DatabaseService, DatabaseServiceExt, Value};
 use crate::error::Result;
 
-/// [`ExpiringStore`] on the `sessions` table of any [`DatabaseService`].
+/// [`ExpiringStore`] on the `pal_sessions` table of any [`DatabaseService`].
 pub struct SqlExpiringStore {
     db: Arc<dyn DatabaseService>,
 }
@@ -28,7 +28,7 @@ const MAX_ROWS_PER_STATEMENT: usize = 256;
 pub const PURGE_BATCH: i64 = 1000;
 
 impl SqlExpiringStore {
-    /// A store on `db`'s `sessions` table, which must exist (`pal migrate`).
+    /// A store on `db`'s `pal_sessions` table, which must exist (`pal migrate`).
     pub fn new(db: Arc<dyn DatabaseService>) -> Self {
         SqlExpiringStore { db }
     }
@@ -64,7 +64,7 @@ impl SqlExpiringStore {
 }
 
 fn upsert_sql(grammar: &dyn Grammar, rows: usize) -> String {
-    let mut sql = String::from("INSERT INTO sessions (id, data, expires_at, updated_at) VALUES ");
+    let mut sql = String::from("INSERT INTO pal_sessions (id, data, expires_at, updated_at) VALUES ");
     for r in 0..rows {
         let n = r * 4;
         if r > 0 {
@@ -97,7 +97,7 @@ impl ExpiringStore for SqlExpiringStore {
         let rows = self
             .db
             .query(
-                "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2",
+                "SELECT data, expires_at FROM pal_sessions WHERE id = $1 AND expires_at > $2",
                 &[id.into(), Utc::now().into()],
             )
             .await?;
@@ -116,11 +116,11 @@ impl ExpiringStore for SqlExpiringStore {
     }
 
     async fn delete(&self, id: &str) -> Result<bool> {
-        Ok(self.db.execute("DELETE FROM sessions WHERE id = $1", &[id.into()]).await? > 0)
+        Ok(self.db.execute("DELETE FROM pal_sessions WHERE id = $1", &[id.into()]).await? > 0)
     }
 
     async fn purge_expired(&self) -> Result<u64> {
-        purge_expired_rows(self.db.as_ref(), "sessions", "id").await
+        purge_expired_rows(self.db.as_ref(), "pal_sessions", "id").await
     }
 }
 

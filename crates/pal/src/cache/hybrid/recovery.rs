@@ -143,8 +143,8 @@ impl Shared {
     /// Physically deletes expired values and counters; returns how many rows.
     pub(super) async fn purge(&self) -> Result<u64> {
         let (values, counters) = self.db.purge_expired().await?;
-        metrics::counter!(telemetry::HYBRID_PURGED_ROWS, "table" => "sessions").increment(values);
-        metrics::counter!(telemetry::HYBRID_PURGED_ROWS, "table" => "cache_counters").increment(counters);
+        metrics::counter!(telemetry::HYBRID_PURGED_ROWS, "table" => "pal_sessions").increment(values);
+        metrics::counter!(telemetry::HYBRID_PURGED_ROWS, "table" => "pal_cache_counters").increment(counters);
         self.stats.purged_rows.fetch_add(values + counters, Ordering::Relaxed);
         Ok(values + counters)
     }

@@ -1,6 +1,6 @@
-//! The hybrid's own storage, on any [`DatabaseService`]: values in `sessions`
+//! The hybrid's own storage, on any [`DatabaseService`]: values in `pal_sessions`
 //! (through the session store, so a sealed session store reads the same rows),
-//! counters in `cache_counters`, and in `cache_journal` the keys changed while
+//! counters in `pal_cache_counters`, and in `pal_cache_journal` the keys changed while
 //! Redis could not be told.
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::expiring::{ExpiringRecord, ExpiringRow, ExpiringStore, SqlExpiringStore, purge_expired_rows};
 
 /// The tables the hybrid needs, for messages that name them.
-pub(super) const TABLES: &str = "sessions, cache_counters, cache_journal";
+pub(super) const TABLES: &str = "pal_sessions, pal_cache_counters, pal_cache_journal";
 
 /// What the database holds for a key: a value or a counter, and when it expires.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +50,7 @@ impl HybridStore {
     /// Checks that the database answers and holds the hybrid's tables. Missing
     /// tables are a configuration error that says how to create them.
     pub(super) async fn check_schema(&self) -> Result<()> {
-        self.query("SELECT 1 FROM sessions, cache_counters, cache_journal WHERE 1 = 0", &[]).await.map(drop)
+        self.query("SELECT 1 FROM pal_sessions, pal_cache_counters, pal_cache_journal WHERE 1 = 0", &[]).await.map(drop)
     }
 
     /// The live entry for `key`, if any, in one round trip over both tables;
@@ -63,7 +63,7 @@ impl HybridStore {
         let rows = self
             .db
             .query(
-                "SELECT value, expires_at FROM cache_counters WHERE cache_key = $1 AND expires_at > $2",
+                "SELECT value, expires_at FROM pal_cache_counters WHERE cache_key = $1 AND expires_at > $2",
                 &[key.into(), Utc::now().into()],
             )
             .await?;
@@ -77,9 +77,9 @@ impl HybridStore {
 
     /// Physically deletes expired values and counters; returns how many of each.
     pub(super) async fn purge_expired(&self) -> Result<(u64, u64)> {
-        let values = purge_expired_rows(self.db.as_ref(), "sessions", "id").await.map_err(schema_hint)?;
+        let values = purge_expired_rows(self.db.as_ref(), "pal_sessions", "id").await.map_err(schema_hint)?;
         let counters =
-            purge_expired_rows(self.db.as_ref(), "cache_counters", "cache_key").await.map_err(schema_hint)?;
+            purge_expired_rows(self.db.as_ref(), "pal_cache_counters", "cache_key").await.map_err(schema_hint)?;
         Ok((values, counters))
     }
 
@@ -87,7 +87,7 @@ impl HybridStore {
     pub(super) async fn delete(&self, key: &str) -> Result<bool> {
         let existed = self.get(key).await?.is_some();
         self.values.delete(key).await?;
-        self.execute("DELETE FROM cache_counters WHERE cache_key = $1", &[key.into()]).await?;
+        self.execute("DELETE FROM pal_cache_counters WHERE cache_key = $1", &[key.into()]).await?;
         Ok(existed)
     }
 
@@ -95,8 +95,8 @@ impl HybridStore {
     pub(super) async fn touch(&self, key: &str, expires_at: DateTime<Utc>) -> Result<bool> {
         let now = Utc::now();
         let mut changed = 0;
-        for table in ["sessions", "cache_counters"] {
-            let column = if table == "sessions" { "id" } else { "cache_key" };
+        for table in ["pal_sessions", "pal_cache_counters"] {
+            let column = if table == "pal_sessions" { "id" } else { "cache_key" };
             let sql = format!("UPDATE {table} SET expires_at = $1 WHERE {column} = $2 AND expires_at > $3");
             changed += self.execute(&sql, &[expires_at.into(), key.into(), now.into()]).await?;
         }
@@ -125,7 +125,7 @@ impl HybridStore {
                                 .ok_or_else(|| tagged(counter::not_an_integer()))?
                                 .checked_add(by)
                                 .ok_or_else(|| tagged(counter::overflow(by)))?;
-                            tx.execute("DELETE FROM sessions WHERE id = $1", &[(*key).into()]).await?;
+                            tx.execute("DELETE FROM pal_sessions WHERE id = $1", &[(*key).into()]).await?;
                             let params = [(*key).into(), next.into(), record.expires_at.into()];
                             tx.execute(&replace_counter(grammar), &params).await?;
                             return Ok(next);
@@ -139,7 +139,7 @@ impl HybridStore {
                     tx.execute(&add_to_counter(grammar), &params).await?;
                     // Read in the same transaction, after the upsert locked the row.
                     let rows =
-                        tx.query("SELECT value FROM cache_counters WHERE cache_key = $1", &[(*key).into()]).await?;
+                        tx.query("SELECT value FROM pal_cache_counters WHERE cache_key = $1", &[(*key).into()]).await?;
                     rows.first().ok_or_else(|| Error::new(ErrorKind::Backend, "the counter row vanished"))?.get("value")
                 })
             })
@@ -150,7 +150,7 @@ impl HybridStore {
     /// Notes that `key` changed while Redis could not be told.
     pub(super) async fn journal(&self, key: &str) -> Result<()> {
         let sql = format!(
-            "INSERT INTO cache_journal (cache_key, recorded_at) VALUES ($1, $2){}",
+            "INSERT INTO pal_cache_journal (cache_key, recorded_at) VALUES ($1, $2){}",
             replace_on_conflict(self.db.grammar(), "cache_key", &["recorded_at"])
         );
         self.execute(&sql, &[key.into(), Utc::now().into()]).await.map(drop)
@@ -160,7 +160,10 @@ impl HybridStore {
     pub(super) async fn journaled(&self, limit: i64) -> Result<Vec<(String, DateTime<Utc>)>> {
         let rows = self
             .db
-            .query("SELECT cache_key, recorded_at FROM cache_journal ORDER BY recorded_at LIMIT $1", &[limit.into()])
+            .query(
+                "SELECT cache_key, recorded_at FROM pal_cache_journal ORDER BY recorded_at LIMIT $1",
+                &[limit.into()],
+            )
             .await?;
         rows.iter().map(|r| Ok((r.get("cache_key")?, r.get("recorded_at")?))).collect()
     }
@@ -169,7 +172,7 @@ impl HybridStore {
     pub(super) async fn forget(&self, key: &str, recorded_at: DateTime<Utc>) -> Result<()> {
         self.db
             .execute(
-                "DELETE FROM cache_journal WHERE cache_key = $1 AND recorded_at <= $2",
+                "DELETE FROM pal_cache_journal WHERE cache_key = $1 AND recorded_at <= $2",
                 &[key.into(), recorded_at.into()],
             )
             .await
@@ -177,7 +180,7 @@ impl HybridStore {
     }
 
     pub(super) async fn journal_size(&self) -> Result<i64> {
-        let rows = self.query("SELECT COUNT(*) AS n FROM cache_journal", &[]).await?;
+        let rows = self.query("SELECT COUNT(*) AS n FROM pal_cache_journal", &[]).await?;
         rows.first().map_or(Ok(0), |r| r.get("n"))
     }
 
@@ -187,7 +190,7 @@ impl HybridStore {
     pub(super) async fn sample(&self, prefix: &str, limit: usize) -> Result<Vec<(String, Bytes)>> {
         let rows = self
             .query(
-                "SELECT id, data FROM sessions WHERE expires_at > $1 AND id >= $2 ORDER BY id LIMIT $3",
+                "SELECT id, data FROM pal_sessions WHERE expires_at > $1 AND id >= $2 ORDER BY id LIMIT $3",
                 &[Utc::now().into(), prefix.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
             )
             .await?;
@@ -204,14 +207,14 @@ impl HybridStore {
 
     /// Drops a counter once Redis holds it again.
     pub(super) async fn delete_counter(&self, key: &str) -> Result<()> {
-        self.execute("DELETE FROM cache_counters WHERE cache_key = $1", &[key.into()]).await.map(drop)
+        self.execute("DELETE FROM pal_cache_counters WHERE cache_key = $1", &[key.into()]).await.map(drop)
     }
 }
 
 /// A key's live value and counter, in one statement over both tables.
-const ENTRY: &str = "SELECT data, NULL AS value, expires_at FROM sessions WHERE id = $1 AND expires_at > $2 \
+const ENTRY: &str = "SELECT data, NULL AS value, expires_at FROM pal_sessions WHERE id = $1 AND expires_at > $2 \
      UNION ALL \
-     SELECT NULL, value, expires_at FROM cache_counters WHERE cache_key = $1 AND expires_at > $2";
+     SELECT NULL, value, expires_at FROM pal_cache_counters WHERE cache_key = $1 AND expires_at > $2";
 
 /// What [`ENTRY`] found: a value wins over a counter.
 fn entry(rows: &[Row]) -> Result<Option<StoredEntry>> {
@@ -226,20 +229,23 @@ fn entry(rows: &[Row]) -> Result<Option<StoredEntry>> {
     Ok(counter)
 }
 
-const INSERT_COUNTER: &str = "INSERT INTO cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3)";
+const INSERT_COUNTER: &str = "INSERT INTO pal_cache_counters (cache_key, value, expires_at) VALUES ($1, $2, $3)";
 
 /// Adds to a live counter, or starts an expired or missing one afresh; `$4` is now.
 fn add_to_counter(g: &dyn Grammar) -> String {
-    let expired = "cache_counters.expires_at <= $4";
+    let expired = "pal_cache_counters.expires_at <= $4";
     // `value` first: it is decided while `expires_at` still holds the old expiry.
     let set = [
         (
             "value",
-            format!("CASE WHEN {expired} THEN {new} ELSE cache_counters.value + {new} END", new = g.incoming("value")),
+            format!(
+                "CASE WHEN {expired} THEN {new} ELSE pal_cache_counters.value + {new} END",
+                new = g.incoming("value")
+            ),
         ),
         (
             "expires_at",
-            format!("CASE WHEN {expired} THEN {} ELSE cache_counters.expires_at END", g.incoming("expires_at")),
+            format!("CASE WHEN {expired} THEN {} ELSE pal_cache_counters.expires_at END", g.incoming("expires_at")),
         ),
     ];
     format!("{INSERT_COUNTER}{}", g.on_conflict("cache_key", &set))

@@ -190,7 +190,7 @@ mod hybrid {
         ])
         .unwrap();
         let db = crate::factory::build_database(&settings).await.unwrap();
-        db.migrate().await.unwrap();
+        db.migrate(crate::db::migrate::Tables::ALL).await.unwrap();
         db
     }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 
-use super::grammar::Ddl;
 use super::grammar::Grammar;
+use super::grammar::{Ddl, Tables};
 use super::pool::DriverPool;
 use super::position::{ConsistencyToken, ReplicaLag, ReplicaStatus};
 use super::service::{DatabaseService, Dialect, PoolUsage, Transaction};
@@ -132,8 +132,8 @@ pub trait DbLayer: Send + Sync + 'static {
     }
 
     /// Forwards to the inner database's [`migrate`](DatabaseService::migrate).
-    async fn migrate(&self) -> Result<Vec<String>> {
-        self.inner().migrate().await
+    async fn migrate(&self, tables: &[Tables]) -> Result<Vec<String>> {
+        self.inner().migrate(tables).await
     }
 
     /// Forwards to the inner database's [`transaction_retries`](DatabaseService::transaction_retries).
@@ -300,11 +300,12 @@ impl<L: DbLayer> DatabaseService for L {
         DbLayer::transport(self)
     }
 
-    fn migrate<'s, 'f>(&'s self) -> BoxFuture<'f, Result<Vec<String>>>
+    fn migrate<'s, 't, 'f>(&'s self, tables: &'t [Tables]) -> BoxFuture<'f, Result<Vec<String>>>
     where
         's: 'f,
+        't: 'f,
     {
-        DbLayer::migrate(self)
+        DbLayer::migrate(self, tables)
     }
 
     fn transaction_retries(&self) -> u32 {

@@ -189,7 +189,7 @@ impl DatabaseService for Recorder {
         Ok(Transport::Plaintext)
     }
 
-    async fn migrate(&self) -> Result<Vec<String>> {
+    async fn migrate(&self, _: &[crate::db::migrate::Tables]) -> Result<Vec<String>> {
         self.record(Call::Migrate, None);
         Ok(Vec::new())
     }

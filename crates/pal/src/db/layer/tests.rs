@@ -71,7 +71,7 @@ async fn invoke(db: &dyn DatabaseService, call: Call) {
             let _ = db.transport().await;
         }
         Call::Migrate => {
-            let _ = db.migrate().await;
+            let _ = db.migrate(crate::db::migrate::Tables::ALL).await;
         }
         Call::TransactionRetries => {
             db.transaction_retries();

@@ -169,6 +169,29 @@ pub async fn run_app<D: DatabaseService + ?Sized>(db: &D, app: &str, migrations:
     Ok(applied_now)
 }
 
+/// The names of `app`'s migrations not applied yet, in order, without applying
+/// any. Like [`run_app`], a migration changed or missing since it was applied is
+/// an [`ErrorKind::Integrity`] error.
+pub async fn pending_app<D: DatabaseService + ?Sized>(
+    db: &D,
+    app: &str,
+    migrations: &[Migration],
+) -> Result<Vec<String>> {
+    check_list(app, migrations)?;
+    let applied = match ledger(db, app).await {
+        Ok(applied) => applied,
+        // No ledger yet: nothing was ever applied.
+        Err(e) if e.kind() == ErrorKind::UndefinedObject => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    check_applied(app, migrations, &applied)?;
+    Ok(migrations
+        .iter()
+        .filter(|m| !applied.iter().any(|a| a.version == m.version && a.success))
+        .map(|m| m.name.to_string())
+        .collect())
+}
+
 /// Creates the ledger unless it exists. Two processes creating it at once can
 /// collide in the catalog (PostgreSQL) though each asks only "if not exists":
 /// the loser tries again.
@@ -241,7 +264,7 @@ async fn apply_claimed<D: DatabaseService + ?Sized>(db: &D, app: &str, migration
         Err(e) => return Err(e),
     }
     for (done, statement) in statements.into_iter().enumerate() {
-        if let Err(e) = db.execute(statement, &[]).await {
+        if let Err(e) = execute_recovering(db, statement).await {
             if done == 0 {
                 // Nothing of it ran: the claim goes, and a later run tries again.
                 let release = "DELETE FROM pal_app_migrations WHERE app = $1 AND version = $2";
@@ -265,6 +288,17 @@ async fn apply_claimed<D: DatabaseService + ?Sized>(db: &D, app: &str, migration
     )
     .await?;
     Ok(true)
+}
+
+/// Runs one statement; where it fails in a way the dialect knows how to recover
+/// from (MySQL's name for MariaDB's collation), recovers.
+pub(super) async fn execute_recovering<D: DatabaseService + ?Sized>(db: &D, statement: &str) -> Result<()> {
+    let Err(e) = db.execute(statement, &[]).await else { return Ok(()) };
+    match db.grammar().migration_failure(statement, e.message()) {
+        Some(super::Recovery::AlreadyDone) => Ok(()),
+        Some(super::Recovery::Instead(instead)) => db.execute(&instead, &[]).await.map(drop),
+        None => Err(e),
+    }
 }
 
 async fn wait_for_claim<D: DatabaseService + ?Sized>(db: &D, app: &str, migration: &Migration) -> Result<bool> {

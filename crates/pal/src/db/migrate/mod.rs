@@ -1,5 +1,5 @@
-//! Schema migrations, one ordered list per dialect, applied through the
-//! [`DatabaseService`] itself. No advisory locks (CockroachDB has none): each
+//! Schema migrations of pal's own tables, one ordered list per part and dialect,
+//! applied through the [`DatabaseService`] itself. No advisory locks (CockroachDB has none): each
 //! migration records itself in `pal_migrations`, inside its own transaction where
 //! DDL is transactional, and every statement is idempotent, so concurrent or
 //! repeated runs are harmless.
@@ -11,38 +11,49 @@ use chrono::Utc;
 mod app;
 
 use super::grammar::Recovery;
-pub use super::grammar::{Ddl, Migration};
+pub use super::grammar::{Ddl, Migration, Tables};
 use super::placeholders::split_statements;
 use super::{DatabaseService, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry;
-pub use app::{MigrateApp, checksum, run_app};
+pub use app::{MigrateApp, checksum, pending_app, run_app};
 
-/// pal's migrations, the same versions and names on every dialect, as the list
-/// of the dialect whose folder it is invoked in: each one's SQL is that folder's
-/// `migrations/<name>.sql`.
-macro_rules! every_migration {
+/// Defines, in a dialect's folder, `LEGACY`, `CACHE` and `AUDIT`: the lists of
+/// pal's migrations, whose SQL is that folder's `migrations/<list>/<name>.sql`.
+/// Versions are unique across the lists, since one ledger records them all.
+macro_rules! pal_migrations {
     () => {
-        $crate::db::migrate::every_migration![
-            1 "0001_initial",
-            2 "0002_cache_fallback",
-            3 "0003_counter_expiry",
-            4 "0004_exact_keys",
-        ]
+        /// The layout before pal's tables were prefixed, finished where a database
+        /// still has it, and renamed by its last migration.
+        const LEGACY: &[$crate::db::migrate::Migration] = $crate::db::migrate::pal_migrations!["legacy";
+            1 "0001_initial", 2 "0002_cache_fallback", 3 "0003_counter_expiry", 4 "0004_exact_keys",
+            5 "0005_pal_prefix"];
+        const CACHE: &[$crate::db::migrate::Migration] = $crate::db::migrate::pal_migrations!["cache"; 101 "0101_cache"];
+        const AUDIT: &[$crate::db::migrate::Migration] = $crate::db::migrate::pal_migrations!["audit"; 201 "0201_audit"];
     };
-    ($($version:literal $name:literal),+ $(,)?) => {
+    ($list:literal; $($version:literal $name:literal),+ $(,)?) => {
         &[$($crate::db::migrate::Migration {
             version: $version,
             name: $name,
-            sql: include_str!(concat!("migrations/", $name, ".sql")),
+            sql: include_str!(concat!("migrations/", $list, "/", $name, ".sql")),
         }),+]
     };
 }
-pub(crate) use every_migration;
+pub(crate) use pal_migrations;
 
-/// The migrations of `db`'s dialect, in order.
-pub fn migrations<D: DatabaseService + ?Sized>(db: &D) -> &'static [Migration] {
-    db.grammar().migrations()
+/// The version of the legacy layout's first migration: where the ledger holds
+/// it, pal created the legacy tables, and the legacy list is finished and renamed.
+const LEGACY_FIRST: i64 = 1;
+
+/// The migrations `tables` need on `db`'s dialect, in order, whether applied or not.
+pub fn migrations<D: DatabaseService + ?Sized>(db: &D, tables: &[Tables]) -> Vec<&'static Migration> {
+    let mut parts: Vec<Tables> = Vec::new();
+    for part in tables {
+        if !parts.contains(part) {
+            parts.push(*part);
+        }
+    }
+    parts.iter().flat_map(|part| db.grammar().migrations(*part)).collect()
 }
 
 async fn applied_versions<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<i64>> {
@@ -50,32 +61,41 @@ async fn applied_versions<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<i64
     rows.iter().map(|r| r.get::<i64>("version")).collect()
 }
 
-/// The migrations not applied yet, by name, in order.
-pub async fn pending<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<&'static str>> {
+/// The migrations `tables` need that are not applied yet, by name, in order:
+/// first what finishes and renames a legacy layout, where the database has one.
+pub async fn pending<D: DatabaseService + ?Sized>(db: &D, tables: &[Tables]) -> Result<Vec<&'static str>> {
     let applied = match applied_versions(db).await {
         Ok(applied) => applied,
         // No ledger yet: nothing was ever applied.
         Err(e) if e.kind() == ErrorKind::UndefinedObject => Vec::new(),
         Err(e) => return Err(e),
     };
-    Ok(migrations(db).iter().filter(|m| !applied.contains(&m.version)).map(|m| m.name).collect())
+    Ok(in_order(db, tables, &applied).into_iter().filter(|m| !applied.contains(&m.version)).map(|m| m.name).collect())
 }
 
-/// Applies every pending migration; returns the names of those applied by this call.
+/// Every migration a run considers, given what the ledger holds.
+fn in_order<D: DatabaseService + ?Sized>(db: &D, tables: &[Tables], applied: &[i64]) -> Vec<&'static Migration> {
+    let legacy = match applied.contains(&LEGACY_FIRST) {
+        true => db.grammar().legacy_migrations(),
+        false => &[],
+    };
+    legacy.iter().chain(migrations(db, tables)).collect()
+}
+
+/// Applies the pending migrations of `tables`; returns the names of those applied
+/// by this call. A database holding pal's legacy layout (unprefixed tables) is
+/// brought to its last version and renamed first, whatever `tables` asks for.
 ///
 /// Safe to run from several processes at once. Each migration records itself in
 /// its ledger row first (inside its transaction where DDL is transactional), so
 /// one process applies it while the others wait on that row and then skip it.
 /// What still collides (PostgreSQL creating the same catalog entry twice, SQLite
 /// switching a new file to WAL) fails without effect, and the run is tried again.
-pub async fn run<D: DatabaseService + ?Sized>(db: &D, ddl: Ddl) -> Result<Vec<String>> {
-    if migrations(db).is_empty() {
-        return Err(Error::unsupported(db.provider(), "no migrations are defined for this dialect yet"));
-    }
+pub async fn run<D: DatabaseService + ?Sized>(db: &D, ddl: Ddl, tables: &[Tables]) -> Result<Vec<String>> {
     let mut applied_now = Vec::new();
     let mut delays = retry::backoff(Duration::from_millis(20), Duration::from_millis(500), 8);
     loop {
-        match run_once(db, ddl, &mut applied_now).await {
+        match run_once(db, ddl, tables, &mut applied_now).await {
             Err(e) if collided(&e) => match delays.next() {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None => return Err(e),
@@ -91,9 +111,14 @@ fn collided(e: &Error) -> bool {
     matches!(e.kind(), ErrorKind::UniqueViolation | ErrorKind::SerializationFailure | ErrorKind::Timeout)
 }
 
-async fn run_once<D: DatabaseService + ?Sized>(db: &D, ddl: Ddl, applied_now: &mut Vec<String>) -> Result<()> {
+async fn run_once<D: DatabaseService + ?Sized>(
+    db: &D,
+    ddl: Ddl,
+    tables: &[Tables],
+    applied_now: &mut Vec<String>,
+) -> Result<()> {
     db.execute(db.grammar().ledger_ddl(), &[]).await?;
-    for migration in migrations(db) {
+    for migration in in_order(db, tables, &applied_versions(db).await?) {
         if applied_versions(db).await?.contains(&migration.version) {
             continue;
         }
@@ -134,13 +159,7 @@ async fn apply<D: DatabaseService + ?Sized>(db: &D, migration: &Migration) -> Re
 
 async fn apply_unwrapped<D: DatabaseService + ?Sized>(db: &D, migration: &Migration) -> Result<()> {
     for statement in split_statements(migration.sql, db.grammar().lexis())? {
-        if let Err(e) = db.execute(statement, &[]).await {
-            match db.grammar().migration_failure(statement, e.message()) {
-                Some(Recovery::AlreadyDone) => {}
-                Some(Recovery::Instead(instead)) => drop(db.execute(&instead, &[]).await?),
-                None => return Err(e),
-            }
-        }
+        app::execute_recovering(db, statement).await?;
     }
     db.execute(RECORD, &record_params(migration)).await.map(drop)
 }

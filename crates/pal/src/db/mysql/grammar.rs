@@ -1,12 +1,12 @@
 //! MySQL's and MariaDB's answers to the questions every dialect is asked.
 
 use crate::db::grammar::{Cancel, Grammar, Lexis, Recovery, assignments};
-use crate::db::migrate::{Migration, every_migration};
+use crate::db::migrate::{Migration, Tables, pal_migrations};
 use crate::error::ErrorKind;
 
 pub(super) struct MySql;
 
-const MIGRATIONS: &[Migration] = every_migration!();
+pal_migrations!();
 
 impl Grammar for MySql {
     fn on_conflict(&self, key: &str, set: &[(&str, String)]) -> String {
@@ -53,8 +53,15 @@ impl Grammar for MySql {
         }
     }
 
-    fn migrations(&self) -> &'static [Migration] {
-        MIGRATIONS
+    fn migrations(&self, tables: Tables) -> &'static [Migration] {
+        match tables {
+            Tables::Cache => CACHE,
+            Tables::Audit => AUDIT,
+        }
+    }
+
+    fn legacy_migrations(&self) -> &'static [Migration] {
+        LEGACY
     }
 
     fn ledger_ddl(&self) -> &'static str {
@@ -71,6 +78,10 @@ impl Grammar for MySql {
         if message.contains("Duplicate key name") {
             // CREATE INDEX has no IF NOT EXISTS: an index left by an interrupted run
             // of this migration is already what it asks for.
+            Some(Recovery::AlreadyDone)
+        } else if statement.contains("RENAME TABLE sessions TO pal_sessions") && message.contains("doesn't exist") {
+            // The legacy rename is one atomic statement: a rerun after its ledger
+            // row failed to be written finds it done.
             Some(Recovery::AlreadyDone)
         } else if message.contains("Unknown collation") {
             // MariaDB's binary, unpadded collation is MySQL's utf8mb4_0900_bin.

@@ -275,8 +275,8 @@ where
         self.query("SELECT 1", &[]).await.map(drop)
     }
 
-    async fn migrate(&self) -> Result<Vec<String>> {
-        migrate::run(self, self.driver.ddl()).await
+    async fn migrate(&self, tables: &[migrate::Tables]) -> Result<Vec<String>> {
+        migrate::run(self, self.driver.ddl(), tables).await
     }
 
     async fn transport(&self) -> Result<Transport> {

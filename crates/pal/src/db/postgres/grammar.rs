@@ -1,14 +1,12 @@
 //! PostgreSQL's (and CockroachDB's) answers to the questions every dialect is asked.
 
 use crate::db::grammar::{Cancel, Grammar, Lexis};
-use crate::db::migrate::{Migration, every_migration};
+use crate::db::migrate::{Migration, Tables, pal_migrations};
 use crate::error::ErrorKind;
 
 pub(super) struct Postgres;
 
-/// PostgreSQL and CockroachDB: no SERIAL, no advisory locks, no LISTEN/NOTIFY in
-/// the migrations.
-const MIGRATIONS: &[Migration] = every_migration!();
+pal_migrations!();
 
 impl Grammar for Postgres {
     fn lexis(&self) -> Lexis {
@@ -40,8 +38,15 @@ impl Grammar for Postgres {
         }
     }
 
-    fn migrations(&self) -> &'static [Migration] {
-        MIGRATIONS
+    fn migrations(&self, tables: Tables) -> &'static [Migration] {
+        match tables {
+            Tables::Cache => CACHE,
+            Tables::Audit => AUDIT,
+        }
+    }
+
+    fn legacy_migrations(&self) -> &'static [Migration] {
+        LEGACY
     }
 
     fn ledger_ddl(&self) -> &'static str {

@@ -249,8 +249,8 @@ impl DatabaseService for SqliteDatabase {
         self.query("SELECT 1", &[]).await.map(drop)
     }
 
-    async fn migrate(&self) -> Result<Vec<String>> {
-        migrate::run(self, migrate::Ddl::Transactional).await
+    async fn migrate(&self, tables: &[migrate::Tables]) -> Result<Vec<String>> {
+        migrate::run(self, migrate::Ddl::Transactional, tables).await
     }
 
     async fn transport(&self) -> Result<crate::tls::Transport> {

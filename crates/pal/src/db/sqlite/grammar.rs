@@ -1,12 +1,12 @@
 //! SQLite's answers to the questions every dialect is asked.
 
 use crate::db::grammar::{Grammar, Lexis};
-use crate::db::migrate::{Migration, every_migration};
+use crate::db::migrate::{Migration, Tables, pal_migrations};
 use crate::error::ErrorKind;
 
 pub(super) struct Sqlite;
 
-const MIGRATIONS: &[Migration] = every_migration!();
+pal_migrations!();
 
 impl Grammar for Sqlite {
     fn lexis(&self) -> Lexis {
@@ -27,8 +27,15 @@ impl Grammar for Sqlite {
         }
     }
 
-    fn migrations(&self) -> &'static [Migration] {
-        MIGRATIONS
+    fn migrations(&self, tables: Tables) -> &'static [Migration] {
+        match tables {
+            Tables::Cache => CACHE,
+            Tables::Audit => AUDIT,
+        }
+    }
+
+    fn legacy_migrations(&self) -> &'static [Migration] {
+        LEGACY
     }
 
     fn ledger_ddl(&self) -> &'static str {
