@@ -27,6 +27,12 @@ pub struct Instrumented {
     incr: OpMetrics,
     touch: OpMetrics,
     ttl: OpMetrics,
+    get_many: OpMetrics,
+    set_many: OpMetrics,
+    delete_many: OpMetrics,
+    add: OpMetrics,
+    delete_if: OpMetrics,
+    touch_if: OpMetrics,
 }
 
 /// Wraps `inner` so every call is measured under its provider's name.
@@ -42,6 +48,12 @@ pub fn instrumented(inner: Arc<dyn CacheService>) -> Arc<dyn CacheService> {
         incr: op("incr"),
         touch: op("touch"),
         ttl: op("ttl"),
+        get_many: op("get_many"),
+        set_many: op("set_many"),
+        delete_many: op("delete_many"),
+        add: op("add"),
+        delete_if: op("delete_if"),
+        touch_if: op("touch_if"),
         inner,
     })
 }
@@ -85,5 +97,38 @@ impl CacheLayer for Instrumented {
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
         self.ttl.measure(self.inner.ttl(key)).await
+    }
+
+    /// One call, its keys counted as hits and misses one by one.
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
+        let outcome = self.get_many.measure(self.inner.get_many(keys)).await;
+        if let Ok(values) = &outcome
+            && !crate::telemetry::is_own_call()
+        {
+            let hits = values.iter().filter(|v| v.is_some()).count() as u64;
+            self.hits.increment(hits);
+            self.misses.increment(values.len() as u64 - hits);
+        }
+        outcome
+    }
+
+    async fn set_many(&self, entries: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
+        self.set_many.measure(self.inner.set_many(entries, ttl)).await
+    }
+
+    async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
+        self.delete_many.measure(self.inner.delete_many(keys)).await
+    }
+
+    async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool> {
+        self.add.measure(self.inner.add(key, value, ttl)).await
+    }
+
+    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool> {
+        self.delete_if.measure(self.inner.delete_if(key, expected)).await
+    }
+
+    async fn touch_if(&self, key: &str, expected: &[u8], ttl: Ttl) -> Result<bool> {
+        self.touch_if.measure(self.inner.touch_if(key, expected, ttl)).await
     }
 }

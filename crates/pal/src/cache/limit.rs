@@ -92,6 +92,17 @@ impl CacheLayer for ValueLimit {
         self.check(value.len())?;
         self.inner.set(key, value, ttl).await
     }
+
+    /// Every value is checked before any is sent.
+    async fn set_many(&self, entries: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
+        entries.iter().try_for_each(|(_, value)| self.check(value.len()))?;
+        self.inner.set_many(entries, ttl).await
+    }
+
+    async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool> {
+        self.check(value.len())?;
+        self.inner.add(key, value, ttl).await
+    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,15 @@
 //! The cache abstraction: one object-safe trait every provider implements, typed
-//! session helpers every provider gets for free, one folder per provider (each
+//! values, sessions, get-or-load and locks every provider gets for free, one folder per provider (each
 //! declares its name, variables and capabilities) and one file per layer.
 
 mod capabilities;
 pub(crate) mod counter;
+mod ext;
 mod layer;
+mod load;
+mod lock;
 mod provider;
 mod service;
-mod session;
 #[cfg(feature = "tower-sessions")]
 pub mod tower_sessions;
 mod ttl;
@@ -26,14 +28,16 @@ mod prefix;
 mod sealed;
 
 pub use capabilities::{Capabilities, REDIS_MAX_VALUE_BYTES};
+pub use ext::CacheServiceExt;
 pub use instrumented::{Instrumented, instrumented};
 pub use layer::CacheLayer;
 pub use limit::{ValueLimit, value_limit};
+pub use load::{LoadOptions, Loaded, ReadThrough, get_or_load};
+pub use lock::Lock;
 pub use prefix::{Prefixed, prefixed};
 pub use provider::{BuildContext, CacheConfig, CacheProvider, Configure, Peer};
 pub use sealed::{
     Found, KeyCheck, KeyRecord, KeyReport, RECORD_KEY, Recorded, SAMPLE_SIZE, SampleReport, Sealed, TheseKeys,
 };
 pub use service::{CacheService, Sampled};
-pub use session::CacheServiceExt;
 pub use ttl::Ttl;

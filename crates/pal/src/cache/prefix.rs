@@ -61,6 +61,34 @@ impl CacheLayer for Prefixed {
         self.inner.ttl(&self.key(key)).await
     }
 
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        self.inner.get_many(&keys.iter().map(String::as_str).collect::<Vec<_>>()).await
+    }
+
+    async fn set_many(&self, entries: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
+        let keys: Vec<String> = entries.iter().map(|(k, _)| self.key(k)).collect();
+        let entries: Vec<(&str, Bytes)> = keys.iter().zip(entries).map(|(k, (_, v))| (k.as_str(), v.clone())).collect();
+        self.inner.set_many(&entries, ttl).await
+    }
+
+    async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        self.inner.delete_many(&keys.iter().map(String::as_str).collect::<Vec<_>>()).await
+    }
+
+    async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool> {
+        self.inner.add(&self.key(key), value, ttl).await
+    }
+
+    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool> {
+        self.inner.delete_if(&self.key(key), expected).await
+    }
+
+    async fn touch_if(&self, key: &str, expected: &[u8], ttl: Ttl) -> Result<bool> {
+        self.inner.touch_if(&self.key(key), expected, ttl).await
+    }
+
     /// Only this prefix's keys, named without it.
     async fn sample(&self, prefix: &str, limit: usize) -> Result<Option<Sampled>> {
         let sampled = self.inner.sample(&self.key(prefix), limit).await?;

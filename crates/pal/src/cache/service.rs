@@ -46,6 +46,52 @@ pub trait CacheService: Send + Sync + 'static {
     /// The time the key has left, or `None` when it is missing.
     async fn ttl(&self, key: &str) -> Result<Option<Duration>>;
 
+    /// The values of `keys`, in their order: `None` for a key missing or
+    /// expired. A key may appear more than once. Providers answer in one round
+    /// trip where the server allows (Redis `MGET`, per slot in a Cluster;
+    /// memcached's multi-get, per server).
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(key).await?);
+        }
+        Ok(values)
+    }
+
+    /// Stores every entry for `ttl`, as [`set`](CacheService::set) would one by
+    /// one: where a key appears twice, the later value is the one kept. Not a
+    /// transaction: when it fails, some entries may be stored.
+    async fn set_many(&self, entries: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
+        for (key, value) in entries {
+            self.set(key, value.clone(), ttl).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes every key; returns how many of the distinct keys existed.
+    async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
+        let mut removed = 0;
+        for (i, key) in keys.iter().enumerate() {
+            if !keys[..i].contains(key) && self.delete(key).await? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Stores `value` under `key` for `ttl` only if the key is missing (or
+    /// expired); returns whether it stored it. Atomic on the server: of many
+    /// concurrent `add`s of one key, exactly one returns `true`.
+    async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool>;
+
+    /// Removes `key` only while it holds exactly `expected`; returns whether it
+    /// did. Atomic on the server: what releases a lock only for its owner.
+    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool>;
+
+    /// Gives `key` a new TTL only while it holds exactly `expected`; returns
+    /// whether it did. Atomic on the server: what extends a lock only for its owner.
+    async fn touch_if(&self, key: &str, expected: &[u8], ttl: Ttl) -> Result<bool>;
+
     /// Checks that the provider answers.
     async fn ping(&self) -> Result<()>;
 

@@ -7,6 +7,14 @@ use pal::{CacheService, CacheServiceExt, ErrorKind, Ttl};
 use serde::{Deserialize, Serialize};
 
 use super::namespace;
+// Used through `cache_conformance!`, which not every test crate invokes.
+#[allow(unused_imports)]
+pub(crate) use super::cache_ops::{
+    add_stores_only_when_absent, batch_ttls_expire, batches_keep_order_and_duplicates,
+    batches_over_the_limits_are_split, conditional_delete_and_touch_compare_the_value,
+    get_or_load_loads_once_for_a_thousand_callers, locks_exclude_and_fence,
+    read_through_serves_stale_when_the_source_fails,
+};
 
 /// What each provider can do, written down here apart from its own declaration
 /// (`capabilities()`): the cases expect this, so a declaration that claims less
@@ -87,7 +95,10 @@ macro_rules! cache_conformance {
             incr_negative_and_overflow, binary_values, empty_value, one_mebibyte_value,
             values_over_the_limit_are_refused, unicode_keys,
             ten_thousand_keys, session_round_trip, concurrent_set_get_never_tears, ping, declares_itself,
-            keys_servers_would_reject, keys_differ_by_case_and_trailing_spaces);
+            keys_servers_would_reject, keys_differ_by_case_and_trailing_spaces, batches_keep_order_and_duplicates,
+            batches_over_the_limits_are_split, batch_ttls_expire, add_stores_only_when_absent,
+            conditional_delete_and_touch_compare_the_value, locks_exclude_and_fence,
+            get_or_load_loads_once_for_a_thousand_callers, read_through_serves_stale_when_the_source_fails);
     };
     (@cases $subject:path; $($case:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_macros, unused_imports)]
 
 pub(crate) mod cache;
+pub(crate) mod cache_ops;
 pub(crate) mod db;
 pub(crate) mod hybrid;
 pub(crate) mod servers;

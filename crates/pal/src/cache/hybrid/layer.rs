@@ -9,9 +9,9 @@ use bytes::Bytes;
 
 use super::PROVIDER;
 use super::breaker::{Route, State as BreakerState};
-use super::recovery;
 use super::state::{HybridConfig, HybridStats, Shared, expiry, remaining};
 use super::store::{HybridStore, StoredEntry};
+use super::{conditional, recovery};
 use crate::cache::{CacheService, Capabilities, Sampled, Ttl};
 use crate::db::DatabaseService;
 use crate::error::{ErrorKind, Result};
@@ -197,6 +197,38 @@ impl CacheService for HybridCache {
             Some(Err(e)) => Err(e),
             None => inner.fallback("ttl", from_db()).await,
         }
+    }
+
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
+        conditional::get_many(&self.inner, keys).await
+    }
+
+    /// Each entry as `set` stores it (its database copies batched by the copier),
+    /// all at once; of a key given twice only the later value is written.
+    async fn set_many(&self, entries: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
+        let entries = conditional::last_of_each(entries);
+        futures::future::try_join_all(entries.iter().map(|(key, value)| self.set(key, value.clone(), ttl))).await?;
+        Ok(())
+    }
+
+    async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
+        let mut distinct = keys.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let removed = futures::future::try_join_all(distinct.iter().map(|key| self.delete(key))).await?;
+        Ok(removed.into_iter().filter(|r| *r).count() as u64)
+    }
+
+    async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool> {
+        conditional::add(&self.inner, key, value, ttl).await
+    }
+
+    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool> {
+        conditional::delete_if(&self.inner, key, expected).await
+    }
+
+    async fn touch_if(&self, key: &str, expected: &[u8], ttl: Ttl) -> Result<bool> {
+        conditional::touch_if(&self.inner, key, expected, ttl).await
     }
 
     /// Healthy while either side answers: with Redis down the cache is degraded,

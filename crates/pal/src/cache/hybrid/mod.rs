@@ -9,6 +9,7 @@
 //! Redis, so nothing changed during an outage is served stale from Redis after it.
 
 mod breaker;
+mod conditional;
 mod config;
 mod copier;
 mod layer;

@@ -26,7 +26,7 @@ pub(super) enum StoredEntry {
 }
 
 pub(super) struct HybridStore {
-    db: Arc<dyn DatabaseService>,
+    pub(super) db: Arc<dyn DatabaseService>,
     values: SqlExpiringStore,
 }
 
@@ -35,11 +35,11 @@ impl HybridStore {
         HybridStore { values: SqlExpiringStore::new(db.clone()), db }
     }
 
-    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+    pub(super) async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         self.db.query(sql, params).await.map_err(schema_hint)
     }
 
-    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+    pub(super) async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         self.db.execute(sql, params).await.map_err(schema_hint)
     }
 

@@ -75,6 +75,36 @@ pub trait CacheLayer: Send + Sync + 'static {
         self.inner().ttl(key).await
     }
 
+    /// Forwards to the inner cache's [`get_many`](CacheService::get_many).
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
+        self.inner().get_many(keys).await
+    }
+
+    /// Forwards to the inner cache's [`set_many`](CacheService::set_many).
+    async fn set_many(&self, entries: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
+        self.inner().set_many(entries, ttl).await
+    }
+
+    /// Forwards to the inner cache's [`delete_many`](CacheService::delete_many).
+    async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
+        self.inner().delete_many(keys).await
+    }
+
+    /// Forwards to the inner cache's [`add`](CacheService::add).
+    async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool> {
+        self.inner().add(key, value, ttl).await
+    }
+
+    /// Forwards to the inner cache's [`delete_if`](CacheService::delete_if).
+    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool> {
+        self.inner().delete_if(key, expected).await
+    }
+
+    /// Forwards to the inner cache's [`touch_if`](CacheService::touch_if).
+    async fn touch_if(&self, key: &str, expected: &[u8], ttl: Ttl) -> Result<bool> {
+        self.inner().touch_if(key, expected, ttl).await
+    }
+
     /// Forwards to the inner cache's [`ping`](CacheService::ping).
     async fn ping(&self) -> Result<()> {
         self.inner().ping().await
@@ -160,6 +190,59 @@ impl<L: CacheLayer> CacheService for L {
         'k: 'f,
     {
         CacheLayer::ttl(self, key)
+    }
+
+    fn get_many<'s, 'k, 'a, 'f>(&'s self, keys: &'k [&'a str]) -> BoxFuture<'f, Result<Vec<Option<Bytes>>>>
+    where
+        's: 'f,
+        'k: 'f,
+        'a: 'f,
+    {
+        CacheLayer::get_many(self, keys)
+    }
+
+    fn set_many<'s, 'e, 'a, 'f>(&'s self, entries: &'e [(&'a str, Bytes)], ttl: Ttl) -> BoxFuture<'f, Result<()>>
+    where
+        's: 'f,
+        'e: 'f,
+        'a: 'f,
+    {
+        CacheLayer::set_many(self, entries, ttl)
+    }
+
+    fn delete_many<'s, 'k, 'a, 'f>(&'s self, keys: &'k [&'a str]) -> BoxFuture<'f, Result<u64>>
+    where
+        's: 'f,
+        'k: 'f,
+        'a: 'f,
+    {
+        CacheLayer::delete_many(self, keys)
+    }
+
+    fn add<'s, 'k, 'f>(&'s self, key: &'k str, value: Bytes, ttl: Ttl) -> BoxFuture<'f, Result<bool>>
+    where
+        's: 'f,
+        'k: 'f,
+    {
+        CacheLayer::add(self, key, value, ttl)
+    }
+
+    fn delete_if<'s, 'k, 'e, 'f>(&'s self, key: &'k str, expected: &'e [u8]) -> BoxFuture<'f, Result<bool>>
+    where
+        's: 'f,
+        'k: 'f,
+        'e: 'f,
+    {
+        CacheLayer::delete_if(self, key, expected)
+    }
+
+    fn touch_if<'s, 'k, 'e, 'f>(&'s self, key: &'k str, expected: &'e [u8], ttl: Ttl) -> BoxFuture<'f, Result<bool>>
+    where
+        's: 'f,
+        'k: 'f,
+        'e: 'f,
+    {
+        CacheLayer::touch_if(self, key, expected, ttl)
     }
 
     fn ping<'s, 'f>(&'s self) -> BoxFuture<'f, Result<()>>

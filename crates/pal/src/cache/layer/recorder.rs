@@ -30,7 +30,27 @@ macro_rules! calls {
     };
 }
 
-calls!(Provider, Capabilities, Get, Set, Delete, Incr, Touch, Ttl, Ping, Health, Transport, CheckConfiguration, Sample);
+calls!(
+    Provider,
+    Capabilities,
+    Get,
+    Set,
+    Delete,
+    Incr,
+    Touch,
+    Ttl,
+    GetMany,
+    SetMany,
+    DeleteMany,
+    Add,
+    DeleteIf,
+    TouchIf,
+    Ping,
+    Health,
+    Transport,
+    CheckConfiguration,
+    Sample
+);
 
 /// A call as it arrived: the method, and the key (or the prefix) it named.
 pub(super) type Seen = (Call, Option<String>);
@@ -93,6 +113,37 @@ impl CacheService for Recorder {
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
         self.record(Call::Ttl, Some(key));
         Ok(None)
+    }
+
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
+        self.record(Call::GetMany, Some(&keys.join(",")));
+        Ok(vec![None; keys.len()])
+    }
+
+    async fn set_many(&self, entries: &[(&str, Bytes)], _ttl: Ttl) -> Result<()> {
+        let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
+        self.record(Call::SetMany, Some(&keys.join(",")));
+        Ok(())
+    }
+
+    async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
+        self.record(Call::DeleteMany, Some(&keys.join(",")));
+        Ok(0)
+    }
+
+    async fn add(&self, key: &str, _value: Bytes, _ttl: Ttl) -> Result<bool> {
+        self.record(Call::Add, Some(key));
+        Ok(true)
+    }
+
+    async fn delete_if(&self, key: &str, _expected: &[u8]) -> Result<bool> {
+        self.record(Call::DeleteIf, Some(key));
+        Ok(false)
+    }
+
+    async fn touch_if(&self, key: &str, _expected: &[u8], _ttl: Ttl) -> Result<bool> {
+        self.record(Call::TouchIf, Some(key));
+        Ok(false)
     }
 
     async fn ping(&self) -> Result<()> {

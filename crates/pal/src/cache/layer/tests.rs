@@ -42,6 +42,24 @@ async fn invoke(cache: &dyn CacheService, call: Call) {
         Call::Ttl => {
             let _ = cache.ttl(KEY).await;
         }
+        Call::GetMany => {
+            let _ = cache.get_many(&[KEY]).await;
+        }
+        Call::SetMany => {
+            let _ = cache.set_many(&[(KEY, "v".into())], ttl).await;
+        }
+        Call::DeleteMany => {
+            let _ = cache.delete_many(&[KEY]).await;
+        }
+        Call::Add => {
+            let _ = cache.add(KEY, "v".into(), ttl).await;
+        }
+        Call::DeleteIf => {
+            let _ = cache.delete_if(KEY, b"v").await;
+        }
+        Call::TouchIf => {
+            let _ = cache.touch_if(KEY, b"v", ttl).await;
+        }
         Call::Ping => {
             let _ = cache.ping().await;
         }
@@ -63,7 +81,19 @@ async fn invoke(cache: &dyn CacheService, call: Call) {
 /// Whether `call`, as [`invoke`] makes it, names [`KEY`].
 fn names_the_key(call: Call) -> bool {
     match call {
-        Call::Get | Call::Set | Call::Delete | Call::Incr | Call::Touch | Call::Ttl | Call::Sample => true,
+        Call::Get
+        | Call::Set
+        | Call::Delete
+        | Call::Incr
+        | Call::Touch
+        | Call::Ttl
+        | Call::GetMany
+        | Call::SetMany
+        | Call::DeleteMany
+        | Call::Add
+        | Call::DeleteIf
+        | Call::TouchIf
+        | Call::Sample => true,
         Call::Provider
         | Call::Capabilities
         | Call::Ping
@@ -118,6 +148,11 @@ impl Layered {
     }
 }
 
+/// Sealed values differ at every write, so sealing compares opened values: it
+/// reads the stored one first, and asks the provider to compare only what it read
+/// (here nothing: the recorder holds no value).
+const SEALED_COMPARES: &[(Call, Call)] = &[(Call::DeleteIf, Call::Get), (Call::TouchIf, Call::Get)];
+
 async fn assert_routed(stacks: Vec<Layered>) {
     let mut wrong = Vec::new();
     for layered in &stacks {
@@ -148,6 +183,7 @@ async fn every_call_reaches_the_provider_through_each_layer() {
             key: Box::new(move |k| hashed.hash_key(k)),
             // Stored keys are hashes, which a caller's prefix cannot select.
             answered: &[Call::Sample],
+            becomes: SEALED_COMPARES,
             ..Layered::new("sealing", r4.clone(), Arc::new(Sealed::new(r4, sealer)))
         },
     ])
@@ -166,6 +202,7 @@ async fn every_call_reaches_the_provider_through_the_stack_the_factory_builds() 
     assert_routed(vec![Layered {
         key: Box::new(move |k| format!("app:{}", sealer.hash_key(k))),
         answered: &[Call::Sample],
+        becomes: SEALED_COMPARES,
         ..Layered::new("factory stack", recorder, cache)
     }])
     .await;
@@ -197,7 +234,10 @@ mod hybrid {
     /// Redis gets every call but those the hybrid answers as a whole (its name,
     /// what it can do); its health is asked as a ping, beside the database's.
     const ANSWERED: &[Call] = &[Call::Provider, Call::Capabilities];
-    const BECOMES: &[(Call, Call)] = &[(Call::Health, Call::Ping)];
+    /// Batched writes are the hybrid's writes one by one (each with its database
+    /// copy, which the copier batches).
+    const BECOMES: &[(Call, Call)] =
+        &[(Call::Health, Call::Ping), (Call::SetMany, Call::Set), (Call::DeleteMany, Call::Delete)];
 
     #[tokio::test]
     async fn every_call_but_the_hybrids_own_reaches_redis() {
@@ -240,7 +280,13 @@ mod hybrid {
         assert_routed(vec![Layered {
             key: Box::new(move |k| format!("app:{}", sealer.hash_key(k))),
             answered: &[Call::Provider, Call::Capabilities, Call::Sample],
-            becomes: BECOMES,
+            becomes: &[
+                (Call::Health, Call::Ping),
+                (Call::SetMany, Call::Set),
+                (Call::DeleteMany, Call::Delete),
+                (Call::DeleteIf, Call::Get),
+                (Call::TouchIf, Call::Get),
+            ],
             ..Layered::new("redis-hybrid factory stack", redis, cache)
         }])
         .await;

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use memcache::exp::{AsyncMetaClient, Error as McError, Meta, MutationStatus, Router};
+use memcache::exp::{AsyncMetaClient, Delete, Error as McError, Get, Meta, MutationStatus, Operation, Router, Set};
 use tokio::sync::OnceCell;
 
 use super::PROVIDER;
@@ -13,6 +13,8 @@ use crate::cache::{CacheService, Capabilities, Sampled, Ttl, counter};
 use crate::env::HostPort;
 use crate::error::{Error, ErrorKind, Result};
 
+/// The most keys one pipelined batch to one server carries; larger batches are split.
+const MAX_BATCH: usize = 512;
 /// Memcached treats expiry times up to 30 days as relative, larger ones as Unix time.
 const MAX_RELATIVE_SECS: u64 = 30 * 24 * 3600;
 /// Room for memcached's per-item header, key and CAS within the item size limit.
@@ -70,6 +72,78 @@ impl MemcachedCache {
             .map(|id| Shard { id: id.clone(), client: OnceCell::new(), connect_timeout, command_timeout })
             .collect();
         Ok(MemcachedCache { shards, ids, max_item_bytes })
+    }
+
+    fn fits(&self, wire_key: &str, value: &[u8]) -> Result<()> {
+        if value.len() + wire_key.len() + ITEM_OVERHEAD <= self.max_item_bytes {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::ValueTooLarge,
+            format!(
+                "a value of {} bytes does not fit memcached's item size limit of {} bytes \
+                 (MEMCACHED_MAX_ITEM_BYTES; raise the server's -I to store larger values)",
+                value.len(),
+                self.max_item_bytes
+            ),
+        )
+        .with_provider(PROVIDER.name))
+    }
+
+    /// The positions of `wire_keys` grouped by the server that holds them, each
+    /// group at most [`MAX_BATCH`] keys.
+    fn batches(&self, wire_keys: &[String]) -> Vec<(usize, Vec<usize>)> {
+        let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (i, key) in wire_keys.iter().enumerate() {
+            let shard = StableRendezvous.route(key.as_bytes(), &self.ids);
+            match groups.iter_mut().rev().find(|(s, g)| *s == shard && g.len() < MAX_BATCH) {
+                Some((_, group)) => group.push(i),
+                None => groups.push((shard, vec![i])),
+            }
+        }
+        groups
+    }
+
+    /// Runs one operation per key, pipelined per server, the servers at once;
+    /// each key's result in the order of `wire_keys`.
+    async fn run_batched<O: Operation>(
+        &self,
+        wire_keys: &[String],
+        operation: impl Fn(usize) -> O,
+    ) -> Result<Vec<O::Output>> {
+        let groups = self.batches(wire_keys);
+        let answers = futures::future::try_join_all(groups.iter().map(|(shard, positions)| {
+            let operations: Vec<O> = positions.iter().map(|&i| operation(i)).collect();
+            async move {
+                let client = self.shards[*shard].client().await?;
+                let results = client.run_many(operations).await.map_err(map_error)?;
+                results.into_iter().map(|r| r.map_err(map_error)).collect::<Result<Vec<_>>>()
+            }
+        }))
+        .await?;
+        let mut outputs: Vec<Option<O::Output>> = (0..wire_keys.len()).map(|_| None).collect();
+        for ((_, positions), answer) in groups.iter().zip(answers) {
+            for (&i, output) in positions.iter().zip(answer) {
+                outputs[i] = Some(output);
+            }
+        }
+        outputs.into_iter().map(|o| o.ok_or_else(|| Error::new(ErrorKind::Backend, "a batch lost an answer"))).collect()
+    }
+
+    /// The stored value and its CAS, when the key is there.
+    async fn get_with_cas(&self, wire_key: &str) -> Result<Option<(Vec<u8>, u64)>> {
+        let result = self
+            .client(wire_key)
+            .await?
+            .get(wire_key.as_bytes())
+            .meta(Meta::default().cas())
+            .send()
+            .await
+            .map_err(map_error)?;
+        Ok(match (result.hit(), result.value, result.item.cas) {
+            (true, Some(value), Some(cas)) => Some((value, cas)),
+            _ => None,
+        })
     }
 
     /// The client of the server that holds `key`.
@@ -132,18 +206,7 @@ impl CacheService for MemcachedCache {
 
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
         let key = wire_key(key);
-        if value.len() + key.len() + ITEM_OVERHEAD > self.max_item_bytes {
-            return Err(Error::new(
-                ErrorKind::ValueTooLarge,
-                format!(
-                    "a value of {} bytes does not fit memcached's item size limit of {} bytes \
-                     (MEMCACHED_MAX_ITEM_BYTES; raise the server's -I to store larger values)",
-                    value.len(),
-                    self.max_item_bytes
-                ),
-            )
-            .with_provider(PROVIDER.name));
-        }
+        self.fits(&key, &value)?;
         let result = self
             .client(&key)
             .await?
@@ -222,6 +285,82 @@ impl CacheService for MemcachedCache {
             .await
             .map_err(map_error)?;
         Ok(result.hit())
+    }
+
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
+        let wire: Vec<String> = keys.iter().map(|k| wire_key(k).into_owned()).collect();
+        let results = self.run_batched(&wire, |i| Get::new(wire[i].as_bytes())).await?;
+        Ok(results.into_iter().map(|r| if r.hit() { r.value.map(Bytes::from) } else { None }).collect())
+    }
+
+    async fn set_many(&self, entries: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
+        let wire: Vec<String> = entries.iter().map(|(k, _)| wire_key(k).into_owned()).collect();
+        for (key, (_, value)) in wire.iter().zip(entries) {
+            self.fits(key, value)?;
+        }
+        let ttl = wire_ttl(ttl);
+        let results = self.run_batched(&wire, |i| Set::new(wire[i].as_bytes(), &entries[i].1[..]).ttl_raw(ttl)).await?;
+        match results.iter().find(|r| r.status != MutationStatus::Applied) {
+            None => Ok(()),
+            Some(r) => Err(Error::new(ErrorKind::Backend, format!("set was not stored ({:?})", r.status))
+                .with_provider(PROVIDER.name)),
+        }
+    }
+
+    async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
+        let mut wire: Vec<String> = keys.iter().map(|k| wire_key(k).into_owned()).collect();
+        wire.sort_unstable();
+        wire.dedup();
+        let results = self.run_batched(&wire, |i| Delete::new(wire[i].as_bytes())).await?;
+        Ok(results.iter().filter(|r| r.status == MutationStatus::Applied).count() as u64)
+    }
+
+    async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool> {
+        let key = wire_key(key);
+        self.fits(&key, &value)?;
+        let result = self
+            .client(&key)
+            .await?
+            .set(key.as_bytes(), &value)
+            .add()
+            .ttl_raw(wire_ttl(ttl))
+            .send()
+            .await
+            .map_err(map_error)?;
+        Ok(result.status == MutationStatus::Applied)
+    }
+
+    /// A read of the value and its CAS, then a delete that applies only while the
+    /// CAS is unchanged: atomic against any writer in between.
+    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool> {
+        let key = wire_key(key);
+        let Some((value, cas)) = self.get_with_cas(&key).await? else { return Ok(false) };
+        if value != expected {
+            return Ok(false);
+        }
+        let result =
+            self.client(&key).await?.delete(key.as_bytes()).compare_cas(cas).send().await.map_err(map_error)?;
+        Ok(result.status == MutationStatus::Applied)
+    }
+
+    /// As `delete_if`: the value is stored again with the new TTL only while its
+    /// CAS is unchanged (memcached's touch takes no CAS).
+    async fn touch_if(&self, key: &str, expected: &[u8], ttl: Ttl) -> Result<bool> {
+        let key = wire_key(key);
+        let Some((value, cas)) = self.get_with_cas(&key).await? else { return Ok(false) };
+        if value != expected {
+            return Ok(false);
+        }
+        let result = self
+            .client(&key)
+            .await?
+            .set(key.as_bytes(), &value)
+            .compare_cas(cas)
+            .ttl_raw(wire_ttl(ttl))
+            .send()
+            .await
+            .map_err(map_error)?;
+        Ok(result.status == MutationStatus::Applied)
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {

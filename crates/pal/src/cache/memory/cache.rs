@@ -143,6 +143,41 @@ impl CacheService for MemoryCache {
         Ok(Self::live(self.cache.get(key), now).map(|e| e.expires_at - now))
     }
 
+    async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool> {
+        self.admit(key, &value)?;
+        let result = self.cache.entry_by_ref(key).and_compute_with(|current| {
+            let now = Instant::now();
+            match Self::live(current.map(|e| e.into_value()), now) {
+                Some(_) => Op::Nop,
+                None => Op::Put(Entry { value, expires_at: now + ttl.as_duration() }),
+            }
+        });
+        Ok(matches!(result, CompResult::ReplacedWith(_) | CompResult::Inserted(_)))
+    }
+
+    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool> {
+        let result = self.cache.entry_by_ref(key).and_compute_with(|current| {
+            match Self::live(current.map(|e| e.into_value()), Instant::now()) {
+                Some(e) if e.value[..] == *expected => Op::Remove,
+                _ => Op::Nop,
+            }
+        });
+        Ok(matches!(result, CompResult::Removed(_)))
+    }
+
+    async fn touch_if(&self, key: &str, expected: &[u8], ttl: Ttl) -> Result<bool> {
+        let result = self.cache.entry_by_ref(key).and_compute_with(|current| {
+            let now = Instant::now();
+            match Self::live(current.map(|e| e.into_value()), now) {
+                Some(e) if e.value[..] == *expected => {
+                    Op::Put(Entry { value: e.value, expires_at: now + ttl.as_duration() })
+                }
+                _ => Op::Nop,
+            }
+        });
+        Ok(matches!(result, CompResult::ReplacedWith(_)))
+    }
+
     async fn ping(&self) -> Result<()> {
         Ok(())
     }

@@ -1,10 +1,13 @@
-//! The adapter over redis-rs. Every command is single-key, so everything holds in
-//! cluster mode; every call is bounded by `REDIS_COMMAND_TIMEOUT_MS`.
+//! The adapter over redis-rs. Every command is single-key, or (batches) carries
+//! keys of one hash slot, so everything holds in cluster mode; every call is
+//! bounded by `REDIS_COMMAND_TIMEOUT_MS`.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use redis::cluster_routing::Slot;
 use redis::{Cmd, RedisError, ServerErrorKind, cmd, pipe};
 
 use super::address::{RedisTls, RedisTopology, Timeouts};
@@ -130,6 +133,33 @@ fn is_integer_error(e: &RedisError) -> bool {
     text.contains("not an integer") || text.contains("would overflow")
 }
 
+/// The most keys one command of a batch carries: a larger batch is split, so no
+/// command holds the server (single-threaded) or the multiplexed connection long.
+const MAX_BATCH: usize = 512;
+
+impl RedisCache {
+    /// The positions of `keys`, in batches one command can carry: all keys
+    /// together on one server, and in a Cluster those of each hash slot (a
+    /// multi-key command must stay within one), each batch at most [`MAX_BATCH`].
+    fn batches<'k>(&self, keys: impl Iterator<Item = &'k str>) -> Vec<Vec<usize>> {
+        let cluster = self.topology.is_cluster();
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        // The group each slot's keys go to now (`None`: not in a Cluster).
+        let mut open: HashMap<Option<Slot>, usize> = HashMap::new();
+        for (i, key) in keys.enumerate() {
+            let slot = cluster.then(|| Slot::for_key(key));
+            match open.get(&slot) {
+                Some(&g) if groups[g].len() < MAX_BATCH => groups[g].push(i),
+                _ => {
+                    open.insert(slot, groups.len());
+                    groups.push(vec![i]);
+                }
+            }
+        }
+        groups
+    }
+}
+
 fn millis(ttl: Ttl) -> u64 {
     ttl.as_millis_ceil()
 }
@@ -191,6 +221,77 @@ impl CacheService for RedisCache {
 
     async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
         Ok(self.query::<i64>(cmd("PEXPIRE").arg(key).arg(millis(ttl))).await? == 1)
+    }
+
+    /// One MGET per batch of keys that one server holds (all of them, but in a
+    /// Cluster), the batches sent at once.
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
+        let groups = self.batches(keys.iter().copied());
+        let answers = futures::future::try_join_all(groups.iter().map(|positions| {
+            let mut mget = cmd("MGET");
+            for &i in positions {
+                mget.arg(keys[i]);
+            }
+            async move { self.query::<Vec<Option<Bytes>>>(&mget).await }
+        }))
+        .await?;
+        let mut values = vec![None; keys.len()];
+        for (positions, answer) in groups.iter().zip(answers) {
+            for (&i, value) in positions.iter().zip(answer) {
+                values[i] = value;
+            }
+        }
+        Ok(values)
+    }
+
+    /// A pipeline of SETs per batch of keys one server holds, in order, so the
+    /// later of two values of one key is the one kept.
+    async fn set_many(&self, entries: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
+        let groups = self.batches(entries.iter().map(|(k, _)| *k));
+        futures::future::try_join_all(groups.iter().map(|positions| {
+            let mut pipeline = pipe();
+            for &i in positions {
+                let (key, value) = &entries[i];
+                pipeline.cmd("SET").arg(*key).arg(&value[..]).arg("PX").arg(millis(ttl)).ignore();
+            }
+            async move { self.send::<()>(Request::Pipe(&pipeline)).await }
+        }))
+        .await
+        .map(drop)
+    }
+
+    /// One UNLINK of the distinct keys per batch one server holds.
+    async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
+        let mut distinct: Vec<&str> = keys.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let groups = self.batches(distinct.iter().copied());
+        let removed = futures::future::try_join_all(groups.iter().map(|positions| {
+            let mut unlink = cmd("UNLINK");
+            for &i in positions {
+                unlink.arg(distinct[i]);
+            }
+            async move { self.query::<u64>(&unlink).await }
+        }))
+        .await?;
+        Ok(removed.into_iter().sum())
+    }
+
+    async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool> {
+        let set = cmd("SET").arg(key).arg(&value[..]).arg("NX").arg("PX").arg(millis(ttl)).to_owned();
+        Ok(self.query::<Option<String>>(&set).await?.is_some())
+    }
+
+    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool> {
+        let script = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+        Ok(self.query::<i64>(cmd("EVAL").arg(script).arg(1).arg(key).arg(expected)).await? == 1)
+    }
+
+    async fn touch_if(&self, key: &str, expected: &[u8], ttl: Ttl) -> Result<bool> {
+        let script = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end \
+                      return 0";
+        let eval = cmd("EVAL").arg(script).arg(1).arg(key).arg(expected).arg(millis(ttl)).to_owned();
+        Ok(self.query::<i64>(&eval).await? == 1)
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {

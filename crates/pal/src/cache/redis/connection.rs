@@ -172,6 +172,11 @@ impl Topology {
         }
     }
 
+    /// A Redis Cluster: multi-key commands must keep to one hash slot.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self, Topology::Cluster(_))
+    }
+
     /// One server named by `REDIS_URL`.
     pub(crate) fn is_standalone(&self) -> bool {
         matches!(self, Topology::Standalone(_))

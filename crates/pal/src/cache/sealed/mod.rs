@@ -80,6 +80,27 @@ impl Sealed {
     }
 }
 
+impl Sealed {
+    /// A stored value, opened: sealed values are opened, counters pass as they are.
+    fn open(&self, storage_key: &str, stored: Bytes) -> Result<Bytes> {
+        if Sealer::is_sealed(&stored) {
+            return self.sealer.open_bytes(storage_key, stored);
+        }
+        if is_counter(&stored) {
+            return Ok(stored);
+        }
+        Err(Error::new(ErrorKind::Integrity, "stored value is neither sealed nor a counter")
+            .with_provider(self.inner.provider()))
+    }
+
+    /// The stored bytes under `storage_key` when they open to `expected`.
+    async fn stored_if(&self, storage_key: &str, expected: &[u8]) -> Result<Option<Bytes>> {
+        let Some(stored) = self.inner.get(storage_key).await? else { return Ok(None) };
+        let opened = self.open(storage_key, stored.clone())?;
+        Ok((opened[..] == *expected).then_some(stored))
+    }
+}
+
 fn is_counter(bytes: &[u8]) -> bool {
     let digits = bytes.strip_prefix(b"-").unwrap_or(bytes);
     !digits.is_empty() && digits.len() <= 20 && digits.iter().all(u8::is_ascii_digit)
@@ -94,14 +115,7 @@ impl CacheLayer for Sealed {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         let storage_key = self.sealer.hash_key(key);
         let Some(stored) = self.inner.get(&storage_key).await? else { return Ok(None) };
-        if Sealer::is_sealed(&stored) {
-            return self.sealer.open_bytes(&storage_key, stored).map(Some);
-        }
-        if is_counter(&stored) {
-            return Ok(Some(stored));
-        }
-        Err(Error::new(ErrorKind::Integrity, "stored value is neither sealed nor a counter")
-            .with_provider(self.inner.provider()))
+        self.open(&storage_key, stored).map(Some)
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
@@ -128,6 +142,61 @@ impl CacheLayer for Sealed {
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
         self.inner.ttl(&self.sealer.hash_key(key)).await
+    }
+
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
+        let storage: Vec<String> = keys.iter().map(|k| self.sealer.hash_key(k)).collect();
+        let stored = self.inner.get_many(&storage.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+        storage.iter().zip(stored).map(|(key, value)| value.map(|v| self.open(key, v)).transpose()).collect()
+    }
+
+    async fn set_many(&self, entries: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
+        let storage: Vec<String> = entries.iter().map(|(k, _)| self.sealer.hash_key(k)).collect();
+        let mut sealed = Vec::with_capacity(entries.len());
+        for (key, (_, value)) in storage.iter().zip(entries) {
+            sealed.push((key.as_str(), Bytes::from(self.sealer.seal(key, value)?)));
+        }
+        self.inner.set_many(&sealed, ttl).await?;
+        if !entries.is_empty() {
+            self.wrote().await;
+        }
+        Ok(())
+    }
+
+    async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
+        let storage: Vec<String> = keys.iter().map(|k| self.sealer.hash_key(k)).collect();
+        self.inner.delete_many(&storage.iter().map(String::as_str).collect::<Vec<_>>()).await
+    }
+
+    async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool> {
+        let storage_key = self.sealer.hash_key(key);
+        let sealed = self.sealer.seal(&storage_key, &value)?;
+        let added = self.inner.add(&storage_key, sealed.into(), ttl).await?;
+        if added {
+            self.wrote().await;
+        }
+        Ok(added)
+    }
+
+    /// Sealing never writes the same bytes twice, so the comparison is of opened
+    /// values: the stored one is read and opened, and the provider removes it only
+    /// if it still holds those very bytes.
+    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool> {
+        let storage_key = self.sealer.hash_key(key);
+        match self.stored_if(&storage_key, expected).await? {
+            Some(stored) => self.inner.delete_if(&storage_key, &stored).await,
+            None => Ok(false),
+        }
+    }
+
+    /// As [`delete_if`](CacheLayer::delete_if): compared opened, applied to the
+    /// stored bytes.
+    async fn touch_if(&self, key: &str, expected: &[u8], ttl: Ttl) -> Result<bool> {
+        let storage_key = self.sealer.hash_key(key);
+        match self.stored_if(&storage_key, expected).await? {
+            Some(stored) => self.inner.touch_if(&storage_key, &stored, ttl).await,
+            None => Ok(false),
+        }
     }
 
     /// The key record and a sample of stored values against the configured keys
