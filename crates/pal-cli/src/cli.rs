@@ -63,6 +63,16 @@ pub(crate) enum Command {
     /// Log an audit event, read the latest ones, see what waits to be delivered.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run COMMAND while holding the lock NAME in the configured cache, like
+    /// flock(1) across machines: for a cron job on several hosts.
+    ///
+    /// The lock is a lease of --ttl seconds, extended every third of it while
+    /// COMMAND runs, and released when it ends; a pal killed meanwhile leaves the
+    /// lock until the lease runs out. Exit status: COMMAND's; 1 when the lock was
+    /// not acquired within --wait seconds (0: one try). COMMAND gets the fencing
+    /// token in PAL_LOCK_TOKEN. Refused with CACHE_PROVIDER=memory, which no other
+    /// process shares.
+    Lock(LockArgs),
     /// Measure the configured providers against their raw clients.
     ///
     /// For the configured cache: pal as configured, pal without sealing (when
@@ -79,6 +89,28 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = VarsFormat::Text)]
         format: VarsFormat,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LockArgs {
+    /// The lock's name: hosts running the same job use the same name.
+    pub name: String,
+    #[command(flatten)]
+    pub ttl: TtlArg,
+    /// Seconds to wait for the lock while another holds it.
+    #[arg(long, default_value_t = 0.0, value_parser = wait_seconds)]
+    pub wait: f64,
+    /// The command to run, after `--`.
+    #[arg(required = true, last = true, num_args = 1..)]
+    pub command: Vec<String>,
+}
+
+fn wait_seconds(raw: &str) -> Result<f64, String> {
+    let seconds: f64 = raw.parse().map_err(|_| format!("{raw:?} is not a number of seconds"))?;
+    match seconds.is_finite() && (0.0..=86400.0).contains(&seconds) {
+        true => Ok(seconds),
+        false => Err(format!("{raw} is out of range: from 0 (one try) to 86400 seconds")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -123,10 +155,26 @@ pub(crate) enum CacheCommand {
         #[command(flatten)]
         ttl: TtlArg,
     },
+    /// Store VALUE under KEY only if KEY is missing: "OK", or exit status 1 when
+    /// it exists (its value is left as it is). A VALUE of - reads standard input.
+    Add {
+        key: String,
+        value: String,
+        #[command(flatten)]
+        ttl: TtlArg,
+    },
     /// Print the value of KEY: to a terminal with a newline after text, to a pipe
     /// or a file the stored bytes exactly. Exit status 1 when it is missing, 3 when
     /// it cannot be read (tampered, or sealed under a key no longer configured).
-    Get { key: String },
+    ///
+    /// With several keys, read in one batch: one line per key, in order, each
+    /// value followed by a newline and a missing key an empty line; exit status 1
+    /// when any is missing. Values holding a newline are ambiguous there: read
+    /// those one key at a time.
+    Get {
+        #[arg(required = true, num_args = 1..)]
+        keys: Vec<String>,
+    },
     /// Delete KEY; prints "deleted", or exit status 1 when it was not there.
     Del { key: String },
     /// Add to the counter at KEY and print the new value.

@@ -13,7 +13,8 @@ use crate::cli::CacheCommand;
 use crate::output::{self, Out};
 
 pub(super) async fn run(cmd: CacheCommand, cache: Arc<dyn CacheService>) -> Result<ExitCode> {
-    if matches!(cmd, CacheCommand::Set { .. } | CacheCommand::Incr { .. }) && !cache.capabilities().leaves_process {
+    let writes = matches!(cmd, CacheCommand::Set { .. } | CacheCommand::Add { .. } | CacheCommand::Incr { .. });
+    if writes && !cache.capabilities().leaves_process {
         output::note(format!(
             "warning: CACHE_PROVIDER={} keeps values inside this process: what this command stores is gone when it exits",
             cache.provider()
@@ -25,7 +26,18 @@ pub(super) async fn run(cmd: CacheCommand, cache: Arc<dyn CacheService>) -> Resu
             cache.set(&key, value, Ttl::from_secs(ttl.seconds)?).await?;
             output::line("OK")?;
         }
-        CacheCommand::Get { key } => match cache.get(&key).await? {
+        CacheCommand::Add { key, value, ttl } => {
+            let value = value_of(value, &cache.capabilities())?;
+            match cache.add(&key, value, Ttl::from_secs(ttl.seconds)?).await? {
+                true => output::line("OK")?,
+                false => {
+                    output::note(format!("key {key:?} exists: nothing was stored"));
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        CacheCommand::Get { keys } if keys.len() > 1 => return get_many(&cache, &keys).await,
+        CacheCommand::Get { keys } => match cache.get(&keys[0]).await? {
             Some(value) => {
                 let mut out = Out::new();
                 out.bytes(&value)?;
@@ -36,7 +48,7 @@ pub(super) async fn run(cmd: CacheCommand, cache: Arc<dyn CacheService>) -> Resu
                 }
                 out.finish()?;
             }
-            None => return missing(&key),
+            None => return missing(&keys[0]),
         },
         CacheCommand::Del { key } => match cache.delete(&key).await? {
             true => output::line("deleted")?,
@@ -101,6 +113,24 @@ fn naming_the_counter(e: Error, key: &str) -> Error {
         Some(provider) => named.with_provider(provider),
         None => named,
     }
+}
+
+/// Several keys in one batch: a line each, a missing one empty.
+async fn get_many(cache: &Arc<dyn CacheService>, keys: &[String]) -> Result<ExitCode> {
+    let names: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let values = cache.get_many(&names).await?;
+    let mut out = Out::new();
+    for value in &values {
+        out.bytes(value.as_deref().unwrap_or_default())?;
+        out.bytes(b"\n")?;
+    }
+    out.finish()?;
+    let missing: Vec<&str> = names.iter().zip(&values).filter(|(_, v)| v.is_none()).map(|(k, _)| *k).collect();
+    if missing.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    output::note(format!("{} of {} keys not found: {missing:?}", missing.len(), keys.len()));
+    Ok(ExitCode::FAILURE)
 }
 
 fn missing(key: &str) -> Result<ExitCode> {

@@ -5,6 +5,7 @@ mod cache;
 mod check;
 mod db;
 mod keycheck;
+mod lock;
 mod signals;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,7 @@ pub(crate) async fn run(
         Command::Serve => run_server(settings, tools).await,
         Command::Cache(CacheCommand::Keycheck { reset, json }) => keycheck::run(reset, json, settings).await,
         Command::Cache(cmd) => cache::run(cmd, build_cache(settings).await?).await,
+        Command::Lock(args) => lock::run(args, build_cache(settings).await?).await,
         Command::Db(cmd) => db::run(cmd, settings).await,
         Command::Audit(cmd) => audit::run(cmd, settings).await,
         Command::Keygen => keygen(),
@@ -52,7 +54,7 @@ pub(crate) fn parts(command: &Command) -> pal::settings::Parts {
     match command {
         Command::Check(_) | Command::Serve | Command::Bench(_) => Parts::ALL,
         Command::Migrate | Command::Purge | Command::Db(_) | Command::Audit(_) => Parts::DATABASE,
-        Command::Cache(_) => Parts::CACHE,
+        Command::Cache(_) | Command::Lock(_) => Parts::CACHE,
         Command::Keygen | Command::Vars { .. } => Parts::NONE,
     }
 }

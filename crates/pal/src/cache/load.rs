@@ -171,8 +171,7 @@ impl ReadThrough {
                 (value, None) => return Ok(Loaded { value, stale: false }),
                 (value, Some(fresh_until)) if now < fresh_until => {
                     if self.refresh_due(fresh_until - now) {
-                        let flight = self.spawn_load(key, loader);
-                        drop(flight);
+                        drop(self.spawn_load(key, loader, Refresh::Due));
                     }
                     return Ok(Loaded { value, stale: false });
                 }
@@ -184,7 +183,7 @@ impl ReadThrough {
             }
             Err(e) => return Err(e),
         };
-        let flight = self.spawn_load(key, loader);
+        let flight = self.spawn_load(key, loader, Refresh::IfNotFresh);
         let Some(old) = stale else {
             return joined(flight.await).map(|value| Loaded { value, stale: false });
         };
@@ -210,7 +209,7 @@ impl ReadThrough {
     }
 
     /// Starts (or joins) the load of `key` in a task of its own.
-    fn spawn_load<F, Fut>(&self, key: &str, loader: F) -> tokio::task::JoinHandle<Result<Bytes>>
+    fn spawn_load<F, Fut>(&self, key: &str, loader: F, refresh: Refresh) -> tokio::task::JoinHandle<Result<Bytes>>
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<Bytes>> + Send + 'static,
@@ -218,18 +217,20 @@ impl ReadThrough {
         let (this, key) = (self.clone(), key.to_string());
         tokio::spawn(async move {
             let flight = flight_key(this.cache.as_ref(), &key);
-            FLIGHTS.work(&flight, this.load(&key, loader)).await
+            FLIGHTS.work(&flight, this.load(&key, loader, refresh)).await
         })
     }
 
-    /// The load itself: the fresh value another flight stored meanwhile, or the
-    /// loader's, stored with its envelope.
-    async fn load<F, Fut>(&self, key: &str, loader: F) -> Result<Bytes>
+    /// The load itself: the fresh value another flight stored meanwhile (unless
+    /// this is an early refresh), or the loader's, stored with its envelope.
+    async fn load<F, Fut>(&self, key: &str, loader: F, refresh: Refresh) -> Result<Bytes>
     where
         F: FnOnce() -> Fut + Send,
         Fut: Future<Output = Result<Bytes>> + Send,
     {
-        if let Some(value) = self.fresh(key).await {
+        if refresh == Refresh::IfNotFresh
+            && let Some(value) = self.fresh(key).await
+        {
             return Ok(value);
         }
         let guard = match self.options.across_processes {
@@ -285,6 +286,15 @@ impl ReadThrough {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
+}
+
+/// Whether a load may end with a fresh value found in the cache.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Refresh {
+    /// A miss or a stale value: what another flight stored meanwhile will do.
+    IfNotFresh,
+    /// An early refresh: the value is fresh, and loaded anyway.
+    Due,
 }
 
 enum Waited {

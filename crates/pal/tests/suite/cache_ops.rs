@@ -187,3 +187,20 @@ pub(crate) async fn read_through_serves_stale_when_the_source_fails(s: &CacheSub
     let e = reader.get(&missing, failing).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Connection, "without a stale value the loader's error is the answer");
 }
+
+pub(crate) async fn read_through_refreshes_early(s: &CacheSubject) {
+    let (c, k) = (&s.cache, format!("{}early", namespace()));
+    let reader = ReadThrough::new(c.clone(), LoadOptions::new(ttl(2)).early_refresh(0.5));
+    assert_eq!(reader.get(&k, || async { Ok(b("v1")) }).await.unwrap().value, b("v1"));
+    let fresh = reader.get(&k, || async { Ok(b("not yet")) }).await.unwrap();
+    assert_eq!(fresh.value, b("v1"), "well within its TTL: no load");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Less than half its TTL left: served at once, refreshed behind.
+    let hit = reader.get(&k, || async { Ok(b("v2")) }).await.unwrap();
+    assert!(!hit.stale && hit.value == b("v1"), "{hit:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while reader.get(&k, || async { Ok(b("v2")) }).await.unwrap().value != b("v2") {
+        assert!(Instant::now() < deadline, "the background refresh stored its value");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
