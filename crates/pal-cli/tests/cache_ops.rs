@@ -19,7 +19,7 @@ fn vars(url: &str) -> Vec<(&str, &str)> {
 fn add_stores_once_and_get_reads_several_keys() {
     let url = support::ports::redis_url();
     let vars = vars(&url);
-    let [a, b, missing] = ["a", "b", "missing"].map(|k| unique(k));
+    let [a, b, missing] = ["a", "b", "missing"].map(unique);
     let (out, _) = pal(&vars, &["cache", "add", &a, "first", "--ttl", "60"]);
     assert_eq!((out.status.code(), stdout(&out)), (Some(0), "OK".to_string()), "{}", text(&out));
     let (out, _) = pal(&vars, &["cache", "add", &a, "second", "--ttl", "60"]);
