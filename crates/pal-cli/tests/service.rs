@@ -392,3 +392,37 @@ fn arbitrary_requests_never_get_a_5xx_and_never_stop_the_server() {
     assert_eq!(code, Some(0), "{output}");
     assert!(!output.contains("panicked"), "{output}");
 }
+
+/// A client that retries `POST /v1/enrollments` with the same `Idempotency-Key`
+/// gets the first answer again, and no second code is made; another key, or the
+/// same key for another address, is another enrollment.
+#[test]
+fn enrollments_with_an_idempotency_key_are_started_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [embedded(dir.path()), with(&[], &UNLIMITED)].concat();
+    let serve = support::service::start(&borrowed(&vars), dir.path(), "");
+    let api = Api { port: serve.port };
+    let post = |key: &str, email: &str| {
+        let body = serde_json::to_vec(&json!({ "email": email })).unwrap();
+        let headers = [("Content-Type", "application/json"), ("Idempotency-Key", key)];
+        http::raw(api.port, "POST", "/v1/enrollments", &headers, &body, Duration::from_secs(30)).unwrap()
+    };
+    let email = unique_email();
+    let key = uuid::Uuid::new_v4().to_string();
+    let first = post(&key, &email);
+    assert_eq!(first.status, 202, "{}", first.text());
+    let again = post(&key, &email);
+    assert_eq!(again.status, 202, "{}", again.text());
+    assert_eq!(again.json(), first.json(), "the same enrollment and code, answered again");
+    let other_key = post(&uuid::Uuid::new_v4().to_string(), &email);
+    assert_ne!(other_key.json()["enrollment_id"], first.json()["enrollment_id"]);
+    let other_address = post(&key, &unique_email());
+    assert_ne!(other_address.json()["enrollment_id"], first.json()["enrollment_id"]);
+    let bad = post(&"k".repeat(129), &email);
+    assert_eq!((bad.status, bad.error()), (400, "invalid_idempotency_key".to_string()));
+    // The replayed enrollment is the one that confirms.
+    let id = first.json()["enrollment_id"].as_str().unwrap().to_string();
+    let code = first.json()["code"].as_str().unwrap().to_string();
+    let confirmed = api.post(&format!("/v1/enrollments/{id}/confirm"), None, json!({ "code": code }));
+    assert_eq!(confirmed.status, 201, "{}", confirmed.text());
+}

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::codes::{self, Purpose, Requests};
 use super::errors::{ApiError, ApiJson, ErrorBody};
 use super::events::{self, Action};
+use super::idempotency::{self, Claim};
 use super::limits::{self, ClientIp};
 use super::users;
 use crate::AppState;
@@ -27,7 +28,7 @@ pub(super) struct CodeRequest {
     pub code: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub(super) struct EnrollmentStarted {
     pub enrollment_id: String,
     /// Seconds the code stays valid.
@@ -50,14 +51,20 @@ pub(super) fn requests(state: &AppState, purpose: Purpose) -> Requests<'_> {
 /// Starts an enrollment: a one-time code goes to the address. An address that
 /// already has an account gets one too, and learns it only by confirming, so the
 /// route does not tell strangers which addresses are enrolled.
+///
+/// With an `Idempotency-Key` header, a repeat of the request (same key, same
+/// address) within the code's lifetime gets the first answer and sends no
+/// second code; while the first is still being processed, 409.
 #[utoipa::path(
     post,
     path = "/v1/enrollments",
     tag = "enrollment",
     request_body = EmailRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 128 visible ASCII characters, such as a UUID: a repeat gets the first answer")),
     responses(
         (status = 202, body = EnrollmentStarted),
-        (status = 400, body = ErrorBody, description = "invalid_email, invalid_json"),
+        (status = 400, body = ErrorBody, description = "invalid_email, invalid_json, invalid_idempotency_key"),
+        (status = 409, body = ErrorBody, description = "idempotency_in_progress, with Retry-After"),
         (status = 429, body = ErrorBody, description = "rate_limited, with Retry-After"),
         (status = 503, body = ErrorBody),
     )
@@ -65,18 +72,36 @@ pub(super) fn requests(state: &AppState, purpose: Purpose) -> Requests<'_> {
 pub(super) async fn start(
     State(state): State<AppState>,
     ip: ClientIp,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> Result<(StatusCode, Json<EnrollmentStarted>), ApiError> {
     let email = limits::address(&state, ip.0, &body.email).await?;
-    let (id, code) = requests(&state, Purpose::Enrollment).start(email.clone(), None, false).await?;
-    events::record(&state, Action::CodeSent, None, ip.0, json!({ "purpose": "enrollment", "id": id })).await;
-    codes::deliver(&state, Some(email), code.clone(), Purpose::Enrollment, id.clone());
+    let ttl = pal::Ttl::new(state.service.code_ttl)?;
+    let claim = match idempotency::claim(state.cache.as_ref(), &headers, "enrollments", &email, ttl).await? {
+        Claim::Replay(started) => return Ok((StatusCode::ACCEPTED, Json(started))),
+        Claim::New(key) => Some(key),
+        Claim::None => None,
+    };
+    let started = begin(&state, ip, email).await;
+    if let Some(key) = claim {
+        match &started {
+            Ok(answer) => idempotency::complete(state.cache.as_ref(), &key, answer, ttl).await,
+            Err(_) => idempotency::abandon(state.cache.as_ref(), &key).await,
+        }
+    }
+    Ok((StatusCode::ACCEPTED, Json(started?)))
+}
+
+async fn begin(state: &AppState, ip: ClientIp, email: String) -> Result<EnrollmentStarted, ApiError> {
+    let (id, code) = requests(state, Purpose::Enrollment).start(email.clone(), None, false).await?;
+    events::record(state, Action::CodeSent, None, ip.0, json!({ "purpose": "enrollment", "id": id })).await;
+    codes::deliver(state, Some(email), code.clone(), Purpose::Enrollment, id.clone());
     let started = EnrollmentStarted {
         enrollment_id: id,
         expires_in: state.service.code_ttl.as_secs(),
         code: state.service.expose_codes.then_some(code),
     };
-    Ok((StatusCode::ACCEPTED, Json(started)))
+    Ok(started)
 }
 
 /// Confirms an enrollment with its code and creates the user.

@@ -11,6 +11,7 @@ pub mod config;
 mod enrollment;
 mod errors;
 pub mod events;
+mod idempotency;
 mod input;
 mod limits;
 pub mod mail;
