@@ -25,6 +25,9 @@ pub(crate) struct BenchArgs {
     pub out: std::path::PathBuf,
 }
 
+/// Keys per batch in `get-many` and `set-many`: as deep as `redis-benchmark -P 16`.
+pub(crate) const BATCH: u64 = 16;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum Op {
@@ -38,6 +41,12 @@ pub(crate) enum Op {
     Session,
     /// A session written and read back through the database's session store.
     DbSession,
+    /// A batch GET of 16 keys that exist (MGET for redis-rs); counted in keys.
+    GetMany,
+    /// A batch SET of 16 keys (a pipeline for redis-rs); counted in keys.
+    SetMany,
+    /// get_or_load of a key that exists: the hit path (a plain GET for raw clients).
+    GetOrLoad,
 }
 
 impl Op {
@@ -48,6 +57,17 @@ impl Op {
             Op::Incr => "incr",
             Op::Session => "session",
             Op::DbSession => "db-session",
+            Op::GetMany => "get-many",
+            Op::SetMany => "set-many",
+            Op::GetOrLoad => "get-or-load",
+        }
+    }
+
+    /// Keys one call reads or writes: throughput is counted in keys.
+    pub(crate) fn keys_per_call(self) -> u64 {
+        match self {
+            Op::GetMany | Op::SetMany => BATCH,
+            _ => 1,
         }
     }
 }

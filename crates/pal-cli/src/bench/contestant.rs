@@ -13,6 +13,7 @@ use pal::{CacheService, CacheServiceExt, Ttl};
 use serde::{Deserialize, Serialize};
 
 use super::Op;
+use super::args::BATCH;
 use super::raw_sql::RawSessions;
 
 /// Keys each contestant cycles through (and fills before GETs).
@@ -93,8 +94,18 @@ impl Contestant {
         Ok(())
     }
 
+    /// The keys of one batch: `BATCH` consecutive keys of the task's stride.
+    fn batch(&self, task: usize, i: u64) -> Vec<String> {
+        (0..BATCH).map(|j| self.key(task, i * BATCH + j)).collect()
+    }
+
     pub(super) async fn run(&self, op: Op, task: usize, i: u64, value: &Bytes) -> Result<(), String> {
         let key = self.key(task, i);
+        let batch = match op {
+            Op::GetMany | Op::SetMany => self.batch(task, i),
+            _ => Vec::new(),
+        };
+        let names: Vec<&str> = batch.iter().map(String::as_str).collect();
         let ttl = Ttl::from_secs(TTL_SECS).map_err(|e| e.to_string())?;
         let err = |e: &dyn std::fmt::Display| e.to_string();
         match &self.client {
@@ -107,12 +118,35 @@ impl Contestant {
                     c.get_session::<Session>(&key).await.map(drop).map_err(|e| err(&e))
                 }
                 Op::DbSession => Err("not a cache operation".into()),
+                Op::GetMany => c.get_many(&names).await.map(drop).map_err(|e| err(&e)),
+                Op::SetMany => {
+                    let entries: Vec<(&str, Bytes)> = names.iter().map(|k| (*k, value.clone())).collect();
+                    c.set_many(&entries, ttl).await.map_err(|e| err(&e))
+                }
+                Op::GetOrLoad => c
+                    .get_or_load(&key, ttl, || async { Ok(value.clone()) })
+                    .await
+                    .map(drop)
+                    .map_err(|e| err(&e)),
             },
             Client::Redis(conn) => {
                 let mut conn = conn.clone();
                 let millis = TTL_SECS * 1000;
                 match op {
-                    Op::Get => redis::cmd("GET")
+                    Op::GetMany => redis::cmd("MGET")
+                        .arg(&names)
+                        .query_async::<Vec<Option<Vec<u8>>>>(&mut conn)
+                        .await
+                        .map(drop)
+                        .map_err(|e| err(&e)),
+                    Op::SetMany => {
+                        let mut pipeline = redis::pipe();
+                        for name in &names {
+                            pipeline.cmd("SET").arg(*name).arg(&value[..]).arg("PX").arg(millis).ignore();
+                        }
+                        pipeline.query_async::<()>(&mut conn).await.map_err(|e| err(&e))
+                    }
+                    Op::Get | Op::GetOrLoad => redis::cmd("GET")
                         .arg(&key)
                         .query_async::<Option<Vec<u8>>>(&mut conn)
                         .await
@@ -163,8 +197,16 @@ impl Contestant {
             Client::Moka(cache) => {
                 let ttl = Duration::from_secs(TTL_SECS);
                 match op {
-                    Op::Get => {
+                    Op::Get | Op::GetOrLoad => {
                         drop(cache.get(&key).map(|(v, _)| v));
+                        Ok(())
+                    }
+                    Op::GetMany => {
+                        names.iter().for_each(|k| drop(cache.get(*k)));
+                        Ok(())
+                    }
+                    Op::SetMany => {
+                        names.iter().for_each(|k| cache.insert(k.to_string(), (value.clone(), ttl)));
                         Ok(())
                     }
                     Op::Set => {
@@ -191,7 +233,17 @@ impl Contestant {
                 }
             }
             Client::Memcache(client) => match op {
-                Op::Get => client.get(key.as_bytes()).send().await.map(drop).map_err(|e| err(&e)),
+                Op::Get | Op::GetOrLoad => client.get(key.as_bytes()).send().await.map(drop).map_err(|e| err(&e)),
+                Op::GetMany => client
+                    .run_many(names.iter().map(|k| memcache::exp::Get::new(k.as_bytes())))
+                    .await
+                    .map(drop)
+                    .map_err(|e| err(&e)),
+                Op::SetMany => client
+                    .run_many(names.iter().map(|k| memcache::exp::Set::new(k.as_bytes(), &value[..]).ttl_raw(TTL_SECS as u32)))
+                    .await
+                    .map(drop)
+                    .map_err(|e| err(&e)),
                 Op::Set => client
                     .set(key.as_bytes(), &value[..])
                     .ttl_raw(TTL_SECS as u32)

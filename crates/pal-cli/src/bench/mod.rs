@@ -121,7 +121,7 @@ pub(crate) async fn run(
             Op::DbSession => db_side.clone(),
             _ => cache_side.clone(),
         };
-        if op == Op::Get {
+        if matches!(op, Op::Get | Op::GetMany | Op::GetOrLoad) {
             for c in &side {
                 progress.set_message(format!("filling {} keys for {}", contestant::KEYS, c.name));
                 c.fill(&value).await.map_err(|e| Error::new(ErrorKind::Backend, format!("{}: {e}", c.name)))?;
@@ -147,11 +147,17 @@ pub(crate) async fn run(
             for (c, rounds) in side.iter().zip(rounds) {
                 report.points.push(Point::from_rounds(op, tasks, &c.name, c.is_pal, rounds));
             }
-            if let (Some(url), Op::Get | Op::Set) = (&redis_url, op) {
-                for pipeline in [1, 16] {
+            if let Some(url) = &redis_url {
+                let pipelines: &[usize] = match op {
+                    Op::Get | Op::Set => &[1, 16],
+                    Op::GetMany | Op::SetMany => &[16],
+                    _ => &[],
+                };
+                for &pipeline in pipelines {
                     if let Some((get, set)) = external::redis_benchmark(url, tasks, args.value_bytes, pipeline) {
                         let name = format!("redis-benchmark -P {pipeline}");
-                        report.points.push(Point::external(op, tasks, &name, if op == Op::Get { get } else { set }));
+                        let reads = matches!(op, Op::Get | Op::GetMany);
+                        report.points.push(Point::external(op, tasks, &name, if reads { get } else { set }));
                     }
                 }
             }

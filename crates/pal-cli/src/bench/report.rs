@@ -43,7 +43,7 @@ impl Point {
                 let _ = all.add(&r.latencies);
                 errors += r.errors;
                 first_error = first_error.take().or(r.first_error.clone());
-                r.ops_per_sec()
+                r.ops_per_sec() * op.keys_per_call() as f64
             })
             .collect();
         let has = !all.is_empty();
