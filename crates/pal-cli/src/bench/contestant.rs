@@ -123,11 +123,9 @@ impl Contestant {
                     let entries: Vec<(&str, Bytes)> = names.iter().map(|k| (*k, value.clone())).collect();
                     c.set_many(&entries, ttl).await.map_err(|e| err(&e))
                 }
-                Op::GetOrLoad => c
-                    .get_or_load(&key, ttl, || async { Ok(value.clone()) })
-                    .await
-                    .map(drop)
-                    .map_err(|e| err(&e)),
+                Op::GetOrLoad => {
+                    c.get_or_load(&key, ttl, || async { Ok(value.clone()) }).await.map(drop).map_err(|e| err(&e))
+                }
             },
             Client::Redis(conn) => {
                 let mut conn = conn.clone();
@@ -240,7 +238,11 @@ impl Contestant {
                     .map(drop)
                     .map_err(|e| err(&e)),
                 Op::SetMany => client
-                    .run_many(names.iter().map(|k| memcache::exp::Set::new(k.as_bytes(), &value[..]).ttl_raw(TTL_SECS as u32)))
+                    .run_many(
+                        names
+                            .iter()
+                            .map(|k| memcache::exp::Set::new(k.as_bytes(), &value[..]).ttl_raw(TTL_SECS as u32)),
+                    )
                     .await
                     .map(drop)
                     .map_err(|e| err(&e)),

@@ -141,13 +141,16 @@ impl RedisCache {
     /// The positions of `keys`, in batches one command can carry: all keys
     /// together on one server, and in a Cluster those of each hash slot (a
     /// multi-key command must stay within one), each batch at most [`MAX_BATCH`].
-    fn batches<'k>(&self, keys: impl Iterator<Item = &'k str>) -> Vec<Vec<usize>> {
-        let cluster = self.topology.is_cluster();
+    fn batches<'k>(&self, keys: impl ExactSizeIterator<Item = &'k str>) -> Vec<Vec<usize>> {
+        if !self.topology.is_cluster() {
+            let all: Vec<usize> = (0..keys.len()).collect();
+            return all.chunks(MAX_BATCH).map(<[usize]>::to_vec).collect();
+        }
         let mut groups: Vec<Vec<usize>> = Vec::new();
-        // The group each slot's keys go to now (`None`: not in a Cluster).
-        let mut open: HashMap<Option<Slot>, usize> = HashMap::new();
+        // The group each slot's keys go to now.
+        let mut open: HashMap<Slot, usize> = HashMap::new();
         for (i, key) in keys.enumerate() {
-            let slot = cluster.then(|| Slot::for_key(key));
+            let slot = Slot::for_key(key);
             match open.get(&slot) {
                 Some(&g) if groups[g].len() < MAX_BATCH => groups[g].push(i),
                 _ => {
