@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
@@ -18,7 +19,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use pal::db::migrate::{MigrateApp, Migration};
 use pal::env::Var;
-use pal::{CacheService, DatabaseService, DatabaseServiceExt, Error, ErrorKind, Ttl};
+use pal::{CacheService, CacheServiceExt, DatabaseService, DatabaseServiceExt, Error, ErrorKind, Ttl};
 use serde::{Deserialize, Serialize};
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
@@ -72,20 +73,24 @@ fn list_key(user: &str) -> String {
 
 async fn list(State(app): State<App>, session: Session) -> Response {
     let Some(user) = user(&session).await else { return StatusCode::UNAUTHORIZED.into_response() };
+    let loaded = Arc::new(AtomicBool::new(false));
+    // Read-through: the cache, or one query however many requests miss at once.
     let listed = async {
-        // Read-through: the cache first, the database on a miss, then the cache again.
-        if let Some(cached) = app.cache.get(&list_key(&user)).await?
-            && let Ok(notes) = serde_json::from_slice::<Vec<Note>>(&cached)
-        {
-            return Ok(([("x-cache", "hit")], Json(notes)));
-        }
-        let sql = "SELECT id, body FROM notes WHERE owner = $1 ORDER BY id";
-        let notes: Vec<Note> = app.db.query_as(sql, &[user.as_str().into()]).await?;
-        let json = serde_json::to_vec(&notes).unwrap_or_default();
-        app.cache.set(&list_key(&user), json.into(), Ttl::from_secs(60)?).await?;
-        Ok::<_, Error>(([("x-cache", "miss")], Json(notes)))
+        let load = || {
+            let (db, loaded, user) = (app.db.clone(), loaded.clone(), user.clone());
+            async move {
+                loaded.store(true, Ordering::Relaxed);
+                let sql = "SELECT id, body FROM notes WHERE owner = $1 ORDER BY id";
+                db.query_as::<Note>(sql, &[user.into()]).await
+            }
+        };
+        app.cache.get_or_load_json::<Vec<Note>, _, _>(&list_key(&user), Ttl::from_secs(60)?, load).await
     };
-    listed.await.into_response()
+    match listed.await {
+        Ok(notes) if loaded.load(Ordering::Relaxed) => ([("x-cache", "miss")], Json(notes)).into_response(),
+        Ok(notes) => ([("x-cache", "hit")], Json(notes)).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn show(State(app): State<App>, session: Session, Path(id): Path<String>) -> Response {
