@@ -23,6 +23,7 @@ pub mod redis;
 mod instrumented;
 pub(crate) mod limit;
 mod prefix;
+#[cfg(feature = "sealing")]
 mod sealed;
 
 pub use capabilities::{Capabilities, REDIS_MAX_VALUE_BYTES};
@@ -31,6 +32,7 @@ pub use layer::CacheLayer;
 pub use limit::{ValueLimit, value_limit};
 pub use prefix::{Prefixed, prefixed};
 pub use provider::{BuildContext, CacheConfig, CacheProvider, Configure, Peer};
+#[cfg(feature = "sealing")]
 pub use sealed::{
     Found, KeyCheck, KeyRecord, KeyReport, RECORD_KEY, Recorded, SAMPLE_SIZE, SampleReport, Sealed, TheseKeys,
 };

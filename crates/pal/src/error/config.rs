@@ -67,6 +67,20 @@ pub enum ConfigError {
         /// Why the provider is unavailable, worded to follow "the … adapter".
         why: String,
     },
+
+    /// Variables ask for a capability whose Cargo feature was off when pal was
+    /// compiled (sealing keys without the `sealing` feature).
+    #[error("{var}: {what} is not part of this build (pal was compiled without the `{feature}` feature); {remedy}")]
+    FeatureOff {
+        /// The variables that ask for it.
+        var: &'static str,
+        /// The capability they ask for.
+        what: &'static str,
+        /// The Cargo feature that builds it.
+        feature: &'static str,
+        /// What to do instead.
+        remedy: String,
+    },
 }
 
 /// One or more configuration errors, reported together, with notes that may

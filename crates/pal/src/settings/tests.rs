@@ -18,6 +18,9 @@ const KEYS: [(&str, &str); 2] = [
         "k2:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg=,k1:lGG2IZsafEFdou6ycAsE+/Q3awBmrucHKea7Nj8vR0g=",
     ),
 ];
+/// What a cache outside the process needs: the keys, or in a build without the
+/// `sealing` feature, the opt-out.
+const SEALED: &[(&str, &str)] = if cfg!(feature = "sealing") { &KEYS } else { &[PLAINTEXT] };
 
 #[test]
 fn embedded_defaults_need_nothing_else() {
@@ -61,7 +64,7 @@ fn every_default_in_the_table_parses() {
     let table = variables();
     let mut vars: Vec<(&str, &str)> = table.iter().filter_map(|v| v.default.map(|d| (v.name, d))).collect();
     vars.extend([("REDIS_URL", "redis://127.0.0.1"), ("DATABASE_URL", "postgres://h/db")]);
-    vars.extend(KEYS);
+    vars.extend(SEALED);
     settings(&vars).unwrap();
 }
 
@@ -136,14 +139,12 @@ fn malformed_urls_are_reported_without_their_password() {
 
 #[test]
 fn secrets_never_appear_in_debug_output() {
-    let s = settings(&[
+    let urls = [
         ("REDIS_URL", "redis://user:s3cret@127.0.0.1:6379"),
         ("DATABASE_URL", "postgres://app:hunter2@db/app?password=alsosecret"),
         ("REDIS_SENTINEL_PASSWORD", "sentinelpw"),
-        KEYS[0],
-        KEYS[1],
-    ])
-    .unwrap();
+    ];
+    let s = settings(&[&urls[..], SEALED].concat()).unwrap();
     let debug = format!("{s:?}");
     for secret in ["s3cret", "hunter2", "alsosecret", "sentinelpw", &KEYS[0].1[..12], &KEYS[1].1[3..15]] {
         assert!(!debug.contains(secret), "{secret} leaked: {debug}");
@@ -231,13 +232,23 @@ fn sealing_is_required_for_caches_outside_the_process() {
             ("KEYDB_URL", "redis://h"),
             ("MEMCACHED_SERVERS", "h:11211"),
         ]);
-        assert!(text.contains("CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS must be set"), "{provider}: {text}");
-        assert!(text.contains("pal keygen") && text.contains("CACHE_INSECURE_NO_ENCRYPTION=true"), "{text}");
+        #[cfg(feature = "sealing")]
+        {
+            assert!(text.contains("CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS must be set"), "{provider}: {text}");
+            assert!(text.contains("pal keygen") && text.contains("CACHE_INSECURE_NO_ENCRYPTION=true"), "{text}");
+        }
+        #[cfg(not(feature = "sealing"))]
+        assert!(
+            text.contains("CACHE_INSECURE_NO_ENCRYPTION must be set to true")
+                && text.contains("without the `sealing` feature"),
+            "{provider}: {text}"
+        );
     }
     let s = settings(EMBEDDED).unwrap();
     assert!(s.cache_settings().unwrap().sealing.is_none(), "the in-process cache may run without sealing");
 }
 
+#[cfg(feature = "sealing")]
 #[test]
 fn sealing_keys_are_decoded_in_order() {
     let s = settings(&[EMBEDDED, &KEYS].concat()).unwrap();
@@ -256,9 +267,14 @@ fn plaintext_opt_out_is_warned_about_and_cannot_be_mixed_with_keys() {
         &[&[("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_URL", "redis://h"), PLAINTEXT][..], &KEYS]
             .concat(),
     );
+    // Without the `sealing` feature, the keys alone are refused (`factory::sealing_not_built`).
+    #[cfg(feature = "sealing")]
     assert!(text.contains("contradicts"), "{text}");
+    #[cfg(not(feature = "sealing"))]
+    assert!(text.contains("`sealing` feature"), "{text}");
 }
 
+#[cfg(feature = "sealing")]
 #[test]
 fn bad_sealing_keys_are_rejected_without_echoing_them() {
     let cases: [(&[(&str, &str)], &str); 5] = [
