@@ -1,6 +1,7 @@
 //! pal — a provider abstraction layer. Application code talks to
 //! [`CacheService`] and [`DatabaseService`]; environment variables choose the
-//! providers behind them ([`Settings::from_env`], [`factory`]).
+//! providers behind them ([`Settings::from_env`], [`factory`]), or the same
+//! variables set in code ([`Settings::builder`]).
 //!
 //! ```
 //! use pal::{CacheService, DatabaseServiceExt, Settings, Ttl};

@@ -375,3 +375,135 @@ fn renamed_variables_keep_working_under_their_old_names() {
         error_text(&[EMBEDDED, &[("POSTGRES_FALLBACK_ENABLED", "false"), ("CACHE_FALLBACK_ENABLED", "true")]].concat());
     assert!(text.contains("keep CACHE_FALLBACK_ENABLED only"), "{text}");
 }
+
+#[test]
+fn misspelled_names_are_told_from_an_applications_own_that_share_a_prefix() {
+    let own = [
+        ("DB_APP_NAME", "notes"),
+        ("REDIS_APP_THING", "x"),
+        ("CACHE_APP_LAYOUT", "grid"),
+        ("METRICS_APP_PORT", "9100"),
+        ("AUDIT_APP_OWNER", "ops"),
+        ("DATABASE_APP_SCHEMA", "notes"),
+    ];
+    let s = settings(&[EMBEDDED, &own].concat()).unwrap();
+    assert!(s.warnings.is_empty(), "the application's own variables pass in silence: {:?}", s.warnings);
+    let s = settings(&[EMBEDDED, &own, &[("DB_PROVDER", "sqlite")]].concat()).unwrap();
+    assert_eq!(s.warnings, ["DB_PROVDER is set but pal does not read it; did you mean DB_PROVIDER?"]);
+}
+
+/// What the builder below sets, as variables.
+fn builder_vars() -> Vec<(&'static str, &'static str)> {
+    let mut vars = vec![
+        ("CACHE_PROVIDER", "redis"),
+        ("REDIS_URL", "redis://user:pw@127.0.0.1:6379"),
+        ("DB_PROVIDER", "postgresql"),
+        ("DATABASE_URL", "postgres://app:pw@db/app"),
+        ("CACHE_KEY_PREFIX", "notes:"),
+        ("METRICS_ENABLED", "false"),
+        ("DB_AUTO_MIGRATE", "true"),
+        ("DB_POOL_MAX", "7"),
+    ];
+    vars.extend(SEALED);
+    vars
+}
+
+fn builder() -> SettingsBuilder {
+    let builder = Settings::builder()
+        .cache_provider("redis")
+        .redis_url("redis://user:pw@127.0.0.1:6379")
+        .database("postgresql", "postgres://app:pw@db/app")
+        .key_prefix("notes:")
+        .metrics(false)
+        .auto_migrate(true)
+        .var("DB_POOL_MAX", "7");
+    match cfg!(feature = "sealing") {
+        true => builder.sealing_keys(KEYS[0].1, KEYS[1].1),
+        false => builder.insecure_no_encryption(true),
+    }
+}
+
+#[test]
+fn the_builder_reads_as_the_same_variables_would() {
+    let built = builder().build().unwrap();
+    let read = settings(&builder_vars()).unwrap();
+    assert_eq!(format!("{built:?}"), format!("{read:?}"));
+    assert_eq!(built.cache_settings().unwrap().key_prefix, "notes:");
+    assert_eq!(built.db_settings().unwrap().pool.max, 7);
+    assert!(built.db_settings().unwrap().auto_migrate && !built.metrics);
+    #[cfg(feature = "sealing")]
+    assert!(built.cache_settings().unwrap().sealing.is_some());
+
+    // Over the process environment, the setters win; the rest is the environment's.
+    let over_env = SettingsBuilder::from_env().cache_provider("memory").database("sqlite", "sqlite::memory:").build();
+    let mut env = crate::env::process_vars();
+    env.extend(
+        [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite"), ("DATABASE_URL", "sqlite::memory:")]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    assert_eq!(format!("{over_env:?}"), format!("{:?}", Settings::from_map(env)));
+}
+
+#[test]
+fn a_bad_value_through_the_builder_is_the_error_the_environment_gets() {
+    let cases: [(SettingsBuilder, &[(&str, &str)]); 3] = [
+        (
+            Settings::builder().database("sqlite", "sqlite::memory:").var("DB_POOL_MAX", "many"),
+            &[("DB_PROVIDER", "sqlite"), ("DATABASE_URL", "sqlite::memory:"), ("DB_POOL_MAX", "many")],
+        ),
+        (
+            Settings::builder().cache_provider("memory").database("postgresql", "mysql://u:s3cret@h/db"),
+            &[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "postgresql"), ("DATABASE_URL", "mysql://u:s3cret@h/db")],
+        ),
+        (
+            Settings::builder().cache_provider("redis").database("sqlite", "sqlite::memory:"),
+            &[("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("DATABASE_URL", "sqlite::memory:")],
+        ),
+    ];
+    for (builder, vars) in cases {
+        let built = builder.build().expect_err("refused").to_string();
+        assert_eq!(built, error_text(vars));
+        assert!(!built.contains("s3cret"), "{built}");
+    }
+}
+
+#[test]
+fn a_name_the_builder_is_given_must_be_declared() {
+    let err = Settings::builder()
+        .cache_provider("memory")
+        .var("DB_PROVDER", "sqlite")
+        .var("NOTES_PAGE_SIZE", "50")
+        .var("DB_POOL_MAX", "many")
+        .build()
+        .expect_err("unknown names are refused");
+    let text = err.to_string();
+    assert_eq!(err.errors.len(), 4, "every problem at once: {text}");
+    assert!(err.notes.is_empty(), "an unknown name is an error, not also a warning: {text}");
+    assert!(text.contains("DB_PROVDER is not a variable pal reads (did you mean DB_PROVIDER?)"), "{text}");
+    assert!(text.contains("NOTES_PAGE_SIZE is not a variable pal reads\n"), "no guess when none is close: {text}");
+    assert!(text.contains("DB_POOL_MAX=\"many\" is not valid"), "{text}");
+    assert!(text.contains("DATABASE_URL must be set for DB_PROVIDER=postgresql"), "{text}");
+    let renamed = Settings::builder().var("POSTGRES_FALLBACK_ENABLED", "true").build().unwrap_err().to_string();
+    assert!(renamed.contains("(did you mean CACHE_FALLBACK_ENABLED?)"), "a former name points to the new: {renamed}");
+
+    // The application's own, declared, are accepted and read with pal's.
+    let app = [Var::new("NOTES_PAGE_SIZE", Some("20"), "Notes per page")];
+    let (s, page) = Settings::builder()
+        .cache_provider("memory")
+        .database("sqlite", "sqlite::memory:")
+        .var("NOTES_PAGE_SIZE", "50")
+        .build_with(&app, |env| env.int("NOTES_PAGE_SIZE", 1u32, 1000))
+        .unwrap();
+    assert_eq!((s.cache_settings().unwrap().provider.name, page), ("memory", 50));
+}
+
+#[test]
+fn the_builders_debug_shows_no_secret_and_nothing_but_pals() {
+    let shown = format!("{:?}", builder().var("CACHE_MAX_VALUE_BYTES", "1024"));
+    assert!(shown.contains("\"CACHE_PROVIDER\": \"redis\"") && shown.contains("\"REDIS_URL\": \"***\""), "{shown}");
+    for secret in [":pw@", &KEYS[0].1[..12], &KEYS[1].1[3..15]] {
+        assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+    }
+    let from_env = format!("{:?}", SettingsBuilder::from_env());
+    assert!(!from_env.contains("PATH"), "the rest of the environment is not shown: {from_env}");
+}
