@@ -5,12 +5,17 @@
 use std::sync::Arc;
 
 use crate::audit::{AuditSink, SqlAuditSink};
-use crate::cache::{BuildContext, CacheService, KeyCheck, Sealed, prefixed, value_limit};
+use crate::cache::{BuildContext, CacheService, prefixed, value_limit};
+#[cfg(feature = "sealing")]
+use crate::cache::{KeyCheck, Sealed};
+#[cfg(feature = "sealing")]
 use crate::crypto::Sealer;
 use crate::db::migrate::Tables;
 use crate::db::{Connect, DatabaseService};
 use crate::error::{Error, ErrorKind, Result};
-use crate::expiring::{ExpiringStore, SealedExpiringStore, SqlExpiringStore};
+#[cfg(feature = "sealing")]
+use crate::expiring::SealedExpiringStore;
+use crate::expiring::{ExpiringStore, SqlExpiringStore};
 use crate::registry;
 use crate::settings::Settings;
 
@@ -25,7 +30,9 @@ pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
 pub(crate) fn seal_and_limit(settings: &Settings, unsealed: Arc<dyn CacheService>) -> Result<Arc<dyn CacheService>> {
     // Sealing goes outside the prefix, so the prefix (like the namespace) stays
     // readable, and outside the hybrid, so its database copy and journal hold only
-    // hashed keys and sealed values.
+    // hashed keys and sealed values. Without the `sealing` feature, settings with
+    // sealing keys were refused when they were read.
+    #[cfg(feature = "sealing")]
     let (sealed, overhead) = match sealer(settings)? {
         Some(sealer) => {
             let overhead = sealer.overhead();
@@ -33,6 +40,8 @@ pub(crate) fn seal_and_limit(settings: &Settings, unsealed: Arc<dyn CacheService
         }
         None => (unsealed, 0),
     };
+    #[cfg(not(feature = "sealing"))]
+    let (sealed, overhead) = (unsealed, 0);
     // The value limit goes outermost, counting what sealing adds: it refuses before
     // sealing copies the value, and before the hybrid writes its database copy.
     Ok(value_limit(sealed, settings.cache_settings()?.max_value_bytes, overhead))
@@ -41,6 +50,7 @@ pub(crate) fn seal_and_limit(settings: &Settings, unsealed: Arc<dyn CacheService
 /// The key check of the configured sealed cache (`pal cache keycheck`): its key
 /// record and a sample of what it stores, against the configured keys. A `Config`
 /// error when sealing is off or the cache keeps nothing outside the process.
+#[cfg(feature = "sealing")]
 pub async fn build_key_check(settings: &Settings) -> Result<KeyCheck> {
     let Some(sealer) = sealer(settings)? else {
         return Err(Error::new(
@@ -143,6 +153,7 @@ pub async fn auto_migrate(settings: &Settings, db: &dyn DatabaseService, tables:
 }
 
 /// The sealer for `CACHE_KEY_SECRET` / `CACHE_ENCRYPTION_KEYS`, when they are set.
+#[cfg(feature = "sealing")]
 pub fn sealer(settings: &Settings) -> Result<Option<Arc<Sealer>>> {
     settings.cache_settings()?.sealing.as_ref().map(|keys| keys.sealer()).transpose()
 }
@@ -152,10 +163,14 @@ pub fn sealer(settings: &Settings) -> Result<Option<Arc<Sealer>>> {
 /// for sessions, so a tool can inspect or revoke them with Redis down.
 pub fn build_expiring_store(settings: &Settings, db: Arc<dyn DatabaseService>) -> Result<Arc<dyn ExpiringStore>> {
     let store: Arc<dyn ExpiringStore> = Arc::new(SqlExpiringStore::new(db));
-    Ok(match sealer(settings)? {
-        Some(sealer) => Arc::new(SealedExpiringStore::new(store, sealer)),
-        None => store,
-    })
+    #[cfg(feature = "sealing")]
+    if let Some(sealer) = sealer(settings)? {
+        return Ok(Arc::new(SealedExpiringStore::new(store, sealer)));
+    }
+    // Whether to seal is the cache's part of the settings, in every build.
+    #[cfg(not(feature = "sealing"))]
+    settings.cache_settings()?;
+    Ok(store)
 }
 
 /// The audit log on the configured database (`AUDIT_…` variables), its flusher
@@ -217,5 +232,71 @@ mod not_built {
                 "{text}"
             );
         }
+    }
+}
+
+/// Run by `scripts/test` in builds without sealing:
+/// `cargo test -p pal-layer --lib --no-default-features --features sqlite`.
+#[cfg(all(test, not(feature = "sealing")))]
+mod sealing_not_built {
+    use super::*;
+    use crate::Ttl;
+
+    const KEYS: [(&str, &str); 2] = [
+        ("CACHE_KEY_SECRET", "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc="),
+        ("CACHE_ENCRYPTION_KEYS", "k1:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg="),
+    ];
+
+    fn refused(vars: &[(&str, &str)]) -> Error {
+        Settings::from_vars(vars.iter().copied()).expect_err("the settings are refused").into()
+    }
+
+    #[test]
+    fn sealing_keys_are_a_configuration_error_naming_the_feature() {
+        let embedded = [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")];
+        let cases: [(Vec<(&str, &str)>, &str); 4] = [
+            ([&embedded[..], &KEYS].concat(), "CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS:"),
+            ([&embedded[..], &KEYS[..1]].concat(), "CACHE_KEY_SECRET:"),
+            ([&embedded[..], &KEYS[1..]].concat(), "CACHE_ENCRYPTION_KEYS:"),
+            (
+                [&[("CACHE_PROVIDER", "redis"), ("REDIS_URL", "redis://h"), ("DB_PROVIDER", "sqlite")][..], &KEYS]
+                    .concat(),
+                "CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS:",
+            ),
+        ];
+        for (vars, named) in cases {
+            let err = refused(&vars);
+            assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+            let text = err.to_string();
+            assert!(text.starts_with("configuration error: "), "one error: {text}");
+            assert!(text.contains(named), "names what is set: {text}");
+            assert!(text.contains("not part of this build") && text.contains("`sealing` feature"), "{text}");
+            assert!(!text.contains("aOE41jf") && !text.contains("dT3jvNcs"), "no key is shown: {text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn caches_outside_the_process_still_need_the_opt_out_and_memory_runs_without() {
+        let redis = [("CACHE_PROVIDER", "redis"), ("REDIS_URL", "redis://h"), ("DB_PROVIDER", "sqlite")];
+        let text = refused(&redis).to_string();
+        assert!(
+            text.contains("CACHE_INSECURE_NO_ENCRYPTION must be set to true for CACHE_PROVIDER=redis")
+                && text.contains("`sealing` feature"),
+            "{text}"
+        );
+        let plaintext = Settings::from_vars(redis.into_iter().chain([("CACHE_INSECURE_NO_ENCRYPTION", "true")]))
+            .expect("plaintext, as asked");
+        assert!(plaintext.warnings.iter().any(|w| w.contains("plaintext")), "{:?}", plaintext.warnings);
+
+        let memory = Settings::from_vars([("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")]).unwrap();
+        let cache = build_cache(&memory).await.unwrap();
+        cache.set("k", "v".into(), Ttl::from_secs(60).unwrap()).await.unwrap();
+        assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    }
+
+    #[test]
+    fn key_lines_are_still_made() {
+        let lines = crate::crypto::generate_key_lines().unwrap();
+        assert!(lines.starts_with("CACHE_KEY_SECRET=") && lines.contains("\nCACHE_ENCRYPTION_KEYS=k"), "{lines}");
     }
 }

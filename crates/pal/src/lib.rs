@@ -1,6 +1,7 @@
 //! pal — a provider abstraction layer. Application code talks to
 //! [`CacheService`] and [`DatabaseService`]; environment variables choose the
-//! providers behind them ([`Settings::from_env`], [`factory`]).
+//! providers behind them ([`Settings::from_env`], [`factory`]), or the same
+//! variables set in code ([`Settings::builder`]).
 //!
 //! ```
 //! use pal::{CacheService, DatabaseServiceExt, Settings, Ttl};
@@ -49,11 +50,17 @@
 //! | `mysql` | yes | MySQL and MariaDB |
 //! | `sqlite` | yes | SQLite, and the audit log's local spool |
 //! | `prometheus` | yes | [`telemetry::prometheus`]: a recorder with pal's buckets and descriptions |
+//! | `sealing` | yes | hashed cache keys and AES-256-GCM-SIV sealed values (`crypto::Sealer`, `cache::Sealed`), on AWS-LC |
 //! | `tower-sessions` | no | `cache::tower_sessions::CacheSessionStore`: tower-sessions' store in any pal cache |
 //! | `axum` | no | `IntoResponse` for [`Error`]: a status, a stable code and a JSON body per [`ErrorKind`] |
 //!
 //! A provider whose feature is off is still known by name: choosing it is a
-//! configuration error naming the feature.
+//! configuration error naming the feature. So are sealing keys
+//! (`CACHE_KEY_SECRET`, `CACHE_ENCRYPTION_KEYS`) without `sealing`: such a build
+//! stores plaintext, and a cache outside the process still needs
+//! `CACHE_INSECURE_NO_ENCRYPTION=true`. Without `sealing` nothing of AWS-LC (a C
+//! library, the longest part of a cold build) is compiled; TLS uses ring in every
+//! build.
 //!
 //! Modules depend downwards only, bottom to top: [`error`]; [`env`](mod@env) (the one
 //! environment reader), [`retry`], [`namespace`], [`crypto`], [`tls`], [`telemetry`]; the traits and

@@ -7,10 +7,10 @@ use super::sink::AuditEvent;
 use crate::db::DbTarget;
 use crate::error::{Error, Result};
 
-pub enum Spool {}
+pub(crate) enum Spool {}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binding {
+pub(crate) struct Binding {
     pub key: String,
     pub target: String,
     pub server: Option<String>,
@@ -22,67 +22,67 @@ fn not_built() -> Error {
 }
 
 impl Spool {
-    pub async fn open(_path: &Path, _target: &DbTarget) -> Result<Spool> {
+    pub(crate) async fn open(_path: &Path, _target: &DbTarget) -> Result<Spool> {
         Err(not_built())
     }
 
-    pub async fn create(_path: &Path, _binding: &Binding) -> Result<Spool> {
+    pub(crate) async fn create(_path: &Path, _binding: &Binding) -> Result<Spool> {
         Err(not_built())
     }
 
-    pub async fn open_file(_path: &Path) -> Result<Spool> {
+    pub(crate) async fn open_file(_path: &Path) -> Result<Spool> {
         Err(not_built())
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         match *self {}
     }
 
-    pub async fn binding(&self) -> Result<Option<Binding>> {
+    pub(crate) async fn binding(&self) -> Result<Option<Binding>> {
         match *self {}
     }
 
-    pub async fn record_server(&self, _server: &str) -> Result<Option<String>> {
+    pub(crate) async fn record_server(&self, _server: &str) -> Result<Option<String>> {
         match *self {}
     }
 
-    pub async fn rebind_server(&self, _server: &str) -> Result<()> {
+    pub(crate) async fn rebind_server(&self, _server: &str) -> Result<()> {
         match *self {}
     }
 
-    pub async fn append(&self, _event: AuditEvent) -> Result<()> {
+    pub(crate) async fn append(&self, _event: AuditEvent) -> Result<()> {
         match *self {}
     }
 
-    pub async fn append_all(&self, _events: &[AuditEvent]) -> Result<()> {
+    pub(crate) async fn append_all(&self, _events: &[AuditEvent]) -> Result<()> {
         match *self {}
     }
 
-    pub async fn oldest(&self, _limit: usize) -> Result<(Vec<AuditEvent>, i64)> {
+    pub(crate) async fn oldest(&self, _limit: usize) -> Result<(Vec<AuditEvent>, i64)> {
         match *self {}
     }
 
-    pub async fn remove_through(&self, _seq: i64) -> Result<()> {
+    pub(crate) async fn remove_through(&self, _seq: i64) -> Result<()> {
         match *self {}
     }
 
-    pub async fn len(&self) -> Result<u64> {
+    pub(crate) async fn len(&self) -> Result<u64> {
         match *self {}
     }
 
-    pub async fn first_seq(&self) -> Result<Option<i64>> {
+    pub(crate) async fn first_seq(&self) -> Result<Option<i64>> {
         match *self {}
     }
 
-    pub async fn last_seq(&self) -> Result<i64> {
+    pub(crate) async fn last_seq(&self) -> Result<i64> {
         match *self {}
     }
 
-    pub async fn move_into(&self, _to: &Spool, _through: i64) -> Result<u64> {
+    pub(crate) async fn move_into(&self, _to: &Spool, _through: i64) -> Result<u64> {
         match *self {}
     }
 
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         match *self {}
     }
 }

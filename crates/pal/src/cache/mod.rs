@@ -25,6 +25,7 @@ pub mod redis;
 mod instrumented;
 pub(crate) mod limit;
 mod prefix;
+#[cfg(feature = "sealing")]
 mod sealed;
 
 pub use capabilities::{Capabilities, REDIS_MAX_VALUE_BYTES};
@@ -36,6 +37,7 @@ pub use load::{LoadOptions, Loaded, ReadThrough, get_or_load};
 pub use lock::Lock;
 pub use prefix::{Prefixed, prefixed};
 pub use provider::{BuildContext, CacheConfig, CacheProvider, Configure, Peer};
+#[cfg(feature = "sealing")]
 pub use sealed::{
     Found, KeyCheck, KeyRecord, KeyReport, RECORD_KEY, Recorded, SAMPLE_SIZE, SampleReport, Sealed, TheseKeys,
 };

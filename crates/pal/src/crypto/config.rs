@@ -2,15 +2,20 @@
 //! for every cache that leaves the process.
 
 use std::fmt;
+#[cfg(feature = "sealing")]
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+#[cfg(feature = "sealing")]
+use base64::{Engine, engine::general_purpose::STANDARD};
 use zeroize::Zeroizing;
 
-use super::sealer::{KEY_LEN, Sealer};
+use super::keys::KEY_LEN;
+#[cfg(feature = "sealing")]
+use super::sealer::Sealer;
 use crate::env::{Env, Var};
-use crate::error::{ConfigError, Result};
+use crate::error::ConfigError;
+#[cfg(feature = "sealing")]
+use crate::error::Result;
 
 /// The variables of cache sealing.
 pub const VARS: &[Var] = &[
@@ -48,10 +53,15 @@ impl fmt::Debug for SealingKeys {
 const HOW: &str = "run `pal keygen` and add its two lines to the environment; from Rust, \
                    `pal::crypto::generate_key_lines()` makes them";
 
+/// The Cargo feature that builds the sealer.
+const FEATURE: &str = "sealing";
+
+#[cfg(feature = "sealing")]
 fn invalid(env: &mut Env, var: &'static str, reason: String) {
     env.fail(ConfigError::InvalidValue { var, value: "***".into(), reason });
 }
 
+#[cfg(feature = "sealing")]
 impl SealingKeys {
     /// The sealer these keys make.
     pub fn sealer(&self) -> Result<Arc<Sealer>> {
@@ -61,6 +71,8 @@ impl SealingKeys {
 
 /// Reads the sealing variables. `outside` names the selected cache provider when it
 /// stores data outside this process: it must then be sealed, or explicitly not.
+/// Without the `sealing` feature, setting the keys is a configuration error that
+/// names the feature, and a cache outside the process needs the opt-out.
 pub fn read(env: &mut Env, outside: Option<&str>) -> Option<SealingKeys> {
     let insecure = env.bool("CACHE_INSECURE_NO_ENCRYPTION");
     let secret = env.secret_text("CACHE_KEY_SECRET");
@@ -69,23 +81,35 @@ pub fn read(env: &mut Env, outside: Option<&str>) -> Option<SealingKeys> {
     match (secret, keys) {
         (None, None) => {
             if let (Some(name), false) = (outside, insecure) {
-                env.fail(ConfigError::Missing {
-                    var: "CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS",
-                    because: format!(
-                        "for CACHE_PROVIDER={name}, which stores data outside this process ({HOW}; \
-                         or set CACHE_INSECURE_NO_ENCRYPTION=true to store plaintext)"
-                    ),
-                    example: "the two lines `pal keygen` prints".into(),
-                });
+                env.fail(unsealed_outside(name));
             } else if insecure && leaves_process {
                 env.warn("CACHE_INSECURE_NO_ENCRYPTION=true: cache keys and values are stored in plaintext".into());
             }
             None
         }
+        #[cfg(not(feature = "sealing"))]
+        (secret, keys) => {
+            let var = match (secret.is_some(), keys.is_some()) {
+                (true, true) => "CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS",
+                (true, false) => "CACHE_KEY_SECRET",
+                _ => "CACHE_ENCRYPTION_KEYS",
+            };
+            env.fail(ConfigError::FeatureOff {
+                var,
+                what: "sealing (hashed cache keys, encrypted values)",
+                feature: FEATURE,
+                remedy: "build pal with it, or unset the sealing keys (a cache outside the process then needs \
+                         CACHE_INSECURE_NO_ENCRYPTION=true)"
+                    .into(),
+            });
+            None
+        }
+        #[cfg(feature = "sealing")]
         (Some(_), None) | (None, Some(_)) => {
             env.contradiction(format!("CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS must be set together ({HOW})"));
             None
         }
+        #[cfg(feature = "sealing")]
         (Some(secret), Some(keys)) => {
             if insecure {
                 env.contradiction(
@@ -101,6 +125,30 @@ pub fn read(env: &mut Env, outside: Option<&str>) -> Option<SealingKeys> {
     }
 }
 
+/// A cache outside the process, with neither keys nor the opt-out.
+fn unsealed_outside(name: &str) -> ConfigError {
+    if cfg!(feature = "sealing") {
+        ConfigError::Missing {
+            var: "CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS",
+            because: format!(
+                "for CACHE_PROVIDER={name}, which stores data outside this process ({HOW}; \
+                 or set CACHE_INSECURE_NO_ENCRYPTION=true to store plaintext)"
+            ),
+            example: "the two lines `pal keygen` prints".into(),
+        }
+    } else {
+        ConfigError::Missing {
+            var: "CACHE_INSECURE_NO_ENCRYPTION",
+            because: format!(
+                "to true for CACHE_PROVIDER={name}, which stores data outside this process: sealing is not part of \
+                 this build (pal was compiled without the `{FEATURE}` feature), so it can only store plaintext"
+            ),
+            example: "CACHE_INSECURE_NO_ENCRYPTION=true".into(),
+        }
+    }
+}
+
+#[cfg(feature = "sealing")]
 fn decode_secret(env: &mut Env, secret: &str) -> Option<Zeroizing<Vec<u8>>> {
     match STANDARD.decode(secret) {
         Ok(bytes) if bytes.len() >= KEY_LEN => Some(Zeroizing::new(bytes)),
@@ -119,6 +167,7 @@ fn decode_secret(env: &mut Env, secret: &str) -> Option<Zeroizing<Vec<u8>>> {
     }
 }
 
+#[cfg(feature = "sealing")]
 fn decode_keys(env: &mut Env, list: &str) -> Option<Vec<(String, Zeroizing<[u8; KEY_LEN]>)>> {
     let mut keys: Vec<(String, Zeroizing<[u8; KEY_LEN]>)> = Vec::new();
     for (n, item) in list.split(',').map(str::trim).enumerate() {

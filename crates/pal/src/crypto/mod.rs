@@ -30,9 +30,18 @@
 //! rotate without downtime. The AEADs are AWS-LC's (`aws-lc-rs`, chosen by
 //! measurement in `benches/aead.rs`), which wipes key schedules when they are
 //! dropped.
+//!
+//! The sealer is the `sealing` feature (on by default). Without it, pal builds
+//! without AWS-LC, and a configuration that sets the sealing keys is refused at
+//! start-up, naming the feature; [`generate_key_lines`] and [`hex`] need no
+//! cipher and stay.
 
 pub mod config;
+mod keys;
+#[cfg(feature = "sealing")]
 mod sealer;
 
 pub use config::SealingKeys;
-pub use sealer::{FINGERPRINT_LEN, Format, Header, KEY_LEN, Sealer, generate_key_lines, hex};
+pub use keys::{KEY_LEN, generate_key_lines, hex};
+#[cfg(feature = "sealing")]
+pub use sealer::{FINGERPRINT_LEN, Format, Header, Sealer};

@@ -2,7 +2,7 @@ use std::fmt;
 
 use aws_lc_rs::aead::{AES_256_GCM, AES_256_GCM_SIV, Aad, LessSafeKey, Nonce, UnboundKey};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 pub use format::{FINGERPRINT_LEN, Format, Header};
 use format::{FORMAT_FINGERPRINTED, NONCE_LEN, TAG_LEN};
 
+use super::keys::{KEY_LEN, hex};
 use crate::error::{Error, ErrorKind, Result};
 
 /// What derives the GCM-SIV key from a configured key, so that no key serves two
@@ -20,8 +21,6 @@ use crate::error::{Error, ErrorKind, Result};
 const SIV_KEY_INFO: &[u8] = b"pal sealed values: AES-256-GCM-SIV";
 /// What the fingerprint of `CACHE_KEY_SECRET` is the keyed hash of.
 const FINGERPRINT_INPUT: &[u8] = b"pal key fingerprint";
-/// The length of an encryption key, in bytes (AES-256).
-pub const KEY_LEN: usize = 32;
 /// Namespaces longer than this are not kept readable: they are more likely data.
 const MAX_NAMESPACE: usize = 32;
 /// The length of a base64url-encoded HMAC-SHA-256 digest.
@@ -240,29 +239,6 @@ impl Sealer {
     pub fn is_sealed(bytes: &[u8]) -> bool {
         format::is_sealed(bytes)
     }
-}
-
-/// Lower-case hex, as fingerprints are shown.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Fresh key lines for `pal keygen`, ready to paste into an environment file.
-pub fn generate_key_lines() -> Result<String> {
-    let mut secret = Zeroizing::new([0u8; KEY_LEN]);
-    let mut key = Zeroizing::new([0u8; KEY_LEN]);
-    getrandom::fill(secret.as_mut())
-        .and_then(|()| getrandom::fill(key.as_mut()))
-        .map_err(|e| Error::new(ErrorKind::Backend, format!("no randomness: {e}")))?;
-    // The date says when; the random part keeps two keys made the same day apart.
-    let mut suffix = [0u8; 2];
-    getrandom::fill(&mut suffix).map_err(|e| Error::new(ErrorKind::Backend, format!("no randomness: {e}")))?;
-    let kid = format!("{}{:02x}{:02x}", chrono::Utc::now().format("k%Y%m%d"), suffix[0], suffix[1]);
-    Ok(format!(
-        "CACHE_KEY_SECRET={}\nCACHE_ENCRYPTION_KEYS={kid}:{}\n",
-        STANDARD.encode(secret.as_ref()),
-        STANDARD.encode(key.as_ref())
-    ))
 }
 
 mod format;

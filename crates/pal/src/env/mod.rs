@@ -6,6 +6,7 @@ mod reader;
 mod url;
 mod var;
 
+pub(crate) use reader::misspelling_of;
 pub use reader::{Env, process_vars};
 pub use url::{ConnUrl, HostPort};
 pub use var::Var;

@@ -22,6 +22,17 @@ pub fn process_vars() -> BTreeMap<String, String> {
     std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect()
 }
 
+/// The declared name that `name` is most likely a misspelling of: the closest one,
+/// when it is within two edits. Short names are a few edits from many others, so
+/// only longer ones are guessed at.
+pub(crate) fn misspelling_of<'a>(name: &str, declared: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let (closest, distance) = declared
+        .into_iter()
+        .map(|declared| (declared, strsim::damerau_levenshtein(name, declared)))
+        .min_by_key(|(_, distance)| *distance)?;
+    (distance <= MAX_TYPO_EDITS && name.len() > 2 * distance + 2).then_some(closest)
+}
+
 /// Reads declared variables from a snapshot of the environment. Every parse records
 /// its problem and returns a placeholder, so one pass reports everything at once.
 pub struct Env {
@@ -83,14 +94,8 @@ impl Env {
             .names()
             .filter(|name| !self.table.contains_key(*name) && !self.table.values().any(|v| v.formerly == Some(*name)))
             .filter_map(|name| {
-                let (closest, distance) = self
-                    .table
-                    .keys()
-                    .map(|declared| (declared, strsim::damerau_levenshtein(name, declared)))
-                    .min_by_key(|(_, distance)| *distance)?;
-                // Short names are a few edits from many others: only longer ones are guessed at.
-                (distance <= MAX_TYPO_EDITS && name.len() > 2 * distance + 2)
-                    .then(|| format!("{name} is set but pal does not read it; did you mean {closest}?"))
+                let closest = misspelling_of(name, self.table.keys().copied())?;
+                Some(format!("{name} is set but pal does not read it; did you mean {closest}?"))
             })
             .collect();
         misspelled.into_iter().for_each(|w| self.warn(w));

@@ -67,6 +67,33 @@ pub enum ConfigError {
         /// Why the provider is unavailable, worded to follow "the … adapter".
         why: String,
     },
+
+    /// A variable set in code (`SettingsBuilder::var`) that is not declared: neither
+    /// pal nor the application reads it.
+    #[error(
+        "{var} is not a variable pal reads{}",
+        .closest.map(|c| format!(" (did you mean {c}?)")).unwrap_or_default()
+    )]
+    UnknownVariable {
+        /// The name as it was given.
+        var: String,
+        /// The declared name it most likely misspells.
+        closest: Option<&'static str>,
+    },
+
+    /// Variables ask for a capability whose Cargo feature was off when pal was
+    /// compiled (sealing keys without the `sealing` feature).
+    #[error("{var}: {what} is not part of this build (pal was compiled without the `{feature}` feature); {remedy}")]
+    FeatureOff {
+        /// The variables that ask for it.
+        var: &'static str,
+        /// The capability they ask for.
+        what: &'static str,
+        /// The Cargo feature that builds it.
+        feature: &'static str,
+        /// What to do instead.
+        remedy: String,
+    },
 }
 
 /// One or more configuration errors, reported together, with notes that may

@@ -1,10 +1,12 @@
 //! Durable values with an expiry, written once over any [`DatabaseService`]:
 //! the database side of redis-hybrid, which keeps every value there (sessions are
-//! only one kind), and a sealed variant that reads the rows the sealed cache
-//! writes. The rows live in the `pal_sessions` table ([`Tables::Cache`](crate::db::migrate::Tables::Cache)).
+//! only one kind), and a sealed variant (feature `sealing`) that reads the rows
+//! the sealed cache writes. The rows live in the `pal_sessions` table
+//! ([`Tables::Cache`](crate::db::migrate::Tables::Cache)).
 //!
 //! [`DatabaseService`]: crate::db::DatabaseService
 
+#[cfg(feature = "sealing")]
 mod sealed;
 mod sql;
 
@@ -14,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::Result;
 
+#[cfg(feature = "sealing")]
 pub use sealed::SealedExpiringStore;
 pub use sql::{ExpiringRow, PURGE_BATCH, SqlExpiringStore, purge_expired_rows};
 

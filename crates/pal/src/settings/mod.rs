@@ -1,7 +1,9 @@
 //! Every environment variable pal reads, parsed and validated once at start-up:
 //! the selection of providers here, everything else by the module that owns it
 //! (each provider, the sealing keys, the database pool), all through one reader.
+//! Settings made in code ([`SettingsBuilder`]) go through the same reader.
 
+mod builder;
 mod vars;
 
 use std::collections::BTreeMap;
@@ -15,9 +17,11 @@ use crate::env::{Env, Var, process_vars};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::registry;
 
+pub use builder::SettingsBuilder;
 pub use vars::{owned_prefixes, variables};
 
-/// pal's whole configuration, read from the environment and validated at once.
+/// pal's whole configuration, read from the environment (or built in code with
+/// [`Settings::builder`]) and validated at once.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Settings {
@@ -67,9 +71,51 @@ impl Settings {
         Settings::read_with(vars, &[], |_| ()).map(|(settings, ())| settings)
     }
 
-    /// Reads pal's variables and a tool's own (declared in `extra`, parsed by
-    /// `read`) in one pass through one reader, so every problem of both is
-    /// reported at once.
+    /// Reads pal's variables and an application's own (declared in `extra`, parsed
+    /// by `read`) in one pass through one reader, so every problem of both is
+    /// reported at once, in pal's words. A declared variable is never taken for a
+    /// misspelling of pal's; an undeclared one is warned about only when it is
+    /// within two edits of a declared name (`DB_PROVDER`), so `DB_NAME` or
+    /// `REDIS_HOST` of the application's own pass in silence.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use pal::Settings;
+    /// use pal::env::Var;
+    ///
+    /// /// The application's variables, declared as pal declares its own.
+    /// const APP_VARS: &[Var] = &[
+    ///     Var::new("NOTES_PAGE_SIZE", Some("20"), "Notes per page"),
+    ///     Var::new("NOTES_BANNER", None, "Text shown above the notes"),
+    /// ];
+    ///
+    /// struct AppConfig {
+    ///     page_size: u32,
+    ///     banner: Option<String>,
+    /// }
+    ///
+    /// // In a service: pal::env::process_vars().
+    /// let vars = BTreeMap::from([
+    ///     ("CACHE_PROVIDER".to_string(), "memory".to_string()),
+    ///     ("DB_PROVIDER".to_string(), "sqlite".to_string()),
+    ///     ("NOTES_PAGE_SIZE".to_string(), "50".to_string()),
+    /// ]);
+    /// let (settings, app) = Settings::read_with(vars.clone(), APP_VARS, |env| AppConfig {
+    ///     page_size: env.int("NOTES_PAGE_SIZE", 1, 1000),
+    ///     banner: env.get("NOTES_BANNER").map(str::to_string),
+    /// })
+    /// .expect("valid settings");
+    /// assert_eq!((app.page_size, app.banner), (50, None));
+    /// assert_eq!(settings.cache_settings().unwrap().provider.name, "memory");
+    ///
+    /// // A bad value of the application's is reported with pal's own problems.
+    /// let mut bad = vars;
+    /// bad.insert("NOTES_PAGE_SIZE".into(), "lots".into());
+    /// bad.insert("DB_POOL_MAX".into(), "many".into());
+    /// let err = Settings::read_with(bad, APP_VARS, |env| env.int("NOTES_PAGE_SIZE", 1u32, 1000)).err().unwrap();
+    /// assert_eq!(err.errors.len(), 2, "{err}");
+    /// assert!(err.to_string().contains("NOTES_PAGE_SIZE=\"lots\" is not valid"), "{err}");
+    /// ```
     pub fn read_with<T>(
         vars: BTreeMap<String, String>,
         extra: &[Var],

@@ -18,6 +18,9 @@ const KEYS: [(&str, &str); 2] = [
         "k2:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg=,k1:lGG2IZsafEFdou6ycAsE+/Q3awBmrucHKea7Nj8vR0g=",
     ),
 ];
+/// What a cache outside the process needs: the keys, or in a build without the
+/// `sealing` feature, the opt-out.
+const SEALED: &[(&str, &str)] = if cfg!(feature = "sealing") { &KEYS } else { &[PLAINTEXT] };
 
 #[test]
 fn embedded_defaults_need_nothing_else() {
@@ -61,7 +64,7 @@ fn every_default_in_the_table_parses() {
     let table = variables();
     let mut vars: Vec<(&str, &str)> = table.iter().filter_map(|v| v.default.map(|d| (v.name, d))).collect();
     vars.extend([("REDIS_URL", "redis://127.0.0.1"), ("DATABASE_URL", "postgres://h/db")]);
-    vars.extend(KEYS);
+    vars.extend(SEALED);
     settings(&vars).unwrap();
 }
 
@@ -136,14 +139,12 @@ fn malformed_urls_are_reported_without_their_password() {
 
 #[test]
 fn secrets_never_appear_in_debug_output() {
-    let s = settings(&[
+    let urls = [
         ("REDIS_URL", "redis://user:s3cret@127.0.0.1:6379"),
         ("DATABASE_URL", "postgres://app:hunter2@db/app?password=alsosecret"),
         ("REDIS_SENTINEL_PASSWORD", "sentinelpw"),
-        KEYS[0],
-        KEYS[1],
-    ])
-    .unwrap();
+    ];
+    let s = settings(&[&urls[..], SEALED].concat()).unwrap();
     let debug = format!("{s:?}");
     for secret in ["s3cret", "hunter2", "alsosecret", "sentinelpw", &KEYS[0].1[..12], &KEYS[1].1[3..15]] {
         assert!(!debug.contains(secret), "{secret} leaked: {debug}");
@@ -231,13 +232,23 @@ fn sealing_is_required_for_caches_outside_the_process() {
             ("KEYDB_URL", "redis://h"),
             ("MEMCACHED_SERVERS", "h:11211"),
         ]);
-        assert!(text.contains("CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS must be set"), "{provider}: {text}");
-        assert!(text.contains("pal keygen") && text.contains("CACHE_INSECURE_NO_ENCRYPTION=true"), "{text}");
+        #[cfg(feature = "sealing")]
+        {
+            assert!(text.contains("CACHE_KEY_SECRET and CACHE_ENCRYPTION_KEYS must be set"), "{provider}: {text}");
+            assert!(text.contains("pal keygen") && text.contains("CACHE_INSECURE_NO_ENCRYPTION=true"), "{text}");
+        }
+        #[cfg(not(feature = "sealing"))]
+        assert!(
+            text.contains("CACHE_INSECURE_NO_ENCRYPTION must be set to true")
+                && text.contains("without the `sealing` feature"),
+            "{provider}: {text}"
+        );
     }
     let s = settings(EMBEDDED).unwrap();
     assert!(s.cache_settings().unwrap().sealing.is_none(), "the in-process cache may run without sealing");
 }
 
+#[cfg(feature = "sealing")]
 #[test]
 fn sealing_keys_are_decoded_in_order() {
     let s = settings(&[EMBEDDED, &KEYS].concat()).unwrap();
@@ -256,9 +267,14 @@ fn plaintext_opt_out_is_warned_about_and_cannot_be_mixed_with_keys() {
         &[&[("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_URL", "redis://h"), PLAINTEXT][..], &KEYS]
             .concat(),
     );
+    // Without the `sealing` feature, the keys alone are refused (`factory::sealing_not_built`).
+    #[cfg(feature = "sealing")]
     assert!(text.contains("contradicts"), "{text}");
+    #[cfg(not(feature = "sealing"))]
+    assert!(text.contains("`sealing` feature"), "{text}");
 }
 
+#[cfg(feature = "sealing")]
 #[test]
 fn bad_sealing_keys_are_rejected_without_echoing_them() {
     let cases: [(&[(&str, &str)], &str); 5] = [
@@ -358,4 +374,136 @@ fn renamed_variables_keep_working_under_their_old_names() {
     let text =
         error_text(&[EMBEDDED, &[("POSTGRES_FALLBACK_ENABLED", "false"), ("CACHE_FALLBACK_ENABLED", "true")]].concat());
     assert!(text.contains("keep CACHE_FALLBACK_ENABLED only"), "{text}");
+}
+
+#[test]
+fn misspelled_names_are_told_from_an_applications_own_that_share_a_prefix() {
+    let own = [
+        ("DB_APP_NAME", "notes"),
+        ("REDIS_APP_THING", "x"),
+        ("CACHE_APP_LAYOUT", "grid"),
+        ("METRICS_APP_PORT", "9100"),
+        ("AUDIT_APP_OWNER", "ops"),
+        ("DATABASE_APP_SCHEMA", "notes"),
+    ];
+    let s = settings(&[EMBEDDED, &own].concat()).unwrap();
+    assert!(s.warnings.is_empty(), "the application's own variables pass in silence: {:?}", s.warnings);
+    let s = settings(&[EMBEDDED, &own, &[("DB_PROVDER", "sqlite")]].concat()).unwrap();
+    assert_eq!(s.warnings, ["DB_PROVDER is set but pal does not read it; did you mean DB_PROVIDER?"]);
+}
+
+/// What the builder below sets, as variables.
+fn builder_vars() -> Vec<(&'static str, &'static str)> {
+    let mut vars = vec![
+        ("CACHE_PROVIDER", "redis"),
+        ("REDIS_URL", "redis://user:pw@127.0.0.1:6379"),
+        ("DB_PROVIDER", "postgresql"),
+        ("DATABASE_URL", "postgres://app:pw@db/app"),
+        ("CACHE_KEY_PREFIX", "notes:"),
+        ("METRICS_ENABLED", "false"),
+        ("DB_AUTO_MIGRATE", "true"),
+        ("DB_POOL_MAX", "7"),
+    ];
+    vars.extend(SEALED);
+    vars
+}
+
+fn builder() -> SettingsBuilder {
+    let builder = Settings::builder()
+        .cache_provider("redis")
+        .redis_url("redis://user:pw@127.0.0.1:6379")
+        .database("postgresql", "postgres://app:pw@db/app")
+        .key_prefix("notes:")
+        .metrics(false)
+        .auto_migrate(true)
+        .var("DB_POOL_MAX", "7");
+    match cfg!(feature = "sealing") {
+        true => builder.sealing_keys(KEYS[0].1, KEYS[1].1),
+        false => builder.insecure_no_encryption(true),
+    }
+}
+
+#[test]
+fn the_builder_reads_as_the_same_variables_would() {
+    let built = builder().build().unwrap();
+    let read = settings(&builder_vars()).unwrap();
+    assert_eq!(format!("{built:?}"), format!("{read:?}"));
+    assert_eq!(built.cache_settings().unwrap().key_prefix, "notes:");
+    assert_eq!(built.db_settings().unwrap().pool.max, 7);
+    assert!(built.db_settings().unwrap().auto_migrate && !built.metrics);
+    #[cfg(feature = "sealing")]
+    assert!(built.cache_settings().unwrap().sealing.is_some());
+
+    // Over the process environment, the setters win; the rest is the environment's.
+    let over_env = SettingsBuilder::from_env().cache_provider("memory").database("sqlite", "sqlite::memory:").build();
+    let mut env = crate::env::process_vars();
+    env.extend(
+        [("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite"), ("DATABASE_URL", "sqlite::memory:")]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    assert_eq!(format!("{over_env:?}"), format!("{:?}", Settings::from_map(env)));
+}
+
+#[test]
+fn a_bad_value_through_the_builder_is_the_error_the_environment_gets() {
+    let cases: [(SettingsBuilder, &[(&str, &str)]); 3] = [
+        (
+            Settings::builder().database("sqlite", "sqlite::memory:").var("DB_POOL_MAX", "many"),
+            &[("DB_PROVIDER", "sqlite"), ("DATABASE_URL", "sqlite::memory:"), ("DB_POOL_MAX", "many")],
+        ),
+        (
+            Settings::builder().cache_provider("memory").database("postgresql", "mysql://u:s3cret@h/db"),
+            &[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "postgresql"), ("DATABASE_URL", "mysql://u:s3cret@h/db")],
+        ),
+        (
+            Settings::builder().cache_provider("redis").database("sqlite", "sqlite::memory:"),
+            &[("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("DATABASE_URL", "sqlite::memory:")],
+        ),
+    ];
+    for (builder, vars) in cases {
+        let built = builder.build().expect_err("refused").to_string();
+        assert_eq!(built, error_text(vars));
+        assert!(!built.contains("s3cret"), "{built}");
+    }
+}
+
+#[test]
+fn a_name_the_builder_is_given_must_be_declared() {
+    let err = Settings::builder()
+        .cache_provider("memory")
+        .var("DB_PROVDER", "sqlite")
+        .var("NOTES_PAGE_SIZE", "50")
+        .var("DB_POOL_MAX", "many")
+        .build()
+        .expect_err("unknown names are refused");
+    let text = err.to_string();
+    assert_eq!(err.errors.len(), 4, "every problem at once: {text}");
+    assert!(err.notes.is_empty(), "an unknown name is an error, not also a warning: {text}");
+    assert!(text.contains("DB_PROVDER is not a variable pal reads (did you mean DB_PROVIDER?)"), "{text}");
+    assert!(text.contains("NOTES_PAGE_SIZE is not a variable pal reads\n"), "no guess when none is close: {text}");
+    assert!(text.contains("DB_POOL_MAX=\"many\" is not valid"), "{text}");
+    assert!(text.contains("DATABASE_URL must be set for DB_PROVIDER=postgresql"), "{text}");
+    let renamed = Settings::builder().var("POSTGRES_FALLBACK_ENABLED", "true").build().unwrap_err().to_string();
+    assert!(renamed.contains("(did you mean CACHE_FALLBACK_ENABLED?)"), "a former name points to the new: {renamed}");
+
+    // The application's own, declared, are accepted and read with pal's.
+    let app = [Var::new("NOTES_PAGE_SIZE", Some("20"), "Notes per page")];
+    let (s, page) = Settings::builder()
+        .cache_provider("memory")
+        .database("sqlite", "sqlite::memory:")
+        .var("NOTES_PAGE_SIZE", "50")
+        .build_with(&app, |env| env.int("NOTES_PAGE_SIZE", 1u32, 1000))
+        .unwrap();
+    assert_eq!((s.cache_settings().unwrap().provider.name, page), ("memory", 50));
+}
+
+#[test]
+fn the_builders_debug_shows_no_secret_and_nothing_but_pals() {
+    let shown = format!("{:?}", builder().var("CACHE_MAX_VALUE_BYTES", "1024"));
+    assert!(shown.contains("\"CACHE_PROVIDER\": \"redis\"") && shown.contains("\"REDIS_URL\": \"***\""), "{shown}");
+    for secret in [":pw@", &KEYS[0].1[..12], &KEYS[1].1[3..15]] {
+        assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+    }
+    let from_env = format!("{:?}", SettingsBuilder::from_env());
+    assert!(!from_env.contains("PATH"), "the rest of the environment is not shown: {from_env}");
 }

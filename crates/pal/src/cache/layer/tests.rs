@@ -4,14 +4,23 @@
 use std::sync::Arc;
 
 use super::recorder::{Call, Recorder, Seen};
-use crate::cache::{BuildContext, CacheService, Sealed, Ttl, instrumented, prefixed, value_limit};
+#[cfg(feature = "sealing")]
+use crate::cache::Sealed;
+use crate::cache::{BuildContext, CacheService, Ttl, instrumented, prefixed, value_limit};
 use crate::settings::Settings;
 
 const KEY: &str = "k";
-const SEALING: [(&str, &str); 2] = [
+/// The factory's stacks are sealed in builds with sealing, and plaintext in the others.
+#[cfg(feature = "sealing")]
+const SEALING: &[(&str, &str)] = &[
     ("CACHE_KEY_SECRET", "aOE41jfGy5wFLpZc4UM0jrDIRiHIQNDnKv9K6rEdfNc="),
     ("CACHE_ENCRYPTION_KEYS", "test1:dT3jvNcsMaepLZm2f4x22T60WwbwzsXZv9Mn3bm/3cg="),
 ];
+#[cfg(not(feature = "sealing"))]
+const SEALING: &[(&str, &str)] = &[("CACHE_INSECURE_NO_ENCRYPTION", "true")];
+/// What the sealing layer answers itself: stored keys are hashes, which a
+/// caller's prefix cannot select.
+const SEALING_ANSWERS: &[Call] = if cfg!(feature = "sealing") { &[Call::Sample] } else { &[] };
 
 /// Makes `call` with [`KEY`] wherever it names a key. Answers do not matter here,
 /// only which calls reach the provider; no wildcard, so a new [`Call`] is made too.
@@ -151,7 +160,8 @@ impl Layered {
 /// Sealed values differ at every write, so sealing compares opened values: it
 /// reads the stored one first, and asks the provider to compare only what it read
 /// (here nothing: the recorder holds no value).
-const SEALED_COMPARES: &[(Call, Call)] = &[(Call::DeleteIf, Call::Get), (Call::TouchIf, Call::Get)];
+const SEALED_COMPARES: &[(Call, Call)] =
+    if cfg!(feature = "sealing") { &[(Call::DeleteIf, Call::Get), (Call::TouchIf, Call::Get)] } else { &[] };
 
 async fn assert_routed(stacks: Vec<Layered>) {
     let mut wrong = Vec::new();
@@ -162,32 +172,48 @@ async fn assert_routed(stacks: Vec<Layered>) {
 }
 
 fn settings(vars: &[(&str, &str)]) -> Settings {
-    Settings::from_vars(vars.iter().copied().chain(SEALING)).unwrap()
+    Settings::from_vars(vars.iter().chain(SEALING).copied()).unwrap()
 }
 
+#[cfg(feature = "sealing")]
 fn sealer() -> Arc<crate::crypto::Sealer> {
     crate::factory::sealer(&settings(&[("CACHE_PROVIDER", "memory"), ("DB_PROVIDER", "sqlite")])).unwrap().unwrap()
+}
+
+/// The key the provider gets under the factory's stack with `CACHE_KEY_PREFIX=app:`:
+/// prefixed, and hashed when sealing is built.
+fn stored_key() -> Box<dyn Fn(&str) -> String> {
+    #[cfg(feature = "sealing")]
+    {
+        let sealer = sealer();
+        Box::new(move |k| format!("app:{}", sealer.hash_key(k)))
+    }
+    #[cfg(not(feature = "sealing"))]
+    Box::new(|k| format!("app:{k}"))
 }
 
 #[tokio::test]
 async fn every_call_reaches_the_provider_through_each_layer() {
     let recorder = || Arc::new(Recorder::default());
-    let (r1, r2, r3, r4) = (recorder(), recorder(), recorder(), recorder());
-    let sealer = sealer();
-    let hashed = sealer.clone();
-    assert_routed(vec![
+    let (r1, r2, r3) = (recorder(), recorder(), recorder());
+    #[cfg_attr(not(feature = "sealing"), allow(unused_mut))]
+    let mut stacks = vec![
         Layered { key: Box::new(|k| format!("app:{k}")), ..Layered::new("prefix", r1.clone(), prefixed(r1, "app:")) },
         Layered::new("value limit", r2.clone(), value_limit(r2, 1024, 0)),
         Layered::new("metrics", r3.clone(), instrumented(r3)),
-        Layered {
+    ];
+    #[cfg(feature = "sealing")]
+    {
+        let (r4, sealer) = (recorder(), sealer());
+        let hashed = sealer.clone();
+        stacks.push(Layered {
             key: Box::new(move |k| hashed.hash_key(k)),
-            // Stored keys are hashes, which a caller's prefix cannot select.
-            answered: &[Call::Sample],
+            answered: SEALING_ANSWERS,
             becomes: SEALED_COMPARES,
             ..Layered::new("sealing", r4.clone(), Arc::new(Sealed::new(r4, sealer)))
-        },
-    ])
-    .await;
+        });
+    }
+    assert_routed(stacks).await;
 }
 
 /// Metrics, the key prefix, sealing and the value limit, as `build_cache` stacks them.
@@ -198,10 +224,9 @@ async fn every_call_reaches_the_provider_through_the_stack_the_factory_builds() 
     let recorder = Arc::new(Recorder::default());
     let unsealed = crate::factory::layer_unsealed(&settings, recorder.clone(), BuildContext::default()).unwrap();
     let cache = crate::factory::seal_and_limit(&settings, unsealed).unwrap();
-    let sealer = sealer();
     assert_routed(vec![Layered {
-        key: Box::new(move |k| format!("app:{}", sealer.hash_key(k))),
-        answered: &[Call::Sample],
+        key: stored_key(),
+        answered: SEALING_ANSWERS,
         becomes: SEALED_COMPARES,
         ..Layered::new("factory stack", recorder, cache)
     }])
@@ -276,17 +301,25 @@ mod hybrid {
         let context = BuildContext { database: Some(database().await) };
         let unsealed = crate::factory::layer_unsealed(&settings, redis.clone(), context).unwrap();
         let cache = crate::factory::seal_and_limit(&settings, unsealed).unwrap();
-        let sealer = sealer();
+        const STACK_ANSWERS: &[Call] = if cfg!(feature = "sealing") {
+            &[Call::Provider, Call::Capabilities, Call::Sample]
+        } else {
+            &[Call::Provider, Call::Capabilities]
+        };
         assert_routed(vec![Layered {
-            key: Box::new(move |k| format!("app:{}", sealer.hash_key(k))),
-            answered: &[Call::Provider, Call::Capabilities, Call::Sample],
-            becomes: &[
-                (Call::Health, Call::Ping),
-                (Call::SetMany, Call::Set),
-                (Call::DeleteMany, Call::Delete),
-                (Call::DeleteIf, Call::Get),
-                (Call::TouchIf, Call::Get),
-            ],
+            key: stored_key(),
+            answered: STACK_ANSWERS,
+            becomes: if cfg!(feature = "sealing") {
+                &[
+                    (Call::Health, Call::Ping),
+                    (Call::SetMany, Call::Set),
+                    (Call::DeleteMany, Call::Delete),
+                    (Call::DeleteIf, Call::Get),
+                    (Call::TouchIf, Call::Get),
+                ]
+            } else {
+                BECOMES
+            },
             ..Layered::new("redis-hybrid factory stack", redis, cache)
         }])
         .await;

@@ -1,6 +1,7 @@
 use std::collections::HashSet;
 
 use super::*;
+use crate::crypto::generate_key_lines;
 
 fn key(byte: u8) -> Zeroizing<[u8; KEY_LEN]> {
     Zeroizing::new([byte; KEY_LEN])

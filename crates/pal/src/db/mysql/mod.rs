@@ -53,6 +53,8 @@ pub static PROVIDER: DbProvider = DbProvider {
 #[cfg(feature = "mysql")]
 pub use driver::connect;
 
+/// Opens MySQL or MariaDB; in a build without the `mysql` feature, a configuration
+/// error naming it.
 #[cfg(not(feature = "mysql"))]
 pub fn connect(_: &crate::db::DbSettings) -> crate::Result<std::sync::Arc<dyn crate::db::DatabaseService>> {
     Err(crate::Error::not_built("DB_PROVIDER", PROVIDER.name, PROVIDER.feature))

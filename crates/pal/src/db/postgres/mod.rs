@@ -86,10 +86,14 @@ mod absent {
     use crate::db::{DatabaseService, DbSettings};
     use crate::error::{Error, Result};
 
+    /// Opens PostgreSQL; in a build without the `postgres` feature, a configuration
+    /// error naming it.
     pub fn connect_postgresql(_: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
         Err(Error::not_built("DB_PROVIDER", POSTGRESQL.name, POSTGRESQL.feature))
     }
 
+    /// Opens CockroachDB; in a build without the `postgres` feature, a configuration
+    /// error naming it.
     pub fn connect_cockroachdb(_: &DbSettings) -> Result<Arc<dyn DatabaseService>> {
         Err(Error::not_built("DB_PROVIDER", COCKROACHDB.name, COCKROACHDB.feature))
     }
