@@ -9,6 +9,7 @@
 //! - `per-call copy, async commit`: that with `synchronous_commit=off`.
 //!
 //! Then the latency of misses (keys that never existed, one task) and of hits.
+//! First, writes of 16 keys shared by 50 tasks (`-- same-keys` runs only those).
 //!
 //! `scripts/services up && cargo bench -p pal --bench hybrid_throughput`
 
@@ -102,6 +103,31 @@ fn main() {
             ),
         ];
         let value = Bytes::from(vec![b'v'; 256]);
+
+        // Same-key writes: 50 tasks writing the same 16 keys at once (a hot session,
+        // a shared snapshot), where two flushers could fight over one row.
+        let mut same = [Vec::new(), Vec::new()];
+        for _ in 0..ROUNDS {
+            for (n, (_, w)) in writers[..2].iter().enumerate() {
+                let (w, value) = (w.clone(), value.clone());
+                same[n].push(
+                    round_of(50, move |_, i| {
+                        let (w, value) = (w.clone(), value.clone());
+                        async move { write(&w, format!("bench:hybrid:hot:{}", i % 16), value).await }
+                    })
+                    .await,
+                );
+            }
+        }
+        let (redis_same, hybrid_same) = (median(same[0].clone()), median(same[1].clone()));
+        println!(
+            "SET of 16 shared keys, 50 tasks: sealed redis {redis_same:.0} ops/s, hybrid {hybrid_same:.0} ops/s ({:.3}x)",
+            hybrid_same / redis_same
+        );
+        if std::env::args().any(|a| a == "same-keys") {
+            admin.execute(&format!("DROP SCHEMA {schema} CASCADE"), &[]).await.unwrap();
+            return;
+        }
 
         for tasks in [50, 256] {
             let mut sets = vec![Vec::new(); writers.len()];

@@ -42,8 +42,11 @@ impl SqlExpiringStore {
             last.insert(row.0, i);
         }
         let now = Utc::now();
-        let unique: Vec<&ExpiringRow<'_>> =
+        let mut unique: Vec<&ExpiringRow<'_>> =
             rows.iter().enumerate().filter(|(i, r)| last[r.0] == *i).map(|(_, r)| r).collect();
+        // Rows in key order: concurrent writers (other instances) then take their
+        // row locks in one order, and wait for each other instead of deadlocking.
+        unique.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let grammar = self.db.grammar();
         let mut statements: Vec<(String, Vec<Value>)> = Vec::new();
         let mut rest = unique.as_slice();

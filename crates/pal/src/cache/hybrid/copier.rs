@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::store::HybridStore;
@@ -28,26 +28,39 @@ struct Copy {
     committed: oneshot::Sender<Result<()>>,
 }
 
+/// One queue per flusher, and a key always goes to the same one: two flushers never
+/// hold locks on the same row, so writes of one hot key wait for one commit rather
+/// than for a deadlock between two statements to be detected and broken.
 pub(super) struct Copier {
-    queue: mpsc::Sender<Copy>,
+    queues: Vec<mpsc::Sender<Copy>>,
     flushers: Vec<JoinHandle<()>>,
 }
 
 impl Copier {
     pub(super) fn start(store: Arc<HybridStore>) -> Copier {
-        let (queue, receiver) = mpsc::channel(QUEUE);
-        let receiver = Arc::new(Mutex::new(receiver));
-        let flushers = (0..FLUSHERS).map(|_| tokio::spawn(flush(receiver.clone(), store.clone()))).collect();
-        Copier { queue, flushers }
+        let (queues, flushers) = (0..FLUSHERS)
+            .map(|_| {
+                let (queue, receiver) = mpsc::channel(QUEUE / FLUSHERS);
+                (queue, tokio::spawn(flush(receiver, store.clone())))
+            })
+            .unzip();
+        Copier { queues, flushers }
     }
 
     /// Stores `data` under `key` in the database; returns once it is committed.
     pub(super) async fn put(&self, key: &str, data: Bytes, expires_at: DateTime<Utc>) -> Result<()> {
         let (committed, outcome) = oneshot::channel();
+        let queue = &self.queues[flusher_of(key)];
         let copy = Copy { key: key.to_string(), data, expires_at, committed };
-        self.queue.send(copy).await.map_err(|_| stopped())?;
+        queue.send(copy).await.map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
+}
+
+/// The flusher that writes `key`'s copies.
+fn flusher_of(key: &str) -> usize {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    (BuildHasherDefault::<DefaultHasher>::default().hash_one(key) % FLUSHERS as u64) as usize
 }
 
 impl Drop for Copier {
@@ -60,24 +73,23 @@ fn stopped() -> Error {
     Error::new(ErrorKind::Backend, "the database copy writer has stopped").with_provider(super::PROVIDER.name)
 }
 
-/// Takes what has queued up and stores it in one statement. While every flusher is
+/// Takes what has queued up and stores it in one statement. While the flusher is
 /// busy, copies accumulate, so batches grow with the load. A flush takes a power of
-/// two of them and leaves the rest to the next flusher: every flush is then one
+/// two of them and leaves the rest to its next flush: every flush is then one
 /// statement of one of a few shapes (see `SqlExpiringStore::upsert_many`), with no
-/// transaction around several.
-async fn flush(receiver: Arc<Mutex<mpsc::Receiver<Copy>>>, store: Arc<HybridStore>) {
+/// transaction around several. Copies of one key in a batch become one row, the
+/// last written; every writer among them is answered by that commit, which holds
+/// its write or a later one.
+async fn flush(mut receiver: mpsc::Receiver<Copy>, store: Arc<HybridStore>) {
     loop {
         let mut batch = Vec::new();
-        {
-            let mut receiver = receiver.lock().await;
-            let Some(first) = receiver.recv().await else { return };
-            batch.push(first);
-            let take = (1 + receiver.len()).min(MAX_BATCH);
-            while batch.len() < 1 << take.ilog2() {
-                match receiver.try_recv() {
-                    Ok(copy) => batch.push(copy),
-                    Err(_) => break,
-                }
+        let Some(first) = receiver.recv().await else { return };
+        batch.push(first);
+        let take = (1 + receiver.len()).min(MAX_BATCH);
+        while batch.len() < 1 << take.ilog2() {
+            match receiver.try_recv() {
+                Ok(copy) => batch.push(copy),
+                Err(_) => break,
             }
         }
         let rows: Vec<ExpiringRow<'_>> = batch.iter().map(|c| (c.key.as_str(), &c.data[..], c.expires_at)).collect();
