@@ -7,7 +7,7 @@ mod support;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{KEYS, pal, pal_command, stdout, text, unique};
+use support::{KEYS, command, pal, stdout, text, unique};
 
 fn vars(url: &str) -> Vec<(&str, &str)> {
     let mut vars = vec![("CACHE_PROVIDER", "redis"), ("REDIS_URL", url)];
@@ -35,12 +35,6 @@ fn add_stores_once_and_get_reads_several_keys() {
     assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).as_ref()), (Some(0), "first\nbee\n"));
 }
 
-fn lock_command(vars: &[(&str, &str)], args: &[&str]) -> std::process::Command {
-    let mut command = pal_command();
-    command.env("RUST_LOG", "warn").envs(vars.iter().copied()).args(args);
-    command
-}
-
 /// Four processes at once, each waiting for the lock: all run, never two inside.
 #[test]
 fn processes_contending_for_a_lock_are_never_both_inside() {
@@ -56,7 +50,7 @@ fn processes_contending_for_a_lock_are_never_both_inside() {
     );
     let children: Vec<Child> = (0..4)
         .map(|_| {
-            lock_command(&vars, &["lock", &name, "--ttl", "10", "--wait", "30", "--", "sh", "-c", &script])
+            command(&vars, &["lock", &name, "--ttl", "10", "--wait", "30", "--", "sh", "-c", &script])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -74,10 +68,8 @@ fn processes_contending_for_a_lock_are_never_both_inside() {
     assert_eq!(tokens.len(), 4, "every holder had a token of its own: {tokens:?}");
 
     // Without waiting, one of two runs and the other exits 1 at once.
-    let holder = lock_command(&vars, &["lock", &name, "--ttl", "10", "--", "sleep", "2"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let holder =
+        command(&vars, &["lock", &name, "--ttl", "10", "--", "sleep", "2"]).stderr(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(700));
     let (out, took) = pal(&vars, &["lock", &name, "--ttl", "10", "--", "true"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -97,7 +89,7 @@ fn a_killed_holders_lock_is_free_after_its_ttl() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("started");
     let script = format!("echo $$ > {0}.tmp; mv {0}.tmp {0}; exec sleep 30", marker.display());
-    let mut holder = lock_command(&vars, &["lock", &name, "--ttl", "3", "--", "sh", "-c", &script])
+    let mut holder = command(&vars, &["lock", &name, "--ttl", "3", "--", "sh", "-c", &script])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

@@ -54,7 +54,8 @@ pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}:{}", uuid::Uuid::new_v4().simple())
 }
 
-fn command(vars: &[(&str, &str)], args: &[&str]) -> Command {
+/// `pal` with `args`, as an operator would run it, `vars` its whole environment.
+pub(crate) fn command(vars: &[(&str, &str)], args: &[&str]) -> Command {
     let mut command = pal_command();
     command.env("RUST_LOG", "warn").envs(vars.iter().copied()).args(args);
     command

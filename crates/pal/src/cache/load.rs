@@ -51,15 +51,22 @@ where
                 return Ok(value);
             }
             let value = loader().await?;
-            if let Err(e) = cache.set(key, value.clone(), ttl).await {
-                if !e.is_temporary() {
-                    return Err(e);
-                }
-                tracing::warn!(error = %e, "get_or_load: the loaded value was not cached");
-            }
+            store_loaded(cache, key, value.clone(), ttl).await?;
             Ok(value)
         })
         .await
+}
+
+/// Caches a loaded value. A cache that cannot be reached now (a temporary error)
+/// does not fail the load: the value is returned uncached.
+async fn store_loaded<C: CacheService + ?Sized>(cache: &C, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
+    match cache.set(key, value, ttl).await {
+        Err(e) if e.is_temporary() => {
+            tracing::warn!(error = %e, "get-or-load: the loaded value was not cached");
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// How [`ReadThrough`] loads and keeps values.
@@ -244,12 +251,7 @@ impl ReadThrough {
         let ttl = self.options.ttl.as_duration();
         let kept = Ttl::new(ttl + self.options.grace.unwrap_or_default())?;
         let stored = seal_envelope(&value, now_ms() + ttl.as_millis() as u64);
-        if let Err(e) = self.cache.set(key, stored, kept).await {
-            if !e.is_temporary() {
-                return Err(e);
-            }
-            tracing::warn!(error = %e, "read-through: the loaded value was not cached");
-        }
+        store_loaded(self.cache.as_ref(), key, stored, kept).await?;
         if let Some(lock) = guard {
             let _ = lock.release().await;
         }

@@ -42,4 +42,5 @@ pub use sealed::{
     Found, KeyCheck, KeyRecord, KeyReport, RECORD_KEY, Recorded, SAMPLE_SIZE, SampleReport, Sealed, TheseKeys,
 };
 pub use service::{CacheService, Sampled};
+pub(crate) use service::{distinct, last_of_each};
 pub use ttl::Ttl;

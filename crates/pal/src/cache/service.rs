@@ -71,8 +71,8 @@ pub trait CacheService: Send + Sync + 'static {
     /// Removes every key; returns how many of the distinct keys existed.
     async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
         let mut removed = 0;
-        for (i, key) in keys.iter().enumerate() {
-            if !keys[..i].contains(key) && self.delete(key).await? {
+        for key in distinct(keys) {
+            if self.delete(key).await? {
                 removed += 1;
             }
         }
@@ -121,6 +121,25 @@ pub trait CacheService: Send + Sync + 'static {
         let _ = (prefix, limit);
         Ok(None)
     }
+}
+
+/// The distinct keys of a batch, each once (in sorted order): what `delete_many`
+/// removes and counts.
+pub(crate) fn distinct<'k>(keys: &[&'k str]) -> Vec<&'k str> {
+    let mut distinct = keys.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct
+}
+
+/// The items of a batch with the last of each key only, in the batch's order:
+/// what writing them one after the other would leave.
+pub(crate) fn last_of_each<T>(items: &[T], key: impl Fn(&T) -> &str) -> Vec<&T> {
+    let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        last.insert(key(item), i);
+    }
+    items.iter().enumerate().filter(|(i, item)| last[key(item)] == *i).map(|(_, item)| item).collect()
 }
 
 /// Entries read by [`CacheService::sample`]: each key with its stored value.

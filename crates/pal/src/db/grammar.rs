@@ -20,6 +20,19 @@ pub enum Tables {
     Audit,
 }
 
+/// pal's migrations in one dialect, each list in order. Versions are unique
+/// across the lists, since one ledger records them all.
+#[derive(Debug)]
+pub struct PalMigrations {
+    /// The layout before pal's tables were prefixed, finished where a database
+    /// still has it, and renamed by its last migration.
+    pub legacy: &'static [Migration],
+    /// [`Tables::Cache`]'s.
+    pub cache: &'static [Migration],
+    /// [`Tables::Audit`]'s.
+    pub audit: &'static [Migration],
+}
+
 impl Tables {
     /// Every part's tables.
     pub const ALL: &'static [Tables] = &[Tables::Cache, Tables::Audit];
@@ -95,12 +108,23 @@ pub trait Grammar: Send + Sync + 'static {
     /// The kind of a server error, from its code and message.
     fn classify(&self, code: &str, message: &str) -> ErrorKind;
 
+    /// pal's migrations in this dialect (`pal_migrations!` in its folder).
+    fn pal_migrations(&self) -> &'static PalMigrations;
+
     /// The migrations of one part of pal's tables, in order.
-    fn migrations(&self, tables: Tables) -> &'static [Migration];
+    fn migrations(&self, tables: Tables) -> &'static [Migration] {
+        let all = self.pal_migrations();
+        match tables {
+            Tables::Cache => all.cache,
+            Tables::Audit => all.audit,
+        }
+    }
 
     /// The migrations of pal's legacy layout (unprefixed tables), ending with the
     /// one that renames them.
-    fn legacy_migrations(&self) -> &'static [Migration];
+    fn legacy_migrations(&self) -> &'static [Migration] {
+        self.pal_migrations().legacy
+    }
 
     /// The table recording which migrations ran.
     fn ledger_ddl(&self) -> &'static str;

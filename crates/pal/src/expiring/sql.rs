@@ -1,12 +1,12 @@
 //! Sessions in the `pal_sessions` table of any database.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{ExpiringRecord, ExpiringStore};
+use crate::cache::last_of_each;
 use crate::db::grammar::{Grammar, replace_on_conflict};
 use crate::db::{DatabaseService, DatabaseServiceExt, Value};
 use crate::error::Result;
@@ -37,13 +37,8 @@ impl SqlExpiringStore {
     /// chunk, in one transaction when there is more than one. When an id appears
     /// twice the later row wins, as it would with one upsert after the other.
     pub async fn upsert_many(&self, rows: &[ExpiringRow<'_>]) -> Result<()> {
-        let mut last: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            last.insert(row.0, i);
-        }
         let now = Utc::now();
-        let mut unique: Vec<&ExpiringRow<'_>> =
-            rows.iter().enumerate().filter(|(i, r)| last[r.0] == *i).map(|(_, r)| r).collect();
+        let mut unique = last_of_each(rows, |row| row.0);
         // Rows in key order: concurrent writers (other instances) then take their
         // row locks in one order, and wait for each other instead of deadlocking.
         unique.sort_unstable_by(|a, b| a.0.cmp(b.0));

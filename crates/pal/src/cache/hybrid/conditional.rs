@@ -160,14 +160,3 @@ pub(super) async fn get_many(inner: &Arc<Shared>, keys: &[&str]) -> Result<Vec<O
         }
     }
 }
-
-/// The entries with the later value of a key given twice: what storing them one by
-/// one would leave.
-pub(super) fn last_of_each<'e, 'k>(entries: &'e [(&'k str, Bytes)]) -> Vec<&'e (&'k str, Bytes)> {
-    entries
-        .iter()
-        .enumerate()
-        .filter(|(i, (key, _))| !entries[i + 1..].iter().any(|(k, _)| k == key))
-        .map(|(_, e)| e)
-        .collect()
-}

@@ -12,7 +12,7 @@ use super::breaker::{Route, State as BreakerState};
 use super::state::{HybridConfig, HybridStats, Shared, expiry, remaining};
 use super::store::{HybridStore, StoredEntry};
 use super::{conditional, recovery};
-use crate::cache::{CacheService, Capabilities, Sampled, Ttl};
+use crate::cache::{CacheService, Capabilities, Sampled, Ttl, distinct, last_of_each};
 use crate::db::DatabaseService;
 use crate::error::{ErrorKind, Result};
 
@@ -206,16 +206,13 @@ impl CacheService for HybridCache {
     /// Each entry as `set` stores it (its database copies batched by the copier),
     /// all at once; of a key given twice only the later value is written.
     async fn set_many(&self, entries: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
-        let entries = conditional::last_of_each(entries);
+        let entries = last_of_each(entries, |(key, _)| key);
         futures::future::try_join_all(entries.iter().map(|(key, value)| self.set(key, value.clone(), ttl))).await?;
         Ok(())
     }
 
     async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
-        let mut distinct = keys.to_vec();
-        distinct.sort_unstable();
-        distinct.dedup();
-        let removed = futures::future::try_join_all(distinct.iter().map(|key| self.delete(key))).await?;
+        let removed = futures::future::try_join_all(distinct(keys).into_iter().map(|key| self.delete(key))).await?;
         Ok(removed.into_iter().filter(|r| *r).count() as u64)
     }
 

@@ -130,8 +130,8 @@ impl MemcachedCache {
         outputs.into_iter().map(|o| o.ok_or_else(|| Error::new(ErrorKind::Backend, "a batch lost an answer"))).collect()
     }
 
-    /// The stored value and its CAS, when the key is there.
-    async fn get_with_cas(&self, wire_key: &str) -> Result<Option<(Vec<u8>, u64)>> {
+    /// The CAS of the stored value, when the key holds exactly `expected`.
+    async fn cas_if_holds(&self, wire_key: &str, expected: &[u8]) -> Result<Option<u64>> {
         let result = self
             .client(wire_key)
             .await?
@@ -141,7 +141,7 @@ impl MemcachedCache {
             .await
             .map_err(map_error)?;
         Ok(match (result.hit(), result.value, result.item.cas) {
-            (true, Some(value), Some(cas)) => Some((value, cas)),
+            (true, Some(value), Some(cas)) if value == expected => Some(cas),
             _ => None,
         })
     }
@@ -163,6 +163,11 @@ fn wire_ttl(ttl: Ttl) -> u32 {
         secs
     };
     u32::try_from(wire).unwrap_or(u32::MAX)
+}
+
+/// The value a read found; a miss (or a placeholder being filled) is none.
+fn hit_value(result: memcache::exp::GetResult) -> Option<Bytes> {
+    if result.hit() { result.value.map(Bytes::from) } else { None }
 }
 
 fn map_error(e: McError) -> Error {
@@ -201,7 +206,7 @@ impl CacheService for MemcachedCache {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         let key = wire_key(key);
         let result = self.client(&key).await?.get(key.as_bytes()).send().await.map_err(map_error)?;
-        Ok(if result.hit() { result.value.map(Bytes::from) } else { None })
+        Ok(hit_value(result))
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
@@ -290,7 +295,7 @@ impl CacheService for MemcachedCache {
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
         let wire: Vec<String> = keys.iter().map(|k| wire_key(k).into_owned()).collect();
         let results = self.run_batched(&wire, |i| Get::new(wire[i].as_bytes())).await?;
-        Ok(results.into_iter().map(|r| if r.hit() { r.value.map(Bytes::from) } else { None }).collect())
+        Ok(results.into_iter().map(hit_value).collect())
     }
 
     async fn set_many(&self, entries: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
@@ -334,10 +339,7 @@ impl CacheService for MemcachedCache {
     /// CAS is unchanged: atomic against any writer in between.
     async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool> {
         let key = wire_key(key);
-        let Some((value, cas)) = self.get_with_cas(&key).await? else { return Ok(false) };
-        if value != expected {
-            return Ok(false);
-        }
+        let Some(cas) = self.cas_if_holds(&key, expected).await? else { return Ok(false) };
         let result =
             self.client(&key).await?.delete(key.as_bytes()).compare_cas(cas).send().await.map_err(map_error)?;
         Ok(result.status == MutationStatus::Applied)
@@ -347,14 +349,11 @@ impl CacheService for MemcachedCache {
     /// CAS is unchanged (memcached's touch takes no CAS).
     async fn touch_if(&self, key: &str, expected: &[u8], ttl: Ttl) -> Result<bool> {
         let key = wire_key(key);
-        let Some((value, cas)) = self.get_with_cas(&key).await? else { return Ok(false) };
-        if value != expected {
-            return Ok(false);
-        }
+        let Some(cas) = self.cas_if_holds(&key, expected).await? else { return Ok(false) };
         let result = self
             .client(&key)
             .await?
-            .set(key.as_bytes(), &value)
+            .set(key.as_bytes(), expected)
             .compare_cas(cas)
             .ttl_raw(wire_ttl(ttl))
             .send()

@@ -13,7 +13,7 @@ use redis::{Cmd, RedisError, ServerErrorKind, cmd, pipe};
 use super::address::{RedisTls, RedisTopology, Timeouts};
 use super::connection::Topology;
 use super::request::Request;
-use crate::cache::{CacheProvider, CacheService, Capabilities, Sampled, Ttl, counter};
+use crate::cache::{CacheProvider, CacheService, Capabilities, Sampled, Ttl, counter, distinct};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tls::Transport;
 
@@ -265,9 +265,7 @@ impl CacheService for RedisCache {
 
     /// One UNLINK of the distinct keys per batch one server holds.
     async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
-        let mut distinct: Vec<&str> = keys.to_vec();
-        distinct.sort_unstable();
-        distinct.dedup();
+        let distinct = distinct(keys);
         let groups = self.batches(distinct.iter().copied());
         let removed = futures::future::try_join_all(groups.iter().map(|positions| {
             let mut unlink = cmd("UNLINK");

@@ -178,12 +178,7 @@ pub async fn pending_app<D: DatabaseService + ?Sized>(
     migrations: &[Migration],
 ) -> Result<Vec<String>> {
     check_list(app, migrations)?;
-    let applied = match ledger(db, app).await {
-        Ok(applied) => applied,
-        // No ledger yet: nothing was ever applied.
-        Err(e) if e.kind() == ErrorKind::UndefinedObject => Vec::new(),
-        Err(e) => return Err(e),
-    };
+    let applied = super::ledger_or_empty(ledger(db, app).await)?;
     check_applied(app, migrations, &applied)?;
     Ok(migrations
         .iter()

@@ -18,18 +18,18 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::retry;
 pub use app::{MigrateApp, checksum, pending_app, run_app};
 
-/// Defines, in a dialect's folder, `LEGACY`, `CACHE` and `AUDIT`: the lists of
-/// pal's migrations, whose SQL is that folder's `migrations/<list>/<name>.sql`.
-/// Versions are unique across the lists, since one ledger records them all.
+/// pal's migrations in the dialect whose folder invokes it, as a
+/// [`PalMigrations`](super::grammar::PalMigrations): the SQL of each is that
+/// folder's `migrations/<list>/<name>.sql`.
 macro_rules! pal_migrations {
     () => {
-        /// The layout before pal's tables were prefixed, finished where a database
-        /// still has it, and renamed by its last migration.
-        const LEGACY: &[$crate::db::migrate::Migration] = $crate::db::migrate::pal_migrations!["legacy";
-            1 "0001_initial", 2 "0002_cache_fallback", 3 "0003_counter_expiry", 4 "0004_exact_keys",
-            5 "0005_pal_prefix"];
-        const CACHE: &[$crate::db::migrate::Migration] = $crate::db::migrate::pal_migrations!["cache"; 101 "0101_cache"];
-        const AUDIT: &[$crate::db::migrate::Migration] = $crate::db::migrate::pal_migrations!["audit"; 201 "0201_audit"];
+        $crate::db::grammar::PalMigrations {
+            legacy: $crate::db::migrate::pal_migrations!["legacy";
+                1 "0001_initial", 2 "0002_cache_fallback", 3 "0003_counter_expiry", 4 "0004_exact_keys",
+                5 "0005_pal_prefix"],
+            cache: $crate::db::migrate::pal_migrations!["cache"; 101 "0101_cache"],
+            audit: $crate::db::migrate::pal_migrations!["audit"; 201 "0201_audit"],
+        }
     };
     ($list:literal; $($version:literal $name:literal),+ $(,)?) => {
         &[$($crate::db::migrate::Migration {
@@ -64,13 +64,16 @@ async fn applied_versions<D: DatabaseService + ?Sized>(db: &D) -> Result<Vec<i64
 /// The migrations `tables` need that are not applied yet, by name, in order:
 /// first what finishes and renames a legacy layout, where the database has one.
 pub async fn pending<D: DatabaseService + ?Sized>(db: &D, tables: &[Tables]) -> Result<Vec<&'static str>> {
-    let applied = match applied_versions(db).await {
-        Ok(applied) => applied,
-        // No ledger yet: nothing was ever applied.
-        Err(e) if e.kind() == ErrorKind::UndefinedObject => Vec::new(),
-        Err(e) => return Err(e),
-    };
+    let applied = ledger_or_empty(applied_versions(db).await)?;
     Ok(in_order(db, tables, &applied).into_iter().filter(|m| !applied.contains(&m.version)).map(|m| m.name).collect())
+}
+
+/// What a ledger read found; a ledger that does not exist yet holds nothing.
+fn ledger_or_empty<T>(read: Result<Vec<T>>) -> Result<Vec<T>> {
+    match read {
+        Err(e) if e.kind() == ErrorKind::UndefinedObject => Ok(Vec::new()),
+        other => other,
+    }
 }
 
 /// Every migration a run considers, given what the ledger holds.

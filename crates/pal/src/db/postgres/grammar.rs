@@ -1,12 +1,13 @@
 //! PostgreSQL's (and CockroachDB's) answers to the questions every dialect is asked.
 
+use crate::db::grammar::PalMigrations;
 use crate::db::grammar::{Cancel, Grammar, Lexis};
-use crate::db::migrate::{Migration, Tables, pal_migrations};
+use crate::db::migrate::pal_migrations;
 use crate::error::ErrorKind;
 
 pub(super) struct Postgres;
 
-pal_migrations!();
+const PAL_MIGRATIONS: PalMigrations = pal_migrations!();
 
 impl Grammar for Postgres {
     fn lexis(&self) -> Lexis {
@@ -38,15 +39,8 @@ impl Grammar for Postgres {
         }
     }
 
-    fn migrations(&self, tables: Tables) -> &'static [Migration] {
-        match tables {
-            Tables::Cache => CACHE,
-            Tables::Audit => AUDIT,
-        }
-    }
-
-    fn legacy_migrations(&self) -> &'static [Migration] {
-        LEGACY
+    fn pal_migrations(&self) -> &'static PalMigrations {
+        &PAL_MIGRATIONS
     }
 
     fn ledger_ddl(&self) -> &'static str {

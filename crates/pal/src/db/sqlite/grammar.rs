@@ -1,12 +1,13 @@
 //! SQLite's answers to the questions every dialect is asked.
 
+use crate::db::grammar::PalMigrations;
 use crate::db::grammar::{Grammar, Lexis};
-use crate::db::migrate::{Migration, Tables, pal_migrations};
+use crate::db::migrate::pal_migrations;
 use crate::error::ErrorKind;
 
 pub(super) struct Sqlite;
 
-pal_migrations!();
+const PAL_MIGRATIONS: PalMigrations = pal_migrations!();
 
 impl Grammar for Sqlite {
     fn lexis(&self) -> Lexis {
@@ -27,15 +28,8 @@ impl Grammar for Sqlite {
         }
     }
 
-    fn migrations(&self, tables: Tables) -> &'static [Migration] {
-        match tables {
-            Tables::Cache => CACHE,
-            Tables::Audit => AUDIT,
-        }
-    }
-
-    fn legacy_migrations(&self) -> &'static [Migration] {
-        LEGACY
+    fn pal_migrations(&self) -> &'static PalMigrations {
+        &PAL_MIGRATIONS
     }
 
     fn ledger_ddl(&self) -> &'static str {
