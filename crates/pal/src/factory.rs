@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::audit::{AuditSink, SqlAuditSink};
+use crate::cache::near::NearCache;
 use crate::cache::{BuildContext, CacheService, prefixed, value_limit};
 #[cfg(feature = "sealing")]
 use crate::cache::{KeyCheck, Sealed};
@@ -22,8 +23,55 @@ use crate::settings::Settings;
 /// Builds the configured cache. Connection problems surface at the first call
 /// (or `ping`), not here, so a server that is briefly down does not stop start-up.
 pub async fn build_cache(settings: &Settings) -> Result<Arc<dyn CacheService>> {
-    let unsealed = build_cache_unsealed(settings).await?;
-    seal_and_limit(settings, unsealed)
+    Ok(build_cache_with_near(settings).await?.0)
+}
+
+/// As [`build_cache`], with the near cache in front (`CACHE_NEAR_MAX_BYTES`)
+/// handed back too, for its [`stats`](NearCache::stats).
+pub async fn build_cache_with_near(settings: &Settings) -> Result<(Arc<dyn CacheService>, Option<Arc<NearCache>>)> {
+    let near = settings.cache_settings()?.near;
+    let store = near.enabled().then(|| crate::cache::near::store(near));
+    let unsealed = build_cache_unsealed(settings, store.clone()).await?;
+    let sealed = seal_and_limit(settings, unsealed)?;
+    match store {
+        Some(store) => {
+            let near = near_cache(settings, sealed, store)?;
+            Ok((near.clone(), Some(near)))
+        }
+        None => Ok((sealed, None)),
+    }
+}
+
+/// The near cache outermost, above sealing, so it holds opened values and a hit
+/// costs no cryptography; the tracker tells it what changes on the server.
+fn near_cache(
+    settings: &Settings,
+    sealed: Arc<dyn CacheService>,
+    store: Arc<crate::cache::near::Store>,
+) -> Result<Arc<NearCache>> {
+    let cache = settings.cache_settings()?;
+    let server = cache.config.tracked_server().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Config,
+            format!("CACHE_PROVIDER={}: no server to track for the near cache", cache.provider.name),
+        )
+    })?;
+    #[cfg(feature = "redis")]
+    let tracking = crate::cache::redis::tracking::start(server, &cache.key_prefix, store.clone())?;
+    #[cfg(not(feature = "redis"))]
+    let tracking = {
+        let _ = server;
+        return Err(Error::not_built("CACHE_NEAR_MAX_BYTES", "near cache", "redis"));
+    };
+    if settings.metrics {
+        crate::cache::near::publish_metrics(&store, cache.provider.name);
+    }
+    let names = crate::cache::near::KeyNames {
+        prefix: cache.key_prefix.clone(),
+        #[cfg(feature = "sealing")]
+        sealer: sealer(settings)?,
+    };
+    Ok(Arc::new(NearCache::new(sealed, store, names, Box::new(tracking))))
 }
 
 /// The layers over the unsealed cache: sealing, when its keys are set, and the value limit.
@@ -59,7 +107,7 @@ pub async fn build_key_check(settings: &Settings) -> Result<KeyCheck> {
              record to check",
         ));
     };
-    let unsealed = build_cache_unsealed(settings).await?;
+    let unsealed = build_cache_unsealed(settings, None).await?;
     if !unsealed.capabilities().leaves_process {
         return Err(Error::new(
             ErrorKind::Config,
@@ -74,7 +122,10 @@ pub async fn build_key_check(settings: &Settings) -> Result<KeyCheck> {
 
 /// The configured cache without the sealing layer, whatever the sealing
 /// variables say: for the key check, which reads stored values as they are.
-async fn build_cache_unsealed(settings: &Settings) -> Result<Arc<dyn CacheService>> {
+async fn build_cache_unsealed(
+    settings: &Settings,
+    near: Option<Arc<crate::cache::near::Store>>,
+) -> Result<Arc<dyn CacheService>> {
     let cache = settings.cache_settings()?;
     // A cache that keeps data in the database applies `DB_AUTO_MIGRATE` itself, so
     // no entry point can build it over tables that do not exist yet.
@@ -94,7 +145,7 @@ async fn build_cache_unsealed(settings: &Settings) -> Result<Arc<dyn CacheServic
         false => None,
     };
     let adapter = cache.config.build().await?;
-    layer_unsealed(settings, adapter, BuildContext { database })
+    layer_unsealed(settings, adapter, BuildContext { database, near })
 }
 
 /// The layers beneath sealing, around the provider's adapter: metrics, the key

@@ -8,6 +8,7 @@ mod ext;
 mod layer;
 mod load;
 mod lock;
+pub mod near;
 mod provider;
 mod service;
 #[cfg(feature = "tower-sessions")]

@@ -49,6 +49,9 @@ impl fmt::Debug for CacheProvider {
 pub struct BuildContext {
     /// The configured database, when [`CacheConfig::needs_database`].
     pub database: Option<Arc<dyn DatabaseService>>,
+    /// The near cache in front, when there is one: redis-hybrid stops it while its
+    /// breaker is open, since writes then reach the database and not Redis.
+    pub(crate) near: Option<Arc<crate::cache::near::Store>>,
 }
 
 /// The raw client a benchmark measures an adapter against: the same server (or the
@@ -83,6 +86,12 @@ pub trait CacheConfig: fmt::Debug + Send + Sync {
 
     /// The raw client to compare the adapter with, where there is one.
     fn peer(&self) -> Option<Peer> {
+        None
+    }
+
+    /// The Redis-protocol server whose invalidation messages keep a near cache
+    /// coherent (`CACHE_NEAR_MAX_BYTES`); `None` where the server sends none.
+    fn tracked_server(&self) -> Option<&crate::cache::redis::RedisServer> {
         None
     }
 

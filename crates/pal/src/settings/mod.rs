@@ -51,6 +51,8 @@ pub struct CacheSettings {
     pub sealing: Option<SealingKeys>,
     /// `CACHE_MAX_VALUE_BYTES`: the largest value, as stored.
     pub max_value_bytes: usize,
+    /// `CACHE_NEAR_MAX_BYTES` and `CACHE_NEAR_TTL_MAX_MS`: the near cache, if any.
+    pub near: crate::cache::near::NearSettings,
 }
 
 impl Settings {
@@ -228,7 +230,9 @@ fn cache_settings(env: &mut Env) -> Option<CacheSettings> {
     let sealing = crypto::config::read(env, outside);
     let key_prefix = env.string("CACHE_KEY_PREFIX");
     let max_value_bytes = crate::cache::limit::read(env);
-    Some(CacheSettings { provider: selected?.provider, config: config?, key_prefix, sealing, max_value_bytes })
+    let tracks = config.as_ref().is_some_and(|c| c.tracked_server().is_some());
+    let near = crate::cache::near::read(env, selected.map(|e| e.provider), tracks);
+    Some(CacheSettings { provider: selected?.provider, config: config?, key_prefix, sealing, max_value_bytes, near })
 }
 
 #[cfg(test)]

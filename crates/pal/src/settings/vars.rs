@@ -16,6 +16,7 @@ pub fn variables() -> Vec<Var> {
         Var::new("CACHE_KEY_PREFIX", Some(""), "Prefix added to every cache key (a namespace shared by all providers)"),
     ];
     vars.extend(crate::cache::limit::VARS.iter().cloned());
+    vars.extend(crate::cache::near::VARS.iter().cloned());
     for var in crypto::config::VARS {
         vars.push(match var.name {
             "CACHE_INSECURE_NO_ENCRYPTION" => var.clone().with_help(format!(

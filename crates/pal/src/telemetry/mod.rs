@@ -28,6 +28,18 @@ pub const CACHE_OPERATIONS: &str = "pal_cache_operations_total";
 pub const CACHE_ERRORS: &str = "pal_cache_errors_total";
 /// `get` calls that found the key, by `provider`.
 pub const CACHE_HITS: &str = "pal_cache_hits_total";
+/// Gets the near cache answered from process memory.
+pub const NEAR_HITS: &str = "pal_cache_near_hits_total";
+/// Gets the near cache passed to the server.
+pub const NEAR_MISSES: &str = "pal_cache_near_misses_total";
+/// Near cache entries dropped, by cause.
+pub const NEAR_INVALIDATIONS: &str = "pal_cache_near_invalidations_total";
+/// Near cache entries held.
+pub const NEAR_ENTRIES: &str = "pal_cache_near_entries";
+/// Near cache bytes held, as weighed.
+pub const NEAR_BYTES: &str = "pal_cache_near_bytes";
+/// 1 while the near cache receives invalidations and serves, else 0.
+pub const NEAR_TRACKING: &str = "pal_cache_near_tracking";
 /// `get` calls that did not, by `provider`.
 pub const CACHE_MISSES: &str = "pal_cache_misses_total";
 

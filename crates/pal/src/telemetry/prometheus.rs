@@ -40,6 +40,12 @@ pub fn describe() {
     describe_counter!(CACHE_ERRORS, "Failed cache calls, by provider, operation and error kind");
     describe_counter!(CACHE_HITS, "Cache gets that found the key, by provider");
     describe_counter!(CACHE_MISSES, "Cache gets that did not find the key, by provider");
+    describe_counter!(NEAR_HITS, "Gets the near cache answered from process memory, by provider");
+    describe_counter!(NEAR_MISSES, "Gets the near cache passed to the server, by provider");
+    describe_counter!(NEAR_INVALIDATIONS, "Near cache entries dropped, by provider and cause");
+    describe_gauge!(NEAR_ENTRIES, "Near cache entries held, by provider");
+    describe_gauge!(NEAR_BYTES, Unit::Bytes, "Near cache bytes held (keys, values, bookkeeping), by provider");
+    describe_gauge!(NEAR_TRACKING, "Whether the near cache receives invalidations and serves (1) or not (0)");
     describe_histogram!(DB_DURATION, Unit::Seconds, "Latency of database calls, by provider and operation");
     describe_counter!(DB_OPERATIONS, "Database calls, by provider, operation and outcome (ok, error)");
     describe_counter!(DB_ERRORS, "Failed database calls, by provider, operation and error kind");

@@ -83,6 +83,10 @@ pub fn configure(env: &mut Env, selected: bool) -> Option<Arc<dyn CacheConfig>> 
 }
 
 impl CacheConfig for RedisHybridConfig {
+    fn tracked_server(&self) -> Option<&RedisServer> {
+        Some(&self.redis)
+    }
+
     fn target(&self) -> String {
         self.redis.topology.as_ref().map_or_else(|| "-".to_string(), RedisTopology::target)
     }
@@ -108,6 +112,6 @@ impl CacheConfig for RedisHybridConfig {
         let db = context.database.ok_or_else(|| {
             Error::new(ErrorKind::Config, format!("CACHE_PROVIDER={} needs the database", PROVIDER.name))
         })?;
-        Ok(Arc::new(HybridCache::new(redis, db, self.layer.clone())))
+        Ok(Arc::new(HybridCache::with_near(redis, db, self.layer.clone(), context.near)))
     }
 }

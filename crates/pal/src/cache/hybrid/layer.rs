@@ -37,7 +37,20 @@ impl HybridCache {
     /// it (up to `CACHE_JOURNAL_WAIT_MS`) or use the database. Also starts the purge
     /// of expired rows.
     pub fn new(redis: Arc<dyn CacheService>, db: Arc<dyn DatabaseService>, config: HybridConfig) -> Self {
-        let inner = Arc::new(Shared::new(redis, Arc::new(HybridStore::new(db)), config));
+        Self::with_near(redis, db, config, None)
+    }
+
+    /// As [`new`](Self::new), stopping `near` whenever the database takes writes.
+    pub(crate) fn with_near(
+        redis: Arc<dyn CacheService>,
+        db: Arc<dyn DatabaseService>,
+        config: HybridConfig,
+        near: Option<Arc<crate::cache::near::Store>>,
+    ) -> Self {
+        let mut shared = Shared::new(redis, Arc::new(HybridStore::new(db)), config);
+        shared.near = near;
+        shared.gate_near();
+        let inner = Arc::new(shared);
         let background = [
             tokio::spawn(recovery::periodic_drain(Arc::downgrade(&inner))),
             tokio::spawn(recovery::periodic_purge(Arc::downgrade(&inner))),

@@ -82,6 +82,10 @@ pub(super) struct Shared {
     settled: Notify,
     /// Until then, calls wait for the first drain; afterwards they use the database.
     pub(super) reconcile_by: Instant,
+    /// The near cache in front, stopped whenever writes may reach the database
+    /// and not Redis (breaker not closed, journal not drained yet): Redis would
+    /// then send no invalidation for them.
+    pub(super) near: Option<Arc<crate::cache::near::Store>>,
 }
 
 pub(super) fn remaining(expires_at: DateTime<Utc>) -> Option<Ttl> {
@@ -107,6 +111,14 @@ impl Shared {
             misses: UnaryGroup::new(),
             reconciled: AtomicBool::new(false),
             settled: Notify::new(),
+            near: None,
+        }
+    }
+
+    /// Lets the near cache serve only while Redis takes every write.
+    pub(super) fn gate_near(&self) {
+        if let Some(near) = &self.near {
+            near.suspend(self.breaker.state() != BreakerState::Closed || !self.is_reconciled());
         }
     }
 
@@ -115,6 +127,7 @@ impl Shared {
         let state = self.breaker.state();
         metrics::gauge!(telemetry::HYBRID_BREAKER_STATE).set(state.as_gauge());
         metrics::counter!(telemetry::HYBRID_BREAKER_TRANSITIONS, "to" => state.label()).increment(1);
+        self.gate_near();
     }
 
     pub(super) fn is_reconciled(&self) -> bool {
@@ -123,6 +136,7 @@ impl Shared {
 
     pub(super) fn mark_reconciled(&self) {
         if !self.reconciled.swap(true, Ordering::AcqRel) {
+            self.gate_near();
             self.settled.notify_waiters();
         }
     }

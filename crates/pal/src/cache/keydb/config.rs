@@ -67,6 +67,10 @@ fn url(env: &mut Env, required: bool) -> Option<ConnUrl> {
 }
 
 impl CacheConfig for KeyDbConfig {
+    fn tracked_server(&self) -> Option<&RedisServer> {
+        Some(&self.0)
+    }
+
     fn target(&self) -> String {
         self.0.topology.as_ref().map_or_else(|| "-".to_string(), RedisTopology::target)
     }

@@ -298,7 +298,7 @@ mod hybrid {
             ("DATABASE_URL", "sqlite::memory:"),
         ]);
         let redis = Arc::new(Recorder::default());
-        let context = BuildContext { database: Some(database().await) };
+        let context = BuildContext { database: Some(database().await), ..BuildContext::default() };
         let unsealed = crate::factory::layer_unsealed(&settings, redis.clone(), context).unwrap();
         let cache = crate::factory::seal_and_limit(&settings, unsealed).unwrap();
         const STACK_ANSWERS: &[Call] = if cfg!(feature = "sealing") {

@@ -244,6 +244,10 @@ pub fn configure(env: &mut Env, selected: bool) -> Option<Arc<dyn CacheConfig>> 
 }
 
 impl CacheConfig for RedisConfig {
+    fn tracked_server(&self) -> Option<&RedisServer> {
+        Some(&self.0)
+    }
+
     fn target(&self) -> String {
         self.0.topology.as_ref().map_or_else(|| "-".to_string(), RedisTopology::target)
     }

@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
-use redis::{Client, ClientTlsConfig, ConnectionAddr, IntoConnectionInfo, RedisResult, TlsCertificates, TlsMode};
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
+use redis::{
+    Client, ClientTlsConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisResult, TlsCertificates, TlsMode,
+};
 use tokio::sync::OnceCell;
 
 use super::address::{RedisTls, RedisTopology, Timeouts};
@@ -82,6 +84,103 @@ fn certificates(tls: &RedisTls) -> Option<TlsCertificates> {
     })
 }
 
+/// A client of the sentinels of `topology` (a Sentinel topology), with the
+/// master's credentials, database and TLS.
+fn sentinel_client(topology: &RedisTopology, certs: Option<&TlsCertificates>) -> Result<SentinelClient> {
+    let RedisTopology::Sentinel { master, nodes, password, url, tls: sentinel_tls } = topology else {
+        return Err(config_error("not a Sentinel topology"));
+    };
+    let auth = auth(url.as_ref())?;
+    let sentinels = nodes.iter().map(|HostPort { host, port }| match sentinel_tls {
+        true => ConnectionAddr::TcpTls { host: host.clone(), port: *port, insecure: false, tls_params: None },
+        false => ConnectionAddr::Tcp(host.clone(), *port),
+    });
+    let mut builder = SentinelClientBuilder::new(sentinels, master, SentinelServerType::Master)
+        .map_err(|e| config_error(format!("REDIS_SENTINEL_NODES: {e}")))?
+        .set_client_to_redis_db(auth.db);
+    if let Some(u) = &auth.username {
+        builder = builder.set_client_to_redis_username(u);
+    }
+    if let Some(p) = &auth.password {
+        builder = builder.set_client_to_redis_password(p);
+    }
+    if auth.tls {
+        builder = builder.set_client_to_redis_tls_mode(TlsMode::Secure);
+        if let Some(certs) = certs {
+            builder = builder.set_client_to_redis_certificates(certs.clone());
+        }
+    }
+    if *sentinel_tls {
+        builder = builder.set_client_to_sentinel_tls_mode(TlsMode::Secure);
+        if let Some(certs) = certs {
+            builder = builder.set_client_to_sentinel_certificates(certs.clone());
+        }
+    }
+    if let Some(p) = password {
+        builder = builder.set_client_to_sentinel_password(secrecy::ExposeSecret::expose_secret(p));
+    }
+    builder.build().map_err(|e| config_error(format!("REDIS_SENTINEL_NODES: {e}")))
+}
+
+/// Where a near cache's tracking connections go: the masters of the topology,
+/// found again on every reconnect.
+pub(crate) enum TrackingSource {
+    Direct(ConnectionInfo),
+    Sentinel(Box<SentinelClient>),
+    /// The seed nodes, each with the cluster's credentials and TLS.
+    Cluster(Vec<ConnectionInfo>),
+}
+
+/// The tracking source of `topology`, and the certificates its TLS connections verify with.
+pub(crate) fn tracking_source(
+    topology: &RedisTopology,
+    tls: &RedisTls,
+) -> Result<(TrackingSource, Option<TlsCertificates>)> {
+    crate::tls::install_crypto_provider();
+    let certs = certificates(tls);
+    let source = match topology {
+        RedisTopology::Standalone(url) => TrackingSource::Direct(
+            url.expose()
+                .into_connection_info()
+                .map_err(|e| config_error(format!("Redis URL {} is not usable: {e}", url.redacted())))?,
+        ),
+        RedisTopology::Sentinel { .. } => {
+            TrackingSource::Sentinel(Box::new(sentinel_client(topology, certs.as_ref())?))
+        }
+        RedisTopology::Cluster { nodes, url } => {
+            let auth = auth(url.as_ref())?;
+            let mut settings = redis::RedisConnectionInfo::default();
+            if let Some(u) = &auth.username {
+                settings = settings.set_username(u);
+            }
+            if let Some(p) = &auth.password {
+                settings = settings.set_password(p);
+            }
+            let seeds = nodes
+                .iter()
+                .map(|HostPort { host, port }| node_info(host.clone(), *port, auth.tls, settings.clone()))
+                .collect::<RedisResult<_>>()
+                .map_err(|e| config_error(format!("REDIS_CLUSTER_NODES: {e}")))?;
+            TrackingSource::Cluster(seeds)
+        }
+    };
+    Ok((source, certs))
+}
+
+/// A cluster node's connection: the cluster's credentials and TLS, at `host:port`.
+pub(crate) fn node_info(
+    host: String,
+    port: u16,
+    tls: bool,
+    settings: redis::RedisConnectionInfo,
+) -> RedisResult<ConnectionInfo> {
+    let addr = match tls {
+        true => ConnectionAddr::TcpTls { host, port, insecure: false, tls_params: None },
+        false => ConnectionAddr::Tcp(host, port),
+    };
+    Ok(addr.into_connection_info()?.set_redis_settings(settings))
+}
+
 impl Topology {
     pub(crate) fn build(topology: &RedisTopology, timeouts: &Timeouts, tls: &RedisTls) -> Result<Topology> {
         crate::tls::install_crypto_provider();
@@ -123,39 +222,8 @@ impl Topology {
                 let client = builder.build().map_err(|e| config_error(format!("REDIS_CLUSTER_NODES: {e}")))?;
                 Ok(Topology::Cluster(Box::new(LazyCluster { client, conn: OnceCell::new() })))
             }
-            RedisTopology::Sentinel { master, nodes, password, url, tls: sentinel_tls } => {
-                let auth = auth(url.as_ref())?;
-                let sentinels = nodes.iter().map(|HostPort { host, port }| match sentinel_tls {
-                    true => {
-                        ConnectionAddr::TcpTls { host: host.clone(), port: *port, insecure: false, tls_params: None }
-                    }
-                    false => ConnectionAddr::Tcp(host.clone(), *port),
-                });
-                let mut builder = SentinelClientBuilder::new(sentinels, master, SentinelServerType::Master)
-                    .map_err(|e| config_error(format!("REDIS_SENTINEL_NODES: {e}")))?
-                    .set_client_to_redis_db(auth.db);
-                if let Some(u) = &auth.username {
-                    builder = builder.set_client_to_redis_username(u);
-                }
-                if let Some(p) = &auth.password {
-                    builder = builder.set_client_to_redis_password(p);
-                }
-                if auth.tls {
-                    builder = builder.set_client_to_redis_tls_mode(TlsMode::Secure);
-                    if let Some(certs) = &certs {
-                        builder = builder.set_client_to_redis_certificates(certs.clone());
-                    }
-                }
-                if *sentinel_tls {
-                    builder = builder.set_client_to_sentinel_tls_mode(TlsMode::Secure);
-                    if let Some(certs) = &certs {
-                        builder = builder.set_client_to_sentinel_certificates(certs.clone());
-                    }
-                }
-                if let Some(p) = password {
-                    builder = builder.set_client_to_sentinel_password(secrecy::ExposeSecret::expose_secret(p));
-                }
-                let client = builder.build().map_err(|e| config_error(format!("REDIS_SENTINEL_NODES: {e}")))?;
+            RedisTopology::Sentinel { master, .. } => {
+                let client = sentinel_client(topology, certs.as_ref())?;
                 Ok(Topology::Sentinel(
                     ReconnectingConnection::new(Target::Sentinel(client), timeouts.connect, timeouts.command),
                     master.clone(),

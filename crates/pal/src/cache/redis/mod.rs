@@ -16,6 +16,8 @@ mod reconnect;
 mod request;
 #[cfg(feature = "redis")]
 mod sample;
+#[cfg(feature = "redis")]
+pub(crate) mod tracking;
 
 use crate::cache::{CacheProvider, Capabilities};
 

@@ -1,0 +1,444 @@
+//! The near cache's memory: opened values by the application's key, a reverse
+//! index from the key's name on the server (what an invalidation names) to it,
+//! and the gate that says whether anything may be served at all.
+//!
+//! Coherence rests on three rules, each cheap on a hit:
+//! - **Generations.** Every change of the gate (tracking lost or regained, the
+//!   hybrid's breaker opening or closing) starts a new generation; an entry is
+//!   served only in the generation it was filled in, and only while the gate is
+//!   open. A clear therefore needs no sweep to take effect.
+//! - **Fill after capture.** A miss captures its key's invalidation sequence
+//!   *before* the server is asked, stores the answer, then reads the sequence
+//!   again: an invalidation that raced the read (it may arrive on the tracking
+//!   connection before the reply arrives on the data connection) bumped the
+//!   sequence, so the fill takes itself back. An invalidation bumps first and
+//!   removes second, so either the fill sees the bump or the removal sees the fill.
+//! - **Tokens.** The reverse index entry of a key is removed on eviction only when
+//!   it still belongs to the evicted entry, never a newer fill's.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use moka::Expiry;
+use moka::notification::RemovalCause;
+
+/// Why entries were dropped, for the metrics and `pal check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The server said the key changed (any writer, expiry or eviction there).
+    Server,
+    /// This process wrote, touched or deleted the key.
+    OwnWrite,
+    /// The tracking connection was lost, reconnected or stopped answering.
+    Connection,
+    /// The server was replaced: a failover, a cluster topology change, a flush.
+    Topology,
+    /// redis-hybrid's breaker opened: the database serves, the near cache waits.
+    Breaker,
+}
+
+impl Cause {
+    pub(crate) const ALL: [Cause; 5] =
+        [Cause::Server, Cause::OwnWrite, Cause::Connection, Cause::Topology, Cause::Breaker];
+
+    /// The label value in `pal_cache_near_invalidations_total{cause}`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Cause::Server => "server",
+            Cause::OwnWrite => "own_write",
+            Cause::Connection => "connection",
+            Cause::Topology => "topology",
+            Cause::Breaker => "breaker",
+        }
+    }
+}
+
+struct Entry {
+    value: Bytes,
+    generation: u64,
+    token: u64,
+    server_key: Arc<str>,
+    lifetime: Duration,
+}
+
+struct Lifetime;
+
+impl Expiry<Arc<str>, Arc<Entry>> for Lifetime {
+    fn expire_after_create(&self, _: &Arc<str>, entry: &Arc<Entry>, _: Instant) -> Option<Duration> {
+        Some(entry.lifetime)
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &Arc<str>,
+        entry: &Arc<Entry>,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(entry.lifetime)
+    }
+}
+
+/// Shards of the invalidation sequences and of the reverse index: enough that
+/// unrelated keys rarely share one.
+const SHARDS: usize = 1024;
+/// What an entry costs beyond its key and value bytes (moka's node, the index).
+const ENTRY_OVERHEAD: usize = 160;
+
+/// Whether the near cache may serve, and since when.
+#[derive(Debug, Default)]
+struct Gate {
+    /// Bumped on every change; a fill carries the one it started in.
+    generation: u64,
+    /// The tracking round whose invalidations are being received, if any.
+    tracking: Option<u64>,
+    /// redis-hybrid's breaker is open.
+    suspended: bool,
+    /// Tracking rounds begun.
+    rounds: u64,
+    /// The tracking connections of the round: server address and client id.
+    clients: Vec<(String, i64)>,
+}
+
+/// Counters for `pal check`, the tests and the metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NearStats {
+    /// Whether invalidations are being received and the near cache serves.
+    pub active: bool,
+    /// Gets answered from process memory.
+    pub hits: u64,
+    /// Gets that went to the server.
+    pub misses: u64,
+    /// Entries dropped, by cause, in the order of [`Cause`]'s variants.
+    pub invalidations: Vec<(&'static str, u64)>,
+    /// Entries held now.
+    pub entries: u64,
+    /// Bytes held now, as weighed (keys, values and bookkeeping).
+    pub bytes: u64,
+    /// Tracking rounds begun: the first connection, then one per reconnection.
+    pub rounds: u64,
+    /// The tracking connections now: each server's address and the connection's
+    /// `CLIENT ID` there (named `pal-near-cache` in `CLIENT LIST`).
+    pub clients: Vec<(String, i64)>,
+}
+
+pub(crate) struct Store {
+    entries: moka::sync::Cache<Arc<str>, Arc<Entry>>,
+    reverse: Arc<[Mutex<HashMap<Arc<str>, (Arc<str>, u64)>>]>,
+    sequences: Box<[AtomicU64]>,
+    /// `generation << 1 | open`, read on every hit; `gate` is its source.
+    published: AtomicU64,
+    gate: Mutex<Gate>,
+    tokens: AtomicU64,
+    ttl_max: Duration,
+    hasher: std::hash::RandomState,
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    invalidations: [AtomicU64; 5],
+}
+
+/// What a miss captured before asking the server.
+pub(crate) struct Fill {
+    generation: u64,
+    sequence: u64,
+    shard: usize,
+    server_key: Arc<str>,
+}
+
+impl Store {
+    pub(crate) fn new(max_bytes: u64, ttl_max: Duration) -> Arc<Store> {
+        let reverse: Arc<[Mutex<HashMap<Arc<str>, (Arc<str>, u64)>>]> =
+            (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
+        let hasher = std::hash::RandomState::new();
+        let index = reverse.clone();
+        let shard_of = hasher.clone();
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|key: &Arc<str>, entry: &Arc<Entry>| {
+                let weight = key.len() + entry.server_key.len() + entry.value.len() + ENTRY_OVERHEAD;
+                u32::try_from(weight).unwrap_or(u32::MAX)
+            })
+            .expire_after(Lifetime)
+            .eviction_listener(move |_key, entry: Arc<Entry>, cause| {
+                // A replacement's new entry registered itself already.
+                if cause == RemovalCause::Replaced {
+                    return;
+                }
+                let shard = shard(&shard_of, &entry.server_key);
+                let mut map = index[shard].lock().unwrap_or_else(|p| p.into_inner());
+                if map.get(&entry.server_key).is_some_and(|(_, token)| *token == entry.token) {
+                    map.remove(&entry.server_key);
+                }
+            })
+            .build();
+        Arc::new(Store {
+            entries,
+            reverse,
+            sequences: (0..SHARDS).map(|_| AtomicU64::new(0)).collect(),
+            published: AtomicU64::new(0),
+            gate: Mutex::new(Gate::default()),
+            tokens: AtomicU64::new(0),
+            ttl_max,
+            hasher,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            invalidations: Default::default(),
+        })
+    }
+
+    /// The value held for `key`, when the gate is open and it was filled since.
+    pub(crate) fn get(&self, key: &str) -> Option<Bytes> {
+        let published = self.published.load(Ordering::Acquire);
+        if published & 1 == 0 {
+            return None;
+        }
+        let entry = self.entries.get(key)?;
+        (entry.generation == published >> 1).then(|| entry.value.clone())
+    }
+
+    /// Whether the near cache serves now.
+    pub(crate) fn is_open(&self) -> bool {
+        self.published.load(Ordering::Acquire) & 1 == 1
+    }
+
+    /// Starts a fill of `key`, whose name on the server is `server_key`: `None`
+    /// when the gate is closed (the value is then only passed through).
+    pub(crate) fn begin(&self, server_key: String) -> Option<Fill> {
+        let published = self.published.load(Ordering::Acquire);
+        if published & 1 == 0 {
+            return None;
+        }
+        let shard = shard(&self.hasher, &server_key);
+        Some(Fill {
+            generation: published >> 1,
+            sequence: self.sequences[shard].load(Ordering::SeqCst),
+            shard,
+            server_key: server_key.into(),
+        })
+    }
+
+    /// Keeps `value`, read for `fill`, for `min(remaining, CACHE_NEAR_TTL_MAX_MS)`,
+    /// unless the key was invalidated since the fill began.
+    pub(crate) fn finish(&self, key: &str, fill: Fill, value: Bytes, remaining: Duration) {
+        let lifetime = remaining.min(self.ttl_max);
+        if lifetime.is_zero() {
+            return;
+        }
+        let token = self.tokens.fetch_add(1, Ordering::Relaxed);
+        let key: Arc<str> = key.into();
+        {
+            let mut map = self.reverse[fill.shard].lock().unwrap_or_else(|p| p.into_inner());
+            map.insert(fill.server_key.clone(), (key.clone(), token));
+        }
+        let entry = Entry { value, generation: fill.generation, token, server_key: fill.server_key, lifetime };
+        self.entries.insert(key.clone(), Arc::new(entry));
+        if self.sequences[fill.shard].load(Ordering::SeqCst) != fill.sequence {
+            self.entries.invalidate(&key);
+        }
+    }
+
+    /// Drops the entry of one application key (this process wrote it).
+    pub(crate) fn forget(&self, key: &str, server_key: &str) {
+        self.sequences[shard(&self.hasher, server_key)].fetch_add(1, Ordering::SeqCst);
+        if self.entries.contains_key(key) {
+            self.entries.invalidate(key);
+            self.invalidations[index(Cause::OwnWrite)].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Drops the entries of keys the server names (an invalidation message).
+    pub(crate) fn invalidate_server_keys<'k>(&self, server_keys: impl Iterator<Item = &'k [u8]>) {
+        for server_key in server_keys {
+            let Ok(server_key) = std::str::from_utf8(server_key) else { continue };
+            let shard = shard(&self.hasher, server_key);
+            self.sequences[shard].fetch_add(1, Ordering::SeqCst);
+            let owner = self.reverse[shard].lock().unwrap_or_else(|p| p.into_inner()).remove(server_key);
+            if let Some((key, _)) = owner {
+                self.entries.invalidate(&key);
+                self.invalidations[index(Cause::Server)].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn change_gate(&self, cause: Cause, change: impl FnOnce(&mut Gate) -> bool) {
+        let mut gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+        let was_open = gate.tracking.is_some() && !gate.suspended;
+        if !change(&mut gate) {
+            return;
+        }
+        gate.generation += 1;
+        let open = gate.tracking.is_some() && !gate.suspended;
+        self.published.store(gate.generation << 1 | u64::from(open), Ordering::Release);
+        drop(gate);
+        // The new generation already hides every entry; this frees their memory.
+        self.entries.run_pending_tasks();
+        let dropped = self.entries.entry_count();
+        self.entries.invalidate_all();
+        for shard in self.reverse.iter() {
+            shard.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+        if was_open {
+            self.invalidations[index(cause)].fetch_add(dropped, Ordering::Relaxed);
+        }
+    }
+
+    /// Tracking round `round` is receiving invalidations: serve from now on.
+    pub(crate) fn tracking_started(&self, round: u64, clients: Vec<(String, i64)>) {
+        self.change_gate(Cause::Connection, |gate| {
+            gate.tracking = Some(round);
+            gate.rounds += 1;
+            gate.clients = clients;
+            true
+        });
+    }
+
+    /// Tracking round `round` ended (lost, replaced, unanswered): drop everything.
+    pub(crate) fn tracking_lost(&self, round: u64, cause: Cause) {
+        self.change_gate(cause, |gate| match gate.tracking == Some(round) {
+            true => {
+                gate.tracking = None;
+                gate.clients.clear();
+                true
+            }
+            false => false,
+        });
+    }
+
+    /// The server flushed its keys: drop everything, keep serving.
+    pub(crate) fn flushed(&self) {
+        self.change_gate(Cause::Topology, |_| true);
+    }
+
+    /// redis-hybrid's breaker opened (`true`) or closed (`false`).
+    pub(crate) fn suspend(&self, suspended: bool) {
+        self.change_gate(Cause::Breaker, |gate| std::mem::replace(&mut gate.suspended, suspended) != suspended);
+    }
+
+    pub(crate) fn stats(&self) -> NearStats {
+        self.entries.run_pending_tasks();
+        let gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+        NearStats {
+            active: self.is_open(),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            invalidations: Cause::ALL
+                .iter()
+                .map(|c| (c.label(), self.invalidations[index(*c)].load(Ordering::Relaxed)))
+                .collect(),
+            entries: self.entries.entry_count(),
+            bytes: self.entries.weighted_size(),
+            rounds: gate.rounds,
+            clients: gate.clients.clone(),
+        }
+    }
+}
+
+fn index(cause: Cause) -> usize {
+    Cause::ALL.iter().position(|c| *c == cause).unwrap_or(0)
+}
+
+fn shard(hasher: &std::hash::RandomState, server_key: &str) -> usize {
+    let mut h = hasher.build_hasher();
+    server_key.hash(&mut h);
+    (h.finish() as usize) % SHARDS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_store() -> Arc<Store> {
+        let store = Store::new(1 << 20, Duration::from_secs(60));
+        store.tracking_started(1, Vec::new());
+        store
+    }
+
+    fn fill(store: &Store, key: &str, value: &'static [u8]) {
+        let fill = store.begin(format!("s:{key}")).unwrap();
+        store.finish(key, fill, Bytes::from_static(value), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn nothing_is_served_before_tracking_starts_or_after_it_is_lost() {
+        let store = Store::new(1 << 20, Duration::from_secs(60));
+        assert!(store.begin("s:k".into()).is_none());
+        store.tracking_started(1, Vec::new());
+        fill(&store, "k", b"v");
+        assert_eq!(store.get("k").as_deref(), Some(&b"v"[..]));
+        // A loss reported by an older round changes nothing.
+        store.tracking_lost(0, Cause::Connection);
+        assert!(store.get("k").is_some());
+        store.tracking_lost(1, Cause::Connection);
+        assert!(store.get("k").is_none());
+        store.tracking_started(2, Vec::new());
+        assert!(store.get("k").is_none(), "an entry of an earlier generation is never served");
+    }
+
+    #[test]
+    fn an_invalidation_during_the_read_cancels_the_fill() {
+        let store = open_store();
+        let pending = store.begin("s:k".into()).unwrap();
+        store.invalidate_server_keys([&b"s:k"[..]].into_iter());
+        store.finish("k", pending, Bytes::from_static(b"old"), Duration::from_secs(10));
+        assert!(store.get("k").is_none());
+        // A fill that began after the invalidation is kept.
+        fill(&store, "k", b"new");
+        assert_eq!(store.get("k").as_deref(), Some(&b"new"[..]));
+        store.invalidate_server_keys([&b"s:k"[..]].into_iter());
+        assert!(store.get("k").is_none());
+    }
+
+    #[test]
+    fn a_fill_that_began_before_a_gate_change_is_never_served() {
+        let store = open_store();
+        let pending = store.begin("s:k".into()).unwrap();
+        store.suspend(true);
+        store.suspend(false);
+        store.finish("k", pending, Bytes::from_static(b"old"), Duration::from_secs(10));
+        assert!(store.get("k").is_none());
+    }
+
+    #[test]
+    fn own_writes_and_the_hybrids_breaker_drop_entries() {
+        let store = open_store();
+        fill(&store, "a", b"1");
+        fill(&store, "b", b"2");
+        store.forget("a", "s:a");
+        assert!(store.get("a").is_none());
+        assert!(store.get("b").is_some());
+        store.suspend(true);
+        assert!(store.get("b").is_none());
+        assert!(store.begin("s:b".into()).is_none(), "nothing is filled while the database serves");
+        let stats = store.stats();
+        assert_eq!(stats.invalidations[1], ("own_write", 1));
+        assert_eq!(stats.invalidations[4], ("breaker", 1));
+    }
+
+    #[test]
+    fn the_byte_bound_holds() {
+        let store = Store::new(64 * 1024, Duration::from_secs(60));
+        store.tracking_started(1, Vec::new());
+        for i in 0..2_000 {
+            let fill = store.begin(format!("s:{i}")).unwrap();
+            store.finish(&i.to_string(), fill, Bytes::from(vec![7u8; 1024]), Duration::from_secs(10));
+        }
+        let stats = store.stats();
+        assert!(stats.bytes <= 64 * 1024, "{stats:?}");
+        let indexed: usize = store.reverse.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert!(indexed as u64 <= stats.entries + 8, "the reverse index follows evictions: {indexed} for {stats:?}");
+    }
+
+    #[test]
+    fn an_entry_lives_at_most_the_ttl_max() {
+        let store = Store::new(1 << 20, Duration::from_millis(50));
+        store.tracking_started(1, Vec::new());
+        fill(&store, "k", b"v");
+        assert!(store.get("k").is_some());
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(store.get("k").is_none());
+    }
+}
