@@ -50,19 +50,12 @@ fn near_cache(
     store: Arc<crate::cache::near::Store>,
 ) -> Result<Arc<NearCache>> {
     let cache = settings.cache_settings()?;
-    let server = cache.config.tracked_server().ok_or_else(|| {
-        Error::new(
+    let tracking = cache.config.track(&cache.key_prefix, store.clone()).unwrap_or_else(|| {
+        Err(Error::new(
             ErrorKind::Config,
-            format!("CACHE_PROVIDER={}: no server to track for the near cache", cache.provider.name),
-        )
+            format!("CACHE_PROVIDER={} sends no invalidations: unset CACHE_NEAR_MAX_BYTES", cache.provider.name),
+        ))
     })?;
-    #[cfg(feature = "redis")]
-    let tracking = crate::cache::redis::tracking::start(server, &cache.key_prefix, store.clone())?;
-    #[cfg(not(feature = "redis"))]
-    let tracking = {
-        let _ = server;
-        return Err(Error::not_built("CACHE_NEAR_MAX_BYTES", "near cache", "redis"));
-    };
     if settings.metrics {
         crate::cache::near::publish_metrics(&store, cache.provider.name);
     }
@@ -71,7 +64,7 @@ fn near_cache(
         #[cfg(feature = "sealing")]
         sealer: sealer(settings)?,
     };
-    Ok(Arc::new(NearCache::new(sealed, store, names, Box::new(tracking))))
+    Ok(Arc::new(NearCache::new(sealed, store, names, tracking)))
 }
 
 /// The layers over the unsealed cache: sealing, when its keys are set, and the value limit.

@@ -20,6 +20,9 @@ pub struct Capabilities {
     pub max_value_source: &'static str,
     /// How long past its TTL a key may still be read (the server's clock resolution).
     pub expiry_resolution: Duration,
+    /// The server tells clients which keys changed (Redis 6+ `CLIENT TRACKING`),
+    /// so a near cache (`CACHE_NEAR_MAX_BYTES`) can stay coherent in front of it.
+    pub invalidations: bool,
 }
 
 /// The largest string value Redis stores (its `proto-max-bulk-len`, 512 MiB).
@@ -34,5 +37,6 @@ impl Capabilities {
         max_value_bytes: Some(REDIS_MAX_VALUE_BYTES),
         max_value_source: "Redis's largest value, its proto-max-bulk-len",
         expiry_resolution: Duration::from_millis(1),
+        invalidations: true,
     };
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::capabilities::Capabilities;
+use super::near::store::{Store, Tracking};
 use super::service::CacheService;
 use crate::db::DatabaseService;
 use crate::env::{ConnUrl, Env, HostPort, Var};
@@ -51,7 +52,7 @@ pub struct BuildContext {
     pub database: Option<Arc<dyn DatabaseService>>,
     /// The near cache in front, when there is one: redis-hybrid stops it while its
     /// breaker is open, since writes then reach the database and not Redis.
-    pub(crate) near: Option<Arc<crate::cache::near::Store>>,
+    pub(crate) near: Option<Arc<Store>>,
 }
 
 /// The raw client a benchmark measures an adapter against: the same server (or the
@@ -89,9 +90,10 @@ pub trait CacheConfig: fmt::Debug + Send + Sync {
         None
     }
 
-    /// The Redis-protocol server whose invalidation messages keep a near cache
-    /// coherent (`CACHE_NEAR_MAX_BYTES`); `None` where the server sends none.
-    fn tracked_server(&self) -> Option<&crate::cache::redis::RedisServer> {
+    /// Starts telling a near cache's `store` which keys under `prefix` change on
+    /// the server (`CACHE_NEAR_MAX_BYTES`); `None` where the server sends no
+    /// invalidations ([`Capabilities::invalidations`](super::Capabilities)).
+    fn track(&self, _prefix: &str, _store: Arc<Store>) -> Option<Result<Tracking>> {
         None
     }
 

@@ -230,7 +230,7 @@ fn cache_settings(env: &mut Env) -> Option<CacheSettings> {
     let sealing = crypto::config::read(env, outside);
     let key_prefix = env.string("CACHE_KEY_PREFIX");
     let max_value_bytes = crate::cache::limit::read(env);
-    let tracks = config.as_ref().is_some_and(|c| c.tracked_server().is_some());
+    let tracks = selected.is_some_and(|e| e.provider.capabilities.invalidations);
     let near = crate::cache::near::read(env, selected.map(|e| e.provider), tracks);
     Some(CacheSettings { provider: selected?.provider, config: config?, key_prefix, sealing, max_value_bytes, near })
 }

@@ -7,6 +7,7 @@ use futures::future::BoxFuture;
 use super::PROVIDER;
 use super::layer::HybridCache;
 use super::state::HybridConfig;
+use crate::cache::near::store::{Store, Tracking};
 use crate::cache::redis::{self, RedisServer, RedisTopology};
 use crate::cache::{BuildContext, CacheConfig, CacheService};
 use crate::env::{Env, Var};
@@ -83,8 +84,8 @@ pub fn configure(env: &mut Env, selected: bool) -> Option<Arc<dyn CacheConfig>> 
 }
 
 impl CacheConfig for RedisHybridConfig {
-    fn tracked_server(&self) -> Option<&RedisServer> {
-        Some(&self.redis)
+    fn track(&self, prefix: &str, store: Arc<Store>) -> Option<Result<Tracking>> {
+        Some(redis::config::track(&self.redis, prefix, store))
     }
 
     fn target(&self) -> String {

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::PROVIDER;
+use crate::cache::near::store::{Store, Tracking};
 use crate::cache::redis::{self, RedisServer, RedisTopology};
 use crate::cache::{CacheConfig, CacheService};
 use crate::env::{ConnUrl, Env, HostPort, Var};
@@ -67,8 +68,8 @@ fn url(env: &mut Env, required: bool) -> Option<ConnUrl> {
 }
 
 impl CacheConfig for KeyDbConfig {
-    fn tracked_server(&self) -> Option<&RedisServer> {
-        Some(&self.0)
+    fn track(&self, prefix: &str, store: Arc<Store>) -> Option<Result<Tracking>> {
+        Some(redis::config::track(&self.0, prefix, store))
     }
 
     fn target(&self) -> String {

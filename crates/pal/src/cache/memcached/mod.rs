@@ -39,5 +39,7 @@ pub static PROVIDER: CacheProvider = CacheProvider {
         max_value_source: "MEMCACHED_MAX_ITEM_BYTES",
         // Expiry times are whole seconds.
         expiry_resolution: Duration::from_secs(1),
+        // No tracking: a near cache could not learn of other processes' writes.
+        invalidations: false,
     },
 };

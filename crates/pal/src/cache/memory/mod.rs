@@ -24,5 +24,6 @@ pub static PROVIDER: CacheProvider = CacheProvider {
         max_value_bytes: None,
         max_value_source: "CACHE_MEMORY_MAX_BYTES",
         expiry_resolution: Duration::from_millis(1),
+        invalidations: false,
     },
 };

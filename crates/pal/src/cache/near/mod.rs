@@ -12,7 +12,7 @@
 //! have been missed (the tracking connection lost, a heartbeat unanswered, a
 //! failover, a topology change, redis-hybrid's breaker opening) drops everything.
 
-mod store;
+pub(crate) mod store;
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -29,8 +29,7 @@ use crate::crypto::Sealer;
 use crate::env::{Env, Var};
 use crate::error::Result;
 
-pub(crate) use store::Store;
-pub use store::{Cause, NearStats};
+pub use store::{Cause, NearStats, Store, Tracking};
 
 pub(crate) const VARS: &[Var] = &[
     Var::new(
@@ -116,9 +115,6 @@ impl KeyNames {
         name
     }
 }
-
-/// Something that keeps the near cache told (the tracking task); dropping it stops it.
-pub(crate) type Tracking = Box<dyn Send + Sync>;
 
 /// The layer in front of a cache: see the module's documentation.
 pub struct NearCache {

@@ -17,7 +17,7 @@
 //!   it still belongs to the evicted entry, never a newer fill's.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,6 +25,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use moka::Expiry;
 use moka::notification::RemovalCause;
+
+/// Something that keeps a near cache told (a tracking task); dropping it stops it.
+pub type Tracking = Box<dyn Send + Sync>;
 
 /// Why entries were dropped, for the metrics and `pal check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,9 +129,15 @@ pub struct NearStats {
     pub clients: Vec<(String, i64)>,
 }
 
-pub(crate) struct Store {
+/// A shard of the reverse index: a key's name on the server, to the application's
+/// key and the token of the entry that registered it.
+type Shard = Mutex<HashMap<Arc<str>, (Arc<str>, u64)>>;
+
+/// A near cache's memory. Only pal fills and invalidates it; a provider's
+/// [`CacheConfig::track`](crate::cache::CacheConfig::track) is handed one to keep told.
+pub struct Store {
     entries: moka::sync::Cache<Arc<str>, Arc<Entry>>,
-    reverse: Arc<[Mutex<HashMap<Arc<str>, (Arc<str>, u64)>>]>,
+    reverse: Arc<[Shard]>,
     sequences: Box<[AtomicU64]>,
     /// `generation << 1 | open`, read on every hit; `gate` is its source.
     published: AtomicU64,
@@ -151,8 +160,7 @@ pub(crate) struct Fill {
 
 impl Store {
     pub(crate) fn new(max_bytes: u64, ttl_max: Duration) -> Arc<Store> {
-        let reverse: Arc<[Mutex<HashMap<Arc<str>, (Arc<str>, u64)>>]> =
-            (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
+        let reverse: Arc<[Shard]> = (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
         let hasher = std::hash::RandomState::new();
         let index = reverse.clone();
         let shard_of = hasher.clone();
@@ -251,6 +259,8 @@ impl Store {
     }
 
     /// Drops the entries of keys the server names (an invalidation message).
+    // Called by the Redis tracker only.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn invalidate_server_keys<'k>(&self, server_keys: impl Iterator<Item = &'k [u8]>) {
         for server_key in server_keys {
             let Ok(server_key) = std::str::from_utf8(server_key) else { continue };
@@ -287,6 +297,8 @@ impl Store {
     }
 
     /// Tracking round `round` is receiving invalidations: serve from now on.
+    // Called by the Redis tracker only.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn tracking_started(&self, round: u64, clients: Vec<(String, i64)>) {
         self.change_gate(Cause::Connection, |gate| {
             gate.tracking = Some(round);
@@ -297,6 +309,8 @@ impl Store {
     }
 
     /// Tracking round `round` ended (lost, replaced, unanswered): drop everything.
+    // Called by the Redis tracker only.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn tracking_lost(&self, round: u64, cause: Cause) {
         self.change_gate(cause, |gate| match gate.tracking == Some(round) {
             true => {
@@ -309,6 +323,8 @@ impl Store {
     }
 
     /// The server flushed its keys: drop everything, keep serving.
+    // Called by the Redis tracker only.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn flushed(&self) {
         self.change_gate(Cause::Topology, |_| true);
     }
@@ -342,9 +358,7 @@ fn index(cause: Cause) -> usize {
 }
 
 fn shard(hasher: &std::hash::RandomState, server_key: &str) -> usize {
-    let mut h = hasher.build_hasher();
-    server_key.hash(&mut h);
-    (h.finish() as usize) % SHARDS
+    (hasher.hash_one(server_key) as usize) % SHARDS
 }
 
 #[cfg(test)]

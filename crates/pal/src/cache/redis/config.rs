@@ -7,6 +7,7 @@ use futures::future::BoxFuture;
 
 use super::PROVIDER;
 use super::address::{RedisServer, RedisTls, RedisTopology, Timeouts};
+use crate::cache::near::store::{Store, Tracking};
 use crate::cache::{CacheConfig, CacheProvider, CacheService};
 use crate::env::{ConnUrl, Env, Var};
 use crate::error::{Error, ErrorKind, Result};
@@ -235,6 +236,17 @@ fn adapter(provider: &'static CacheProvider, _: &RedisTopology, _: &RedisServer)
     Err(Error::not_built("CACHE_PROVIDER", provider.name, PROVIDER.feature.unwrap_or_default()))
 }
 
+/// Starts telling a near cache's `store` what changes on `server` under `prefix`.
+#[cfg(feature = "redis")]
+pub(crate) fn track(server: &RedisServer, prefix: &str, store: Arc<Store>) -> Result<Tracking> {
+    Ok(Box::new(super::tracking::start(server, prefix, store)?))
+}
+
+#[cfg(not(feature = "redis"))]
+pub(crate) fn track(_: &RedisServer, _: &str, _: Arc<Store>) -> Result<Tracking> {
+    Err(Error::not_built("CACHE_PROVIDER", PROVIDER.name, PROVIDER.feature.unwrap_or_default()))
+}
+
 #[derive(Debug)]
 struct RedisConfig(RedisServer);
 
@@ -244,8 +256,8 @@ pub fn configure(env: &mut Env, selected: bool) -> Option<Arc<dyn CacheConfig>> 
 }
 
 impl CacheConfig for RedisConfig {
-    fn tracked_server(&self) -> Option<&RedisServer> {
-        Some(&self.0)
+    fn track(&self, prefix: &str, store: Arc<Store>) -> Option<Result<Tracking>> {
+        Some(track(&self.0, prefix, store))
     }
 
     fn target(&self) -> String {

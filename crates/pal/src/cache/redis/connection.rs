@@ -125,7 +125,7 @@ fn sentinel_client(topology: &RedisTopology, certs: Option<&TlsCertificates>) ->
 /// Where a near cache's tracking connections go: the masters of the topology,
 /// found again on every reconnect.
 pub(crate) enum TrackingSource {
-    Direct(ConnectionInfo),
+    Direct(Box<ConnectionInfo>),
     Sentinel(Box<SentinelClient>),
     /// The seed nodes, each with the cluster's credentials and TLS.
     Cluster(Vec<ConnectionInfo>),
@@ -139,11 +139,11 @@ pub(crate) fn tracking_source(
     crate::tls::install_crypto_provider();
     let certs = certificates(tls);
     let source = match topology {
-        RedisTopology::Standalone(url) => TrackingSource::Direct(
+        RedisTopology::Standalone(url) => TrackingSource::Direct(Box::new(
             url.expose()
                 .into_connection_info()
                 .map_err(|e| config_error(format!("Redis URL {} is not usable: {e}", url.redacted())))?,
-        ),
+        )),
         RedisTopology::Sentinel { .. } => {
             TrackingSource::Sentinel(Box::new(sentinel_client(topology, certs.as_ref())?))
         }

@@ -108,7 +108,7 @@ impl Tracker {
     /// The masters to track now.
     async fn masters(&mut self) -> RedisResult<Vec<ConnectionInfo>> {
         match &mut self.source {
-            TrackingSource::Direct(info) => Ok(vec![info.clone()]),
+            TrackingSource::Direct(info) => Ok(vec![(**info).clone()]),
             TrackingSource::Sentinel(sentinel) => {
                 Ok(vec![sentinel.async_get_client().await?.get_connection_info().clone()])
             }
