@@ -47,6 +47,9 @@ pub(crate) enum Op {
     SetMany,
     /// get_or_load of a key that exists: the hit path (a plain GET for raw clients).
     GetOrLoad,
+    /// Reads of keys that exist with 1 % writes among them (every hundredth call a
+    /// SET of the same key): the workload a near cache is for.
+    HotGet,
 }
 
 impl Op {
@@ -60,6 +63,7 @@ impl Op {
             Op::GetMany => "get-many",
             Op::SetMany => "set-many",
             Op::GetOrLoad => "get-or-load",
+            Op::HotGet => "hot-get",
         }
     }
 

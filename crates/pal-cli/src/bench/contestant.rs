@@ -100,6 +100,11 @@ impl Contestant {
     }
 
     pub(super) async fn run(&self, op: Op, task: usize, i: u64, value: &Bytes) -> Result<(), String> {
+        let op = match op {
+            Op::HotGet if i % 100 == 99 => Op::Set,
+            Op::HotGet => Op::Get,
+            other => other,
+        };
         let key = self.key(task, i);
         let batch = match op {
             Op::GetMany | Op::SetMany => self.batch(task, i),
@@ -110,7 +115,7 @@ impl Contestant {
         let err = |e: &dyn std::fmt::Display| e.to_string();
         match &self.client {
             Client::Pal(c) => match op {
-                Op::Get => c.get(&key).await.map(drop).map_err(|e| err(&e)),
+                Op::Get | Op::HotGet => c.get(&key).await.map(drop).map_err(|e| err(&e)),
                 Op::Set => c.set(&key, value.clone(), ttl).await.map_err(|e| err(&e)),
                 Op::Incr => c.incr(&format!("{key}:n"), 1, ttl).await.map(drop).map_err(|e| err(&e)),
                 Op::Session => {
@@ -144,7 +149,7 @@ impl Contestant {
                         }
                         pipeline.query_async::<()>(&mut conn).await.map_err(|e| err(&e))
                     }
-                    Op::Get | Op::GetOrLoad => redis::cmd("GET")
+                    Op::Get | Op::GetOrLoad | Op::HotGet => redis::cmd("GET")
                         .arg(&key)
                         .query_async::<Option<Vec<u8>>>(&mut conn)
                         .await
@@ -195,7 +200,7 @@ impl Contestant {
             Client::Moka(cache) => {
                 let ttl = Duration::from_secs(TTL_SECS);
                 match op {
-                    Op::Get | Op::GetOrLoad => {
+                    Op::Get | Op::GetOrLoad | Op::HotGet => {
                         drop(cache.get(&key).map(|(v, _)| v));
                         Ok(())
                     }
@@ -231,7 +236,9 @@ impl Contestant {
                 }
             }
             Client::Memcache(client) => match op {
-                Op::Get | Op::GetOrLoad => client.get(key.as_bytes()).send().await.map(drop).map_err(|e| err(&e)),
+                Op::Get | Op::GetOrLoad | Op::HotGet => {
+                    client.get(key.as_bytes()).send().await.map(drop).map_err(|e| err(&e))
+                }
                 Op::GetMany => client
                     .run_many(names.iter().map(|k| memcache::exp::Get::new(k.as_bytes())))
                     .await

@@ -57,8 +57,24 @@ pub(crate) async fn run(
                 "pal plaintext",
                 false,
                 1,
-                Client::Pal(build_cache(&unsealed(environment)?).await?),
+                Client::Pal(build_cache(&unsealed(environment.clone())?).await?),
             ));
+        }
+        if settings.cache_settings()?.near.enabled() {
+            // What the near cache is measured against: the same cache without it,
+            // and the in-process limit, pal's memory provider.
+            let without = changed(&environment, &[("CACHE_NEAR_MAX_BYTES", Some("0"))])?;
+            cache_side.push(Contestant::new(
+                "pal without near cache",
+                false,
+                5,
+                Client::Pal(build_cache(&without).await?),
+            ));
+            let memory = changed(
+                &plaintext(environment.clone()),
+                &[("CACHE_PROVIDER", Some("memory")), ("CACHE_NEAR_MAX_BYTES", None)],
+            )?;
+            cache_side.push(Contestant::new("pal memory", false, 6, Client::Pal(build_cache(&memory).await?)));
         }
         match settings.cache_settings()?.config.peer() {
             Some(peer) => {
@@ -121,7 +137,7 @@ pub(crate) async fn run(
             Op::DbSession => db_side.clone(),
             _ => cache_side.clone(),
         };
-        if matches!(op, Op::Get | Op::GetMany | Op::GetOrLoad) {
+        if matches!(op, Op::Get | Op::GetMany | Op::GetOrLoad | Op::HotGet) {
             for c in &side {
                 progress.set_message(format!("filling {} keys for {}", contestant::KEYS, c.name));
                 c.fill(&value).await.map_err(|e| Error::new(ErrorKind::Backend, format!("{}: {e}", c.name)))?;
@@ -149,14 +165,14 @@ pub(crate) async fn run(
             }
             if let Some(url) = &redis_url {
                 let pipelines: &[usize] = match op {
-                    Op::Get | Op::Set => &[1, 16],
+                    Op::Get | Op::Set | Op::HotGet => &[1, 16],
                     Op::GetMany | Op::SetMany => &[16],
                     _ => &[],
                 };
                 for &pipeline in pipelines {
                     if let Some((get, set)) = external::redis_benchmark(url, tasks, args.value_bytes, pipeline) {
                         let name = format!("redis-benchmark -P {pipeline}");
-                        let reads = matches!(op, Op::Get | Op::GetMany);
+                        let reads = matches!(op, Op::Get | Op::GetMany | Op::HotGet);
                         report.points.push(Point::external(op, tasks, &name, if reads { get } else { set }));
                     }
                 }
@@ -183,11 +199,27 @@ pub(crate) async fn run(
     Ok(if report.points.iter().any(|p| p.errors > 0) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
+/// The configuration `environment` holds, with each variable of `changes` set (or removed).
+fn changed(environment: &BTreeMap<String, String>, changes: &[(&str, Option<&str>)]) -> Result<Settings> {
+    let mut environment = environment.clone();
+    for (name, value) in changes {
+        match value {
+            Some(value) => environment.insert(name.to_string(), value.to_string()),
+            None => environment.remove(*name),
+        };
+    }
+    Settings::from_map(environment).map_err(|e| Error::new(ErrorKind::Config, e.to_string()))
+}
+
 /// The same configuration with sealing off: what pal costs without it.
-fn unsealed(mut environment: BTreeMap<String, String>) -> Result<Settings> {
+fn unsealed(environment: BTreeMap<String, String>) -> Result<Settings> {
+    changed(&plaintext(environment), &[])
+}
+
+fn plaintext(mut environment: BTreeMap<String, String>) -> BTreeMap<String, String> {
     for var in pal::crypto::config::VARS {
         environment.remove(var.name);
     }
     environment.insert("CACHE_INSECURE_NO_ENCRYPTION".into(), "true".into());
-    Settings::from_map(environment).map_err(|e| Error::new(ErrorKind::Config, e.to_string()))
+    environment
 }

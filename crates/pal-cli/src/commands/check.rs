@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use pal::factory::{build_cache, build_database};
+use pal::factory::{build_cache_with_near, build_database};
 use pal::health::{PROBE_TIMEOUT, Probe, Status, probe_all};
 use pal::{CacheService, DatabaseService, Result, Settings};
 use serde_json::json;
@@ -16,7 +16,7 @@ use crate::cli::CheckArgs;
 use crate::output::Out;
 
 pub(super) async fn run(args: &CheckArgs, settings: &Settings) -> Result<ExitCode> {
-    let cache = build_cache(settings).await?;
+    let (cache, near) = build_cache_with_near(settings).await?;
     let db = build_database(settings).await?;
     let targets = [settings.cache_settings()?.config.target(), settings.db_settings()?.url.redacted().to_string()];
     let scrape = async {
@@ -28,6 +28,7 @@ pub(super) async fn run(args: &CheckArgs, settings: &Settings) -> Result<ExitCod
     let ((mut probes, transports), signals) =
         tokio::join!(async { tokio::join!(probe_all(&cache, &db, PROBE_TIMEOUT), transports(&cache, &db)) }, scrape);
     let signals = signals.transpose()?.unwrap_or_default();
+    let near = near_state(settings, near.as_deref()).await?;
     let notes = deeper_checks(settings, &cache, &db, &mut probes).await;
     let replicas = db.replicas().await;
 
@@ -47,6 +48,7 @@ pub(super) async fn run(args: &CheckArgs, settings: &Settings) -> Result<ExitCod
             "replicas": replicas,
             "signals": signals,
             "notes": notes,
+            "near_cache": near.as_ref().map(|(json, _)| json),
             "warnings": settings.warnings,
         });
         out.line(doc)?;
@@ -95,6 +97,9 @@ pub(super) async fn run(args: &CheckArgs, settings: &Settings) -> Result<ExitCod
             }
             out.line(table)?;
         }
+        if let Some((_, line)) = &near {
+            out.line(line)?;
+        }
         for note in &notes {
             out.line(format!("note: {note}"))?;
         }
@@ -133,6 +138,41 @@ async fn deeper_checks(
         }
     }
     notes
+}
+
+/// Whether the near cache receives invalidations (it is given the probe timeout
+/// to start tracking), as JSON and as a line.
+async fn near_state(
+    settings: &Settings,
+    near: Option<&pal::cache::near::NearCache>,
+) -> Result<Option<(serde_json::Value, String)>> {
+    let Some(near) = near else { return Ok(None) };
+    let config = settings.cache_settings()?.near;
+    let deadline = tokio::time::Instant::now() + PROBE_TIMEOUT;
+    while !near.stats().active && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stats = near.stats();
+    let servers: Vec<String> = stats.clients.iter().map(|(addr, id)| format!("{addr} (client id {id})")).collect();
+    let json = json!({
+        "tracking": stats.active,
+        "servers": servers,
+        "max_bytes": config.max_bytes,
+        "ttl_max_ms": config.ttl_max.as_millis() as u64,
+    });
+    let line = match stats.active {
+        true => format!(
+            "near cache: tracking on {}; up to {} bytes, entries kept at most {} ms",
+            servers.join(", "),
+            config.max_bytes,
+            config.ttl_max.as_millis()
+        ),
+        false => format!(
+            "near cache: NOT tracking within {} ms (every read goes to the server until it does; the log says why)",
+            PROBE_TIMEOUT.as_millis()
+        ),
+    };
+    Ok(Some((json, line)))
 }
 
 /// How each connection is protected, as the cache and the database report it;

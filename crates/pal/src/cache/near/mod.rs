@@ -209,6 +209,17 @@ impl CacheLayer for NearCache {
         Ok(value)
     }
 
+    /// From memory when the value is held: a TTL changed on the server
+    /// (EXPIRE, a touch) invalidates it like a write.
+    async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
+        match self.store.ttl(key) {
+            Some(Some(left)) if left.is_zero() => self.inner.ttl(key).await,
+            Some(Some(left)) => Ok(Some(left)),
+            Some(None) => Ok(Some(Duration::MAX)),
+            None => self.inner.ttl(key).await,
+        }
+    }
+
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
         let mut values: Vec<Option<Bytes>> = keys.iter().map(|k| self.store.get(k)).collect();
         let missing: Vec<usize> = (0..keys.len()).filter(|&i| values[i].is_none()).collect();
@@ -270,18 +281,6 @@ impl CacheLayer for NearCache {
     async fn touch_if(&self, key: &str, expected: &[u8], ttl: Ttl) -> Result<bool> {
         let result = self.inner.touch_if(key, expected, ttl).await;
         self.wrote(&[key], result)
-    }
-
-    async fn check_configuration(&self) -> Result<Vec<String>> {
-        let mut notes = self.inner.check_configuration().await?;
-        if !self.store.is_open() {
-            notes.push(
-                "near cache: not serving yet (no invalidation messages received: the tracking connection is not \
-                 established, or redis-hybrid's database serves); every read goes to the server"
-                    .to_string(),
-            );
-        }
-        Ok(notes)
     }
 }
 

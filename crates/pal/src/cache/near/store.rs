@@ -66,6 +66,9 @@ struct Entry {
     token: u64,
     server_key: Arc<str>,
     lifetime: Duration,
+    /// When the key expires on the server, as its TTL said at the fill; `None`
+    /// for a key without one. A TTL changed since is an invalidation.
+    expires_at: Option<Instant>,
 }
 
 struct Lifetime;
@@ -198,14 +201,29 @@ impl Store {
         })
     }
 
-    /// The value held for `key`, when the gate is open and it was filled since.
-    pub(crate) fn get(&self, key: &str) -> Option<Bytes> {
+    /// The entry held for `key`, when the gate is open and it was filled since.
+    fn entry(&self, key: &str) -> Option<Arc<Entry>> {
         let published = self.published.load(Ordering::Acquire);
         if published & 1 == 0 {
             return None;
         }
         let entry = self.entries.get(key)?;
-        (entry.generation == published >> 1).then(|| entry.value.clone())
+        (entry.generation == published >> 1).then_some(entry)
+    }
+
+    /// The value held for `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<Bytes> {
+        self.entry(key).map(|e| e.value.clone())
+    }
+
+    /// The time `key` has left on the server, when its value is held: `Some(None)`
+    /// for a key without expiry; `None` when only the server can say.
+    pub(crate) fn ttl(&self, key: &str) -> Option<Option<Duration>> {
+        let entry = self.entry(key)?;
+        match entry.expires_at {
+            None => Some(None),
+            Some(at) => Some(Some(at.saturating_duration_since(Instant::now()))),
+        }
     }
 
     /// Whether the near cache serves now.
@@ -231,8 +249,13 @@ impl Store {
 
     /// Keeps `value`, read for `fill`, for `min(remaining, CACHE_NEAR_TTL_MAX_MS)`,
     /// unless the key was invalidated since the fill began.
+    /// `remaining` is `Duration::MAX` for a key without expiry.
     pub(crate) fn finish(&self, key: &str, fill: Fill, value: Bytes, remaining: Duration) {
         let lifetime = remaining.min(self.ttl_max);
+        let expires_at = match remaining {
+            Duration::MAX => None,
+            left => Instant::now().checked_add(left),
+        };
         if lifetime.is_zero() {
             return;
         }
@@ -242,7 +265,8 @@ impl Store {
             let mut map = self.reverse[fill.shard].lock().unwrap_or_else(|p| p.into_inner());
             map.insert(fill.server_key.clone(), (key.clone(), token));
         }
-        let entry = Entry { value, generation: fill.generation, token, server_key: fill.server_key, lifetime };
+        let entry =
+            Entry { value, generation: fill.generation, token, server_key: fill.server_key, lifetime, expires_at };
         self.entries.insert(key.clone(), Arc::new(entry));
         if self.sequences[fill.shard].load(Ordering::SeqCst) != fill.sequence {
             self.entries.invalidate(&key);
