@@ -64,7 +64,8 @@ fn near_cache(
         #[cfg(feature = "sealing")]
         sealer: sealer(settings)?,
     };
-    Ok(Arc::new(NearCache::new(sealed, store, names, tracking)))
+    let keep_own_writes = cache.config.writes_reach_tracked_server();
+    Ok(Arc::new(NearCache::new(sealed, store, names, keep_own_writes, tracking)))
 }
 
 /// The layers over the unsealed cache: sealing, when its keys are set, and the value limit.

@@ -310,3 +310,43 @@ async fn a_cluster_keeps_every_masters_keys_coherent() {
     report("cluster, another instance's SET", &mut windows);
     a.delete_many(&keys.iter().map(String::as_str).collect::<Vec<_>>()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_writers_of_one_key_each_see_the_others_writes() {
+    let prefix = support::run_prefix("near:");
+    let vars = [("CACHE_KEY_PREFIX", prefix.as_str()), ("CACHE_INSECURE_NO_ENCRYPTION", "true")];
+    let (a, _) = cache(&vars, true).await;
+    let (b, _) = cache(&vars, true).await;
+    let (plain, _) = cache(&vars, false).await;
+    // Alternating: each keeps the value it wrote, and drops it when the other writes.
+    let mut windows = Vec::new();
+    for i in 0..200u32 {
+        let (mine, theirs) = (format!("a{i}"), format!("b{i}"));
+        a.set("hot", Bytes::from(mine.clone()), ttl(60)).await.unwrap();
+        assert_eq!(a.get("hot").await.unwrap().as_deref(), Some(mine.as_bytes()));
+        b.set("hot", Bytes::from(theirs.clone()), ttl(60)).await.unwrap();
+        windows.push(window(a.as_ref(), "hot", Some(mine.as_bytes()), Some(theirs.as_bytes()), Instant::now()).await);
+    }
+    report("alternating writers, each keeping its own writes", &mut windows);
+    // Both at once, for a second: once quiet, both read what the server holds.
+    for round in 0..5 {
+        let stop = Instant::now() + Duration::from_millis(200);
+        let writer = |cache: Arc<dyn CacheService>, tag: &'static str| async move {
+            let mut n = 0u64;
+            while Instant::now() < stop {
+                cache.set("hot", Bytes::from(format!("{tag}{n}")), ttl(60)).await.unwrap();
+                cache.get("hot").await.unwrap();
+                n += 1;
+            }
+        };
+        tokio::join!(writer(a.clone(), "a"), writer(b.clone(), "b"), writer(a.clone(), "A"), writer(b.clone(), "B"));
+        let quiet = Instant::now();
+        let held = plain.get("hot").await.unwrap();
+        for (name, cache) in [("a", &a), ("b", &b)] {
+            let seen = window(cache.as_ref(), "hot", None, held.as_deref(), quiet).await;
+            let _ = seen;
+            assert_eq!(cache.get("hot").await.unwrap(), held, "round {round}: {name} disagrees with the server");
+        }
+    }
+    a.delete("hot").await.unwrap();
+}

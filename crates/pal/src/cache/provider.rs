@@ -97,6 +97,14 @@ pub trait CacheConfig: fmt::Debug + Send + Sync {
         None
     }
 
+    /// Whether every acknowledged write reached the tracked server, so the near
+    /// cache may keep the value it wrote (its own invalidation is then sure to
+    /// come, and is told apart). Not so where a write may be acknowledged by
+    /// another store alone (redis-hybrid's database during an outage).
+    fn writes_reach_tracked_server(&self) -> bool {
+        true
+    }
+
     /// Wraps the adapter (already under the key prefix) in the layers the provider
     /// consists of, such as redis-hybrid's database behind Redis.
     fn layer(&self, adapter: Arc<dyn CacheService>, _context: BuildContext) -> Result<Arc<dyn CacheService>> {

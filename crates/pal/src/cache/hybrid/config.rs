@@ -84,6 +84,11 @@ pub fn configure(env: &mut Env, selected: bool) -> Option<Arc<dyn CacheConfig>> 
 }
 
 impl CacheConfig for RedisHybridConfig {
+    /// A write may be acknowledged by the database alone.
+    fn writes_reach_tracked_server(&self) -> bool {
+        false
+    }
+
     fn track(&self, prefix: &str, store: Arc<Store>) -> Option<Result<Tracking>> {
         Some(redis::config::track(&self.redis, prefix, store))
     }

@@ -121,12 +121,20 @@ pub struct NearCache {
     inner: Arc<dyn CacheService>,
     store: Arc<Store>,
     names: KeyNames,
+    /// Whether a `set` keeps the value written (see `CacheConfig::writes_reach_tracked_server`).
+    keep_own_writes: bool,
     _tracking: Tracking,
 }
 
 impl NearCache {
-    pub(crate) fn new(inner: Arc<dyn CacheService>, store: Arc<Store>, names: KeyNames, tracking: Tracking) -> Self {
-        NearCache { inner, store, names, _tracking: tracking }
+    pub(crate) fn new(
+        inner: Arc<dyn CacheService>,
+        store: Arc<Store>,
+        names: KeyNames,
+        keep_own_writes: bool,
+        tracking: Tracking,
+    ) -> Self {
+        NearCache { inner, store, names, keep_own_writes, _tracking: tracking }
     }
 
     /// Hits, misses, invalidations by cause, entries, bytes and whether it serves now.
@@ -237,9 +245,27 @@ impl CacheLayer for NearCache {
         Ok(values)
     }
 
+    /// Keeps the value written, where every acknowledged write reaches the
+    /// tracked server: the next read is a hit, as it would be in process memory.
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
-        let result = self.inner.set(key, value, ttl).await;
-        self.wrote(&[key], result)
+        let fill = match self.keep_own_writes {
+            true => self.store.begin_write(self.names.server_key(key)),
+            false => None,
+        };
+        let Some(fill) = fill else {
+            let result = self.inner.set(key, value, ttl).await;
+            return self.wrote(&[key], result);
+        };
+        match self.inner.set(key, value.clone(), ttl).await {
+            Ok(()) => {
+                self.store.wrote(key, fill, value, ttl.as_duration());
+                Ok(())
+            }
+            Err(e) => {
+                self.store.write_failed(key, fill);
+                Err(e)
+            }
+        }
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
@@ -302,11 +328,11 @@ mod tests {
         let inner: Arc<dyn CacheService> = Arc::new(MemoryCache::new(1000));
         let store = Store::new(1 << 20, Duration::from_secs(60));
         store.tracking_started(1, Vec::new());
-        let near: Arc<dyn CacheService> = Arc::new(NearCache::new(inner.clone(), store.clone(), names(), Box::new(())));
+        let near: Arc<dyn CacheService> =
+            Arc::new(NearCache::new(inner.clone(), store.clone(), names(), true, Box::new(())));
         near.set("k", Bytes::from_static(b"1"), Ttl::from_secs(60).unwrap()).await.unwrap();
         assert_eq!(near.get("k").await.unwrap().as_deref(), Some(&b"1"[..]));
-        assert_eq!(near.get("k").await.unwrap().as_deref(), Some(&b"1"[..]));
-        assert_eq!(store.stats().hits, 1);
+        assert_eq!(store.stats().hits, 1, "a value this process wrote is kept");
         near.set("k", Bytes::from_static(b"2"), Ttl::from_secs(60).unwrap()).await.unwrap();
         assert_eq!(near.get("k").await.unwrap().as_deref(), Some(&b"2"[..]));
         near.incr("n", 1, Ttl::from_secs(60).unwrap()).await.unwrap();

@@ -132,9 +132,19 @@ pub struct NearStats {
     pub clients: Vec<(String, i64)>,
 }
 
-/// A shard of the reverse index: a key's name on the server, to the application's
-/// key and the token of the entry that registered it.
-type Shard = Mutex<HashMap<Arc<str>, (Arc<str>, u64)>>;
+/// A shard of the reverse index, and of the writes in flight.
+type Shard = Mutex<ShardState>;
+
+#[derive(Default)]
+struct ShardState {
+    /// A key's name on the server, to the application's key and the token of the
+    /// entry that registered it.
+    owners: HashMap<Arc<str>, (Arc<str>, u64)>,
+    /// This process's writes whose own invalidation has not arrived yet, by the
+    /// key's name on the server: that many invalidations of the key are this
+    /// process's own and leave the entry it filled with the value it wrote.
+    own_writes: HashMap<Arc<str>, u32>,
+}
 
 /// A near cache's memory. Only pal fills and invalidates it; a provider's
 /// [`CacheConfig::track`](crate::cache::CacheConfig::track) is handed one to keep told.
@@ -163,7 +173,7 @@ pub(crate) struct Fill {
 
 impl Store {
     pub(crate) fn new(max_bytes: u64, ttl_max: Duration) -> Arc<Store> {
-        let reverse: Arc<[Shard]> = (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
+        let reverse: Arc<[Shard]> = (0..SHARDS).map(|_| Mutex::default()).collect();
         let hasher = std::hash::RandomState::new();
         let index = reverse.clone();
         let shard_of = hasher.clone();
@@ -180,9 +190,9 @@ impl Store {
                     return;
                 }
                 let shard = shard(&shard_of, &entry.server_key);
-                let mut map = index[shard].lock().unwrap_or_else(|p| p.into_inner());
-                if map.get(&entry.server_key).is_some_and(|(_, token)| *token == entry.token) {
-                    map.remove(&entry.server_key);
+                let mut state = index[shard].lock().unwrap_or_else(|p| p.into_inner());
+                if state.owners.get(&entry.server_key).is_some_and(|(_, token)| *token == entry.token) {
+                    state.owners.remove(&entry.server_key);
                 }
             })
             .build();
@@ -257,13 +267,14 @@ impl Store {
             left => Instant::now().checked_add(left),
         };
         if lifetime.is_zero() {
+            self.entries.invalidate(key);
             return;
         }
         let token = self.tokens.fetch_add(1, Ordering::Relaxed);
         let key: Arc<str> = key.into();
         {
-            let mut map = self.reverse[fill.shard].lock().unwrap_or_else(|p| p.into_inner());
-            map.insert(fill.server_key.clone(), (key.clone(), token));
+            let mut state = self.reverse[fill.shard].lock().unwrap_or_else(|p| p.into_inner());
+            state.owners.insert(fill.server_key.clone(), (key.clone(), token));
         }
         let entry =
             Entry { value, generation: fill.generation, token, server_key: fill.server_key, lifetime, expires_at };
@@ -271,6 +282,38 @@ impl Store {
         if self.sequences[fill.shard].load(Ordering::SeqCst) != fill.sequence {
             self.entries.invalidate(&key);
         }
+    }
+
+    /// Starts a write by this process of `key` (named `server_key` there) whose
+    /// value it will keep: `None` when the gate is closed.
+    pub(crate) fn begin_write(&self, server_key: String) -> Option<Fill> {
+        let fill = self.begin(server_key)?;
+        let mut state = self.reverse[fill.shard].lock().unwrap_or_else(|p| p.into_inner());
+        *state.own_writes.entry(fill.server_key.clone()).or_insert(0) += 1;
+        Some(fill)
+    }
+
+    /// The write begun with `fill` was acknowledged: the entry holds `value`
+    /// unless another write of the key was seen meanwhile. `ttl` as it was written.
+    pub(crate) fn wrote(&self, key: &str, fill: Fill, value: Bytes, ttl: Duration) {
+        self.invalidations[index(Cause::OwnWrite)]
+            .fetch_add(u64::from(self.entries.contains_key(key)), Ordering::Relaxed);
+        self.finish(key, fill, value, ttl);
+    }
+
+    /// The write begun with `fill` failed (or may not have been applied): the
+    /// entry goes, and its invalidation, should one come, is not taken for this write's.
+    pub(crate) fn write_failed(&self, key: &str, fill: Fill) {
+        {
+            let mut state = self.reverse[fill.shard].lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(pending) = state.own_writes.get_mut(&fill.server_key) {
+                *pending -= 1;
+                if *pending == 0 {
+                    state.own_writes.remove(&fill.server_key);
+                }
+            }
+        }
+        self.forget(key, &fill.server_key);
     }
 
     /// Drops the entry of one application key (this process wrote it).
@@ -289,8 +332,20 @@ impl Store {
         for server_key in server_keys {
             let Ok(server_key) = std::str::from_utf8(server_key) else { continue };
             let shard = shard(&self.hasher, server_key);
+            let mut state = self.reverse[shard].lock().unwrap_or_else(|p| p.into_inner());
+            // Invalidations of one key arrive in the order the server applied its
+            // writes, and this process counted its write before sending it: the
+            // one skipped is its own or one applied before it, never a later one.
+            if let Some(pending) = state.own_writes.get_mut(server_key) {
+                *pending -= 1;
+                if *pending == 0 {
+                    state.own_writes.remove(server_key);
+                }
+                continue;
+            }
             self.sequences[shard].fetch_add(1, Ordering::SeqCst);
-            let owner = self.reverse[shard].lock().unwrap_or_else(|p| p.into_inner()).remove(server_key);
+            let owner = state.owners.remove(server_key);
+            drop(state);
             if let Some((key, _)) = owner {
                 self.entries.invalidate(&key);
                 self.invalidations[index(Cause::Server)].fetch_add(1, Ordering::Relaxed);
@@ -313,7 +368,7 @@ impl Store {
         let dropped = self.entries.entry_count();
         self.entries.invalidate_all();
         for shard in self.reverse.iter() {
-            shard.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            *shard.lock().unwrap_or_else(|p| p.into_inner()) = ShardState::default();
         }
         if was_open {
             self.invalidations[index(cause)].fetch_add(dropped, Ordering::Relaxed);
@@ -431,6 +486,41 @@ mod tests {
     }
 
     #[test]
+    fn an_own_writes_invalidation_is_told_apart_from_later_ones() {
+        let store = open_store();
+        let push = |store: &Store| store.invalidate_server_keys([&b"s:k"[..]].into_iter());
+        // The write's own invalidation arrives before its acknowledgement.
+        let write = store.begin_write("s:k".into()).unwrap();
+        push(&store);
+        store.wrote("k", write, Bytes::from_static(b"mine"), Duration::from_secs(10));
+        assert_eq!(store.get("k").as_deref(), Some(&b"mine"[..]));
+        // Another process's later write still drops it.
+        push(&store);
+        assert!(store.get("k").is_none());
+        // Two invalidations during one write: the second is a later write's.
+        let write = store.begin_write("s:k".into()).unwrap();
+        push(&store);
+        push(&store);
+        store.wrote("k", write, Bytes::from_static(b"mine"), Duration::from_secs(10));
+        assert!(store.get("k").is_none(), "a write applied after this one was seen");
+        // A failed write forgets its count: the next invalidation counts.
+        fill(&store, "k", b"old");
+        let write = store.begin_write("s:k".into()).unwrap();
+        store.write_failed("k", write);
+        assert!(store.get("k").is_none());
+        fill(&store, "k", b"old");
+        push(&store);
+        assert!(store.get("k").is_none(), "no count is left over from the failed write");
+        // A gate change forgets counts too.
+        let _write = store.begin_write("s:k".into()).unwrap();
+        store.tracking_lost(1, Cause::Connection);
+        store.tracking_started(2, Vec::new());
+        fill(&store, "k", b"new");
+        push(&store);
+        assert!(store.get("k").is_none());
+    }
+
+    #[test]
     fn a_fill_that_began_before_a_gate_change_is_never_served() {
         let store = open_store();
         let pending = store.begin("s:k".into()).unwrap();
@@ -466,7 +556,7 @@ mod tests {
         }
         let stats = store.stats();
         assert!(stats.bytes <= 64 * 1024, "{stats:?}");
-        let indexed: usize = store.reverse.iter().map(|s| s.lock().unwrap().len()).sum();
+        let indexed: usize = store.reverse.iter().map(|s| s.lock().unwrap().owners.len()).sum();
         assert!(indexed as u64 <= stats.entries + 8, "the reverse index follows evictions: {indexed} for {stats:?}");
     }
 
