@@ -99,6 +99,20 @@ impl CacheLayer for Instrumented {
         self.ttl.measure(self.inner.ttl(key)).await
     }
 
+    /// Measured, and counted in hits and misses, as a `get`.
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Bytes, Duration)>> {
+        let outcome = self.get.measure(self.inner.get_with_ttl(key)).await;
+        if crate::telemetry::is_own_call() {
+            return outcome;
+        }
+        match &outcome {
+            Ok(Some(_)) => self.hits.increment(1),
+            Ok(None) => self.misses.increment(1),
+            Err(_) => {}
+        }
+        outcome
+    }
+
     /// One call, its keys counted as hits and misses one by one.
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
         let outcome = self.get_many.measure(self.inner.get_many(keys)).await;

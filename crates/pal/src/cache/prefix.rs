@@ -61,6 +61,10 @@ impl CacheLayer for Prefixed {
         self.inner.ttl(&self.key(key)).await
     }
 
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Bytes, Duration)>> {
+        self.inner.get_with_ttl(&self.key(key)).await
+    }
+
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
         let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
         self.inner.get_many(&keys.iter().map(String::as_str).collect::<Vec<_>>()).await

@@ -46,6 +46,15 @@ pub trait CacheService: Send + Sync + 'static {
     /// The time the key has left, or `None` when it is missing.
     async fn ttl(&self, key: &str) -> Result<Option<Duration>>;
 
+    /// The value and the time it has left (`Duration::MAX` for a key without
+    /// expiry), or `None` when the key is missing: one round trip where the
+    /// server allows (Redis: `GET` and `PTTL` in one pipeline). The near cache
+    /// reads a value this way, to keep it no longer than the server does.
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Bytes, Duration)>> {
+        let Some(value) = self.get(key).await? else { return Ok(None) };
+        Ok(self.ttl(key).await?.map(|left| (value, left)))
+    }
+
     /// The values of `keys`, in their order: `None` for a key missing or
     /// expired. A key may appear more than once. Providers answer in one round
     /// trip where the server allows (Redis `MGET`, per slot in a Cluster;

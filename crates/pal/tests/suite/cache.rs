@@ -12,8 +12,8 @@ use super::namespace;
 pub(crate) use super::cache_ops::{
     add_stores_only_when_absent, batch_ttls_expire, batches_keep_order_and_duplicates,
     batches_over_the_limits_are_split, conditional_delete_and_touch_compare_the_value,
-    get_or_load_loads_once_for_a_thousand_callers, locks_exclude_and_fence, read_through_refreshes_early,
-    read_through_serves_stale_when_the_source_fails,
+    get_or_load_loads_once_for_a_thousand_callers, get_with_ttl_reads_both, locks_exclude_and_fence,
+    read_through_refreshes_early, read_through_serves_stale_when_the_source_fails,
 };
 
 /// What each provider can do, written down here apart from its own declaration
@@ -99,7 +99,7 @@ macro_rules! cache_conformance {
             batches_over_the_limits_are_split, batch_ttls_expire, add_stores_only_when_absent,
             conditional_delete_and_touch_compare_the_value, locks_exclude_and_fence,
             get_or_load_loads_once_for_a_thousand_callers, read_through_serves_stale_when_the_source_fails,
-            read_through_refreshes_early);
+            read_through_refreshes_early, get_with_ttl_reads_both);
     };
     (@cases $subject:path; $($case:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

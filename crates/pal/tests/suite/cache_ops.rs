@@ -20,6 +20,21 @@ fn b(text: &str) -> Bytes {
     Bytes::copy_from_slice(text.as_bytes())
 }
 
+pub(crate) async fn get_with_ttl_reads_both(s: &CacheSubject) {
+    let (c, ns) = (&s.cache, namespace());
+    let [k, missing] = ["k", "missing"].map(|k| format!("{ns}{k}"));
+    c.set(&k, b("v"), ttl(60)).await.unwrap();
+    let (value, left) = c.get_with_ttl(&k).await.unwrap().expect("the key is there");
+    assert_eq!(value, b("v"));
+    assert!(left <= Duration::from_secs(60) && left > Duration::from_secs(50), "{left:?}");
+    assert_eq!(c.get_with_ttl(&missing).await.unwrap(), None);
+    c.set(&k, b("w"), Ttl::from_millis(300).unwrap()).await.unwrap();
+    let (value, left) = c.get_with_ttl(&k).await.unwrap().unwrap();
+    assert_eq!((value, left <= Duration::from_millis(300) + s.expiry_slack), (b("w"), true), "{left:?}");
+    tokio::time::sleep(Duration::from_millis(300) + s.expiry_slack).await;
+    assert_eq!(c.get_with_ttl(&k).await.unwrap(), None, "expired");
+}
+
 pub(crate) async fn batches_keep_order_and_duplicates(s: &CacheSubject) {
     let (c, ns) = (&s.cache, namespace());
     let [a, c_key, missing, x, y] = ["a", "c", "missing", "x", "y"].map(|k| format!("{ns}{k}"));

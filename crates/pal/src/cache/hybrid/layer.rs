@@ -195,6 +195,27 @@ impl CacheService for HybridCache {
         }
     }
 
+    /// As `get`, with the time left from where the value came from.
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Bytes, Duration)>> {
+        let inner = &self.inner;
+        match inner.on_redis(true, || inner.redis.get_with_ttl(key)).await {
+            Some(Ok(Some(hit))) => {
+                inner.stats.redis_hits.fetch_add(1, Ordering::Relaxed);
+                Ok(Some(hit))
+            }
+            Some(Ok(None)) => {
+                inner.stats.redis_misses.fetch_add(1, Ordering::Relaxed);
+                Ok(inner.load(key).await?.and_then(StoredEntry::with_time_left))
+            }
+            Some(Err(e)) => Err(e),
+            None => {
+                inner
+                    .fallback("get", async { Ok(inner.db.get(key).await?.and_then(StoredEntry::with_time_left)) })
+                    .await
+            }
+        }
+    }
+
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
         let inner = &self.inner;
         let from_db = || async {

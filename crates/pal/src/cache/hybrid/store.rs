@@ -284,6 +284,16 @@ fn schema_hint(e: Error) -> Error {
 
 /// The data of a value read back, or a counter as its decimal text.
 impl StoredEntry {
+    /// The value and the time it has left; `None` once expired.
+    pub(super) fn with_time_left(self) -> Option<(Bytes, std::time::Duration)> {
+        let expires_at = match &self {
+            StoredEntry::Value(record) => record.expires_at,
+            StoredEntry::Counter { expires_at, .. } => *expires_at,
+        };
+        let left = super::state::remaining(expires_at)?;
+        Some((self.into_bytes(), left.as_duration()))
+    }
+
     pub(super) fn into_bytes(self) -> Bytes {
         match self {
             StoredEntry::Value(record) => record.data,

@@ -75,6 +75,11 @@ pub trait CacheLayer: Send + Sync + 'static {
         self.inner().ttl(key).await
     }
 
+    /// Forwards to the inner cache's [`get_with_ttl`](CacheService::get_with_ttl).
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Bytes, Duration)>> {
+        self.inner().get_with_ttl(key).await
+    }
+
     /// Forwards to the inner cache's [`get_many`](CacheService::get_many).
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
         self.inner().get_many(keys).await
@@ -190,6 +195,14 @@ impl<L: CacheLayer> CacheService for L {
         'k: 'f,
     {
         CacheLayer::ttl(self, key)
+    }
+
+    fn get_with_ttl<'s, 'k, 'f>(&'s self, key: &'k str) -> BoxFuture<'f, Result<Option<(Bytes, Duration)>>>
+    where
+        's: 'f,
+        'k: 'f,
+    {
+        CacheLayer::get_with_ttl(self, key)
     }
 
     fn get_many<'s, 'k, 'a, 'f>(&'s self, keys: &'k [&'a str]) -> BoxFuture<'f, Result<Vec<Option<Bytes>>>>

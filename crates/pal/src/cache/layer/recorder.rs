@@ -39,6 +39,7 @@ calls!(
     Incr,
     Touch,
     Ttl,
+    GetWithTtl,
     GetMany,
     SetMany,
     DeleteMany,
@@ -112,6 +113,11 @@ impl CacheService for Recorder {
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
         self.record(Call::Ttl, Some(key));
+        Ok(None)
+    }
+
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Bytes, Duration)>> {
+        self.record(Call::GetWithTtl, Some(key));
         Ok(None)
     }
 

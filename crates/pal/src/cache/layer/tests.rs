@@ -51,6 +51,9 @@ async fn invoke(cache: &dyn CacheService, call: Call) {
         Call::Ttl => {
             let _ = cache.ttl(KEY).await;
         }
+        Call::GetWithTtl => {
+            let _ = cache.get_with_ttl(KEY).await;
+        }
         Call::GetMany => {
             let _ = cache.get_many(&[KEY]).await;
         }
@@ -96,6 +99,7 @@ fn names_the_key(call: Call) -> bool {
         | Call::Incr
         | Call::Touch
         | Call::Ttl
+        | Call::GetWithTtl
         | Call::GetMany
         | Call::SetMany
         | Call::DeleteMany

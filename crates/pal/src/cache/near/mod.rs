@@ -156,6 +156,21 @@ impl NearCache {
     }
 }
 
+/// A write of this process in flight; dropped unfinished, it counts as failed.
+struct OwnWrite<'a> {
+    store: &'a Store,
+    key: &'a str,
+    fill: Option<store::Fill>,
+}
+
+impl Drop for OwnWrite<'_> {
+    fn drop(&mut self) {
+        if let Some(fill) = self.fill.take() {
+            self.store.write_failed(self.key, fill);
+        }
+    }
+}
+
 /// The memory of a near cache of `settings`, to be told by a tracker.
 pub(crate) fn store(settings: NearSettings) -> Arc<Store> {
     Store::new(settings.max_bytes, settings.ttl_max)
@@ -208,13 +223,9 @@ impl CacheLayer for NearCache {
         let Some(fill) = self.store.begin(self.names.server_key(key)) else {
             return self.inner.get(key).await;
         };
-        // Both ride the one multiplexed connection: one round trip's wait.
-        let (value, remaining) = tokio::join!(self.inner.get(key), self.inner.ttl(key));
-        let value = value?;
-        if let (Some(value), Ok(Some(remaining))) = (&value, remaining) {
-            self.store.finish(key, fill, value.clone(), remaining);
-        }
-        Ok(value)
+        let Some((value, remaining)) = self.inner.get_with_ttl(key).await? else { return Ok(None) };
+        self.store.finish(key, fill, value.clone(), remaining);
+        Ok(Some(value))
     }
 
     /// From memory when the value is held: a TTL changed on the server
@@ -256,16 +267,13 @@ impl CacheLayer for NearCache {
             let result = self.inner.set(key, value, ttl).await;
             return self.wrote(&[key], result);
         };
-        match self.inner.set(key, value.clone(), ttl).await {
-            Ok(()) => {
-                self.store.wrote(key, fill, value, ttl.as_duration());
-                Ok(())
-            }
-            Err(e) => {
-                self.store.write_failed(key, fill);
-                Err(e)
-            }
+        // Cancelled or failed, the write counts as failed: its count must not outlive it.
+        let mut pending = OwnWrite { store: &self.store, key, fill: Some(fill) };
+        self.inner.set(key, value.clone(), ttl).await?;
+        if let Some(fill) = pending.fill.take() {
+            self.store.wrote(key, fill, value, ttl.as_duration());
         }
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {

@@ -152,6 +152,11 @@ pub struct Store {
     entries: moka::sync::Cache<Arc<str>, Arc<Entry>>,
     reverse: Arc<[Shard]>,
     sequences: Box<[AtomicU64]>,
+    /// Per shard, bumped by every write of this process: two writes of one key
+    /// in flight at once may be applied in one order and finish in the other.
+    own_sequences: Box<[AtomicU64]>,
+    /// Per shard, this process's writes begun and not finished.
+    own_in_flight: Box<[AtomicU64]>,
     /// `generation << 1 | open`, read on every hit; `gate` is its source.
     published: AtomicU64,
     gate: Mutex<Gate>,
@@ -169,6 +174,13 @@ pub(crate) struct Fill {
     sequence: u64,
     shard: usize,
     server_key: Arc<str>,
+    /// The shard's own-write sequence when the fill began (for a write, once
+    /// the write was counted): a write of this process skips its own
+    /// invalidation, so a fill that raced it must notice it another way.
+    own: u64,
+    /// A write of the key by this process was in flight when the fill began: it
+    /// may be applied before or after this read, so the value is not kept.
+    tainted: bool,
 }
 
 impl Store {
@@ -200,6 +212,8 @@ impl Store {
             entries,
             reverse,
             sequences: (0..SHARDS).map(|_| AtomicU64::new(0)).collect(),
+            own_sequences: (0..SHARDS).map(|_| AtomicU64::new(0)).collect(),
+            own_in_flight: (0..SHARDS).map(|_| AtomicU64::new(0)).collect(),
             published: AtomicU64::new(0),
             gate: Mutex::new(Gate::default()),
             tokens: AtomicU64::new(0),
@@ -254,6 +268,8 @@ impl Store {
             sequence: self.sequences[shard].load(Ordering::SeqCst),
             shard,
             server_key: server_key.into(),
+            own: self.own_sequences[shard].load(Ordering::SeqCst),
+            tainted: self.own_in_flight[shard].load(Ordering::SeqCst) > 0,
         })
     }
 
@@ -266,7 +282,7 @@ impl Store {
             Duration::MAX => None,
             left => Instant::now().checked_add(left),
         };
-        if lifetime.is_zero() {
+        if lifetime.is_zero() || fill.tainted {
             self.entries.invalidate(key);
             return;
         }
@@ -276,10 +292,14 @@ impl Store {
             let mut state = self.reverse[fill.shard].lock().unwrap_or_else(|p| p.into_inner());
             state.owners.insert(fill.server_key.clone(), (key.clone(), token));
         }
+        let (shard, sequence, own) = (fill.shard, fill.sequence, fill.own);
         let entry =
             Entry { value, generation: fill.generation, token, server_key: fill.server_key, lifetime, expires_at };
         self.entries.insert(key.clone(), Arc::new(entry));
-        if self.sequences[fill.shard].load(Ordering::SeqCst) != fill.sequence {
+        // A write of the key by this process, begun since, may have been applied
+        // after this read or write and stored before it: this value is not sure.
+        let overtaken = self.own_sequences[shard].load(Ordering::SeqCst) != own;
+        if self.sequences[shard].load(Ordering::SeqCst) != sequence || overtaken {
             self.entries.invalidate(&key);
         }
     }
@@ -287,9 +307,11 @@ impl Store {
     /// Starts a write by this process of `key` (named `server_key` there) whose
     /// value it will keep: `None` when the gate is closed.
     pub(crate) fn begin_write(&self, server_key: String) -> Option<Fill> {
-        let fill = self.begin(server_key)?;
+        let mut fill = self.begin(server_key)?;
         let mut state = self.reverse[fill.shard].lock().unwrap_or_else(|p| p.into_inner());
         *state.own_writes.entry(fill.server_key.clone()).or_insert(0) += 1;
+        fill.tainted = self.own_in_flight[fill.shard].fetch_add(1, Ordering::SeqCst) > 0;
+        fill.own = self.own_sequences[fill.shard].fetch_add(1, Ordering::SeqCst) + 1;
         Some(fill)
     }
 
@@ -298,7 +320,9 @@ impl Store {
     pub(crate) fn wrote(&self, key: &str, fill: Fill, value: Bytes, ttl: Duration) {
         self.invalidations[index(Cause::OwnWrite)]
             .fetch_add(u64::from(self.entries.contains_key(key)), Ordering::Relaxed);
+        let shard = fill.shard;
         self.finish(key, fill, value, ttl);
+        self.own_in_flight[shard].fetch_sub(1, Ordering::SeqCst);
     }
 
     /// The write begun with `fill` failed (or may not have been applied): the
@@ -314,6 +338,7 @@ impl Store {
             }
         }
         self.forget(key, &fill.server_key);
+        self.own_in_flight[fill.shard].fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Drops the entry of one application key (this process wrote it).
@@ -511,6 +536,29 @@ mod tests {
         fill(&store, "k", b"old");
         push(&store);
         assert!(store.get("k").is_none(), "no count is left over from the failed write");
+        // A read that raced this process's write is not kept: the write's own
+        // invalidation is skipped, so it cannot cancel the read.
+        let read = store.begin("s:k".into()).unwrap();
+        let write = store.begin_write("s:k".into()).unwrap();
+        push(&store);
+        store.wrote("k", write, Bytes::from_static(b"new"), Duration::from_secs(10));
+        store.finish("k", read, Bytes::from_static(b"old"), Duration::from_secs(10));
+        assert!(store.get("k").is_none(), "the read's older value is not kept");
+        // Nor one that began while this process's write was in flight, whichever ends first.
+        let write = store.begin_write("s:k".into()).unwrap();
+        let read = store.begin("s:k".into()).unwrap();
+        push(&store);
+        store.wrote("k", write, Bytes::from_static(b"new"), Duration::from_secs(10));
+        store.finish("k", read, Bytes::from_static(b"old"), Duration::from_secs(10));
+        assert!(store.get("k").is_none(), "the read may have been applied before the write");
+        // Two writes of the key in flight at once: neither keeps its value.
+        let first = store.begin_write("s:k".into()).unwrap();
+        let second = store.begin_write("s:k".into()).unwrap();
+        push(&store);
+        push(&store);
+        store.wrote("k", second, Bytes::from_static(b"second"), Duration::from_secs(10));
+        store.wrote("k", first, Bytes::from_static(b"first"), Duration::from_secs(10));
+        assert!(store.get("k").is_none(), "the order they were applied in is unknown");
         // A gate change forgets counts too.
         let _write = store.begin_write("s:k".into()).unwrap();
         store.tracking_lost(1, Cause::Connection);

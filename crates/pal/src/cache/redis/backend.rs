@@ -222,6 +222,19 @@ impl CacheService for RedisCache {
         Ok(value)
     }
 
+    /// `GET` and `PTTL` in one pipeline.
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Bytes, Duration)>> {
+        let mut pipeline = pipe();
+        pipeline.cmd("GET").arg(key).cmd("PTTL").arg(key);
+        let (value, left): (Option<Bytes>, i64) = self.send(Request::Pipe(&pipeline)).await?;
+        Ok(match (value, left) {
+            (Some(value), -1) => Some((value, Duration::MAX)),
+            // Expired between the two commands.
+            (Some(_), -2) | (None, _) => None,
+            (Some(value), ms) => Some((value, Duration::from_millis(ms.max(0) as u64))),
+        })
+    }
+
     async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
         Ok(self.query::<i64>(cmd("PEXPIRE").arg(key).arg(millis(ttl))).await? == 1)
     }

@@ -144,6 +144,12 @@ impl CacheLayer for Sealed {
         self.inner.ttl(&self.sealer.hash_key(key)).await
     }
 
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Bytes, Duration)>> {
+        let storage_key = self.sealer.hash_key(key);
+        let Some((stored, left)) = self.inner.get_with_ttl(&storage_key).await? else { return Ok(None) };
+        Ok(Some((self.open(&storage_key, stored)?, left)))
+    }
+
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
         let storage: Vec<String> = keys.iter().map(|k| self.sealer.hash_key(k)).collect();
         let stored = self.inner.get_many(&storage.iter().map(String::as_str).collect::<Vec<_>>()).await?;
