@@ -219,7 +219,9 @@ impl CacheLayer for NearCache {
             self.store.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(Some(value));
         }
-        self.store.misses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !self.store.miss_fills() {
+            return self.inner.get(key).await;
+        }
         let Some(fill) = self.store.begin(self.names.server_key(key)) else {
             return self.inner.get(key).await;
         };

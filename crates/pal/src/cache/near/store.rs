@@ -165,6 +165,12 @@ pub struct Store {
     hasher: std::hash::RandomState,
     pub(crate) hits: AtomicU64,
     pub(crate) misses: AtomicU64,
+    max_bytes: u64,
+    /// The share of misses that fill an entry once the cache is full, in 1/2^16:
+    /// the recent hit ratio (see `fill_now`).
+    fill_share: AtomicU64,
+    /// Hits and misses when `fill_share` was last computed.
+    measured: Mutex<(u64, u64)>,
     invalidations: [AtomicU64; 5],
 }
 
@@ -221,6 +227,9 @@ impl Store {
             hasher,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            max_bytes,
+            fill_share: AtomicU64::new(1 << 16),
+            measured: Mutex::new((0, 0)),
             invalidations: Default::default(),
         })
     }
@@ -253,6 +262,32 @@ impl Store {
     /// Whether the near cache serves now.
     pub(crate) fn is_open(&self) -> bool {
         self.published.load(Ordering::Acquire) & 1 == 1
+    }
+
+    /// Counts a miss; whether it should fill an entry. While there is room,
+    /// always. Once full, a fill evicts another entry and costs the server a
+    /// `PTTL`: keys beyond the cache's size (uniform or cold reads) would pay
+    /// that on every read for nothing. So a miss fills with the probability of
+    /// the recent hit ratio (at least 1/64): nearly always when the hot keys fit,
+    /// rarely when they do not, so such reads cost about what they cost without
+    /// the near cache. Not filling is always safe.
+    pub(crate) fn miss_fills(&self) -> bool {
+        const EVERY: u64 = 4096;
+        let misses = self.misses.fetch_add(1, Ordering::Relaxed) + 1;
+        if misses.is_multiple_of(EVERY) {
+            let hits = self.hits.load(Ordering::Relaxed);
+            let mut measured = self.measured.lock().unwrap_or_else(|p| p.into_inner());
+            let (dh, dm) = (hits.saturating_sub(measured.0), misses.saturating_sub(measured.1));
+            *measured = (hits, misses);
+            let share = ((dh << 16) / (dh + dm).max(1)).max(1 << 10);
+            self.fill_share.store(share, Ordering::Relaxed);
+        }
+        if self.entries.weighted_size() < self.max_bytes - self.max_bytes / 8 {
+            return true;
+        }
+        // A cheap, well-spread draw: the miss count through a multiplicative hash.
+        let draw = misses.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48;
+        draw < self.fill_share.load(Ordering::Relaxed)
     }
 
     /// Starts a fill of `key`, whose name on the server is `server_key`: `None`
