@@ -361,3 +361,33 @@ async fn two_writers_of_one_key_each_see_the_others_writes() {
     report("two writers at once, until both agree with the server", &mut windows);
     a.delete("hot").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keydb_on_its_valkey_stand_in_keeps_the_near_cache_coherent() {
+    let prefix = support::run_prefix("near:");
+    let port = support::port("VALKEY_PORT");
+    let vars = [
+        ("CACHE_PROVIDER", "keydb"),
+        ("DB_PROVIDER", "sqlite"),
+        ("KEYDB_HOST", "127.0.0.1"),
+        ("KEYDB_PORT", port.as_str()),
+        ("CACHE_KEY_PREFIX", prefix.as_str()),
+        ("CACHE_INSECURE_NO_ENCRYPTION", "true"),
+    ];
+    let (a, _) = build_cache_with_near(&Settings::from_vars(vars).unwrap()).await.unwrap();
+    let mut with_near = vars.to_vec();
+    with_near.push(("CACHE_NEAR_MAX_BYTES", "1048576"));
+    let (b, near) = build_cache_with_near(&Settings::from_vars(with_near).unwrap()).await.unwrap();
+    let near = near.unwrap();
+    tracking(&near).await;
+    let mut windows = Vec::new();
+    for i in 0..100u32 {
+        let (old, new) = (format!("o{i}"), format!("n{i}"));
+        a.set("k", Bytes::from(old.clone()), ttl(60)).await.unwrap();
+        cached(b.as_ref(), &near, "k", old.as_bytes()).await;
+        a.set("k", Bytes::from(new.clone()), ttl(60)).await.unwrap();
+        windows.push(window(b.as_ref(), "k", Some(old.as_bytes()), Some(new.as_bytes()), Instant::now()).await);
+    }
+    report("keydb (Valkey), another instance's SET", &mut windows);
+    a.delete("k").await.unwrap();
+}

@@ -72,7 +72,7 @@ pub(crate) async fn run(
             ));
             let memory = changed(
                 &plaintext(environment.clone()),
-                &[("CACHE_PROVIDER", Some("memory")), ("CACHE_NEAR_MAX_BYTES", None)],
+                &[("CACHE_PROVIDER", Some(pal::cache::memory::PROVIDER.name)), ("CACHE_NEAR_MAX_BYTES", None)],
             )?;
             cache_side.push(Contestant::new("pal memory", false, 6, Client::Pal(build_cache(&memory).await?)));
         }

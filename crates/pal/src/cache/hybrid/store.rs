@@ -290,8 +290,8 @@ impl StoredEntry {
             StoredEntry::Value(record) => record.expires_at,
             StoredEntry::Counter { expires_at, .. } => *expires_at,
         };
-        let left = super::state::remaining(expires_at)?;
-        Some((self.into_bytes(), left.as_duration()))
+        let left = (expires_at - Utc::now()).to_std().ok().filter(|left| !left.is_zero())?;
+        Some((self.into_bytes(), left))
     }
 
     pub(super) fn into_bytes(self) -> Bytes {
