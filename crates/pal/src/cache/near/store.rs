@@ -171,6 +171,8 @@ pub struct Store {
     fill_share: AtomicU64,
     /// Hits and misses when `fill_share` was last computed.
     measured: Mutex<(u64, u64)>,
+    /// The cache has been full since it was last emptied.
+    full: std::sync::atomic::AtomicBool,
     invalidations: [AtomicU64; 5],
 }
 
@@ -230,6 +232,7 @@ impl Store {
             max_bytes,
             fill_share: AtomicU64::new(1 << 16),
             measured: Mutex::new((0, 0)),
+            full: std::sync::atomic::AtomicBool::new(false),
             invalidations: Default::default(),
         })
     }
@@ -282,8 +285,13 @@ impl Store {
             let share = ((dh << 16) / (dh + dm).max(1)).max(1 << 10);
             self.fill_share.store(share, Ordering::Relaxed);
         }
-        if self.entries.weighted_size() < self.max_bytes - self.max_bytes / 8 {
-            return true;
+        // Room is judged once: evictions keep a full cache hovering just below
+        // its bound, which must not count as room.
+        if !self.full.load(Ordering::Relaxed) {
+            if self.entries.weighted_size() < self.max_bytes - self.max_bytes / 8 {
+                return true;
+            }
+            self.full.store(true, Ordering::Relaxed);
         }
         // A cheap, well-spread draw: the miss count through a multiplicative hash.
         let draw = misses.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48;
@@ -424,6 +432,7 @@ impl Store {
         self.published.store(gate.generation << 1 | u64::from(open), Ordering::Release);
         drop(gate);
         // The new generation already hides every entry; this frees their memory.
+        self.full.store(false, Ordering::Relaxed);
         self.entries.run_pending_tasks();
         let dropped = self.entries.entry_count();
         self.entries.invalidate_all();
@@ -641,6 +650,30 @@ mod tests {
         assert!(stats.bytes <= 64 * 1024, "{stats:?}");
         let indexed: usize = store.reverse.iter().map(|s| s.lock().unwrap().owners.len()).sum();
         assert!(indexed as u64 <= stats.entries + 8, "the reverse index follows evictions: {indexed} for {stats:?}");
+    }
+
+    #[test]
+    fn once_full_misses_fill_as_often_as_reads_hit() {
+        let store = Store::new(64 * 1024, Duration::from_secs(60));
+        store.tracking_started(1, Vec::new());
+        let mut i = 0;
+        while store.miss_fills() {
+            let fill = store.begin(format!("s:{i}")).unwrap();
+            store.finish(&i.to_string(), fill, Bytes::from(vec![7u8; 1024]), Duration::from_secs(10));
+            store.entries.run_pending_tasks();
+            i += 1;
+            assert!(i < 10_000, "the cache never filled");
+        }
+        // No hits at all: after the next measurement, about 1 miss in 64 fills.
+        let fills = |n: usize| (0..n).filter(|_| store.miss_fills()).count();
+        fills(4096);
+        let rare = fills(4096);
+        assert!((16..=256).contains(&rare), "{rare} of 4096 misses filled with no hits");
+        // Every read a hit: nearly every miss fills again.
+        store.hits.fetch_add(1 << 20, std::sync::atomic::Ordering::Relaxed);
+        fills(4096);
+        let often = fills(4096);
+        assert!(often > 3900, "{often} of 4096 misses filled with a hit ratio near 1");
     }
 
     #[test]
