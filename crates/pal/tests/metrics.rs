@@ -220,3 +220,54 @@ async fn metrics_enabled_false_removes_the_layers() {
     assert_eq!(d.of("pal_cache_operations_total", &[]), 0.0);
     assert_eq!(d.of("pal_db_operations_total", &[]), 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn near_cache_series_count_hits_misses_and_invalidations() {
+    let _one = exclusive().await;
+    recorder();
+    let prefix = format!("nearm{}:", run_id());
+    let url = format!("redis://127.0.0.1:{}", support::port("REDIS_PORT"));
+    let vars = [
+        ("CACHE_PROVIDER", "redis"),
+        ("DB_PROVIDER", "sqlite"),
+        ("REDIS_URL", url.as_str()),
+        ("CACHE_KEY_PREFIX", prefix.as_str()),
+        ("CACHE_INSECURE_NO_ENCRYPTION", "true"),
+    ];
+    let (writer, _) = pal::factory::build_cache_with_near(&Settings::from_vars(vars).unwrap()).await.unwrap();
+    let mut with_near = vars.to_vec();
+    with_near.push(("CACHE_NEAR_MAX_BYTES", "1048576"));
+    let (cache, near) = pal::factory::build_cache_with_near(&Settings::from_vars(with_near).unwrap()).await.unwrap();
+    let near = near.unwrap();
+    support::eventually(std::time::Duration::from_secs(10), || async { near.stats().active }).await.unwrap();
+    let before = scrape();
+    writer.set("k", Bytes::from_static(b"v"), ttl()).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v"[..]), "a miss");
+    for _ in 0..9 {
+        cache.get("k").await.unwrap();
+    }
+    writer.set("k", Bytes::from_static(b"w"), ttl()).await.unwrap();
+    support::eventually(std::time::Duration::from_secs(5), || async {
+        cache.get("k").await.unwrap().as_deref() == Some(&b"w"[..])
+    })
+    .await
+    .unwrap();
+    let stats = near.stats();
+    // The series are published every second.
+    support::eventually(std::time::Duration::from_secs(5), || async {
+        total(&scrape(), "pal_cache_near_hits_total", &[("provider", "redis")])
+            >= total(&before, "pal_cache_near_hits_total", &[("provider", "redis")]) + 9.0
+    })
+    .await
+    .expect("near hits are exported");
+    let d = Delta(before, scrape());
+    let p = ("provider", "redis");
+    assert!(d.of("pal_cache_near_hits_total", &[p]) >= 9.0, "{stats:?}");
+    assert!(d.of("pal_cache_near_misses_total", &[p]) >= 2.0, "{stats:?}");
+    assert!(d.of("pal_cache_near_invalidations_total", &[p, ("cause", "server")]) >= 1.0, "{stats:?}");
+    let after = scrape();
+    assert_eq!(total(&after, "pal_cache_near_tracking", &[p]), 1.0);
+    assert!(total(&after, "pal_cache_near_entries", &[p]) >= 1.0);
+    assert!(total(&after, "pal_cache_near_bytes", &[p]) > 0.0);
+    writer.delete("k").await.unwrap();
+}
