@@ -13,6 +13,7 @@ use bytes::Bytes;
 use pal::cache::near::NearCache;
 use pal::factory::build_cache_with_near;
 use pal::{CacheService, Settings, Ttl};
+use support::near::{cached, tracking};
 
 /// Trials of the coherence window with another pal instance writing.
 const TRIALS: usize = 1000;
@@ -30,38 +31,25 @@ fn ttl(secs: u64) -> Ttl {
     Ttl::from_secs(secs).unwrap()
 }
 
+/// A cache on the test Redis, configured by `vars` too.
 async fn cache(vars: &[(&str, &str)], near: bool) -> (Arc<dyn CacheService>, Option<Arc<NearCache>>) {
     let url = redis_url();
     let mut all = vec![("CACHE_PROVIDER", "redis"), ("DB_PROVIDER", "sqlite"), ("REDIS_URL", url.as_str())];
     all.extend_from_slice(vars);
+    built(&all, near).await
+}
+
+/// The cache `vars` configure, with a near cache (tracking already) when `near`.
+async fn built(vars: &[(&str, &str)], near: bool) -> (Arc<dyn CacheService>, Option<Arc<NearCache>>) {
+    let mut all = vars.to_vec();
     if near {
         all.push(("CACHE_NEAR_MAX_BYTES", "8388608"));
     }
     let (cache, handle) = build_cache_with_near(&Settings::from_vars(all).unwrap()).await.unwrap();
     if let Some(handle) = &handle {
-        tracking(handle).await;
+        tracking(handle, 0).await;
     }
     (cache, handle)
-}
-
-/// Waits until the near cache receives invalidations.
-async fn tracking(near: &NearCache) {
-    support::eventually(Duration::from_secs(10), || async { near.stats().active })
-        .await
-        .expect("the near cache starts tracking");
-}
-
-/// Reads `key` through `b` until the value is cached there and answered from memory.
-async fn cached(b: &dyn CacheService, near: &NearCache, key: &str, value: &[u8]) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let hits = near.stats().hits;
-        let got = b.get(key).await.unwrap();
-        if got.as_deref() == Some(value) && near.stats().hits > hits {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{key} never became a near hit (last read {got:?})");
-    }
 }
 
 /// Reads `key` through `b` until it is `new`, failing on anything but `old` on
@@ -234,7 +222,7 @@ async fn writes_far_beyond_the_bound_keep_memory_bounded() {
     .unwrap();
     let (cache, near) = build_cache_with_near(&settings).await.unwrap();
     let near = near.unwrap();
-    tracking(&near).await;
+    tracking(&near, 0).await;
     let rss = || {
         let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
         statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4096
@@ -287,12 +275,9 @@ async fn a_cluster_keeps_every_masters_keys_coherent() {
         ("CACHE_KEY_PREFIX", prefix.as_str()),
         ("CACHE_INSECURE_NO_ENCRYPTION", "true"),
     ];
-    let (a, _) = build_cache_with_near(&Settings::from_vars(vars).unwrap()).await.unwrap();
-    let mut with_near = vars.to_vec();
-    with_near.push(("CACHE_NEAR_MAX_BYTES", "1048576"));
-    let (b, near) = build_cache_with_near(&Settings::from_vars(with_near).unwrap()).await.unwrap();
+    let (a, _) = built(&vars, false).await;
+    let (b, near) = built(&vars, true).await;
     let near = near.unwrap();
-    tracking(&near).await;
     assert_eq!(near.stats().clients.len(), 3, "one tracking connection per master: {:?}", near.stats());
     // Keys spread over the three masters' slots.
     let keys: Vec<String> = (0..30).map(|i| format!("c{i}")).collect();
@@ -374,12 +359,9 @@ async fn keydb_on_its_valkey_stand_in_keeps_the_near_cache_coherent() {
         ("CACHE_KEY_PREFIX", prefix.as_str()),
         ("CACHE_INSECURE_NO_ENCRYPTION", "true"),
     ];
-    let (a, _) = build_cache_with_near(&Settings::from_vars(vars).unwrap()).await.unwrap();
-    let mut with_near = vars.to_vec();
-    with_near.push(("CACHE_NEAR_MAX_BYTES", "1048576"));
-    let (b, near) = build_cache_with_near(&Settings::from_vars(with_near).unwrap()).await.unwrap();
+    let (a, _) = built(&vars, false).await;
+    let (b, near) = built(&vars, true).await;
     let near = near.unwrap();
-    tracking(&near).await;
     let mut windows = Vec::new();
     for i in 0..100u32 {
         let (old, new) = (format!("o{i}"), format!("n{i}"));

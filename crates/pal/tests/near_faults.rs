@@ -14,6 +14,7 @@ use bytes::Bytes;
 use pal::cache::near::NearCache;
 use pal::factory::build_cache_with_near;
 use pal::{CacheService, Settings, Ttl};
+use support::near::{cached, tracking};
 
 fn ttl(secs: u64) -> Ttl {
     Ttl::from_secs(secs).unwrap()
@@ -23,27 +24,6 @@ async fn build(vars: &[(&str, &str)]) -> (Arc<dyn CacheService>, Option<Arc<Near
     let mut all = vec![("DB_PROVIDER", "sqlite"), ("CACHE_INSECURE_NO_ENCRYPTION", "true")];
     all.extend_from_slice(vars);
     build_cache_with_near(&Settings::from_vars(all).unwrap()).await.unwrap()
-}
-
-async fn tracking_round(near: &NearCache, after: u64) {
-    support::eventually(Duration::from_secs(20), || async {
-        let stats = near.stats();
-        stats.active && stats.rounds > after
-    })
-    .await
-    .unwrap_or_else(|| panic!("the near cache tracks again: {:?}", near.stats()));
-}
-
-async fn cached(b: &dyn CacheService, near: &NearCache, key: &str, value: &[u8]) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let hits = near.stats().hits;
-        let got = b.get(key).await;
-        if got.as_ref().is_ok_and(|v| v.as_deref() == Some(value)) && near.stats().hits > hits {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{key} never became a near hit (last read {got:?})");
-    }
 }
 
 /// Resumes a stopped server however the test ends.
@@ -63,7 +43,7 @@ async fn a_killed_tracking_connection_drops_everything_and_tracks_again() {
     let (a, _) = build(&vars).await;
     let (b, near) = build(&[&vars[..], &[("CACHE_NEAR_MAX_BYTES", "1048576")]].concat()).await;
     let near = near.unwrap();
-    tracking_round(&near, 0).await;
+    tracking(&near, 0).await;
     for trial in 0..20u8 {
         a.set("k", Bytes::from(vec![trial]), ttl(60)).await.unwrap();
         cached(b.as_ref(), &near, "k", &[trial]).await;
@@ -73,7 +53,7 @@ async fn a_killed_tracking_connection_drops_everything_and_tracks_again() {
             let _: () = redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query_async(&mut admin).await.unwrap();
         }
         a.set("k", Bytes::from(vec![trial + 100]), ttl(60)).await.unwrap();
-        tracking_round(&near, before.rounds).await;
+        tracking(&near, before.rounds).await;
         assert_eq!(b.get("k").await.unwrap().as_deref(), Some(&[trial + 100][..]), "trial {trial}");
         let after = near.stats();
         let dropped =
@@ -83,28 +63,42 @@ async fn a_killed_tracking_connection_drops_everything_and_tracks_again() {
     a.delete("k").await.unwrap();
 }
 
-fn fault_vars(url: &str) -> Vec<(&'static str, String)> {
-    vec![("CACHE_PROVIDER", "redis".into()), ("REDIS_URL", url.to_string()), ("CACHE_NEAR_MAX_BYTES", "1048576".into())]
+/// The fault-test Redis, held for one test and restored after it, and a cache
+/// with a near cache on it (default timeouts) that holds `key` in memory.
+struct OnFaultRedis {
+    // Dropped in this order: the server restored, then released to other tests.
+    _restore: support::Restore,
+    _exclusive: support::Exclusive,
+    port: String,
+    cache: Arc<dyn CacheService>,
+    near: Arc<NearCache>,
+    /// The tracking rounds begun once `key` was held.
+    rounds: u64,
+}
+
+async fn on_fault_redis(key: &str, value: &'static [u8]) -> OnFaultRedis {
+    let exclusive = support::exclusive_redis_fault();
+    support::ensure("redis");
+    let restore = support::Restore("redis");
+    let port = support::port("REDIS_FAULT_PORT");
+    let url = format!("redis://127.0.0.1:{port}");
+    let (cache, near) =
+        build(&[("CACHE_PROVIDER", "redis"), ("REDIS_URL", &url), ("CACHE_NEAR_MAX_BYTES", "1048576")]).await;
+    let near = near.unwrap();
+    tracking(&near, 0).await;
+    cache.set(key, Bytes::from_static(value), ttl(60)).await.unwrap();
+    cached(cache.as_ref(), &near, key, value).await;
+    let rounds = near.stats().rounds;
+    OnFaultRedis { _restore: restore, _exclusive: exclusive, port, cache, near, rounds }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restarted_empty_is_never_shadowed() {
-    let _exclusive = support::exclusive_redis_fault();
+    let fixture = on_fault_redis("gone", b"v").await;
+    let (b, near, port, rounds) = (&fixture.cache, &fixture.near, &fixture.port, fixture.rounds);
+    support::kill_redis(port).await;
     support::ensure("redis");
-    let _restore = support::Restore("redis");
-    let port = support::port("REDIS_FAULT_PORT");
-    let url = format!("redis://127.0.0.1:{port}");
-    let vars: Vec<(&str, String)> = fault_vars(&url);
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (b, near) = build(&vars).await;
-    let near = near.unwrap();
-    tracking_round(&near, 0).await;
-    b.set("gone", Bytes::from_static(b"v"), ttl(60)).await.unwrap();
-    cached(b.as_ref(), &near, "gone", b"v").await;
-    let rounds = near.stats().rounds;
-    support::kill_redis(&port).await;
-    support::ensure("redis");
-    tracking_round(&near, rounds).await;
+    tracking(near, rounds).await;
     // The data connection finds out about the restart at its next call, which may fail.
     let answered = support::eventually(Duration::from_secs(5), || async {
         match b.get("gone").await {
@@ -119,26 +113,15 @@ async fn a_server_restarted_empty_is_never_shadowed() {
     assert!(answered.is_some(), "the cache answers again after the restart");
     // And it serves from memory again.
     b.set("back", Bytes::from_static(b"w"), ttl(60)).await.unwrap();
-    cached(b.as_ref(), &near, "back", b"w").await;
+    cached(b.as_ref(), near, "back", b"w").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_server_stops_the_near_cache_within_heartbeat_and_command_timeout() {
-    let _exclusive = support::exclusive_redis_fault();
-    support::ensure("redis");
-    let _restore = support::Restore("redis");
-    let port = support::port("REDIS_FAULT_PORT");
-    let url = format!("redis://127.0.0.1:{port}");
     // Default timeouts: the bound operators meet (REDIS_COMMAND_TIMEOUT_MS=1000).
-    let vars: Vec<(&str, String)> = fault_vars(&url);
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (b, near) = build(&vars).await;
-    let near = near.unwrap();
-    tracking_round(&near, 0).await;
-    b.set("hang", Bytes::from_static(b"v"), ttl(60)).await.unwrap();
-    cached(b.as_ref(), &near, "hang", b"v").await;
-    let rounds = near.stats().rounds;
-    let resume = Continue(support::pid_of(&port));
+    let fixture = on_fault_redis("hang", b"v").await;
+    let (b, near, port, rounds) = (&fixture.cache, &fixture.near, &fixture.port, fixture.rounds);
+    let resume = Continue(support::pid_of(port));
     support::signal(resume.0, "STOP");
     let stopped = Instant::now();
     let stopped_serving = support::eventually(Duration::from_secs(5), || async { !near.stats().active })
@@ -151,8 +134,8 @@ async fn a_hung_server_stops_the_near_cache_within_heartbeat_and_command_timeout
     let err = b.get("hang").await.unwrap_err();
     assert!(matches!(err.kind(), pal::ErrorKind::Timeout | pal::ErrorKind::Connection), "{err}");
     drop(resume);
-    tracking_round(&near, rounds).await;
-    cached(b.as_ref(), &near, "hang", b"v").await;
+    tracking(near, rounds).await;
+    cached(b.as_ref(), near, "hang", b"v").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -176,7 +159,7 @@ async fn sentinel_failover_of_a_hung_master_is_never_shadowed() {
     let (a, _) = build(&vars).await;
     let (b, near) = build(&[&vars[..], &[("CACHE_NEAR_MAX_BYTES", "1048576")]].concat()).await;
     let near = near.unwrap();
-    tracking_round(&near, 0).await;
+    tracking(&near, 0).await;
     a.set("k", Bytes::from_static(b"before"), ttl(60)).await.unwrap();
     cached(b.as_ref(), &near, "k", b"before").await;
     let rounds = near.stats().rounds;
@@ -231,7 +214,7 @@ async fn sentinel_failover_of_a_hung_master_is_never_shadowed() {
         stopped.elapsed()
     );
     assert_eq!(stale, 0, "B served the old master's value after the failover");
-    tracking_round(&near, rounds).await;
+    tracking(&near, rounds).await;
     cached(b.as_ref(), &near, "k", b"after").await;
     drop(resume);
     a.delete("k").await.unwrap();
@@ -260,7 +243,7 @@ async fn a_hybrid_write_during_an_outage_is_never_shadowed() {
     let (a, _) = build(&vars).await;
     let (b, near) = build(&vars).await;
     let near = near.unwrap();
-    tracking_round(&near, 0).await;
+    tracking(&near, 0).await;
     a.set("k", Bytes::from_static(b"before"), ttl(60)).await.unwrap();
     cached(b.as_ref(), &near, "k", b"before").await;
     let rounds = near.stats().rounds;

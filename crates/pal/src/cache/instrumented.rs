@@ -58,6 +58,20 @@ pub fn instrumented(inner: Arc<dyn CacheService>) -> Arc<dyn CacheService> {
     })
 }
 
+impl Instrumented {
+    /// A read's hit or miss; pal's own calls (the key check) are not traffic.
+    fn count_read<T>(&self, outcome: &Result<Option<T>>) {
+        if crate::telemetry::is_own_call() {
+            return;
+        }
+        match outcome {
+            Ok(Some(_)) => self.hits.increment(1),
+            Ok(None) => self.misses.increment(1),
+            Err(_) => {}
+        }
+    }
+}
+
 // Probes and checks (`ping`, `health`, `check_configuration`, `sample`) forward
 // unmeasured: they are not traffic, and would dilute the hit rate and the latency.
 #[async_trait]
@@ -68,14 +82,7 @@ impl CacheLayer for Instrumented {
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         let outcome = self.get.measure(self.inner.get(key)).await;
-        if crate::telemetry::is_own_call() {
-            return outcome;
-        }
-        match &outcome {
-            Ok(Some(_)) => self.hits.increment(1),
-            Ok(None) => self.misses.increment(1),
-            Err(_) => {}
-        }
+        self.count_read(&outcome);
         outcome
     }
 
@@ -102,14 +109,7 @@ impl CacheLayer for Instrumented {
     /// Measured, and counted in hits and misses, as a `get`.
     async fn get_with_ttl(&self, key: &str) -> Result<Option<(Bytes, Duration)>> {
         let outcome = self.get.measure(self.inner.get_with_ttl(key)).await;
-        if crate::telemetry::is_own_call() {
-            return outcome;
-        }
-        match &outcome {
-            Ok(Some(_)) => self.hits.increment(1),
-            Ok(None) => self.misses.increment(1),
-            Err(_) => {}
-        }
+        self.count_read(&outcome);
         outcome
     }
 

@@ -10,6 +10,7 @@ use std::process::Command;
 pub(crate) use pal_test_support::*;
 
 pub(crate) mod counting_sink;
+pub(crate) mod near;
 
 /// A key prefix of this run's own, starting with `what`: the keys a test writes,
 /// its key record among them, are never the ones a server's other users meet.

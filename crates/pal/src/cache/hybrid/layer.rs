@@ -79,6 +79,33 @@ impl HybridCache {
     }
 }
 
+/// A read: from Redis when it may be used, a miss there read from the database
+/// (and put back), and from the database alone while Redis may not be used.
+/// `answer` makes the caller's answer of a database entry (`None`: expired).
+async fn read<T, F, Fut>(
+    inner: &Arc<Shared>,
+    key: &str,
+    from_redis: F,
+    answer: fn(StoredEntry) -> Option<T>,
+) -> Result<Option<T>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    match inner.on_redis(true, from_redis).await {
+        Some(Ok(Some(hit))) => {
+            inner.stats.redis_hits.fetch_add(1, Ordering::Relaxed);
+            Ok(Some(hit))
+        }
+        Some(Ok(None)) => {
+            inner.stats.redis_misses.fetch_add(1, Ordering::Relaxed);
+            Ok(inner.load(key).await?.and_then(answer))
+        }
+        Some(Err(e)) => Err(e),
+        None => inner.fallback("get", async { Ok(inner.db.get(key).await?.and_then(answer)) }).await,
+    }
+}
+
 // Not a `CacheLayer`: it is made of two caches, Redis and the database's copy,
 // and no method has one inner cache to forward to by default. So that a method
 // added to the trait cannot take the trait's default here unnoticed, every one is
@@ -95,19 +122,7 @@ impl CacheService for HybridCache {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        let inner = &self.inner;
-        match inner.on_redis(true, || inner.redis.get(key)).await {
-            Some(Ok(Some(value))) => {
-                inner.stats.redis_hits.fetch_add(1, Ordering::Relaxed);
-                Ok(Some(value))
-            }
-            Some(Ok(None)) => {
-                inner.stats.redis_misses.fetch_add(1, Ordering::Relaxed);
-                Ok(inner.load(key).await?.map(StoredEntry::into_bytes))
-            }
-            Some(Err(e)) => Err(e),
-            None => inner.fallback("get", async { Ok(inner.db.get(key).await?.map(StoredEntry::into_bytes)) }).await,
-        }
+        read(&self.inner, key, || self.inner.redis.get(key), |entry| Some(entry.into_bytes())).await
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
@@ -197,23 +212,7 @@ impl CacheService for HybridCache {
 
     /// As `get`, with the time left from where the value came from.
     async fn get_with_ttl(&self, key: &str) -> Result<Option<(Bytes, Duration)>> {
-        let inner = &self.inner;
-        match inner.on_redis(true, || inner.redis.get_with_ttl(key)).await {
-            Some(Ok(Some(hit))) => {
-                inner.stats.redis_hits.fetch_add(1, Ordering::Relaxed);
-                Ok(Some(hit))
-            }
-            Some(Ok(None)) => {
-                inner.stats.redis_misses.fetch_add(1, Ordering::Relaxed);
-                Ok(inner.load(key).await?.and_then(StoredEntry::with_time_left))
-            }
-            Some(Err(e)) => Err(e),
-            None => {
-                inner
-                    .fallback("get", async { Ok(inner.db.get(key).await?.and_then(StoredEntry::with_time_left)) })
-                    .await
-            }
-        }
+        read(&self.inner, key, || self.inner.redis.get_with_ttl(key), StoredEntry::with_time_left).await
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {

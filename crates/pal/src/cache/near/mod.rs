@@ -148,7 +148,7 @@ impl NearCache {
 
     /// Drops the entries of written keys, whether the write succeeded or not (a
     /// timed-out write may still have been applied).
-    fn wrote<T>(&self, keys: &[&str], result: Result<T>) -> Result<T> {
+    fn forget_written<T>(&self, keys: &[&str], result: Result<T>) -> Result<T> {
         for key in keys {
             self.forget(key);
         }
@@ -267,7 +267,7 @@ impl CacheLayer for NearCache {
         };
         let Some(fill) = fill else {
             let result = self.inner.set(key, value, ttl).await;
-            return self.wrote(&[key], result);
+            return self.forget_written(&[key], result);
         };
         // Cancelled or failed, the write counts as failed: its count must not outlive it.
         let mut pending = OwnWrite { store: &self.store, key, fill: Some(fill) };
@@ -280,43 +280,43 @@ impl CacheLayer for NearCache {
 
     async fn delete(&self, key: &str) -> Result<bool> {
         let result = self.inner.delete(key).await;
-        self.wrote(&[key], result)
+        self.forget_written(&[key], result)
     }
 
     async fn incr(&self, key: &str, by: i64, ttl_on_create: Ttl) -> Result<i64> {
         let result = self.inner.incr(key, by, ttl_on_create).await;
-        self.wrote(&[key], result)
+        self.forget_written(&[key], result)
     }
 
     async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
         let result = self.inner.touch(key, ttl).await;
-        self.wrote(&[key], result)
+        self.forget_written(&[key], result)
     }
 
     async fn set_many(&self, entries: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
         let result = self.inner.set_many(entries, ttl).await;
         let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
-        self.wrote(&keys, result)
+        self.forget_written(&keys, result)
     }
 
     async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
         let result = self.inner.delete_many(keys).await;
-        self.wrote(keys, result)
+        self.forget_written(keys, result)
     }
 
     async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool> {
         let result = self.inner.add(key, value, ttl).await;
-        self.wrote(&[key], result)
+        self.forget_written(&[key], result)
     }
 
     async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool> {
         let result = self.inner.delete_if(key, expected).await;
-        self.wrote(&[key], result)
+        self.forget_written(&[key], result)
     }
 
     async fn touch_if(&self, key: &str, expected: &[u8], ttl: Ttl) -> Result<bool> {
         let result = self.inner.touch_if(key, expected, ttl).await;
-        self.wrote(&[key], result)
+        self.forget_written(&[key], result)
     }
 }
 

@@ -89,7 +89,7 @@ impl Expiry<Arc<str>, Arc<Entry>> for Lifetime {
     }
 }
 
-/// Shards of the invalidation sequences and of the reverse index: enough that
+/// Shards of the per-key counts and of the reverse index: enough that
 /// unrelated keys rarely share one.
 const SHARDS: usize = 1024;
 /// What an entry costs beyond its key and value bytes (moka's node, the index).
@@ -132,8 +132,27 @@ pub struct NearStats {
     pub clients: Vec<(String, i64)>,
 }
 
-/// A shard of the reverse index, and of the writes in flight.
-type Shard = Mutex<ShardState>;
+/// What the near cache keeps per shard of key names: a key's invalidations and
+/// this process's writes of it are counted here, so a fill can tell whether
+/// either happened while it read.
+#[derive(Default)]
+struct Shard {
+    /// Bumped by every invalidation (the server's, or a write of this process
+    /// that drops its entry).
+    invalidations: AtomicU64,
+    /// Bumped by every write of this process that keeps its value: two writes of
+    /// one key in flight at once may be applied in one order and finish in the other.
+    own_writes_begun: AtomicU64,
+    /// This process's writes begun and not finished.
+    own_in_flight: AtomicU64,
+    state: Mutex<ShardState>,
+}
+
+impl Shard {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ShardState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 #[derive(Default)]
 struct ShardState {
@@ -146,17 +165,24 @@ struct ShardState {
     own_writes: HashMap<Arc<str>, u32>,
 }
 
+impl ShardState {
+    /// Takes one of this process's writes of `server_key` off the count; whether
+    /// there was one.
+    fn take_own_write(&mut self, server_key: &str) -> bool {
+        let Some(pending) = self.own_writes.get_mut(server_key) else { return false };
+        *pending -= 1;
+        if *pending == 0 {
+            self.own_writes.remove(server_key);
+        }
+        true
+    }
+}
+
 /// A near cache's memory. Only pal fills and invalidates it; a provider's
 /// [`CacheConfig::track`](crate::cache::CacheConfig::track) is handed one to keep told.
 pub struct Store {
     entries: moka::sync::Cache<Arc<str>, Arc<Entry>>,
-    reverse: Arc<[Shard]>,
-    sequences: Box<[AtomicU64]>,
-    /// Per shard, bumped by every write of this process: two writes of one key
-    /// in flight at once may be applied in one order and finish in the other.
-    own_sequences: Box<[AtomicU64]>,
-    /// Per shard, this process's writes begun and not finished.
-    own_in_flight: Box<[AtomicU64]>,
+    shards: Arc<[Shard]>,
     /// `generation << 1 | open`, read on every hit; `gate` is its source.
     published: AtomicU64,
     gate: Mutex<Gate>,
@@ -193,9 +219,9 @@ pub(crate) struct Fill {
 
 impl Store {
     pub(crate) fn new(max_bytes: u64, ttl_max: Duration) -> Arc<Store> {
-        let reverse: Arc<[Shard]> = (0..SHARDS).map(|_| Mutex::default()).collect();
+        let shards: Arc<[Shard]> = (0..SHARDS).map(|_| Shard::default()).collect();
         let hasher = std::hash::RandomState::new();
-        let index = reverse.clone();
+        let index = shards.clone();
         let shard_of = hasher.clone();
         let entries = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
@@ -210,7 +236,7 @@ impl Store {
                     return;
                 }
                 let shard = shard(&shard_of, &entry.server_key);
-                let mut state = index[shard].lock().unwrap_or_else(|p| p.into_inner());
+                let mut state = index[shard].lock();
                 if state.owners.get(&entry.server_key).is_some_and(|(_, token)| *token == entry.token) {
                     state.owners.remove(&entry.server_key);
                 }
@@ -218,10 +244,7 @@ impl Store {
             .build();
         Arc::new(Store {
             entries,
-            reverse,
-            sequences: (0..SHARDS).map(|_| AtomicU64::new(0)).collect(),
-            own_sequences: (0..SHARDS).map(|_| AtomicU64::new(0)).collect(),
-            own_in_flight: (0..SHARDS).map(|_| AtomicU64::new(0)).collect(),
+            shards,
             published: AtomicU64::new(0),
             gate: Mutex::new(Gate::default()),
             tokens: AtomicU64::new(0),
@@ -308,11 +331,11 @@ impl Store {
         let shard = shard(&self.hasher, &server_key);
         Some(Fill {
             generation: published >> 1,
-            sequence: self.sequences[shard].load(Ordering::SeqCst),
+            sequence: self.shards[shard].invalidations.load(Ordering::SeqCst),
             shard,
             server_key: server_key.into(),
-            own: self.own_sequences[shard].load(Ordering::SeqCst),
-            tainted: self.own_in_flight[shard].load(Ordering::SeqCst) > 0,
+            own: self.shards[shard].own_writes_begun.load(Ordering::SeqCst),
+            tainted: self.shards[shard].own_in_flight.load(Ordering::SeqCst) > 0,
         })
     }
 
@@ -332,8 +355,7 @@ impl Store {
         let token = self.tokens.fetch_add(1, Ordering::Relaxed);
         let key: Arc<str> = key.into();
         {
-            let mut state = self.reverse[fill.shard].lock().unwrap_or_else(|p| p.into_inner());
-            state.owners.insert(fill.server_key.clone(), (key.clone(), token));
+            self.shards[fill.shard].lock().owners.insert(fill.server_key.clone(), (key.clone(), token));
         }
         let (shard, sequence, own) = (fill.shard, fill.sequence, fill.own);
         let entry =
@@ -341,8 +363,9 @@ impl Store {
         self.entries.insert(key.clone(), Arc::new(entry));
         // A write of the key by this process, begun since, may have been applied
         // after this read or write and stored before it: this value is not sure.
-        let overtaken = self.own_sequences[shard].load(Ordering::SeqCst) != own;
-        if self.sequences[shard].load(Ordering::SeqCst) != sequence || overtaken {
+        let shard = &self.shards[shard];
+        let overtaken = shard.own_writes_begun.load(Ordering::SeqCst) != own;
+        if shard.invalidations.load(Ordering::SeqCst) != sequence || overtaken {
             self.entries.invalidate(&key);
         }
     }
@@ -351,10 +374,10 @@ impl Store {
     /// value it will keep: `None` when the gate is closed.
     pub(crate) fn begin_write(&self, server_key: String) -> Option<Fill> {
         let mut fill = self.begin(server_key)?;
-        let mut state = self.reverse[fill.shard].lock().unwrap_or_else(|p| p.into_inner());
-        *state.own_writes.entry(fill.server_key.clone()).or_insert(0) += 1;
-        fill.tainted = self.own_in_flight[fill.shard].fetch_add(1, Ordering::SeqCst) > 0;
-        fill.own = self.own_sequences[fill.shard].fetch_add(1, Ordering::SeqCst) + 1;
+        let shard = &self.shards[fill.shard];
+        *shard.lock().own_writes.entry(fill.server_key.clone()).or_insert(0) += 1;
+        fill.tainted = shard.own_in_flight.fetch_add(1, Ordering::SeqCst) > 0;
+        fill.own = shard.own_writes_begun.fetch_add(1, Ordering::SeqCst) + 1;
         Some(fill)
     }
 
@@ -365,28 +388,20 @@ impl Store {
             .fetch_add(u64::from(self.entries.contains_key(key)), Ordering::Relaxed);
         let shard = fill.shard;
         self.finish(key, fill, value, ttl);
-        self.own_in_flight[shard].fetch_sub(1, Ordering::SeqCst);
+        self.shards[shard].own_in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// The write begun with `fill` failed (or may not have been applied): the
     /// entry goes, and its invalidation, should one come, is not taken for this write's.
     pub(crate) fn write_failed(&self, key: &str, fill: Fill) {
-        {
-            let mut state = self.reverse[fill.shard].lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(pending) = state.own_writes.get_mut(&fill.server_key) {
-                *pending -= 1;
-                if *pending == 0 {
-                    state.own_writes.remove(&fill.server_key);
-                }
-            }
-        }
+        self.shards[fill.shard].lock().take_own_write(&fill.server_key);
         self.forget(key, &fill.server_key);
-        self.own_in_flight[fill.shard].fetch_sub(1, Ordering::SeqCst);
+        self.shards[fill.shard].own_in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Drops the entry of one application key (this process wrote it).
     pub(crate) fn forget(&self, key: &str, server_key: &str) {
-        self.sequences[shard(&self.hasher, server_key)].fetch_add(1, Ordering::SeqCst);
+        self.shards[shard(&self.hasher, server_key)].invalidations.fetch_add(1, Ordering::SeqCst);
         if self.entries.contains_key(key) {
             self.entries.invalidate(key);
             self.invalidations[index(Cause::OwnWrite)].fetch_add(1, Ordering::Relaxed);
@@ -400,18 +415,15 @@ impl Store {
         for server_key in server_keys {
             let Ok(server_key) = std::str::from_utf8(server_key) else { continue };
             let shard = shard(&self.hasher, server_key);
-            let mut state = self.reverse[shard].lock().unwrap_or_else(|p| p.into_inner());
+            let shard = &self.shards[shard];
+            let mut state = shard.lock();
             // Invalidations of one key arrive in the order the server applied its
             // writes, and this process counted its write before sending it: the
             // one skipped is its own or one applied before it, never a later one.
-            if let Some(pending) = state.own_writes.get_mut(server_key) {
-                *pending -= 1;
-                if *pending == 0 {
-                    state.own_writes.remove(server_key);
-                }
+            if state.take_own_write(server_key) {
                 continue;
             }
-            self.sequences[shard].fetch_add(1, Ordering::SeqCst);
+            shard.invalidations.fetch_add(1, Ordering::SeqCst);
             let owner = state.owners.remove(server_key);
             drop(state);
             if let Some((key, _)) = owner {
@@ -436,8 +448,8 @@ impl Store {
         self.entries.run_pending_tasks();
         let dropped = self.entries.entry_count();
         self.entries.invalidate_all();
-        for shard in self.reverse.iter() {
-            *shard.lock().unwrap_or_else(|p| p.into_inner()) = ShardState::default();
+        for shard in self.shards.iter() {
+            *shard.lock() = ShardState::default();
         }
         if was_open {
             self.invalidations[index(cause)].fetch_add(dropped, Ordering::Relaxed);
@@ -648,7 +660,7 @@ mod tests {
         }
         let stats = store.stats();
         assert!(stats.bytes <= 64 * 1024, "{stats:?}");
-        let indexed: usize = store.reverse.iter().map(|s| s.lock().unwrap().owners.len()).sum();
+        let indexed: usize = store.shards.iter().map(|s| s.lock().owners.len()).sum();
         assert!(indexed as u64 <= stats.entries + 8, "the reverse index follows evictions: {indexed} for {stats:?}");
     }
 

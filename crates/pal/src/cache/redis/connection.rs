@@ -192,11 +192,7 @@ impl Topology {
                     _ => Client::open(url.expose()),
                 }
                 .map_err(|e| config_error(format!("Redis URL {} is not usable: {e}", url.redacted())))?;
-                Ok(Topology::Standalone(ReconnectingConnection::new(
-                    Target::Direct(client),
-                    timeouts.connect,
-                    timeouts.command,
-                )))
+                Ok(Topology::Standalone(ReconnectingConnection::new(Target::Direct(client), *timeouts)))
             }
             RedisTopology::Cluster { nodes, url } => {
                 let auth = auth(url.as_ref())?;
@@ -224,10 +220,7 @@ impl Topology {
             }
             RedisTopology::Sentinel { master, .. } => {
                 let client = sentinel_client(topology, certs.as_ref())?;
-                Ok(Topology::Sentinel(
-                    ReconnectingConnection::new(Target::Sentinel(client), timeouts.connect, timeouts.command),
-                    master.clone(),
-                ))
+                Ok(Topology::Sentinel(ReconnectingConnection::new(Target::Sentinel(client), *timeouts), master.clone()))
             }
         }
     }

@@ -12,6 +12,7 @@ use redis::aio::MultiplexedConnection;
 use redis::sentinel::SentinelClient;
 use redis::{AsyncConnectionConfig, Client, RedisError, RedisResult};
 
+use super::address::Timeouts;
 use super::request::Request;
 
 /// Where a new connection goes.
@@ -38,6 +39,13 @@ impl Target {
     }
 }
 
+/// A connection bounded by `REDIS_CONNECT_TIMEOUT_MS` and `REDIS_COMMAND_TIMEOUT_MS`.
+pub(crate) fn connection_config(timeouts: Timeouts) -> AsyncConnectionConfig {
+    AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeouts.connect))
+        .set_response_timeout(Some(timeouts.command))
+}
+
 pub(crate) struct ReconnectingConnection {
     /// Serializes reconnects: many callers noticing a failure at once trigger one.
     target: tokio::sync::Mutex<Target>,
@@ -49,15 +57,12 @@ pub(crate) struct ReconnectingConnection {
 }
 
 impl ReconnectingConnection {
-    pub(crate) fn new(target: Target, connect_timeout: Duration, command_timeout: Duration) -> Arc<Self> {
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(connect_timeout))
-            .set_response_timeout(Some(command_timeout));
+    pub(crate) fn new(target: Target, timeouts: Timeouts) -> Arc<Self> {
         Arc::new(ReconnectingConnection {
             target: tokio::sync::Mutex::new(target),
             current: Mutex::new((0, None)),
-            config,
-            connect_timeout,
+            config: connection_config(timeouts),
+            connect_timeout: timeouts.connect,
         })
     }
 

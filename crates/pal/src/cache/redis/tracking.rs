@@ -21,12 +21,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, ProtocolVersion, PushInfo, PushKind};
+use redis::{Client, ConnectionAddr, ConnectionInfo, ProtocolVersion, PushInfo, PushKind};
 use redis::{RedisResult, TlsCertificates, Value, cmd};
 use tokio::sync::Notify;
 
 use super::address::{RedisServer, Timeouts};
 use super::connection::{TrackingSource, node_info, tracking_source};
+use super::reconnect::connection_config;
 use crate::cache::near::{Cause, Store};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -131,7 +132,7 @@ impl Tracker {
             let addr = info.addr().to_string();
             let store = self.store.clone();
             let lost = lost.clone();
-            let config = config(self.timeouts).set_push_sender(move |push: PushInfo| {
+            let config = connection_config(self.timeouts).set_push_sender(move |push: PushInfo| {
                 on_push(&store, round, &lost, push);
                 Ok::<(), Infallible>(())
             });
@@ -183,12 +184,6 @@ impl Tracker {
     }
 }
 
-fn config(timeouts: Timeouts) -> AsyncConnectionConfig {
-    AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(timeouts.connect))
-        .set_response_timeout(Some(timeouts.command))
-}
-
 /// A RESP3 client (invalidations are pushes) for `info`, with TLS where it says so.
 fn client(info: ConnectionInfo, certs: Option<&TlsCertificates>) -> RedisResult<Client> {
     let settings = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
@@ -234,7 +229,8 @@ async fn cluster_masters(
     certs: Option<&TlsCertificates>,
     timeouts: Timeouts,
 ) -> RedisResult<Vec<ConnectionInfo>> {
-    let mut conn = client(seed.clone(), certs)?.get_multiplexed_async_connection_with_config(&config(timeouts)).await?;
+    let mut conn =
+        client(seed.clone(), certs)?.get_multiplexed_async_connection_with_config(&connection_config(timeouts)).await?;
     let slots: Value = cmd("CLUSTER").arg("SLOTS").query_async(&mut conn).await?;
     let (seed_host, tls) = match seed.addr() {
         ConnectionAddr::Tcp(host, _) => (host.clone(), false),
